@@ -1,0 +1,165 @@
+"""The types every connector shares: what a pull yields, what a write asks for, who people are.
+
+Connectors speak HTTP and return these; `mapping` and `sync` read them and never see an SDK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "SYSTEMS",
+    "Account",
+    "CommentRef",
+    "Connector",
+    "Cursor",
+    "Scope",
+    "SourceItem",
+    "WriteAction",
+    "WriteOp",
+    "WriteResult",
+]
+
+SYSTEMS = ("jira", "github", "notion")
+System = Literal["jira", "github", "notion"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One unit of pulling: a Jira project (or JQL), a GitHub repo, a Notion database."""
+
+    system: str
+    name: str  # "EXP" | "acme/web" | a Notion database id
+    query: str = ""  # Jira: a JQL that replaces `project = name`; GitHub: "issues" adds issues
+
+    @property
+    def key(self) -> str:
+        return f"{self.system}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The last updated time (UTC, tz-aware) a scope's pull has been fully stored up to."""
+
+    updated: datetime
+    item_id: str = ""
+
+
+@dataclass(frozen=True)
+class CommentRef:
+    """Our own marker comment on an item: its id, and its text as plain text when known."""
+
+    id: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One Jira issue, GitHub pull request/issue or Notion page, as the field maps need it.
+
+    `fields` holds raw API values: Jira standard fields by id and custom fields by display
+    name; a GitHub pull's JSON; a Notion page's `properties` (plus `"_body"` block text when a
+    mapped field lives in the page body).
+    """
+
+    system: str
+    scope: str  # Scope.key
+    id: str  # stable and unique in its system: Jira issue id, "acme/web#17", Notion page id
+    key: str  # what people call it: "EXP-42", "acme/web#17", the page title
+    url: str  # where a person opens it
+    kind: str  # "issue" | "pull" | "page"
+    updated: datetime  # UTC, tz-aware
+    title: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+    comment: CommentRef | None = None
+    state: Literal["present", "deleted", "forbidden"] = "present"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user, group, team or bot as one system reports it."""
+
+    system: str
+    id: str  # Jira accountId | GitHub login (teams: "org/slug") | Notion user id
+    name: str = ""
+    email: str = ""
+    active: bool = True
+    time_zone: str = ""
+    kind: Literal["person", "group", "bot"] = "person"
+
+
+WriteAction = Literal[
+    "comment.create",
+    "comment.update",
+    "label.add",
+    "label.remove",
+    "property.set",
+    "entity_property.set",
+]
+
+
+@dataclass(frozen=True)
+class WriteOp:
+    """One planned write, in the target system's own format.
+
+    `body` is the comment as the system takes it: wiki markup (Jira v2), Markdown (GitHub), or
+    JSON text of an ADF document (Jira v3) or a Notion rich_text array. `marker` is the string
+    that identifies our comment on this item. `value` is JSON text for properties.
+    """
+
+    system: str
+    scope: str
+    item_id: str
+    item_key: str
+    action: WriteAction
+    body: str = ""
+    name: str = ""  # label or property name
+    value: str = ""  # JSON text
+    target: str = ""  # comment id for comment.update
+    marker: str = ""
+
+    @property
+    def key(self) -> str:
+        """Idempotency key: the same write always has the same key."""
+        parts = [self.system, self.item_id, self.action, self.name, self.value, self.target]
+        parts.append(self.body)
+        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+        return f"{self.system}:{self.item_id}:{self.action}:{digest[:16]}"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: `target` is the comment id it created or edited."""
+
+    op_key: str
+    ok: bool
+    target: str = ""
+    detail: str = ""
+
+
+class Connector(Protocol):
+    """What the engine needs from each system."""
+
+    system: str
+
+    def pull(self, scope: Scope, cursor: Cursor | None) -> Iterator[SourceItem]:
+        """Yield items of `scope` changed since `cursor` (all items when it is None)."""
+        ...
+
+    def people(self) -> Iterator[Account]:
+        """Yield every user, group, team and bot this token can see."""
+        ...
+
+    def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
+        """Find our comment on an item by its marker, written by our own account."""
+        ...
+
+    def apply(self, op: WriteOp) -> WriteResult:
+        """Carry out one write; raise a ConnectorError subclass when it fails."""
+        ...

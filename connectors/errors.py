@@ -1,0 +1,148 @@
+"""The project's one exception tree; every message is written for the person who must act.
+
+    HandoffSyncError
+    ├── ConfigError                  fix the config file or environment (exit 2)
+    ├── ConnectorError(system, scope)
+    │   ├── AuthError                token rejected or lacks a permission (exit 2)
+    │   ├── NotFound                 a configured scope, field or item does not exist
+    │   ├── RateLimited(retry_after) budget spent: stop the scope, keep its cursor
+    │   ├── TransientError           5xx, timeout or dropped connection after retries
+    │   └── ItemError(item_id)       one item is malformed: skip it, list it in the report
+    ├── StateError                   the state database is unusable
+    ├── PlanError                    the planner was given something it cannot plan
+    └── LockHeld                     another run holds the lock (exit 3)
+
+The root lives here, in the bottom layer, so connectors can raise it; `sync` subclasses it.
+`str(error)` is the message for people; `internal` keeps detail for logs. Both are scrubbed of
+registered secrets so a token can never reach a terminal, log line or report.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ConnectorError",
+    "HandoffSyncError",
+    "ItemError",
+    "LockHeld",
+    "NotFound",
+    "PlanError",
+    "RateLimited",
+    "StateError",
+    "TransientError",
+    "register_secret",
+    "scrub",
+]
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_REDACTED = "***"
+# Tokens that look like credentials even when nobody registered them.
+_TOKEN_SHAPES = re.compile(
+    r"(?i)(authorization:\s*(?:token|bearer|basic)\s+)\S+|"
+    r"\b(ghp_|gho_|ghs_|github_pat_|secret_|ntn_)[A-Za-z0-9_]{6,}"
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that `scrub` removes it from any text shown to people."""
+    if value and len(value) >= 4:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    """Replace every registered secret and every token-shaped string in `text`."""
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, _REDACTED)
+    return _TOKEN_SHAPES.sub(
+        lambda m: (m.group(1) or "") + _REDACTED if m.group(1) else _REDACTED, text
+    )
+
+
+class HandoffSyncError(Exception):
+    """Root of every error this project raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, internal: str = "") -> None:
+        self.message = scrub(message)
+        self.internal = scrub(internal)
+        super().__init__(self.message)
+
+
+class ConfigError(HandoffSyncError):
+    """The configuration is missing, malformed or names something that does not exist."""
+
+    exit_code = 2
+
+
+class ConnectorError(HandoffSyncError):
+    """A call to Jira, GitHub or Notion failed; says which system and scope."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        scope: str = "",
+        url: str = "",
+        status: int | None = None,
+        internal: str = "",
+    ) -> None:
+        self.system = system
+        self.scope = scope
+        self.url = scrub(url)
+        self.status = status
+        where = f"{system}" + (f" ({scope})" if scope else "")
+        super().__init__(f"{where}: {message}", internal=internal)
+
+
+class AuthError(ConnectorError):
+    """The token was rejected or lacks a permission the run needs."""
+
+    exit_code = 2
+
+
+class NotFound(ConnectorError):
+    """A configured project, repository, database, field or item does not exist or is hidden."""
+
+
+class RateLimited(ConnectorError):
+    """The service's budget is spent; the scope stops and keeps its cursor."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class TransientError(ConnectorError):
+    """A 5xx, timeout or dropped connection that outlasted the retry policy."""
+
+
+class ItemError(ConnectorError):
+    """One item could not be read or written; the run skips it and reports it."""
+
+    def __init__(self, message: str, *, item_id: str, **kw: object) -> None:
+        self.item_id = item_id
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+
+
+class StateError(HandoffSyncError):
+    """The state database cannot be opened, migrated or written."""
+
+
+class PlanError(HandoffSyncError):
+    """The planner was asked to plan something it cannot express."""
+
+
+class LockHeld(HandoffSyncError):
+    """Another run holds the lock; this one exits without doing anything."""
+
+    exit_code = 3
