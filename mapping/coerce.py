@@ -38,6 +38,7 @@ _FALSE = {"false", "no", "n", "not verified", "todo", "[ ]", "0", "unchecked", "
 _HANDLE_SPLIT = re.compile(r"[,;\n]+|\s+(?=@)")
 _MENTION = re.compile(r"\[~(?:accountid:)?([^\]]+)\]")
 _DECISION = re.compile(r"\b(no[- ]go|go|pause[ds]?|roll(?:ed)?[- ]?back)\b", re.IGNORECASE)
+_DECISION_KINDS = {"no-g": "no-go", "no g": "no-go", "go": "go", "paus": "pause"}
 _ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?))?")
 
 
@@ -220,9 +221,7 @@ def to_decisions(raw: Any, system: str) -> list[Decision]:
         if not match:
             continue
         word = match.group(1).lower().replace(" ", "-")
-        kind = "no-go" if word.startswith("no") else "go" if word == "go" else (
-            "pause" if word.startswith("pause") else "rollback"
-        )
+        kind = _DECISION_KINDS.get(word[:4], "rollback")
         who = next(iter(to_people(_who(line), system)), None)
         when = _when(line)
         found.append(Decision(kind, who, when, line.strip()))  # type: ignore[arg-type]

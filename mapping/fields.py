@@ -112,7 +112,8 @@ JIRA_STANDARD_FIELDS = frozenset(
 def _names(**standard: list[str]) -> dict[str, list[str]]:
     # Within one item the first name holding a value wins: a site's own field ("Outcome owner")
     # before the standard fallback (reporter) that exists everywhere.
-    return {f: [*names, *standard.get(f, [])] for f, names in DEFAULT_NAMES.items()}
+    merged = {f: [*names, *standard.get(f, [])] for f, names in DEFAULT_NAMES.items()}
+    return {**standard, **merged}
 
 
 class _Map(BaseModel):
@@ -121,6 +122,10 @@ class _Map(BaseModel):
     sections: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_NAMES))
     label_prefixes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LABEL_PREFIXES))
     status_stages: dict[str, Stage] = Field(default_factory=lambda: dict(DEFAULT_STATUS_STAGES))
+    # record field -> task item texts (`- [x] Instrumentation verified` sets a flag)
+    tasks: dict[str, list[str]] = Field(
+        default_factory=lambda: {"instrumentation_verified": ["Instrumentation verified"]}
+    )
     default_currency: str = ""
 
     @model_validator(mode="before")
@@ -136,7 +141,7 @@ class _Map(BaseModel):
                 merged[name] = {**info.default_factory(), **given}  # type: ignore[call-arg]
         return merged
 
-    @field_validator("sections")
+    @field_validator("sections", "tasks")
     @classmethod
     def _known_fields(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         return _check_fields(value)
@@ -210,14 +215,10 @@ class GithubMap(_Map):
             "approve": ["requested_reviewers", "requested_teams"],
         }
     )
-    # record field -> task item texts (`- [x] Instrumentation verified` sets a flag)
-    tasks: dict[str, list[str]] = Field(
-        default_factory=lambda: {"instrumentation_verified": ["Instrumentation verified"]}
-    )
     # "draft" | "open" | "merged" | "closed" -> stage; empty: a PR's state says nothing
     state_stages: dict[str, Stage] = Field(default_factory=dict)
 
-    @field_validator("people", "tasks")
+    @field_validator("people")
     @classmethod
     def _known(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         return _check_fields(value)
