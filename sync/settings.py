@@ -1,0 +1,202 @@
+"""Settings: one TOML file plus `HANDOFF_` environment overrides (nested with `__`).
+
+Every mistake is a ConfigError that names the file, the dotted key and what was expected, so
+`handoff` can exit 2 with a message a person can act on. Tokens are SecretStr and registered
+with `connectors.errors.register_secret` as soon as they are loaded, so no output can show them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connectors.errors import ConfigError, register_secret
+from mapping.escalation import EscalationConfig
+from mapping.fields import FieldMaps
+from mapping.link import LinkConfig
+from mapping.people import Directory, PersonConfig
+from mapping.rules import CODES, RulesConfig
+
+__all__ = ["DEFAULT_LABELS", "Settings", "load_settings"]
+
+DEFAULT_LABELS = {code: f"handoff:{code}" for code in CODES}
+_NO_FILE = "{file}: file not found. Copy config.example.toml there, or pass --config."
+_BAD_TOML = "{file}: not valid TOML: {error}"
+_BAD_KEY = "{file}: {key}: {problem}"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StateSettings(_Section):
+    path: str = "handoff-state.db"
+
+
+class JiraSettings(_Section):
+    url: str = ""
+    email: str = ""
+    token: SecretStr | None = None
+    api_version: Literal[2, 3] = 3
+    projects: list[str] = Field(default_factory=list)
+    jql: str = ""
+    page_size: int = Field(default=100, ge=1, le=100)
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _digits(cls, value: Any) -> Any:
+        # The environment gives "2"; TOML gives 2. Both mean the same version.
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
+class GithubSettings(_Section):
+    url: str = "https://api.github.com"
+    token: SecretStr | None = None
+    repos: list[str] = Field(default_factory=list)
+    include_issues: bool = False
+
+    @field_validator("repos")
+    @classmethod
+    def _owner_name(cls, value: list[str]) -> list[str]:
+        for repo in value:
+            if repo.count("/") != 1 or repo.startswith("/") or repo.endswith("/"):
+                raise ValueError(f"expected 'owner/name', got {repo!r}")
+        return value
+
+
+class NotionSettings(_Section):
+    url: str = "https://api.notion.com"
+    token: SecretStr | None = None
+    databases: list[str] = Field(default_factory=list)
+
+
+class NotionPropertySettings(_Section):
+    name: str = "Handoff check"
+    type: Literal["rich_text", "select", "multi_select", "checkbox"] = "rich_text"
+
+
+class WritebackSettings(_Section):
+    jira_entity_property: bool = False
+    entity_property_key: str = "handoff-sync"
+
+
+class PersonSettings(_Section):
+    key: str
+    name: str = ""
+    email: str = ""
+    jira: str = ""
+    github: str = ""
+    notion: str = ""
+    time_zone: str = ""
+    active: bool = True
+
+
+class Settings(BaseSettings):
+    """Everything a run needs; see config.example.toml for each key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HANDOFF_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    state: StateSettings = Field(default_factory=lambda: StateSettings())
+    jira: JiraSettings = Field(default_factory=lambda: JiraSettings())
+    github: GithubSettings = Field(default_factory=lambda: GithubSettings())
+    notion: NotionSettings = Field(default_factory=lambda: NotionSettings())
+    labels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LABELS))
+    notion_property: NotionPropertySettings = Field(
+        default_factory=lambda: NotionPropertySettings()
+    )
+    writeback: WritebackSettings = Field(default_factory=lambda: WritebackSettings())
+    fields: FieldMaps = Field(default_factory=lambda: FieldMaps())
+    link: LinkConfig = Field(default_factory=lambda: LinkConfig())
+    rules: RulesConfig = Field(default_factory=lambda: RulesConfig())
+    escalation: EscalationConfig = Field(default_factory=lambda: EscalationConfig())
+    people: list[PersonSettings] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CODES))
+        if unknown:
+            raise ValueError(f"unknown finding code {unknown[0]!r}; expected one of {CODES}")
+        return {**DEFAULT_LABELS, **value}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file arrives as init kwargs; the environment overrides it.
+        return (env_settings, init_settings)
+
+    def rules_config(self) -> RulesConfig:
+        """The rules with `[escalation]` folded in."""
+        return self.rules.model_copy(update={"escalation": self.escalation})
+
+    def directory(self) -> Directory:
+        """A people directory holding `[[people]]` and `groups`."""
+        people = [PersonConfig(**p.model_dump()) for p in self.people]
+        return Directory.from_config(people, self.groups)
+
+    def tokens(self) -> list[SecretStr]:
+        """Every configured token."""
+        return [t for t in (self.jira.token, self.github.token, self.notion.token) if t]
+
+
+def _problem(error: Any) -> str:
+    loc = [str(p) for p in error.get("loc", ())]
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ").replace("Input should be", "expected")
+    if loc and loc[-1] == "token":
+        return message  # never echo what was given for a token
+    given = error.get("input")
+    if isinstance(given, str | int | float | bool) and "got" not in message:
+        message += f", got {given!r}"
+    return message
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Settings from `path` (None: defaults and environment only); raise ConfigError."""
+    data: dict[str, Any] = {}
+    name = str(path) if path is not None else "environment"
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(_NO_FILE.format(file=name)) from None
+        except OSError as exc:
+            raise ConfigError(f"{name}: cannot read: {exc.strerror}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(_BAD_TOML.format(file=name, error=exc)) from None
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        lines = [
+            _BAD_KEY.format(
+                file=name,
+                key=".".join(str(p) for p in e.get("loc", ())) or "(top level)",
+                problem=_problem(e),
+            )
+            for e in errors
+        ]
+        raise ConfigError(lines[0], internal="\n".join(lines)) from None
+    for token in settings.tokens():
+        register_secret(token.get_secret_value())
+    return settings
