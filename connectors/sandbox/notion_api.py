@@ -1,17 +1,559 @@
-"""The sandbox's notion emulation (being built)."""
+"""The sandbox's Notion: API 2025-09-03 (databases hold data sources) under /v1/.
+
+Workspace section (`ws["notion"]`); ids are UUIDs (with or without dashes), times ISO-8601 UTC:
+
+    {"bot": {"id": "<uuid>", "name": "handoff-sync", "workspace_name": "Acme"},
+     "users": [{"id": "<uuid>", "name": "Alerts bot", "type": "bot"}],  # beyond `people`
+     "databases": [{
+        "id": "<uuid>", "title": "Experiments", "shared": true, "created_time": "...",
+        "data_source_id": "<uuid>",            # optional; one implicit data source
+        "properties": {"Name": "title", "Owner": "people", "Notes": "rich_text",
+                       "Stage": {"type": "select", "options": ["Design", "Run"]},
+                       "Status": {"type": "status", "options": ["Not started", "Done"]}},
+        "pages": [{"id": "<uuid>", "created_time": "...", "last_edited_time": "...",
+                   "in_trash": false, "created_by": "<user uuid>",
+                   "properties": {"Name": "EXP-42 checkout", "Owner": ["<user uuid>"],
+                                  "Stage": "Run", "Notes": "plain text or a rich_text array"},
+                   "body": [{"type": "heading_2", "text": "Hypothesis"}, "a paragraph"],
+                   "comments": [{"id": "<uuid>", "author": "<user uuid>", "text": "..."}]}]}]}
+
+A database may instead list `"data_sources": [{"id", "name", "properties", "pages"}]`.
+Property values are stored in this simple form (title/rich_text: str or rich_text array,
+select/status: option name, multi_select: names, people/relation: ids, date: "YYYY-MM-DD" or
+{"start", "end", "time_zone"}, number, checkbox, url, formula: a plain value) and rendered as
+Notion's full objects on the way out. People with a `notion_user_id` are Notion persons
+(inactive ones are not listed). Timestamps are kept to the minute, as Notion does.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from .server import SandboxServer, Service
+from . import notion_query as q
+from .server import ApiError, Request, Response, SandboxServer, Service, SlidingWindow, route
 
-__all__ = ["NotionService"]
+__all__ = ["BOT_ID", "NotionService"]
+
+VERSION = "2025-09-03"
+BOT_ID = "5a9d1c0e-0b7e-4f5e-9c39-4a2b6f1d7e01"
+_UUID = r"[0-9a-fA-F-]{32,36}"
+_ANY = r"[^/]+"
+_MESSAGES = {
+    400: ("validation_error", "Invalid request."),
+    401: ("unauthorized", "API token is invalid."),
+    403: ("restricted_resource", "Insufficient permissions for this endpoint."),
+    404: ("object_not_found", "Could not find object."),
+    409: ("conflict_error", "Conflict occurred while saving. Please try again."),
+    429: ("rate_limited", "You have been rate limited. Please try again in a few minutes."),
+    500: ("internal_server_error", "Unexpected error occurred."),
+    502: ("internal_server_error", "Unexpected error occurred."),
+    503: ("service_unavailable", "Notion is unavailable, please try again later."),
+    504: ("gateway_timeout", "Gateway timeout."),
+}
+_ARCHIVED = "Can't edit block that is archived. You must unarchive the block before editing."
+
+
+def norm_id(raw: str) -> str:
+    """Notion accepts ids with or without dashes; '' when `raw` is not a UUID."""
+    h = raw.replace("-", "").lower()
+    if len(h) != 32 or any(c not in "0123456789abcdef" for c in h):
+        return ""
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def minute(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def ts(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def parse_time(value: str) -> datetime:
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@dataclass(eq=False)
+class Source:
+    id: str
+    name: str
+    db: Database
+    schema: dict[str, dict[str, Any]]  # property name -> Notion property object
+    pages: list[Page] = field(default_factory=list)
+    version: int = 0  # bumped on every page change; invalidates query snapshots
+
+
+@dataclass(eq=False)
+class Database:
+    id: str
+    title: str
+    shared: bool
+    created: datetime
+    sources: list[Source] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Page:
+    id: str
+    source: Source
+    props: dict[str, Any]
+    created: datetime
+    edited: datetime
+    created_by: str
+    edited_by: str
+    trashed: bool
+    body: list[Any]
+    comments: list[dict[str, Any]]
 
 
 class NotionService(Service):
     name = "notion"
     prefix = "/v1/"
+    RATE_LIMIT = 9  # requests per RATE_WINDOW seconds: ~3/s on average, bursts allowed
+    RATE_WINDOW = 3.0
+    SNAPSHOTS = 64  # query result lists kept so cursors stay valid while pages change
 
     def __init__(self, server: SandboxServer, workspace: dict[str, Any]) -> None:
         super().__init__(server)
+        section = workspace.get("notion") or {}
+        self.tokens: dict[str, str] = (workspace.get("tokens") or {}).get("notion", {})
+        bot = section.get("bot") or {}
+        self.bot_id = norm_id(bot.get("id", BOT_ID)) or BOT_ID
+        self.bot_name = bot.get("name", "handoff-sync")
+        self.workspace_name = bot.get("workspace_name", "Sandbox")
+        self.users: dict[str, dict[str, Any]] = {}
+        for person in workspace.get("people", []):
+            uid = norm_id(person.get("notion_user_id") or "")
+            if uid:
+                self.users[uid] = {"id": uid, "name": person.get("name", ""), "type": "person",
+                                   "email": person.get("email", ""),
+                                   "active": person.get("active", True)}
+        for user in section.get("users", []):
+            uid = norm_id(user["id"])
+            self.users[uid] = {"active": True, "type": "person", **user, "id": uid}
+        self.users[self.bot_id] = {"id": self.bot_id, "name": self.bot_name, "type": "bot",
+                                   "active": True}
+        self.databases: dict[str, Database] = {}
+        self.sources: dict[str, Source] = {}
+        self.pages: dict[str, Page] = {}
+        self.comments: dict[str, tuple[Page, dict[str, Any]]] = {}
+        self._snapshots: dict[str, tuple[int, list[Page], dict[str, int]]] = {}
+        self._windows: dict[str, SlidingWindow] = {}
+        for db in section.get("databases", []):
+            self._load_database(db)
+
+    # -- loading ---------------------------------------------------------------------------
+    def _load_database(self, spec: dict[str, Any]) -> None:
+        now = minute(self.server.now())
+        created = minute(parse_time(spec["created_time"])) if "created_time" in spec else now
+        db = Database(norm_id(spec["id"]), spec.get("title", "Untitled"),
+                      spec.get("shared", True), created)
+        self.databases[db.id] = db
+        sources = spec.get("data_sources") or [{
+            "id": spec.get("data_source_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, db.id)),
+            "name": db.title, "properties": spec.get("properties", {}),
+            "pages": spec.get("pages", [])}]
+        for s in sources:
+            src = Source(norm_id(s["id"]), s.get("name", db.title), db,
+                         q.schema(s.get("properties") or {"Name": "title"}))
+            db.sources.append(src)
+            self.sources[src.id] = src
+            for p in s.get("pages", []):
+                self._load_page(src, p, now)
+
+    def _load_page(self, src: Source, p: dict[str, Any], now: datetime) -> None:
+        edited = minute(parse_time(p["last_edited_time"])) if "last_edited_time" in p else now
+        created = minute(parse_time(p["created_time"])) if "created_time" in p else edited
+        author = norm_id(p.get("created_by", "")) or self.bot_id
+        props = dict(p.get("properties") or {})
+        if "title" in p:
+            props[q.title_name(src.schema)] = p["title"]
+        page = Page(norm_id(p["id"]), src, props, created, edited, author, author,
+                    bool(p.get("in_trash") or p.get("archived")), list(p.get("body") or []), [])
+        src.pages.append(page)
+        self.pages[page.id] = page
+        for c in p.get("comments") or []:
+            cid = norm_id(c.get("id", "")) or str(uuid.uuid4())
+            text = c.get("rich_text", c.get("text", ""))
+            at = minute(parse_time(c["created_time"])) if "created_time" in c else edited
+            comment = {"id": cid, "discussion_id": str(uuid.uuid5(uuid.NAMESPACE_OID, cid)),
+                       "created": at, "edited": at,
+                       "author": norm_id(c.get("author", "")) or self.bot_id,
+                       "rich_text": q.rich_text_list(text)}
+            page.comments.append(comment)
+            self.comments[cid] = (page, comment)
+
+    # -- service hooks ---------------------------------------------------------------------
+    def authenticate(self, req: Request) -> None:
+        auth = req.headers.get("Authorization") or ""
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if token not in self.tokens:
+            raise ApiError(self.error(401, "", req))
+        req.access = self.tokens[token]
+        version = req.headers.get("Notion-Version")
+        if not version:
+            raise ApiError(self._err(400, "missing_version",
+                                     "Notion-Version header failed validation: Notion-Version "
+                                     "header should be defined, instead was `undefined`."))
+        if version < VERSION and req.path.startswith("/v1/data_sources"):
+            raise ApiError(self._err(400, "invalid_request_url", "Invalid request URL."))
+
+    def error(self, status: int, message: str = "", req: Request | None = None) -> Response:
+        if (status == 404 and message == "Not Found") or status == 405:  # no such route
+            return self._err(400, "invalid_request_url", "Invalid request URL.")
+        code, default = _MESSAGES.get(status, ("internal_server_error", "Unexpected error."))
+        if status == 404 and req is not None and not message:
+            parts = req.path.strip("/").split("/")
+            kind = {"pages": "page", "databases": "database", "data_sources": "data_source",
+                    "blocks": "block", "comments": "comment", "users": "user"}
+            what = kind.get(parts[1], "object") if len(parts) > 2 else "object"
+            return self._not_found(what, parts[2] if len(parts) > 2 else "")
+        resp = self._err(status, code, message or default)
+        if status == 429:
+            resp.headers.setdefault("Retry-After", "1")
+        return resp
+
+    def forbidden(self, req: Request) -> Response:
+        return self._err(403, "restricted_resource", _MESSAGES[403][1])
+
+    def is_write(self, req: Request) -> bool:
+        if req.method == "POST" and (req.path.endswith("/query") or req.path == "/v1/search"):
+            return False  # reads that Notion happens to answer on POST
+        return super().is_write(req)
+
+    def limit(self, req: Request, now: float) -> Response | None:
+        token = (req.headers.get("Authorization") or "")[7:]
+        window = self._windows.setdefault(token, SlidingWindow(self.RATE_LIMIT, self.RATE_WINDOW))
+        wait = window.hit(now)
+        if not wait:
+            return None
+        resp = self._err(429, *_MESSAGES[429])
+        resp.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return resp
+
+    def decorate(self, req: Request, resp: Response) -> Response:
+        body = resp.body
+        if isinstance(body, dict) and "object" in body and "request_id" not in body:
+            resp.body = {**body, "request_id": str(uuid.uuid4())}
+        return resp
+
+    # -- errors and lookups ----------------------------------------------------------------
+    @staticmethod
+    def _err(status: int, code: str, message: str) -> Response:
+        return Response(status, {"object": "error", "status": status, "code": code,
+                                 "message": message})
+
+    def _not_found(self, what: str, raw_id: str) -> Response:
+        return self._err(404, "object_not_found",
+                         f"Could not find {what} with ID: {norm_id(raw_id) or raw_id}. Make sure "
+                         "the relevant pages and databases are shared with your integration "
+                         f'"{self.bot_name}".')
+
+    def _invalid(self, message: str) -> ApiError:
+        return ApiError(self._err(400, "validation_error", message))
+
+    def _id(self, raw: str, where: str) -> str:
+        nid = norm_id(raw)
+        if not nid:
+            raise self._invalid(f"path failed validation: path.{where} should be a valid uuid, "
+                                f'instead was `"{raw}"`.')
+        return nid
+
+    def _page(self, raw: str) -> Page:
+        page = self.pages.get(self._id(raw, "page_id"))
+        if page is None or not page.source.db.shared:
+            raise ApiError(self._not_found("page", raw))
+        return page
+
+    def _source(self, raw: str) -> Source:
+        src = self.sources.get(self._id(raw, "data_source_id"))
+        if src is None or not src.db.shared:
+            raise ApiError(self._not_found("data_source", raw))
+        return src
+
+    def _body(self, req: Request) -> dict[str, Any]:
+        try:
+            body = req.json()
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(self._err(400, "invalid_json", "Error parsing JSON body.")) from None
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise self._invalid("body failed validation: body should be an object.")
+        return body
+
+    def _page_size(self, value: Any, where: str) -> int:
+        if value is None:
+            return 100
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self._invalid(f"{where.split('.')[0]} failed validation: {where} should be a "
+                                f"number, instead was `{json.dumps(value)}`.")
+        if value > 100:
+            raise self._invalid(f"{where.split('.')[0]} failed validation: {where} should be "
+                                f"less than or equal to `100`, instead was `{value}`.")
+        if value < 1:
+            raise self._invalid(f"{where.split('.')[0]} failed validation: {where} should be "
+                                f"greater than or equal to `1`, instead was `{value}`.")
+        return value
+
+    def _list(self, items: list[Any], ids: list[str], start: str | None, size: int,
+              kind: str, render: Any) -> dict[str, Any]:
+        """A Notion list page; the cursor is the id of the next item, as Notion's are."""
+        offset = 0
+        if start:
+            try:
+                offset = ids.index(norm_id(start) or start)
+            except ValueError:
+                raise self._invalid(f"start_cursor provided is invalid: {start}") from None
+        chunk = items[offset:offset + size]
+        more = offset + size < len(items)
+        return {"object": "list", "results": [render(x) for x in chunk],
+                "next_cursor": ids[offset + size] if more else None, "has_more": more,
+                "type": kind, kind: {}}
+
+    def _touch(self, page: Page) -> None:
+        page.edited = minute(self.server.now())
+        page.edited_by = self.bot_id
+        page.source.version += 1
+
+    # -- rendering -------------------------------------------------------------------------
+    def user(self, uid: str) -> dict[str, Any]:
+        u = self.users.get(uid)
+        if u is None:
+            return {"object": "user", "id": uid}
+        out: dict[str, Any] = {"object": "user", "id": uid, "name": u.get("name", ""),
+                               "avatar_url": None, "type": u["type"]}
+        if u["type"] == "bot":
+            out["bot"] = ({"owner": {"type": "workspace", "workspace": True},
+                           "workspace_name": self.workspace_name,
+                           "workspace_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, self.bot_id)),
+                           "workspace_limits": {"max_file_upload_size_in_bytes": 5242880}}
+                          if uid == self.bot_id else {})
+        else:
+            out["person"] = {"email": u.get("email", ""), "email_verified": True}
+        return out
+
+    def render_page(self, page: Page) -> dict[str, Any]:
+        src = page.source
+        title = q.plain(page.props.get(q.title_name(src.schema)), "title") or ""
+        slug = "-".join("".join(c if c.isalnum() else " " for c in title).split())
+        return {
+            "object": "page", "id": page.id, "created_time": ts(page.created),
+            "last_edited_time": ts(page.edited),
+            "created_by": {"object": "user", "id": page.created_by},
+            "last_edited_by": {"object": "user", "id": page.edited_by},
+            "cover": None, "icon": None,
+            "parent": {"type": "data_source_id", "data_source_id": src.id,
+                       "database_id": src.db.id},
+            "in_trash": page.trashed, "is_archived": page.trashed, "is_locked": False,
+            "properties": {name: q.render_value(prop, page.props.get(name), page.edited,
+                                                page.created, self.user)
+                           for name, prop in src.schema.items()},
+            "url": f"https://www.notion.so/{slug + '-' if slug else ''}"
+                   f"{page.id.replace('-', '')}",
+            "public_url": None, "archived": page.trashed,
+        }
+
+    def render_comment(self, page: Page, c: dict[str, Any]) -> dict[str, Any]:
+        author = self.users.get(c["author"], {})
+        return {"object": "comment", "id": c["id"],
+                "parent": {"type": "page_id", "page_id": page.id},
+                "discussion_id": c["discussion_id"], "created_time": ts(c["created"]),
+                "last_edited_time": ts(c["edited"]),
+                "created_by": {"object": "user", "id": c["author"]},
+                "rich_text": c["rich_text"],
+                "display_name": {"type": "integration" if author.get("type") == "bot" else "user",
+                                 "resolved_name": author.get("name", "")}}
+
+    def _blocks(self, page: Page) -> list[dict[str, Any]]:
+        blocks = []
+        for i, b in enumerate(page.body):
+            kind, text = ("paragraph", b) if isinstance(b, str) else (b["type"], b.get("text", ""))
+            content: dict[str, Any] = {"rich_text": q.rich_text_list(text), "color": "default"}
+            if kind.startswith("heading_"):
+                content["is_toggleable"] = False
+            elif kind == "paragraph":
+                content["icon"] = None
+            blocks.append({
+                "object": "block", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{page.id}/{i}")),
+                "parent": {"type": "page_id", "page_id": page.id},
+                "created_time": ts(page.created), "last_edited_time": ts(page.edited),
+                "created_by": {"object": "user", "id": page.created_by},
+                "last_edited_by": {"object": "user", "id": page.edited_by},
+                "has_children": False, "in_trash": False, "type": kind, kind: content,
+                "archived": False})
+        return blocks
+
+    # -- databases and data sources --------------------------------------------------------
+    @route("GET", rf"/v1/databases/(?P<db_id>{_ANY})")
+    def get_database(self, req: Request, db_id: str) -> dict[str, Any]:
+        db = self.databases.get(self._id(db_id, "database_id"))
+        if db is None or not db.shared:
+            raise ApiError(self._not_found("database", db_id))
+        return {"object": "database", "id": db.id, "title": q.rich_text_list(db.title),
+                "description": [], "parent": {"type": "workspace", "workspace": True},
+                "is_inline": False, "in_trash": False, "is_locked": False,
+                "created_time": ts(db.created), "last_edited_time": ts(db.created),
+                "data_sources": [{"id": s.id, "name": s.name} for s in db.sources],
+                "icon": None, "cover": None,
+                "url": f"https://www.notion.so/{db.id.replace('-', '')}", "public_url": None,
+                "archived": False}
+
+    @route("GET", rf"/v1/data_sources/(?P<ds_id>{_ANY})")
+    def get_data_source(self, req: Request, ds_id: str) -> dict[str, Any]:
+        src = self._source(ds_id)
+        bot = {"object": "user", "id": self.bot_id}
+        return {"object": "data_source", "id": src.id, "cover": None, "icon": None,
+                "created_time": ts(src.db.created), "created_by": bot, "last_edited_by": bot,
+                "last_edited_time": ts(src.db.created), "title": q.rich_text_list(src.name),
+                "description": [], "is_inline": False, "properties": src.schema,
+                "parent": {"type": "database_id", "database_id": src.db.id},
+                "database_parent": {"type": "workspace", "workspace": True},
+                "url": f"https://www.notion.so/{src.db.id.replace('-', '')}",
+                "public_url": None, "in_trash": False, "archived": False}
+
+    @route("POST", rf"/v1/data_sources/(?P<ds_id>{_ANY})/query")
+    def query(self, req: Request, ds_id: str) -> dict[str, Any]:
+        src = self._source(ds_id)
+        body = self._body(req)
+        size = self._page_size(body.get("page_size"), "body.page_size")
+        try:
+            keep = q.predicate(src.schema, body.get("filter"))
+            order = q.ordering(src.schema, body.get("sorts"))
+        except q.Invalid as e:
+            raise self._invalid(str(e)) from None
+        trashed = bool(body.get("in_trash") or body.get("archived"))
+        key = json.dumps([src.id, body.get("filter"), body.get("sorts"), trashed], sort_keys=True)
+        snap = self._snapshots.get(key)
+        if snap is None or (not body.get("start_cursor") and snap[0] != src.version):
+            pages = [p for p in src.pages if (trashed or not p.trashed) and keep(p)]
+            pages = order(pages)
+            snap = (src.version, pages, {p.id: i for i, p in enumerate(pages)})
+            self._snapshots.pop(key, None)
+            self._snapshots[key] = snap
+            while len(self._snapshots) > self.SNAPSHOTS:
+                self._snapshots.pop(next(iter(self._snapshots)))
+        _, pages, pos = snap
+        start = body.get("start_cursor")
+        offset = pos.get(norm_id(start) if isinstance(start, str) else "", -1) if start else 0
+        if offset < 0:
+            raise self._invalid(f"start_cursor provided is invalid: {start}")
+        chunk = pages[offset:offset + size]
+        more = offset + size < len(pages)
+        return {"object": "list", "results": [self.render_page(p) for p in chunk],
+                "next_cursor": pages[offset + size].id if more else None, "has_more": more,
+                "type": "page_or_data_source", "page_or_data_source": {}}
+
+    # -- pages -----------------------------------------------------------------------------
+    @route("GET", rf"/v1/pages/(?P<page_id>{_ANY})")
+    def get_page(self, req: Request, page_id: str) -> dict[str, Any]:
+        return self.render_page(self._page(page_id))
+
+    @route("PATCH", rf"/v1/pages/(?P<page_id>{_ANY})")
+    def update_page(self, req: Request, page_id: str) -> dict[str, Any]:
+        page = self._page(page_id)
+        body = self._body(req)
+        props = body.get("properties")
+        if props is not None and not isinstance(props, dict):
+            raise self._invalid("body failed validation: body.properties should be an object, "
+                                f"instead was `{json.dumps(props)}`.")
+        trash = body.get("in_trash", body.get("archived"))
+        if props and page.trashed and trash is not False:
+            raise self._invalid(_ARCHIVED)
+        try:
+            updates = {q.resolve(page.source.schema, name)[0]:
+                       q.accept(q.resolve(page.source.schema, name)[1], value, self.users)
+                       for name, value in (props or {}).items()}
+        except q.Invalid as e:
+            raise self._invalid(str(e)) from None
+        if trash is not None:
+            page.trashed = bool(trash)
+        page.props.update(updates)
+        if updates or trash is not None:
+            self._touch(page)
+        return self.render_page(page)
+
+    @route("GET", rf"/v1/blocks/(?P<block_id>{_ANY})/children")
+    def block_children(self, req: Request, block_id: str) -> dict[str, Any]:
+        page = self._page(block_id)
+        blocks = self._blocks(page)
+        size = self._page_size(req.arg("page_size"), "query.page_size")
+        return self._list(blocks, [b["id"] for b in blocks], req.arg("start_cursor"), size,
+                          "block", lambda b: b)
+
+    # -- comments --------------------------------------------------------------------------
+    @route("GET", r"/v1/comments")
+    def list_comments(self, req: Request) -> dict[str, Any]:
+        raw = req.arg("block_id")
+        if not raw:
+            raise self._invalid("query failed validation: query.block_id should be defined, "
+                                "instead was `undefined`.")
+        page = self._page(raw)
+        size = self._page_size(req.arg("page_size"), "query.page_size")
+        return self._list(page.comments, [c["id"] for c in page.comments],
+                          req.arg("start_cursor"), size, "comment",
+                          lambda c: self.render_comment(page, c))
+
+    @route("POST", r"/v1/comments")
+    def create_comment(self, req: Request) -> dict[str, Any]:
+        body = self._body(req)
+        parent = body.get("parent")
+        if not isinstance(parent, dict) or not parent.get("page_id"):
+            raise self._invalid("body failed validation: body.parent.page_id should be defined, "
+                                "instead was `undefined`.")
+        page = self._page(str(parent["page_id"]))
+        try:
+            rich = q.accept_rich_text(body.get("rich_text"), "body.rich_text", self.users)
+        except q.Invalid as e:
+            raise self._invalid(str(e)) from None
+        now = minute(self.server.now())
+        cid = str(uuid.uuid4())
+        comment = {"id": cid, "discussion_id": str(uuid.uuid4()), "created": now, "edited": now,
+                   "author": self.bot_id, "rich_text": rich}
+        page.comments.append(comment)
+        self.comments[cid] = (page, comment)
+        return self.render_comment(page, comment)
+
+    @route("PATCH", rf"/v1/comments/(?P<comment_id>{_ANY})")
+    def update_comment(self, req: Request, comment_id: str) -> dict[str, Any]:
+        found = self.comments.get(self._id(comment_id, "comment_id"))
+        if found is None or not found[0].source.db.shared:
+            raise ApiError(self._not_found("comment", comment_id))
+        page, comment = found
+        if comment["author"] != self.bot_id:  # integrations may edit only their own comments
+            raise ApiError(self.forbidden(req))
+        try:
+            rich = q.accept_rich_text(self._body(req).get("rich_text"), "body.rich_text",
+                                      self.users)
+        except q.Invalid as e:
+            raise self._invalid(str(e)) from None
+        comment["rich_text"] = rich
+        comment["edited"] = minute(self.server.now())
+        return self.render_comment(page, comment)
+
+    # -- users -----------------------------------------------------------------------------
+    @route("GET", r"/v1/users")
+    def list_users(self, req: Request) -> dict[str, Any]:
+        ids = [uid for uid, u in self.users.items() if u.get("active", True)]
+        size = self._page_size(req.arg("page_size"), "query.page_size")
+        return self._list(ids, ids, req.arg("start_cursor"), size, "user", self.user)
+
+    @route("GET", r"/v1/users/me")
+    def me(self, req: Request) -> dict[str, Any]:
+        return self.user(self.bot_id)
+
+    @route("GET", rf"/v1/users/(?P<user_id>{_UUID})")
+    def get_user(self, req: Request, user_id: str) -> dict[str, Any]:
+        uid = self._id(user_id, "user_id")
+        if uid not in self.users or not self.users[uid].get("active", True):
+            raise ApiError(self._err(404, "object_not_found",
+                                     f"Could not find user with ID: {uid}."))
+        return self.user(uid)

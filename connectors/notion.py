@@ -1,0 +1,333 @@
+"""Notion through notion-client 3.1 (API 2025-09-03): pages of a database, comments, people.
+
+A scope is a database id; it is resolved once to its data source(s), which are queried with a
+last_edited_time filter and sorted by it. Notion keeps last_edited_time to the minute, so a
+pull asks from a little before the cursor, and the pages of the cursor's own minute come back
+again; those this connector already yielded, unchanged, are skipped once the caller has moved
+the cursor past them (a caller that did not store them gets them again).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from notion_client import APIResponseError, Client
+from notion_client.client import ClientOptions
+from notion_client.errors import RequestTimeoutError, UnknownHTTPResponseError
+
+from ._retry import RetryPolicy, call_with_retry
+from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
+from .errors import (
+    AuthError,
+    ConnectorError,
+    ItemError,
+    NotFound,
+    PlanError,
+    RateLimited,
+    TransientError,
+    register_secret,
+)
+
+__all__ = ["NotionConnector", "open_client"]
+
+log = logging.getLogger(__name__)
+_SDK_LOG = logging.getLogger(__name__ + ".sdk")  # given to the client so it adds no handlers
+
+# The integration capability a 403 restricted_resource points at, per kind of call.
+_CAPABILITY = {
+    "read": "Read content",
+    "comments.read": "Read comments",
+    "users": "Read user information",
+    "comment.create": "Insert comments",
+    "comment.update": "Insert comments",
+    "property.set": "Update content",
+}
+
+
+def open_client(url: str, token: str, *, timeout: float) -> Client:
+    """A notion-client Client for `url` (the sandbox or https://api.notion.com).
+
+    Its own retries are off (retry=False sets max_retries to 0 in 3.1): one policy decides.
+    """
+    register_secret(token)
+    options = ClientOptions(auth=token, base_url=url.rstrip("/"), timeout_ms=int(timeout * 1000),
+                            retry=False, logger=_SDK_LOG, log_level=logging.WARNING)
+    return Client(options=options)
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _plain(rich_text: Any) -> str:
+    return "".join(t.get("plain_text", "") for t in rich_text or [] if isinstance(t, dict))
+
+
+def _title(page: dict[str, Any]) -> str:
+    for prop in page.get("properties", {}).values():
+        if isinstance(prop, dict) and prop.get("type") == "title":
+            return _plain(prop.get("title"))
+    return ""
+
+
+def _digest(page: dict[str, Any]) -> str:
+    content = [page.get("properties"), page.get("in_trash"), page.get("archived")]
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+class NotionConnector:
+    """Pulls pages of Notion databases and writes comments and properties back."""
+
+    system = "notion"
+    page_size = 100  # Notion's maximum
+    overlap = timedelta(minutes=2)  # last_edited_time is rounded down to the minute
+    max_pages = 100_000  # loop guard: list pages of one call
+
+    def __init__(
+        self, client: Client, *, body_fields: bool = False, policy: RetryPolicy | None = None
+    ) -> None:
+        self.client = client
+        self.body_fields = body_fields
+        self.policy = policy or RetryPolicy()
+        self._sources: dict[str, list[str]] = {}
+        self._me: str | None = None
+        # scope key -> (newest edit yielded, {page id: (edit time, digest)} near that edit)
+        self._seen: dict[str, tuple[datetime, dict[str, tuple[datetime, str]]]] = {}
+
+    # -- calls -------------------------------------------------------------------------------
+    def _call(self, fn: Callable[[], Any], *, scope: str, what: str, item_id: str = "",
+              idempotent: bool = True, prop: str = "") -> Any:
+        """One SDK call under the retry policy; the sync client's answers are plain dicts."""
+
+        def attempt() -> Any:
+            try:
+                return fn()
+            except Exception as exc:  # every SDK failure is translated here
+                raise _translate(exc, scope=scope, what=what, item_id=item_id,
+                                 prop=prop) from exc
+
+        return call_with_retry(attempt, self.policy, idempotent=idempotent)
+
+    def _paged(self, fn: Callable[..., Any], *, scope: str, what: str,
+               **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every result of a Notion list, one retried request per page of results."""
+        cursor: str | None = None
+        for _ in range(self.max_pages):
+            args = dict(kwargs, start_cursor=cursor) if cursor else dict(kwargs)
+            resp = self._call(functools.partial(fn, **args), scope=scope, what=what)
+            yield from resp.get("results", [])
+            nxt = resp.get("next_cursor")
+            if not resp.get("has_more") or not nxt:
+                return
+            if nxt == cursor:
+                raise ConnectorError(f"Notion returned the same next_cursor twice ({nxt}) while "
+                                     f"listing {what}; stopping rather than looping",
+                                     system=self.system, scope=scope)
+            cursor = nxt
+        raise ConnectorError(f"more than {self.max_pages} pages of {what}; stopping",
+                             system=self.system, scope=scope)
+
+    # -- reading -----------------------------------------------------------------------------
+    def data_sources(self, scope: Scope) -> list[str]:
+        """The data source ids of the scope's database (asked once per connector)."""
+        if scope.name not in self._sources:
+            db = self._call(lambda: self.client.databases.retrieve(scope.name), scope=scope.key,
+                            what="read")
+            self._sources[scope.name] = [ds["id"] for ds in db.get("data_sources", [])]
+        return self._sources[scope.name]
+
+    def pull(self, scope: Scope, cursor: Cursor | None) -> Iterator[SourceItem]:
+        """Pages of the scope's data sources edited since a little before `cursor`."""
+        body: dict[str, Any] = {
+            "sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}],
+            "page_size": self.page_size,
+        }
+        if cursor is not None:
+            since = cursor.updated - self.overlap
+            body["filter"] = {"timestamp": "last_edited_time",
+                              "last_edited_time": {"on_or_after": _iso(since)}}
+        newest, known = self._seen.get(scope.key, (None, {}))
+        # Skip boundary pages only when the caller stored the pull that yielded them.
+        skip = known if cursor is not None and newest is not None and cursor.updated >= newest \
+            else {}
+        seen: set[str] = set()
+        latest: datetime | None = None
+        recent: dict[str, tuple[datetime, str]] = {}
+        for ds_id in self.data_sources(scope):
+            pages = self._paged(lambda ds=ds_id, **kw: self.client.data_sources.query(ds, **kw),
+                                scope=scope.key, what="read", **body)
+            for page in pages:
+                if page.get("object") != "page" or page["id"] in seen:
+                    continue
+                seen.add(page["id"])
+                updated = _parse_time(page["last_edited_time"])
+                version = (updated, _digest(page))
+                if latest is None or updated > latest:
+                    latest = updated
+                recent[page["id"]] = version
+                if skip.get(page["id"]) == version:
+                    continue
+                yield self._item(scope, page, updated)
+        if latest is not None:
+            edge = latest - self.overlap
+            self._seen[scope.key] = (latest, {k: v for k, v in recent.items() if v[0] >= edge})
+
+    def _item(self, scope: Scope, page: dict[str, Any], updated: datetime) -> SourceItem:
+        fields: dict[str, Any] = dict(page.get("properties", {}))
+        if self.body_fields:
+            fields["_body"] = self.body_text(scope, page["id"])
+        title = _title(page)
+        gone = bool(page.get("in_trash") or page.get("archived") or page.get("is_archived"))
+        return SourceItem(system=self.system, scope=scope.key, id=page["id"],
+                          key=title or page["id"], url=page.get("url", ""), kind="page",
+                          updated=updated, title=title, fields=fields, labels=(),
+                          state="deleted" if gone else "present")
+
+    def body_text(self, scope: Scope, page_id: str) -> str:
+        """The page's top-level blocks as plain text, headings as `## X` lines."""
+        lines = []
+        blocks = self._paged(lambda **kw: self.client.blocks.children.list(page_id, **kw),
+                             scope=scope.key, what="read", page_size=self.page_size)
+        for block in blocks:
+            kind = block.get("type", "")
+            text = _plain((block.get(kind) or {}).get("rich_text"))
+            lines.append(f"## {text}" if kind.startswith("heading_") else text)
+        return "\n".join(lines)
+
+    def people(self) -> Iterator[Account]:
+        """Every user the integration can see; bots (ours included) as kind "bot"."""
+        for user in self._paged(lambda **kw: self.client.users.list(**kw), scope="",
+                                what="users", page_size=self.page_size):
+            bot = user.get("type") == "bot"
+            yield Account(system=self.system, id=user["id"], name=user.get("name") or "",
+                          email=(user.get("person") or {}).get("email", ""),
+                          kind="bot" if bot else "person")
+
+    def me(self) -> str:
+        """Our bot user's id (asked once)."""
+        if self._me is None:
+            me = self._call(lambda: self.client.users.me(), scope="", what="users")
+            self._me = str(me["id"])
+        return self._me
+
+    def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
+        """Our own comment on a page: written by our bot and containing `marker`."""
+        me = self.me()
+        comments = self._paged(lambda **kw: self.client.comments.list(block_id=item_id, **kw),
+                               scope=scope.key, what="comments.read", page_size=self.page_size)
+        for c in comments:
+            text = _plain(c.get("rich_text"))
+            if (c.get("created_by") or {}).get("id") == me and marker in text:
+                return CommentRef(id=c["id"], text=text)
+        return None
+
+    # -- writing -----------------------------------------------------------------------------
+    def apply(self, op: WriteOp) -> WriteResult:
+        """Create or update our comment, or set a page property."""
+        if op.action == "comment.create":
+            rich = _json(op, op.body, "body")
+            resp = self._call(
+                lambda: self.client.comments.create(parent={"page_id": op.item_id},
+                                                    rich_text=rich),
+                scope=op.scope, what=op.action, item_id=op.item_id, idempotent=False)
+            return WriteResult(op.key, True, target=resp["id"])
+        if op.action == "comment.update":
+            rich = _json(op, op.body, "body")
+            resp = self._call(lambda: self.client.comments.update(op.target, rich_text=rich),
+                              scope=op.scope, what=op.action, item_id=op.item_id)
+            return WriteResult(op.key, True, target=resp["id"])
+        if op.action == "property.set":
+            value = _json(op, op.value, "value")
+            self._call(lambda: self.client.pages.update(op.item_id,
+                                                        properties={op.name: value}),
+                       scope=op.scope, what=op.action, item_id=op.item_id, prop=op.name)
+            return WriteResult(op.key, True, detail=f"{op.name} set")
+        raise PlanError(f"notion: cannot {op.action} on {op.item_key}; Notion has no labels, "
+                        "use a property")
+
+
+def _json(op: WriteOp, text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise PlanError(f"notion: {op.action} on {op.item_key}: the op's {what} is not JSON "
+                        "text") from None
+
+
+def _retry_after(headers: Any) -> float | None:
+    try:
+        return float(headers.get("retry-after")) if headers is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _translate(exc: Exception, *, scope: str, what: str, item_id: str,
+               prop: str) -> ConnectorError:
+    """One SDK or transport failure as the project's error, with what to do about it."""
+    kw: dict[str, Any] = {"system": "notion", "scope": scope}
+    where = f" on page {item_id}" if item_id else ""
+    if isinstance(exc, APIResponseError):
+        code = getattr(exc.code, "value", exc.code)
+        kw["status"] = exc.status
+        internal = f"{exc.status} {code}: {exc}"
+        if code == "unauthorized":
+            return AuthError("the token was rejected (401 unauthorized); set a valid internal "
+                             "integration secret", internal=internal, **kw)
+        if code == "restricted_resource":
+            cap = _CAPABILITY.get(what, "Read content")
+            return AuthError(f"the integration lacks a capability{where} (403 "
+                             f"restricted_resource); enable \"{cap}\" in the integration's "
+                             "capabilities", internal=internal, **kw)
+        if code == "object_not_found":
+            return NotFound(f"not found{where} (404 object_not_found): check the id and share "
+                            "the database with the integration (••• → Connections)",
+                            internal=internal, **kw)
+        if code == "rate_limited":
+            return RateLimited("rate limited (429); slow down or retry later",
+                               retry_after=_retry_after(exc.headers), internal=internal, **kw)
+        if exc.status >= 500 or code in ("conflict_error", "service_unavailable",
+                                         "gateway_timeout", "internal_server_error"):
+            return TransientError(f"Notion failed{where} ({exc.status} {code}); try again later",
+                                  internal=internal, **kw)
+        if code == "validation_error" and item_id:
+            name = f"property {prop!r}" if prop else what
+            return ItemError(f"Notion refused {name}{where}: {exc}", item_id=item_id,
+                             internal=internal, **kw)
+        return ConnectorError(f"Notion refused the request ({exc.status} {code}): {exc}",
+                              internal=internal, **kw)
+    if isinstance(exc, UnknownHTTPResponseError):
+        kw["status"] = exc.status
+        internal = f"{exc.status}: {exc.body[:200]}"
+        if exc.status == 429:
+            return RateLimited("rate limited (429); slow down or retry later",
+                               retry_after=_retry_after(exc.headers), internal=internal, **kw)
+        if exc.status >= 500:
+            return TransientError(f"Notion failed{where} ({exc.status}); try again later",
+                                  internal=internal, **kw)
+        if exc.status == 401:
+            return AuthError("the token was rejected (401); set a valid integration secret",
+                             internal=internal, **kw)
+        return ConnectorError(f"unexpected answer from Notion ({exc.status})", internal=internal,
+                              **kw)
+    if isinstance(exc, RequestTimeoutError | httpx.TimeoutException):
+        return TransientError(f"Notion did not answer in time{where}; try again later", **kw)
+    if isinstance(exc, httpx.TransportError):
+        return TransientError(f"the connection to Notion failed{where} ({type(exc).__name__}); "
+                              "check the network and the base URL", internal=str(exc), **kw)
+    if isinstance(exc, ValueError):  # a JSON body cut short
+        return TransientError(f"Notion sent an unreadable answer{where}; try again later",
+                              internal=str(exc), **kw)
+    if isinstance(exc, ConnectorError):
+        return exc
+    raise exc
