@@ -1,0 +1,399 @@
+"""GitHub through PyGithub: pull requests (and issues) per repo, people and teams, our comments.
+
+Reads go through PyGithub's `Requester` and follow `Link rel="next"` in a small generator
+rather than `PaginatedList`, for three reasons: a page that fails kills a PaginatedList's
+iterator, so our retry would restart the whole list; it keeps every element in memory; and its
+objects complete themselves lazily (one GET per attribute missing from a list item). Raw JSON
+from the list is all the field maps need, so a full pull of N items costs ceil(N/100) requests.
+
+Writes use PyGithub's own calls on lazily built objects (no GET before the write). The client
+retries nothing (`retry=None`): a POST that got a 500 or timed out is never re-sent, by PyGithub
+or by us, so a comment cannot be doubled; the engine looks for the marker before re-creating.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+import requests
+from github import Auth, Github, GithubException
+from github.IssueComment import IssueComment
+
+from ._retry import RetryPolicy, call_with_retry
+from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
+from .errors import (
+    AuthError,
+    ConnectorError,
+    ItemError,
+    NotFound,
+    RateLimited,
+    TransientError,
+    register_secret,
+)
+
+__all__ = ["GithubConnector", "open_client"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Which fine-grained permission each kind of call needs, named as GitHub's settings page does.
+READ_PERMISSION = "Pull requests: read (and Issues: read when issues are pulled)"
+WRITE_PERMISSION = "Issues: write and Pull requests: write"
+
+
+def open_client(url: str, token: str, *, timeout: float = 30.0) -> Github:
+    """A PyGithub client for `url` (".../api/v3" on GitHub Enterprise) with our settings.
+
+    retry=None: one policy (connectors._retry) decides, and PyGithub's would re-POST after a
+    500. Throttles are 0 because the engine paces writes under GitHub's 80-a-minute budget
+    itself; PyGithub's sleeps would stack on top of that and halve throughput for nothing.
+    lazy=True: get_repo/get_issue build objects without a GET.
+    """
+    register_secret(token)
+    return Github(
+        base_url=url.rstrip("/"),
+        auth=Auth.Token(token),
+        timeout=max(1, math.ceil(timeout)),  # PyGithub asserts an int
+        per_page=100,
+        retry=None,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
+        lazy=True,
+    )
+
+
+def _utc(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _next_link(header: str | None) -> str | None:
+    """The rel="next" URL of a Link header, if any."""
+    for part in (header or "").split(","):
+        url, _, rel = part.partition(";")
+        if rel.strip() == 'rel="next"':
+            return url.strip().strip("<>")
+    return None
+
+
+def _split_item(item_id: str) -> tuple[str, int]:
+    """'owner/repo#17' -> ('owner/repo', 17)."""
+    full, _, number = item_id.rpartition("#")
+    return full, int(number)
+
+
+class GithubConnector:
+    """Pull requests (and optionally issues) of a repo; comments and labels on them."""
+
+    system = "github"
+    overlap = timedelta(minutes=2)  # clocks and second-resolution stamps: re-read a margin
+    page_size = 100  # GitHub's maximum
+    max_pages = 10_000  # a loop guard: 1,000,000 items per list
+
+    def __init__(
+        self,
+        client: Github,
+        *,
+        include_issues: bool = False,
+        policy: RetryPolicy | None = None,
+        orgs: tuple[str, ...] = (),
+    ) -> None:
+        self.client = client
+        self.include_issues = include_issues
+        self.policy = policy or RetryPolicy()
+        self.orgs = orgs
+        self._me: str | None = None
+        self._seen_users: dict[str, dict[str, Any]] = {}
+        self._seen_teams: dict[str, str] = {}
+        self._owners: set[str] = set()
+
+    # -- reading ---------------------------------------------------------------------------
+    def pull(self, scope: Scope, cursor: Cursor | None) -> Iterator[SourceItem]:
+        """Items of repo `scope.name` updated since `cursor - overlap`, newest first, by id once."""
+        full = scope.name
+        self._owners.add(full.split("/", 1)[0])
+        since = cursor.updated.astimezone(UTC) - self.overlap if cursor else None
+        seen: set[str] = set()
+        params = {"state": "all", "sort": "updated", "direction": "desc"}
+        for raw in self._list(scope, f"/repos/{full}/pulls", params, READ_PERMISSION):
+            item = self._item(scope, raw, "pull")
+            if since is not None and item.updated < since:
+                break  # sorted by updated: everything after this is older still
+            if item.id not in seen:
+                seen.add(item.id)
+                yield item
+        if not (self.include_issues or scope.query == "issues"):
+            return
+        issue_params = dict(params)
+        if since is not None:
+            # PyGithub would format a datetime without converting it; we send UTC ourselves.
+            issue_params["since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        for raw in self._list(scope, f"/repos/{full}/issues", issue_params, READ_PERMISSION):
+            if "pull_request" in raw:
+                continue  # the pulls list above carried it, with head/base and reviewers
+            item = self._item(scope, raw, "issue")
+            if since is not None and item.updated < since:
+                break
+            if item.id not in seen:
+                seen.add(item.id)
+                yield item
+
+    def _item(self, scope: Scope, raw: dict[str, Any], kind: str) -> SourceItem:
+        item_id = f"{scope.name}#{raw['number']}"
+        self._remember_people(raw)
+        return SourceItem(
+            system=self.system,
+            scope=scope.key,
+            id=item_id,
+            key=item_id,
+            url=raw.get("html_url", ""),
+            kind=kind,
+            updated=_utc(raw["updated_at"]),
+            title=raw.get("title") or "",
+            fields=raw,
+            labels=tuple(lab["name"] for lab in raw.get("labels", []) if isinstance(lab, dict)),
+        )
+
+    def _remember_people(self, raw: dict[str, Any]) -> None:
+        users = [raw.get("user"), *raw.get("assignees", []), *raw.get("requested_reviewers", [])]
+        for user in users:
+            if isinstance(user, dict) and user.get("login"):
+                known = self._seen_users.setdefault(user["login"], {})
+                known.update({k: user[k] for k in ("name", "email", "type") if user.get(k)})
+        owner = raw.get("base", {}).get("repo", {}).get("owner", {}).get("login", "")
+        for team in raw.get("requested_teams", []):
+            org = owner or raw["url"].split("/repos/", 1)[1].split("/", 1)[0]
+            self._seen_teams[f"{org}/{team['slug']}"] = team.get("name", team["slug"])
+
+    def people(self) -> Iterator[Account]:
+        """Logins and teams seen in pulls, plus members and teams of the orgs we know of."""
+        people: dict[str, dict[str, Any]] = {k: dict(v) for k, v in self._seen_users.items()}
+        teams = dict(self._seen_teams)
+        for org in sorted(set(self.orgs) | self._owners):
+            scope = Scope(self.system, org)
+            try:
+                for user in self._list(scope, f"/orgs/{org}/members", {}, "Members: read"):
+                    people.setdefault(user["login"], {"type": user.get("type")})
+                for team in self._list(scope, f"/orgs/{org}/teams", {}, "Members: read"):
+                    teams[f"{org}/{team['slug']}"] = team.get("name") or team["slug"]
+            except (NotFound, AuthError) as e:
+                # A user-owned repo has no org; a token without org access cannot list it.
+                log.info("github: skipping members of %s: %s", org, e)
+        for login, info in sorted(people.items()):
+            kind: Literal["person", "bot"] = "bot" if info.get("type") == "Bot" else "person"
+            yield Account(
+                self.system, login, info.get("name") or "", info.get("email") or "", kind=kind
+            )
+        for team_id, name in sorted(teams.items()):
+            yield Account(self.system, team_id, name, kind="group")
+
+    def me(self) -> str:
+        """The token's own login (one GET /user, then cached)."""
+        if self._me is None:
+            scope = Scope(self.system, "user")
+            data = self._call(scope, lambda: self._get("/user")[1], "none")
+            self._me = str(data["login"])
+        return self._me
+
+    def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
+        """Our comment on one item: written by our login and containing `marker`."""
+        me = self.me()
+        _, number = _split_item(item_id)
+        path = f"/repos/{scope.name}/issues/{number}/comments"
+        for c in self._list(scope, path, {}, READ_PERMISSION):
+            if (c.get("user") or {}).get("login") == me and marker in (c.get("body") or ""):
+                return CommentRef(str(c["id"]), c.get("body") or "")
+        return None
+
+    def find_comments(
+        self, scope: Scope, marker: str, since: datetime | None = None
+    ) -> dict[str, CommentRef]:
+        """Our comments on every item of the repo in one list: item id -> the first one.
+
+        For the first sync (or a lost state): pages the repo-wide comment list at 100 instead
+        of one list per item. `marker` is any text all our comments carry; `since` limits the
+        scan to comments updated since then.
+        """
+        me = self.me()
+        params = {"sort": "created", "direction": "asc"}
+        if since is not None:
+            params["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        found: dict[str, CommentRef] = {}
+        path = f"/repos/{scope.name}/issues/comments"
+        for c in self._list(scope, path, params, READ_PERMISSION):
+            body = c.get("body") or ""
+            if (c.get("user") or {}).get("login") == me and marker in body:
+                item_id = f"{scope.name}#{c['issue_url'].rsplit('/', 1)[1]}"
+                found.setdefault(item_id, CommentRef(str(c["id"]), body))
+        return found
+
+    def _list(
+        self, scope: Scope, path: str, params: dict[str, str], permission: str
+    ) -> Iterator[dict[str, Any]]:
+        """Every element of a list, page by page along Link rel="next", each page retried."""
+        url: str | None = path
+        query: dict[str, Any] | None = {**params, "per_page": self.page_size}
+        visited: set[str] = set()
+        for _ in range(self.max_pages):
+            assert url is not None
+            fetch = self._page_fetcher(url, query)
+            headers, data = self._call(scope, fetch, permission)
+            yield from data or []
+            url, query = _next_link(headers.get("link")), None
+            if not url or not data:
+                return
+            if url in visited:  # Meltano's guard: the same next page twice is a server bug
+                raise ConnectorError(
+                    f"pagination loops at {url}", system=self.system, scope=scope.name
+                )
+            visited.add(url)
+        raise ConnectorError(
+            f"more than {self.max_pages} pages at {path}", system=self.system, scope=scope.name
+        )
+
+    def _page_fetcher(
+        self, url: str, query: dict[str, Any] | None
+    ) -> Callable[[], tuple[dict[str, Any], Any]]:
+        return lambda: self._get(url, query)
+
+    def _get(self, url: str, query: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
+        return self.client.requester.requestJsonAndCheck("GET", url, parameters=query)
+
+    # -- writing ---------------------------------------------------------------------------
+    def apply(self, op: WriteOp) -> WriteResult:
+        """Carry out one comment or label write on a pull request or issue."""
+        full, number = _split_item(op.item_id)
+        scope = Scope(self.system, full)
+        issue = self.client.get_repo(full).get_issue(number)  # lazy: no request
+
+        if op.action == "comment.create":
+            made = self._call(
+                scope,
+                lambda: issue.create_comment(op.body),
+                WRITE_PERMISSION,
+                idempotent=False,
+                item_id=op.item_id,
+            )
+            return WriteResult(op.key, True, target=str(made.id))
+        if op.action == "comment.update":
+            url = f"{self.client.requester.base_url}/repos/{full}/issues/comments/{op.target}"
+            comment = IssueComment(self.client.requester, url=url)  # lazy: no request
+            self._call(scope, lambda: comment.edit(op.body), WRITE_PERMISSION, item_id=op.item_id)
+            return WriteResult(op.key, True, target=op.target)
+        if op.action == "label.add":
+            self._call(
+                scope, lambda: issue.add_to_labels(op.name), WRITE_PERMISSION, item_id=op.item_id
+            )
+            return WriteResult(op.key, True)
+        if op.action == "label.remove":
+
+            def remove() -> str:
+                try:
+                    issue.remove_from_labels(op.name)
+                    return ""
+                except GithubException as e:
+                    if e.status == 404 and "label does not exist" in _message(e).lower():
+                        return "label was not on the item"  # the goal state already holds
+                    raise
+
+            detail = self._call(scope, remove, WRITE_PERMISSION, item_id=op.item_id)
+            return WriteResult(op.key, True, detail=detail)
+        raise ItemError(
+            f"cannot {op.action} on GitHub", item_id=op.item_id, system=self.system, scope=full
+        )
+
+    # -- errors ----------------------------------------------------------------------------
+    def _call(
+        self,
+        scope: Scope,
+        fn: Callable[[], T],
+        permission: str,
+        *,
+        idempotent: bool = True,
+        item_id: str = "",
+    ) -> T:
+        """Run one SDK call under the retry policy, its failures as connectors.errors."""
+
+        def attempt() -> T:
+            try:
+                return fn()
+            except (GithubException, requests.RequestException, ValueError) as e:
+                raise translate(e, scope.name, permission, item_id) from e
+
+        return call_with_retry(attempt, self.policy, idempotent=idempotent)
+
+
+def _message(e: GithubException) -> str:
+    data = e.data if isinstance(e.data, dict) else {}
+    return str(data.get("message") or e.message or "")
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for k, v in dict(headers or {}).items():
+        if k.lower() == name.lower():
+            return str(v)
+    return None
+
+
+def translate(e: Exception, scope: str, permission: str, item_id: str = "") -> ConnectorError:
+    """A PyGithub or requests failure as the project's error, with what to do about it."""
+    kw: dict[str, Any] = {"system": "github", "scope": scope}
+    if isinstance(e, GithubException):
+        status, msg = e.status, _message(e)
+        kw.update(status=status, internal=f"{status} {msg}")
+        if status == 401:
+            return AuthError(
+                "the token was rejected (401 Bad credentials): set a valid "
+                "GitHub token in the config",
+                **kw,
+            )
+        limited = status == 429 or "rate limit" in msg.lower()
+        if status in (403, 429) and limited:
+            return RateLimited(
+                f"rate limit reached ({msg}); the scope resumes on the next run",
+                retry_after=_retry_after(e.headers),
+                **kw,
+            )
+        if status == 403 and "not accessible" in msg.lower():
+            return AuthError(
+                f"{msg}: the token needs the permission '{permission}' on {scope}", **kw
+            )
+        if status == 403:
+            return AuthError(f"forbidden ({msg}): the token needs '{permission}' on {scope}", **kw)
+        if status in (404, 410):
+            what = f"item {item_id}" if item_id else f"repository {scope}"
+            return NotFound(f"{what} does not exist or this token cannot see it ({msg})", **kw)
+        if status >= 500:
+            return TransientError(f"GitHub answered {status} {msg}".rstrip(), **kw)
+        if item_id:
+            return ItemError(f"GitHub refused the write ({status} {msg})", item_id=item_id, **kw)
+        return ConnectorError(f"GitHub answered {status} {msg}", **kw)
+    if isinstance(e, requests.Timeout):
+        return TransientError("GitHub did not answer in time (timeout)", **kw)
+    if isinstance(e, requests.exceptions.RetryError):
+        return TransientError("GitHub kept failing (server errors)", **kw)
+    if isinstance(e, requests.exceptions.ChunkedEncodingError | json.JSONDecodeError):
+        return TransientError("GitHub's answer was cut off", internal=str(e), **kw)
+    if isinstance(e, requests.ConnectionError):
+        return TransientError("the connection to GitHub failed or was dropped", **kw)
+    if isinstance(e, requests.RequestException):
+        return TransientError(f"request to GitHub failed ({type(e).__name__})", **kw)
+    return TransientError(
+        f"GitHub's answer could not be read ({type(e).__name__})", internal=str(e), **kw
+    )
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Retry-After when given, else the wait until X-RateLimit-Reset, else GitHub's 60 s."""
+    retry_after = _header(headers, "Retry-After")
+    if retry_after and retry_after.strip().isdigit():
+        return float(retry_after)
+    reset = _header(headers, "X-RateLimit-Reset")
+    if _header(headers, "X-RateLimit-Remaining") == "0" and reset and reset.isdigit():
+        return max(0.0, float(reset) - time.time())
+    return 60.0  # GitHub: without headers, wait at least a minute before a secondary retry
