@@ -1,0 +1,333 @@
+"""What we write back: the comment, labels and property values for an item's findings.
+
+Pure: no I/O, no clock. The same findings always render to the same text, so a second run can
+compare strings and plan nothing. This module decides what a comment says; `sync.markup` spells
+it in each system's format and escapes user text (messages hold record values, names and item
+keys), so that text can neither break the markup, mention anyone, nor fake our marker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+from mapping.people import Person
+from mapping.rules import CODES, Finding
+from sync.markup import (
+    FORMATS,
+    Doc,
+    Format,
+    Line,
+    Link,
+    Mention,
+    Span,
+    Text,
+    clean,
+    dumps,
+    fits,
+    safe_url,
+    to_text,
+    write,
+)
+
+__all__ = [
+    "ALL_CLEAR",
+    "DEFAULT_LABELS",
+    "DEFAULT_PROPERTY_NAMES",
+    "FORMATS",
+    "MARKER_PREFIX",
+    "Format",
+    "People",
+    "PropType",
+    "entity_property_for",
+    "is_current",
+    "labels_for",
+    "marker_for",
+    "order_findings",
+    "property_value_for",
+    "render_comment",
+    "to_text",
+]
+
+PropType = Literal["select", "status", "rich_text"]
+
+# What people read. Module constants, trusted by the writers: no markup specials in them.
+ALL_CLEAR = "All clear — nothing missing as of this check."
+SUMMARY_MISSING = "{n} {things} missing before this can run."
+SUMMARY_OTHER = "{n} {things} attention before this can run."
+BLOCKING = " {e} of them {verb} it."
+CODE_TITLES = {
+    "missing-field": "Missing",
+    "ownerless": "No owner",
+    "conflict": "Sources disagree",
+    "expired": "Expired",
+    "stale": "Stale",
+    "decision-missing": "Decision missing",
+    "needs-sync": "Needs a pre-run sync",
+    "noisy": "Too many people informed",
+    "unlinked": "Not linked",
+}
+FIX_HERE = "Fix it here."
+FIX_THERE = "Fix it in "
+WHO = "Who: "
+ESCALATED = "Escalated (step {n}): open longer than its window."
+SAME_HANDOFF = "Same handoff: "
+TRUNCATED = "…and {k} more not shown here (comment size limit); see the linked items."
+
+DEFAULT_LABELS: Mapping[str, str] = {
+    "missing-field": "handoff:missing-fields",
+    "ownerless": "handoff:ownerless",
+    "conflict": "handoff:conflict",
+    "expired": "handoff:expired",
+    "stale": "handoff:stale",
+    "decision-missing": "handoff:decision-missing",
+    "needs-sync": "handoff:needs-sync",
+    "noisy": "handoff:noisy",
+    "unlinked": "handoff:unlinked",
+}
+DEFAULT_PROPERTY_NAMES: Mapping[str, str] = {
+    "all-clear": "All clear",
+    "missing-field": "Missing fields",
+    "ownerless": "No owner",
+    "conflict": "Sources disagree",
+    "expired": "Expired",
+    "stale": "Stale",
+    "decision-missing": "Decision missing",
+    "needs-sync": "Needs sync",
+    "noisy": "Too many informed",
+    "unlinked": "Not linked",
+}
+
+MARKER_PREFIX = "handoff-sync:"
+_TOKEN = re.compile(re.escape(MARKER_PREFIX) + r"[0-9a-f]{12}/[0-9a-f]{10}")
+_MAX_MESSAGE = 1_000  # one message; a 1 MB field value quoted in it must not fill the comment
+_MAX_NAME = 200
+_NOTION_CHARS = 2_000
+_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+_CODE_RANK = {code: i for i, code in enumerate(CODES)}
+
+# Handles we are willing to mention; anything else is shown as a plain name.
+_HANDLE = {
+    "jira": re.compile(r"[A-Za-z0-9][A-Za-z0-9:_-]{0,127}"),
+    "github": re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"),
+    "notion": re.compile(
+        r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+    ),
+}
+
+
+class People(Protocol):
+    """The part of `mapping.people.Directory` rendering needs."""
+
+    def get(self, key: str) -> Person | None: ...
+
+
+def marker_for(system: str, item_id: str) -> str:
+    """The string that identifies our comment on one item; hex only, safe in any markup."""
+    digest = hashlib.sha256(f"{system}\x00{item_id}".encode()).hexdigest()
+    return f"{MARKER_PREFIX}{digest[:12]}"
+
+
+def _token(marker: str, content: str) -> str:
+    # The revision lets the planner know a comment is current from its plain text alone (the
+    # ADF or rich text we sent comes back in another shape).
+    rev = hashlib.sha256(content.encode()).hexdigest()[:10]
+    return f"{marker}/{rev}"
+
+
+def is_current(shown: str, body: str) -> bool:
+    """True when an item's comment (exact body or its plain text) is this body."""
+    if shown == body:
+        return True
+    # Only our own text can hold a token: `clean` breaks the marker word in user text.
+    match = _TOKEN.search(body)
+    return match is not None and match.group(0) in shown
+
+
+def order_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings without duplicates, most severe first; the order every output uses."""
+    unique = {f.id: f for f in findings}
+    return sorted(
+        unique.values(),
+        key=lambda f: (
+            _SEVERITY_RANK.get(f.severity, 9),
+            _CODE_RANK.get(f.code, 99),
+            f.subject,
+            f.record_key,
+            f.id,
+        ),
+    )
+
+
+def _person(system: str, key: str, people: People | None) -> Span:
+    person = people.get(key) if people is not None else None
+    name = clean((person.name or person.key) if person else key, _MAX_NAME) or "someone"
+    handle = person.ids.get(system, "") if person else ""
+    pattern = _HANDLE.get(system)
+    if handle and pattern is not None and pattern.fullmatch(handle):
+        return Mention(handle, name)
+    return Text(name)
+
+
+def _summary(findings: Sequence[Finding]) -> Line:
+    if not findings:
+        return (Text(ALL_CLEAR, trusted=True),)
+    n = len(findings)
+    if all(f.code == "missing-field" for f in findings):
+        text = SUMMARY_MISSING.format(n=n, things="thing is" if n == 1 else "things are")
+    else:
+        text = SUMMARY_OTHER.format(n=n, things="thing needs" if n == 1 else "things need")
+    errors = sum(f.severity == "error" for f in findings)
+    if 0 < errors < n:
+        text += BLOCKING.format(e=errors, verb="blocks" if errors == 1 else "block")
+    # Bold must not end in a space: Markdown and Jira both leave it unrendered then.
+    return (Text("Handoff check:", bold=True, trusted=True), Text(" " + text, trusted=True))
+
+
+def _bullet(system: str, f: Finding, people: People | None, item_id: str, item_key: str) -> Line:
+    title = CODE_TITLES.get(f.code, f.code)
+    spans: list[Span] = [Text(f"{clean(title, 60)}:", bold=True), Text(" ", trusted=True)]
+    message = clean(f.message, _MAX_MESSAGE) or title
+    spans.append(Text(message))
+    if message[-1] not in ".!?…":
+        spans.append(Text(".", trusted=True))
+    here = (f.item_id == item_id) if f.item_id else (f.item_key == item_key)
+    if here:
+        spans.append(Text(" " + FIX_HERE, trusted=True))
+    elif f.item_key or f.url:
+        key = clean(f.item_key or f.url, _MAX_NAME)
+        url = safe_url(f.url)
+        spans += [Text(" " + FIX_THERE, trusted=True), Link(key, url) if url else Text(key)]
+        spans.append(Text(".", trusted=True))
+    notify = list(dict.fromkeys(k for k in f.notify if k))
+    if notify:
+        spans.append(Text(" " + WHO, trusted=True))
+        for i, key in enumerate(notify):
+            if i:
+                spans.append(Text(", ", trusted=True))
+            spans.append(_person(system, key, people))
+        spans.append(Text(".", trusted=True))
+    if f.escalation > 0:
+        spans.append(Text(" " + ESCALATED.format(n=int(f.escalation)), trusted=True))
+    return tuple(spans)
+
+
+def _document(
+    system: str,
+    findings: Sequence[Finding],
+    people: People | None,
+    item_id: str,
+    item_key: str,
+    links: Sequence[tuple[str, str]],
+    shown: int,
+    token: str,
+) -> Doc:
+    bullets = tuple(_bullet(system, f, people, item_id, item_key) for f in findings[:shown])
+    notes: list[Line] = []
+    if shown < len(findings):
+        notes.append((Text(TRUNCATED.format(k=len(findings) - shown), trusted=True),))
+    others = [(k, u) for k, u in links if safe_url(u) and k != item_key]
+    if findings and others:
+        line: list[Span] = [Text(SAME_HANDOFF, trusted=True)]
+        for i, (key, url) in enumerate(sorted(set(others))):
+            if i:
+                line.append(Text(", ", trusted=True))
+            line.append(Link(clean(key, _MAX_NAME) or "item", safe_url(url)))
+        notes.append(tuple(line))
+    return Doc(_summary(findings), bullets, tuple(notes), token)
+
+
+def render_comment(
+    system: str,
+    findings: Iterable[Finding],
+    people: People | None,
+    *,
+    fmt: Format,
+    item_id: str,
+    item_key: str = "",
+    links: Sequence[tuple[str, str]] = (),
+) -> str:
+    """Our comment for one item: a summary, one line per finding, then the marker.
+
+    `links` are (key, url) of the other items in the same handoff. With no findings this is
+    the short all-clear. Findings that do not fit the system's size limit are counted instead.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown comment format {fmt!r}; use one of {', '.join(FORMATS)}")
+    ordered = order_findings(findings)
+    marker = marker_for(system, item_id)
+
+    def build(shown: int) -> str:
+        doc = _document(system, ordered, people, item_id, item_key, links, shown, "")
+        content = write(doc, fmt)  # the revision covers everything but itself
+        return write(Doc(doc.summary, doc.bullets, doc.notes, _token(marker, content)), fmt)
+
+    body = build(len(ordered))
+    if fits(fmt, body):
+        return body
+    low, high = 0, len(ordered) - 1  # largest count that fits; 0 always does
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(fmt, build(mid)):
+            low = mid
+        else:
+            high = mid - 1
+    return build(low)
+
+
+# --- labels and properties ------------------------------------------------------------------
+
+
+def labels_for(findings: Iterable[Finding], label_names: Mapping[str, str]) -> set[str]:
+    """The managed labels an item should carry: one per finding code that has a label."""
+    return {label_names[f.code] for f in findings if label_names.get(f.code)}
+
+
+def _option(name: str) -> str:
+    # Notion select and status option names cannot hold commas and stop at 100 characters.
+    return clean(name.replace(",", " "), 100)
+
+
+def property_value_for(
+    findings: Iterable[Finding], prop_type: PropType, names: Mapping[str, str]
+) -> dict[str, Any]:
+    """The Notion property value for an item's findings; "All clear" when there are none."""
+    ordered = order_findings(findings)
+
+    def name(code: str) -> str:
+        return names.get(code) or DEFAULT_PROPERTY_NAMES.get(code) or code
+
+    if prop_type == "rich_text":
+        codes = list(dict.fromkeys(f.code for f in ordered)) or ["all-clear"]
+        text = clean(", ".join(name(c) for c in codes), _NOTION_CHARS)
+        return {"rich_text": [{"type": "text", "text": {"content": text}}]}
+    if prop_type not in ("select", "status"):
+        raise ValueError(f"unsupported Notion property type {prop_type!r}")
+    top = ordered[0].code if ordered else "all-clear"
+    return {prop_type: {"name": _option(name(top))}}
+
+
+def entity_property_for(findings: Iterable[Finding], max_chars: int = 30_000) -> str:
+    """The Jira entity property value: the findings as JSON text, deterministic and bounded."""
+    ordered = order_findings(findings)
+    entries: list[dict[str, Any]] = []
+    value: dict[str, Any] = {"version": 1, "status": "clear", "count": 0, "findings": entries}
+    if ordered:
+        value.update(status="findings", count=len(ordered))
+    for f in ordered:
+        entry = {
+            "id": f.id,
+            "code": f.code,
+            "severity": f.severity,
+            "subject": f.subject,
+            "message": f.message[:_MAX_MESSAGE],
+            "item": f.item_key,
+            "url": safe_url(f.url),
+            "escalation": f.escalation,
+        }
+        if len(dumps(value)) + len(dumps(entry)) + 1 > max_chars:
+            break  # `count` still tells how many there were
+        entries.append(entry)
+    return dumps(value)
