@@ -33,7 +33,9 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     for name, info in model.model_fields.items():
         found.append(prefix + name)
         sub = info.annotation
-        if isinstance(sub, type) and issubclass(sub, BaseModel) and prefix.count(".") < 2:
+        nested = isinstance(sub, type) and issubclass(sub, BaseModel)
+        # rules.escalation is filled from the top-level [escalation] table, checked there.
+        if nested and prefix.count(".") < 2 and f"{prefix}{name}" != "rules.escalation":
             found += _keys(sub, f"{prefix}{name}.")
     return found
 
