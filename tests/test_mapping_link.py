@@ -1,0 +1,128 @@
+"""Linking: keys in PR titles, branches and bodies, Notion properties; fast and stable."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime
+
+from connectors.base import SourceItem
+from mapping import Directory, FieldMaps, LinkConfig, PersonConfig, build_records, link
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+CFG = LinkConfig()
+
+
+def jira(key: str, **fields) -> SourceItem:
+    return SourceItem(
+        "jira",
+        "jira:EXP",
+        f"id-{key}",
+        key,
+        f"https://j/{key}",
+        "issue",
+        T0,
+        f"Issue {key}",
+        {"summary": f"Issue {key}", **fields},
+    )
+
+
+def pull(
+    number: int, title: str = "", branch: str = "main", body: str | None = None, **fields
+) -> SourceItem:
+    ident = f"acme/web#{number}"
+    raw = {"title": title, "body": body, "head": {"ref": branch}, **fields}
+    return SourceItem(
+        "github",
+        "github:acme/web",
+        ident,
+        ident,
+        f"https://github.com/acme/web/pull/{number}",
+        "pull",
+        T0,
+        title,
+        raw,
+    )
+
+
+def page(ident: str, **props) -> SourceItem:
+    return SourceItem(
+        "notion", "notion:db", ident, ident, f"https://n/{ident}", "page", T0, ident, props
+    )
+
+
+def url(value: str) -> dict:
+    return {"type": "url", "url": value}
+
+
+def test_keys_in_title_branch_body_and_notion_properties_link_one_record() -> None:
+    items = [
+        pull(1, "Checkout EXP-42"),
+        pull(2, "refactor", branch="feature/exp-42-flag"),  # branch keys are matched as given
+        pull(3, "misc", body="Part of EXP-42"),
+        page("brief", Jira=url("https://j/browse/EXP-42")),
+        page("notes", PR=url("https://github.com/acme/web/pull/1")),
+        jira("EXP-42"),
+        jira("EXP-7"),
+    ]
+    groups = {g[0].key: sorted(i.key for i in g) for g in link(items, CFG)}
+    assert groups["EXP-42"] == sorted(["EXP-42", "acme/web#1", "acme/web#3", "brief", "notes"])
+    assert groups["EXP-7"] == ["EXP-7"]
+    assert groups["acme/web#2"] == ["acme/web#2"]  # lowercase branch: no key pattern match
+
+
+def test_body_keys_count_only_when_title_and_branch_name_none() -> None:
+    items = [jira("EXP-1"), jira("EXP-2"), pull(5, "EXP-2 rollout", body="follows EXP-1")]
+    groups = sorted(sorted(i.key for i in g) for g in link(items, CFG))
+    assert groups == [["EXP-1"], ["EXP-2", "acme/web#5"]]
+
+
+def test_unknown_projects_are_not_keys_when_projects_are_known() -> None:
+    items = [jira("EXP-1"), pull(6, "Support UTF-8 and SHA-256")]
+    (record,) = [
+        r for r in build_records(items, FieldMaps(), Directory(), CFG) if r.key == "acme/web#6"
+    ]
+    assert not record.linked
+
+
+def test_bots_and_ignored_labels_are_left_out() -> None:
+    items = [pull(7, "Bump x", user={"login": "dependabot[bot]"}), jira("EXP-3")]
+    assert [g[0].key for g in link(items, CFG)] == ["EXP-3"]
+
+
+def test_disagreeing_sources_keep_both_values_with_provenance() -> None:
+    directory = Directory.from_config(
+        [PersonConfig("ana", jira="acc-ana"), PersonConfig("bo", github="bo")]
+    )
+    items = [
+        jira("EXP-9", assignee={"accountId": "acc-ana", "displayName": "Ana"}),
+        pull(9, "EXP-9", assignees=[{"login": "bo"}], requested_teams=[{"slug": "growth"}]),
+    ]
+    (record,) = build_records(items, FieldMaps(), directory, CFG)
+    owners = [(v.value.key, v.source.system, v.source.field) for v in record.engineering_owner]
+    assert owners == [("ana", "jira", "assignee"), ("bo", "github", "assignees")]
+    assert [(v.value.handle, v.value.kind) for v in record.approve] == [("growth", "group")]
+
+
+def test_same_input_in_any_order_gives_the_same_records() -> None:
+    items = [jira(f"EXP-{i}") for i in range(30)] + [pull(i, f"EXP-{i % 40}") for i in range(60)]
+    first = build_records(items, FieldMaps(), Directory(), CFG)
+    shuffled = items[:]
+    random.Random(4).shuffle(shuffled)
+    assert build_records(shuffled, FieldMaps(), Directory(), CFG) == first
+    assert [r.key for r in first] == sorted(r.key for r in first)
+
+
+def test_one_hundred_thousand_items_link_in_seconds() -> None:
+    items = []
+    for i in range(40_000):
+        items.append(jira(f"EXP-{i}"))
+        items.append(pull(i, f"EXP-{i} change", body="## Rollback trigger\nerror > 2%"))
+        if i % 2:
+            items.append(page(f"p{i}", Jira=url(f"https://j/browse/EXP-{i}")))
+    assert len(items) >= 100_000
+    start = time.perf_counter()
+    groups = link(items, CFG)
+    elapsed = time.perf_counter() - start
+    assert len(groups) == 40_000
+    assert elapsed < 10, f"linking took {elapsed:.1f}s"
