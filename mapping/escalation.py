@@ -32,8 +32,8 @@ class EscalationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start_hour: int = Field(9, ge=0, le=23)
-    end_hour: int = Field(17, ge=1, le=24)
+    start_hour: int = Field(default=9, ge=0, le=23)
+    end_hour: int = Field(default=17, ge=1, le=24)
     work_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])  # Monday = 0
     default_time_zone: str = "UTC"
     ladder: list[LadderStep] = Field(

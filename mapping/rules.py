@@ -107,10 +107,10 @@ class RulesConfig(BaseModel):
     conflict_fields: list[str] = Field(
         default_factory=lambda: [*ROLE_FIELDS, "primary_metric", "cost_cap", "expiry"]
     )
-    stale_days: int = Field(7, ge=1)
-    noisy_threshold: int = Field(8, ge=1)
-    cost_cap_tier: float = Field(10_000, ge=0)  # above it, the approver must sign off
-    sync_cost_cap: float = Field(50_000, ge=0)  # at or above it, a pre-run sync
+    stale_days: int = Field(default=7, ge=1)
+    noisy_threshold: int = Field(default=8, ge=1)
+    cost_cap_tier: float = Field(default=10_000, ge=0)  # above it, the approver must sign off
+    sync_cost_cap: float = Field(default=50_000, ge=0)  # at or above it, a pre-run sync
     sync_risk_values: list[str] = Field(default_factory=lambda: ["high", "critical"])
     no_rollback_words: list[str] = Field(
         default_factory=lambda: ["none", "n/a", "na", "tbd", "no rollback", "-", "?"]
