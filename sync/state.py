@@ -1,0 +1,384 @@
+"""The state database: one SQLite file that remembers what the last runs saw, wrote and found.
+
+Schema (migration set "handoff_sync"; every time is UTC ISO text, every JSON column is text):
+
+    items          (system, id) PK: scope, key, url, kind, title, updated, fields JSON,
+                   labels JSON, comment_id, comment_text, state present|deleted|forbidden,
+                   first_seen, last_seen, run_id
+    comments       (system, item_id) PK: comment_id, body (exactly what we last wrote),
+                   written_at, op_key. How a later run finds its own comment without a request.
+    records        key PK: title, stage, item_ids JSON, first_seen, last_seen
+    findings       id PK ("record:code:subject"): record_key, code, severity, subject, message,
+                   system, item_id, item_key, url, notify JSON, escalation, first_seen,
+                   last_seen, resolved_at (NULL while open), run_id
+    finding_counts (run_id, code) PK: open, opened, resolved — one row per code per run, for
+                   the trend of open findings and the loops closed
+    cursors        scope PK: updated, item_id, advanced_at, run_id
+    outbox         op_key PK: run_id, system, scope, item_id, item_key, action, op JSON,
+                   status planned|sending|done|failed|superseded, attempts, error, target,
+                   created_at, updated_at
+    audit          id PK (append-only: triggers refuse UPDATE and DELETE): at, run_id, op_key,
+                   system, scope, item_id, item_key, action, name, result, target, detail
+    runs           id PK: started, ended (NULL: still running or interrupted), dry_run,
+                   counts JSON, outcome
+
+Threads: one connection opened with check_same_thread=False and one re-entrant lock around
+every verb. Writes are small and the APIs are the bottleneck, so serialising them costs
+nothing and keeps each verb's transaction whole.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from connectors.base import CommentRef, Cursor, SourceItem
+from connectors.errors import StateError
+from sync.state_history import FindingsHistory
+from sync.state_outbox import OutboxLedger
+from sync.state_schema import (
+    FIX_HINT,
+    AuditRow,
+    FindingLike,
+    FindingsDelta,
+    OutboxRow,
+    RecordLike,
+    Run,
+    Status,
+    StoredComment,
+    iso,
+    migrations,
+    parse_dt,
+)
+
+__all__ = [
+    "AuditRow",
+    "FindingLike",
+    "FindingsDelta",
+    "OutboxRow",
+    "RecordLike",
+    "Run",
+    "State",
+    "Status",
+    "StoredComment",
+    "migrations",
+]
+
+log = logging.getLogger(__name__)
+
+_BATCH = 1000  # rows per transaction when streaming items in or out
+
+
+class State(FindingsHistory, OutboxLedger):
+    """The state database; open with `State.open(path)`, `State.memory()` or `State.copy_of`."""
+
+    def __init__(self, db: Database, *, path: str = ":memory:") -> None:
+        self.db = db
+        self.path = path
+        self._lock = threading.RLock()
+        self._migrate()
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path) -> State:
+        """Open (creating and migrating as needed) the state file at `path`."""
+        where = str(path)
+        try:
+            conn = sqlite3.connect(where, check_same_thread=False, timeout=30.0)
+            db = Database(conn)
+            db.execute("PRAGMA busy_timeout = 30000")
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.enable_wal()  # readers (`handoff status`) never wait for a sync
+            return cls(db, path=where)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"The state file {where} cannot be read as SQLite ({exc}). {FIX_HINT}",
+                internal=repr(exc),
+            ) from exc
+
+    @classmethod
+    def memory(cls) -> State:
+        """A fresh in-memory state (tests, or a run that must leave no trace)."""
+        return cls(Database(sqlite3.connect(":memory:", check_same_thread=False)))
+
+    @classmethod
+    def copy_of(cls, path: str | Path) -> State:
+        """An in-memory copy of the file: a dry run plans with the real history and the file
+        stays byte-for-byte unchanged. A missing file gives an empty state."""
+        where = Path(path)
+        mem = sqlite3.connect(":memory:", check_same_thread=False)
+        if where.exists():
+            try:
+                src = sqlite3.connect(f"{where.resolve().as_uri()}?mode=ro", uri=True)
+                try:
+                    src.backup(mem)
+                finally:
+                    src.close()
+            except sqlite3.DatabaseError as exc:
+                raise StateError(
+                    f"The state file {where} cannot be read as SQLite ({exc}). {FIX_HINT}",
+                    internal=repr(exc),
+                ) from exc
+        return cls(Database(mem), path=str(where))
+
+    def _migrate(self) -> None:
+        try:
+            with self._lock:
+                known = {m.name for m in migrations._migrations}
+                newer = [m.name for m in migrations.applied(self.db) if m.name not in known]
+                if newer:
+                    raise StateError(
+                        f"The state file {self.path} was written by a newer handoff-sync "
+                        f"(schema {', '.join(newer)}). Upgrade handoff-sync, or point it at "
+                        "another state file."
+                    )
+                migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"The state file {self.path} cannot be read as SQLite ({exc}). {FIX_HINT}",
+                internal=repr(exc),
+            ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- runs ----------------------------------------------------------------------------
+
+    def start_run(self, now: datetime, *, dry_run: bool = False) -> int:
+        with self._lock, self.db.atomic():
+            cur = self.db.execute(
+                "INSERT INTO runs (started, dry_run) VALUES (?, ?)", [iso(now), int(dry_run)]
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self, run_id: int, now: datetime, *, outcome: str, counts: Mapping[str, Any]
+    ) -> None:
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "UPDATE runs SET ended = ?, outcome = ?, counts = ? WHERE id = ?",
+                [iso(now), outcome, json.dumps(dict(counts), default=str), run_id],
+            )
+
+    def runs(self, limit: int = 10) -> list[Run]:
+        """The latest runs, newest first."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id, started, ended, dry_run, counts, outcome FROM runs "
+                "ORDER BY id DESC LIMIT ?",
+                [limit],
+            ).fetchall()
+        return [
+            Run(
+                r[0],
+                parse_dt(r[1]) or datetime.min,
+                parse_dt(r[2]),
+                bool(r[3]),
+                json.loads(r[4] or "{}"),
+                r[5] or "",
+            )
+            for r in rows
+        ]
+
+    # --- items ---------------------------------------------------------------------------
+
+    def upsert_items(self, items: Iterable[SourceItem], run_id: int, now: datetime) -> int:
+        """Store pulled items, streaming in batches; first_seen survives updates."""
+        seen = iso(now)
+        count = 0
+        batch: list[tuple[Any, ...]] = []
+        for item in items:
+            batch.append(_item_row(item, seen, run_id))
+            if len(batch) >= _BATCH:
+                count += self._write_items(batch)
+                batch = []
+        if batch:
+            count += self._write_items(batch)
+        return count
+
+    def _write_items(self, rows: list[tuple[Any, ...]]) -> int:
+        # Plain SQL rather than upsert_all: the update must leave first_seen alone.
+        with self._lock, self.db.atomic():
+            self.db.conn.executemany(_UPSERT_ITEM, rows)
+        return len(rows)
+
+    def iter_items(
+        self, *, system: str | None = None, scope: str | None = None
+    ) -> Iterator[SourceItem]:
+        """Every stored item, read a batch at a time so 100,000 items never sit in memory."""
+        where, params = [], []
+        if system:
+            where.append("system = ?")
+            params.append(system)
+        if scope:
+            where.append("scope = ?")
+            params.append(scope)
+        last: tuple[str, str] = ("", "")
+        while True:
+            cond = " AND ".join([*where, "(system, id) > (?, ?)"])
+            with self._lock:
+                rows = self.db.execute(
+                    f"SELECT {_ITEM_COLS} FROM items WHERE {cond} ORDER BY system, id LIMIT ?",
+                    [*params, *last, _BATCH],
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _item_from_row(row)
+            last = (rows[-1][0], rows[-1][2])
+
+    # --- records -------------------------------------------------------------------------
+
+    def upsert_records(self, records: Iterable[RecordLike], now: datetime) -> int:
+        seen = iso(now)
+        count = 0
+        with self._lock, self.db.atomic():
+            for rec in records:
+                ids = sorted(f"{s.system}:{s.item_id}" for s in rec.sources)
+                self.db.execute(
+                    "INSERT INTO records (key, title, stage, item_ids, first_seen, last_seen) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                    "title = excluded.title, stage = excluded.stage, "
+                    "item_ids = excluded.item_ids, last_seen = excluded.last_seen",
+                    [rec.key, rec.title, str(rec.stage), json.dumps(ids), seen, seen],
+                )
+                count += 1
+        return count
+
+    def record_items(self, key: str) -> list[str] | None:
+        """The "system:item_id" list of a stored record."""
+        with self._lock:
+            row = self.db.execute("SELECT item_ids FROM records WHERE key = ?", [key]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # --- cursors -------------------------------------------------------------------------
+
+    def cursor(self, scope_key: str) -> Cursor | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT updated, item_id FROM cursors WHERE scope = ?", [scope_key]
+            ).fetchone()
+        return Cursor(datetime.fromisoformat(row[0]), row[1] or "") if row else None
+
+    def advance_cursor(
+        self, scope_key: str, cursor: Cursor, *, now: datetime, run_id: int | None = None
+    ) -> Cursor:
+        """Move a scope's cursor forward, never back; call only once the scope's pull and plan
+        are stored. Returns the cursor now in force."""
+        with self._lock, self.db.atomic():
+            old = self.cursor(scope_key)
+            if old and (old.updated, old.item_id) >= (cursor.updated, cursor.item_id):
+                return old
+            self.db.execute(
+                "INSERT INTO cursors (scope, updated, item_id, advanced_at, run_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(scope) DO UPDATE SET "
+                "updated = excluded.updated, item_id = excluded.item_id, "
+                "advanced_at = excluded.advanced_at, run_id = excluded.run_id",
+                [scope_key, iso(cursor.updated), cursor.item_id, iso(now), run_id],
+            )
+            return cursor
+
+    def reset_cursor(self, scope_key: str | None = None) -> None:
+        """Forget one scope's cursor (or all): the next pull is a full one."""
+        with self._lock, self.db.atomic():
+            if scope_key is None:
+                self.db.execute("DELETE FROM cursors")
+            else:
+                self.db.execute("DELETE FROM cursors WHERE scope = ?", [scope_key])
+
+    # --- status --------------------------------------------------------------------------
+
+    def status(self, *, runs: int = 5) -> Status:
+        with self._lock:
+            cursors = {
+                scope: Cursor(datetime.fromisoformat(updated), item_id or "")
+                for scope, updated, item_id in self.db.execute(
+                    "SELECT scope, updated, item_id FROM cursors ORDER BY scope"
+                ).fetchall()
+            }
+            queued: dict[str, dict[str, int]] = {}
+            for system, status, n in self.db.execute(
+                "SELECT system, status, count(*) FROM outbox "
+                "WHERE status NOT IN ('done', 'superseded') GROUP BY system, status"
+            ).fetchall():
+                queued.setdefault(system, {})[status] = n
+            items = dict(
+                self.db.execute(
+                    "SELECT system, count(*) FROM items WHERE state = 'present' GROUP BY system"
+                ).fetchall()
+            )
+            return Status(self.runs(runs), self.open_findings(), cursors, queued, items)
+
+
+_ITEM_COLS = (
+    "system, scope, id, key, url, kind, title, updated, fields, labels, comment_id, "
+    "comment_text, state"
+)
+
+_UPSERT_ITEM = (
+    "INSERT INTO items (system, scope, id, key, url, kind, title, updated, fields, labels, "
+    "comment_id, comment_text, state, first_seen, last_seen, run_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(system, id) DO UPDATE SET scope = excluded.scope, key = excluded.key, "
+    "url = excluded.url, kind = excluded.kind, title = excluded.title, "
+    "updated = excluded.updated, fields = excluded.fields, labels = excluded.labels, "
+    "comment_id = excluded.comment_id, comment_text = excluded.comment_text, "
+    "state = excluded.state, last_seen = excluded.last_seen, run_id = excluded.run_id"
+)
+
+
+def _item_row(item: SourceItem, seen: str, run_id: int) -> tuple[Any, ...]:
+    comment = item.comment
+    return (
+        item.system,
+        item.scope,
+        item.id,
+        item.key,
+        item.url,
+        item.kind,
+        item.title,
+        iso(item.updated),
+        json.dumps(dict(item.fields), default=str),
+        json.dumps(list(item.labels)),
+        comment.id if comment else None,
+        comment.text if comment else None,
+        item.state,
+        seen,
+        seen,
+        run_id,
+    )
+
+
+def _item_from_row(row: tuple[Any, ...]) -> SourceItem:
+    system, scope, item_id, key, url, kind, title, updated = row[:8]
+    fields, labels, comment_id, comment_text, state = row[8:]
+    return SourceItem(
+        system=system,
+        scope=scope,
+        id=item_id,
+        key=key or "",
+        url=url or "",
+        kind=kind or "",
+        updated=datetime.fromisoformat(updated),
+        title=title or "",
+        fields=json.loads(fields or "{}"),
+        labels=tuple(json.loads(labels or "[]")),
+        comment=CommentRef(comment_id, comment_text or "") if comment_id else None,
+        state=state,
+    )

@@ -1,0 +1,270 @@
+"""The outbox of planned writes, the append-only audit log, and the comments we wrote."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from connectors.base import WriteOp
+from connectors.errors import scrub
+from sync.state_schema import (
+    AuditRow,
+    OutboxRow,
+    StateBase,
+    StoredComment,
+    iso,
+    op_from_json,
+    parse_dt,
+)
+
+__all__ = ["OutboxLedger"]
+
+
+class OutboxLedger(StateBase):
+    """The outbox, audit and comment verbs of `State`."""
+
+    # --- our comments --------------------------------------------------------------------
+
+    def comment_for(self, item_id: str, *, system: str | None = None) -> StoredComment | None:
+        sql = "SELECT system, item_id, comment_id, body, written_at FROM comments WHERE item_id = ?"
+        params = [item_id]
+        if system:
+            sql += " AND system = ?"
+            params.append(system)
+        with self._lock:
+            row = self.db.execute(sql, params).fetchone()
+        return StoredComment(row[0], row[1], row[2], row[3], parse_dt(row[4])) if row else None
+
+    def record_comment(
+        self,
+        system: str,
+        item_id: str,
+        comment_id: str,
+        body: str,
+        now: datetime,
+        *,
+        op_key: str = "",
+    ) -> None:
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "INSERT INTO comments (system, item_id, comment_id, body, written_at, op_key) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(system, item_id) DO UPDATE SET "
+                "comment_id = excluded.comment_id, body = excluded.body, "
+                "written_at = excluded.written_at, op_key = excluded.op_key",
+                [system, item_id, comment_id, body, iso(now), op_key],
+            )
+
+    def forget_comment(self, system: str, item_id: str) -> None:
+        """Our comment is gone from the item (someone deleted it): stop pointing at it."""
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "DELETE FROM comments WHERE system = ? AND item_id = ?", [system, item_id]
+            )
+
+    def outbox_plan(self, op: WriteOp, run_id: int, now: datetime) -> bool:
+        """Put `op` in the outbox as planned for this run. False: this run already did it.
+
+        Done in an earlier run does not count: the plan comes from fresh reads, so planning the
+        same write again means it is needed again (someone removed the label we added).
+        """
+        with self._lock, self.db.atomic():
+            before = self.outbox_row(op.key)
+            if before and before.status == "done" and before.run_id == run_id:
+                return False
+            at = iso(now)
+            self.db.execute(
+                "INSERT INTO outbox (op_key, run_id, system, scope, item_id, item_key, action, "
+                "op, status, attempts, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned', 0, ?, ?) "
+                "ON CONFLICT(op_key) DO UPDATE SET run_id = excluded.run_id, "
+                "status = 'planned', error = NULL, updated_at = excluded.updated_at",
+                [
+                    op.key,
+                    run_id,
+                    op.system,
+                    op.scope,
+                    op.item_id,
+                    op.item_key,
+                    op.action,
+                    json.dumps(asdict(op)),
+                    at,
+                    at,
+                ],
+            )
+        return True
+
+    def outbox_row(self, op_key: str) -> OutboxRow | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT op, run_id, status, attempts, error, target FROM outbox WHERE op_key = ?",
+                [op_key],
+            ).fetchone()
+        return _outbox_from_row(row) if row else None
+
+    def outbox(self, *, status: str | None = None, system: str | None = None) -> list[OutboxRow]:
+        sql = "SELECT op, run_id, status, attempts, error, target FROM outbox WHERE 1"
+        params: list[Any] = []
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        if system:
+            sql += " AND system = ?"
+            params.append(system)
+        with self._lock:
+            rows = self.db.execute(sql + " ORDER BY created_at, op_key", params).fetchall()
+        return [_outbox_from_row(r) for r in rows]
+
+    def outbox_sending(self, op_key: str, now: datetime) -> None:
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, "
+                "updated_at = ? WHERE op_key = ?",
+                [iso(now), op_key],
+            )
+
+    def outbox_done(
+        self,
+        op: WriteOp,
+        run_id: int,
+        now: datetime,
+        *,
+        target: str = "",
+        result: str = "done",
+        detail: str = "",
+        sent: WriteOp | None = None,
+    ) -> None:
+        """In one transaction: the op is done, the audit says so, and what we wrote is
+        remembered (our comment's id and exact body, or the item's labels).
+
+        `sent` is the write actually sent when it differs from the plan (a create that became
+        an update of the comment found by its marker); the audit records that one.
+        """
+        at = iso(now)
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "UPDATE outbox SET status = 'done', error = NULL, target = ?, updated_at = ? "
+                "WHERE op_key = ?",
+                [target, at, op.key],
+            )
+            self._audit(sent or op, run_id, at, result, target, detail, op_key=op.key)
+            if op.action in ("comment.create", "comment.update") and target:
+                self.record_comment(op.system, op.item_id, target, op.body, now, op_key=op.key)
+            elif op.action in ("label.add", "label.remove"):
+                self._relabel(op)
+
+    def outbox_failed(
+        self,
+        op: WriteOp,
+        run_id: int,
+        now: datetime,
+        error: str,
+        *,
+        attempted: bool = True,
+    ) -> None:
+        """Record a failed op (or one not attempted because its system stopped)."""
+        at = iso(now)
+        error = scrub(error)
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "UPDATE outbox SET status = ?, error = ?, updated_at = ? WHERE op_key = ?",
+                ["failed" if attempted else "planned", error, at, op.key],
+            )
+            self._audit(op, run_id, at, "failed" if attempted else "not-attempted", "", error)
+
+    def outbox_supersede(self, systems: Collection[str], run_id: int, now: datetime) -> int:
+        """Unfinished ops of earlier runs: this run's plan, made from fresh reads, replaces
+        them, so they leave the queue."""
+        with self._lock, self.db.atomic():
+            marks = ",".join("?" * len(systems))
+            cur = self.db.execute(
+                "UPDATE outbox SET status = 'superseded', updated_at = ? "
+                f"WHERE status != 'done' AND run_id != ? AND system IN ({marks})",
+                [iso(now), run_id, *systems],
+            )
+            return cur.rowcount
+
+    def _audit(
+        self,
+        op: WriteOp,
+        run_id: int,
+        at: str,
+        result: str,
+        target: str,
+        detail: str,
+        *,
+        op_key: str = "",
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO audit (at, run_id, op_key, system, scope, item_id, item_key, action, "
+            "name, result, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                at,
+                run_id,
+                op_key or op.key,
+                op.system,
+                op.scope,
+                op.item_id,
+                op.item_key,
+                op.action,
+                op.name,
+                result,
+                target,
+                scrub(detail),
+            ],
+        )
+
+    def item_labels(self, system: str, item_id: str) -> tuple[str, ...] | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT labels FROM items WHERE system = ? AND id = ?", [system, item_id]
+            ).fetchone()
+        return tuple(json.loads(row[0] or "[]")) if row else None
+
+    def _relabel(self, op: WriteOp) -> None:
+        labels = self.item_labels(op.system, op.item_id)
+        if labels is None:
+            return
+        new = [x for x in labels if x != op.name]
+        if op.action == "label.add":
+            new.append(op.name)
+        self.db.execute(
+            "UPDATE items SET labels = ? WHERE system = ? AND id = ?",
+            [json.dumps(new), op.system, op.item_id],
+        )
+
+    def audit(self, *, op_key: str | None = None, run_id: int | None = None) -> list[AuditRow]:
+        sql = (
+            "SELECT at, run_id, op_key, system, item_id, item_key, action, result, target, "
+            "detail FROM audit WHERE 1"
+        )
+        params: list[Any] = []
+        if op_key:
+            sql += " AND op_key = ?"
+            params.append(op_key)
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            params.append(run_id)
+        with self._lock:
+            rows = self.db.execute(sql + " ORDER BY id", params).fetchall()
+        return [
+            AuditRow(
+                datetime.fromisoformat(r[0]),
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8] or "",
+                r[9] or "",
+            )
+            for r in rows
+        ]
+
+
+def _outbox_from_row(row: tuple[Any, ...]) -> OutboxRow:
+    return OutboxRow(op_from_json(row[0]), row[1], row[2], row[3], row[4] or "", row[5] or "")

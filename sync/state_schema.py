@@ -1,0 +1,209 @@
+"""The state database's schema, migrations and row types; `sync.state` documents the tables."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from connectors.base import Cursor, WriteOp
+
+__all__ = [
+    "AuditRow",
+    "FindingLike",
+    "FindingsDelta",
+    "OutboxRow",
+    "RecordLike",
+    "Run",
+    "StateBase",
+    "Status",
+    "StoredComment",
+    "migrations",
+]
+
+FIX_HINT = (
+    "Move the file aside (or restore a backup) and run `handoff sync --full` to rebuild it; "
+    "the comments already posted are found again by their marker."
+)
+
+migrations = Migrations("handoff_sync")
+
+
+@migrations(name="0001_initial")
+def _initial(db: Database) -> None:
+    for sql in _SCHEMA_1:
+        db.execute(sql)
+
+
+_SCHEMA_1 = (
+    """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
+        key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,
+        comment_id TEXT, comment_text TEXT, state TEXT NOT NULL DEFAULT 'present',
+        first_seen TEXT, last_seen TEXT, run_id INTEGER, PRIMARY KEY (system, id))""",
+    "CREATE INDEX items_scope ON items (scope)",
+    """CREATE TABLE comments (system TEXT NOT NULL, item_id TEXT NOT NULL,
+        comment_id TEXT NOT NULL, body TEXT NOT NULL, written_at TEXT, op_key TEXT,
+        PRIMARY KEY (system, item_id))""",
+    """CREATE TABLE records (key TEXT PRIMARY KEY, title TEXT, stage TEXT, item_ids TEXT,
+        first_seen TEXT, last_seen TEXT)""",
+    """CREATE TABLE findings (id TEXT PRIMARY KEY, record_key TEXT, code TEXT, severity TEXT,
+        subject TEXT, message TEXT, system TEXT, item_id TEXT, item_key TEXT, url TEXT,
+        notify TEXT, escalation INTEGER, first_seen TEXT, last_seen TEXT, resolved_at TEXT,
+        run_id INTEGER)""",
+    "CREATE INDEX findings_open ON findings (resolved_at, code)",
+    """CREATE TABLE finding_counts (run_id INTEGER NOT NULL, code TEXT NOT NULL,
+        open INTEGER NOT NULL, opened INTEGER NOT NULL, resolved INTEGER NOT NULL,
+        PRIMARY KEY (run_id, code))""",
+    """CREATE TABLE cursors (scope TEXT PRIMARY KEY, updated TEXT NOT NULL, item_id TEXT,
+        advanced_at TEXT, run_id INTEGER)""",
+    """CREATE TABLE outbox (op_key TEXT PRIMARY KEY, run_id INTEGER, system TEXT, scope TEXT,
+        item_id TEXT, item_key TEXT, action TEXT, op TEXT, status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, error TEXT, target TEXT, created_at TEXT,
+        updated_at TEXT)""",
+    "CREATE INDEX outbox_status ON outbox (status, system)",
+    """CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, run_id INTEGER,
+        op_key TEXT, system TEXT, scope TEXT, item_id TEXT, item_key TEXT, action TEXT,
+        name TEXT, result TEXT NOT NULL, target TEXT, detail TEXT)""",
+    "CREATE INDEX audit_op ON audit (op_key)",
+    """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TABLE runs (id INTEGER PRIMARY KEY, started TEXT NOT NULL, ended TEXT,
+        dry_run INTEGER NOT NULL DEFAULT 0, counts TEXT, outcome TEXT)""",
+)
+
+
+class FindingLike(Protocol):
+    """What state needs of `mapping.rules.Finding` (kept structural so either can change)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def record_key(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def system(self) -> str: ...
+    @property
+    def item_id(self) -> str: ...
+    @property
+    def item_key(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def notify(self) -> tuple[str, ...]: ...
+    @property
+    def escalation(self) -> int: ...
+
+
+class RecordLike(Protocol):
+    """What state needs of `mapping.record.HandoffRecord`."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def stage(self) -> object: ...
+    @property
+    def sources(self) -> Iterable[Any]: ...
+
+
+@dataclass(frozen=True)
+class StoredComment:
+    """Our comment on one item as we last wrote it."""
+
+    system: str
+    item_id: str
+    comment_id: str
+    body: str
+    written_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FindingsDelta:
+    """What one `record_findings` call changed."""
+
+    opened: int = 0
+    still_open: int = 0
+    resolved: int = 0
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    op: WriteOp
+    run_id: int
+    status: str
+    attempts: int
+    error: str = ""
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    run_id: int
+    op_key: str
+    system: str
+    item_id: str
+    item_key: str
+    action: str
+    result: str
+    target: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    started: datetime
+    ended: datetime | None
+    dry_run: bool
+    counts: Mapping[str, Any]
+    outcome: str  # "" while running; a run with no end and no outcome was interrupted
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything `handoff status` shows."""
+
+    runs: list[Run]
+    open_findings: dict[str, int]  # code -> open count
+    cursors: dict[str, Cursor]
+    outbox: dict[str, dict[str, int]]  # system -> status -> count, done excluded
+    items: dict[str, int] = field(default_factory=dict)  # system -> items present
+
+
+def iso(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        raise ValueError(f"naive datetime {dt!r}: state stores UTC, pass an aware datetime")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def op_from_json(text: str) -> WriteOp:
+    return WriteOp(**json.loads(text))
+
+
+class StateBase:
+    """What the state mixins share: one connection and the lock that serialises it."""
+
+    db: Database
+    path: str
+    _lock: threading.RLock

@@ -1,0 +1,438 @@
+"""The state database: migrations, items, cursors, findings history, outbox and audit."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.base import CommentRef, Cursor, SourceItem, WriteOp
+from connectors.errors import StateError
+from sync.state import State, migrations
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def item(i: int, *, labels: tuple[str, ...] = (), title: str = "") -> SourceItem:
+    return SourceItem(
+        system="jira",
+        scope="jira:EXP",
+        id=str(10000 + i),
+        key=f"EXP-{i}",
+        url=f"https://jira.example/browse/EXP-{i}",
+        kind="issue",
+        updated=T0 + timedelta(minutes=i),
+        title=title or f"Experiment {i}",
+        fields={"summary": f"Experiment {i}", "customfield_1": [1, {"a": None}]},
+        labels=labels,
+    )
+
+
+@dataclass(frozen=True)
+class F:
+    """A finding as mapping.rules will hand it over."""
+
+    record_key: str
+    code: str
+    subject: str
+    severity: str = "error"
+    message: str = "The experiment has no outcome owner."
+    system: str = "jira"
+    item_id: str = "10001"
+    item_key: str = "EXP-1"
+    url: str = "https://jira.example/browse/EXP-1"
+    notify: tuple[str, ...] = ("ana",)
+    escalation: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.record_key}:{self.code}:{self.subject}"
+
+
+def op(i: int = 1, action: str = "comment.create", body: str = "hello", name: str = "") -> WriteOp:
+    return WriteOp(
+        system="jira",
+        scope="jira:EXP",
+        item_id=str(10000 + i),
+        item_key=f"EXP-{i}",
+        action=action,  # type: ignore[arg-type]
+        body=body,
+        name=name,
+        marker="<!-- handoff -->",
+    )
+
+
+@pytest.fixture
+def state() -> Iterator[State]:
+    with State.memory() as s:
+        yield s
+
+
+# --- opening and migrations ------------------------------------------------------------------
+
+
+def test_migrations_from_empty_then_reopen_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with State.open(path) as s:
+        tables = set(s.db.table_names())
+        assert {"items", "comments", "records", "findings", "finding_counts", "cursors"} <= tables
+        assert {"outbox", "audit", "runs", "_sqlite_migrations"} <= tables
+        run = s.start_run(T0)
+        s.upsert_items([item(1)], run, T0)
+    with State.open(path) as s:
+        assert [m.name for m in migrations.applied(s.db)] == ["0001_initial"]
+        assert not migrations.pending(s.db)
+        assert [i.key for i in s.iter_items()] == ["EXP-1"]
+        assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    State.open(path).close()
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+        "VALUES ('handoff_sync', '0099_future', 'x')"
+    )
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="newer handoff-sync"):
+        State.open(path)
+
+
+@pytest.mark.parametrize(
+    "content", [b"this is not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 200]
+)
+def test_a_corrupt_file_says_where_and_what_to_do(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(content)
+    with pytest.raises(StateError) as err:
+        State.open(path)
+    assert str(path) in str(err.value)
+    assert "handoff sync --full" in str(err.value)
+    with pytest.raises(StateError):
+        State.copy_of(path)
+
+
+def test_copy_of_leaves_the_file_byte_for_byte_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with State.open(path) as s:
+        run = s.start_run(T0)
+        s.upsert_items([item(1), item(2)], run, T0)
+    before = path.read_bytes()
+    with State.copy_of(path) as copy:
+        assert len(list(copy.iter_items())) == 2
+        run = copy.start_run(T0, dry_run=True)
+        copy.upsert_items([item(3)], run, T0)
+        copy.advance_cursor("jira:EXP", Cursor(T0), now=T0)
+    assert path.read_bytes() == before
+    with State.copy_of(tmp_path / "missing.db") as empty:
+        assert list(empty.iter_items()) == []
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_naive_datetimes_are_refused(state: State) -> None:
+    with pytest.raises(ValueError, match="naive"):
+        state.start_run(datetime(2026, 1, 1))
+
+
+# --- items -------------------------------------------------------------------------------------
+
+
+def test_items_round_trip_and_keep_first_seen(state: State) -> None:
+    run1 = state.start_run(T0)
+    original = item(1, labels=("handoff:ownerless",))
+    original = SourceItem(**{**original.__dict__, "comment": CommentRef("55", "text")})
+    state.upsert_items([original], run1, T0)
+    assert list(state.iter_items()) == [original]
+    later = T0 + timedelta(hours=1)
+    run2 = state.start_run(later)
+    state.upsert_items([item(1, title="Renamed")], run2, later)
+    row = state.db.execute("SELECT title, first_seen, last_seen FROM items").fetchone()
+    assert row == (
+        "Renamed",
+        T0.isoformat(timespec="microseconds"),
+        later.isoformat(timespec="microseconds"),
+    )
+
+
+def test_upsert_and_iterate_stream_100k_items(state: State) -> None:
+    def many() -> Iterator[SourceItem]:
+        base = item(0)
+        for i in range(100_000):
+            yield SourceItem(
+                system="github",
+                scope="github:acme/web",
+                id=f"acme/web#{i}",
+                key=f"#{i}",
+                url="",
+                kind="pull",
+                updated=base.updated,
+                fields={"n": i},
+            )
+
+    run = state.start_run(T0)
+    assert state.upsert_items(many(), run, T0) == 100_000
+    seen = 0
+    for got in state.iter_items(system="github"):
+        seen += 1
+        last = got
+    assert seen == 100_000
+    assert last.fields == {"n": int(last.id.split("#")[1])}
+    assert state.status().items == {"github": 100_000}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=8),
+            st.dictionaries(st.text(max_size=5), st.one_of(st.none(), st.integers(), st.text())),
+            st.lists(st.text(max_size=10), max_size=3).map(tuple),
+        ),
+        max_size=8,
+        unique_by=lambda t: t[0],
+    )
+)
+def test_any_items_round_trip(rows: list[tuple[str, dict, tuple[str, ...]]]) -> None:
+    items = [
+        SourceItem(
+            system="notion",
+            scope="notion:db",
+            id=i,
+            key=i,
+            url="",
+            kind="page",
+            updated=T0,
+            fields=f,
+            labels=labels,
+        )
+        for i, f, labels in rows
+    ]
+    with State.memory() as s:
+        s.upsert_items(items, s.start_run(T0), T0)
+        assert sorted(s.iter_items(), key=lambda x: x.id) == sorted(items, key=lambda x: x.id)
+
+
+# --- cursors, records, comments ----------------------------------------------------------------
+
+
+def test_cursor_moves_forward_only_when_told(state: State) -> None:
+    assert state.cursor("jira:EXP") is None
+    state.advance_cursor("jira:EXP", Cursor(T0, "10001"), now=T0, run_id=1)
+    state.advance_cursor("jira:EXP", Cursor(T0 - timedelta(days=1)), now=T0)
+    assert state.cursor("jira:EXP") == Cursor(T0, "10001")
+    later = Cursor(T0 + timedelta(minutes=5), "10002")
+    assert state.advance_cursor("jira:EXP", later, now=T0) == later
+    assert state.cursor("jira:EXP") == later
+    state.reset_cursor("jira:EXP")
+    assert state.cursor("jira:EXP") is None
+
+
+def test_records_keep_their_items(state: State) -> None:
+    @dataclass
+    class Src:
+        system: str
+        item_id: str
+
+    @dataclass
+    class Rec:
+        key: str
+        title: str
+        stage: str
+        sources: tuple[Src, ...]
+
+    state.upsert_records(
+        [Rec("EXP-1", "Checkout", "run", (Src("jira", "1"), Src("github", "a#2")))], T0
+    )
+    assert state.record_items("EXP-1") == ["github:a#2", "jira:1"]
+    assert state.record_items("nope") is None
+
+
+def test_comment_memory(state: State) -> None:
+    assert state.comment_for("10001") is None
+    state.record_comment("jira", "10001", "77", "body v1", T0)
+    state.record_comment("jira", "10001", "77", "body v2", T0)
+    got = state.comment_for("10001", system="jira")
+    assert got is not None and (got.comment_id, got.body) == ("77", "body v2")
+    assert state.comment_for("10001", system="github") is None
+    state.forget_comment("jira", "10001")
+    assert state.comment_for("10001") is None
+
+
+# --- findings history --------------------------------------------------------------------------
+
+
+def test_findings_open_refresh_resolve_and_reopen(state: State) -> None:
+    a, b = F("EXP-1", "ownerless", "outcome_owner"), F("EXP-2", "missing-field", "hypothesis")
+    r1 = state.start_run(T0)
+    d1 = state.record_findings(r1, [a, b], T0)
+    assert (d1.opened, d1.still_open, d1.resolved) == (2, 0, 0)
+
+    t2 = T0 + timedelta(hours=2)
+    r2 = state.start_run(t2)
+    d2 = state.record_findings(r2, [a], t2)
+    assert (d2.opened, d2.still_open, d2.resolved) == (0, 1, 1)
+    assert state.opened_at() == {a.id: T0}
+    assert state.closed_since(T0) == {"missing-field": 1}
+
+    t3 = T0 + timedelta(days=1)
+    r3 = state.start_run(t3)
+    state.record_findings(r3, [a, b], t3)
+    # b came back: a new episode, so escalation counts from now, not from the first time.
+    assert state.opened_at() == {a.id: T0, b.id: t3}
+    assert [counts for _, _, counts in state.trend()] == [
+        {"ownerless": 1, "missing-field": 1},
+        {"ownerless": 1},
+        {"ownerless": 1, "missing-field": 1},
+    ]
+
+
+def test_findings_of_records_not_evaluated_stay_open(state: State) -> None:
+    a, b = F("EXP-1", "ownerless", "outcome_owner"), F("EXP-2", "expired", "expiry")
+    state.record_findings(state.start_run(T0), [a, b], T0)
+    delta = state.record_findings(state.start_run(T0), [], T0, records={"EXP-1"})
+    assert delta.resolved == 1
+    assert set(state.opened_at()) == {b.id}
+
+
+def test_trend_shows_a_run_with_nothing_open(state: State) -> None:
+    a = F("EXP-1", "ownerless", "outcome_owner")
+    state.record_findings(state.start_run(T0), [a], T0)
+    state.record_findings(state.start_run(T0), [], T0)
+    state.record_findings(state.start_run(T0), [], T0)
+    assert [c for _, _, c in state.trend()] == [{"ownerless": 1}, {}, {}]
+
+
+# --- outbox and audit --------------------------------------------------------------------------
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing catches it."""
+
+
+class CrashInBookkeeping(State):
+    def record_comment(self, *args: object, **kw: object) -> None:
+        raise Crash
+
+
+def test_outbox_audit_and_comment_are_written_together() -> None:
+    s = CrashInBookkeeping(State.memory().db)
+    run = s.start_run(T0)
+    write = op()
+    assert s.outbox_plan(write, run, T0)
+    s.outbox_sending(write.key, T0)
+    with pytest.raises(Crash):
+        s.outbox_done(write, run, T0, target="901")
+    # Nothing of step 5 survived: the row is still "sending", no audit, no comment.
+    row = s.outbox_row(write.key)
+    assert row is not None and (row.status, row.attempts) == ("sending", 1)
+    assert s.audit() == []
+    assert s.comment_for(write.item_id) is None
+
+    good = State(s.db)
+    good.outbox_done(write, run, T0, target="901")
+    row = good.outbox_row(write.key)
+    assert row is not None and (row.status, row.target) == ("done", "901")
+    assert [(a.result, a.target) for a in good.audit()] == [("done", "901")]
+    stored = good.comment_for(write.item_id)
+    assert stored is not None and (stored.comment_id, stored.body) == ("901", "hello")
+
+
+def test_outbox_skips_only_what_this_run_finished(state: State) -> None:
+    write = op(action="label.add", name="handoff:ownerless")
+    r1 = state.start_run(T0)
+    assert state.outbox_plan(write, r1, T0)
+    state.outbox_done(write, r1, T0)
+    assert not state.outbox_plan(write, r1, T0)
+    r2 = state.start_run(T0)
+    assert state.outbox_plan(write, r2, T0)  # planned again from fresh reads: needed again
+
+
+def test_labels_follow_done_label_writes(state: State) -> None:
+    run = state.start_run(T0)
+    state.upsert_items([item(1, labels=("team",))], run, T0)
+    add = op(action="label.add", name="handoff:ownerless")
+    remove = op(action="label.remove", name="team")
+    for w in (add, remove):
+        state.outbox_plan(w, run, T0)
+        state.outbox_done(w, run, T0)
+    assert state.item_labels("jira", "10001") == ("handoff:ownerless",)
+
+
+def test_failed_and_not_attempted_ops_are_audited_and_scrubbed(state: State) -> None:
+    run = state.start_run(T0)
+    a, b = op(1), op(2)
+    for w in (a, b):
+        state.outbox_plan(w, run, T0)
+    state.outbox_failed(a, run, T0, "boom with ghp_abcdefghijklmnop")
+    state.outbox_failed(b, run, T0, "github stopped", attempted=False)
+    assert [(r.result, "ghp_" in r.detail) for r in state.audit()] == [
+        ("failed", False),
+        ("not-attempted", False),
+    ]
+    statuses = {r.op.item_id: r.status for r in state.outbox()}
+    assert statuses == {a.item_id: "failed", b.item_id: "planned"}
+    assert state.status().outbox == {"jira": {"failed": 1, "planned": 1}}
+
+
+def test_unfinished_ops_of_earlier_runs_are_superseded(state: State) -> None:
+    r1 = state.start_run(T0)
+    state.outbox_plan(op(1), r1, T0)
+    r2 = state.start_run(T0)
+    assert state.outbox_supersede(["jira"], r2, T0) == 1
+    assert state.outbox(status="superseded")[0].op == op(1)
+    assert state.status().outbox == {}
+
+
+def test_audit_is_append_only(state: State) -> None:
+    run = state.start_run(T0)
+    state.outbox_plan(op(), run, T0)
+    state.outbox_done(op(), run, T0, target="1")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        state.db.execute("UPDATE audit SET result = 'done'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        state.db.execute("DELETE FROM audit")
+
+
+def test_status_summarises_runs_findings_cursors_and_queue(state: State) -> None:
+    run = state.start_run(T0)
+    state.record_findings(run, [F("EXP-1", "ownerless", "outcome_owner")], T0)
+    state.advance_cursor("jira:EXP", Cursor(T0), now=T0)
+    state.outbox_plan(op(), run, T0)
+    state.finish_run(run, T0 + timedelta(minutes=1), outcome="ok", counts={"done": 0})
+    interrupted = state.start_run(T0 + timedelta(hours=1))
+    status = state.status()
+    assert [r.id for r in status.runs] == [interrupted, run]
+    assert status.runs[0].ended is None and status.runs[0].outcome == ""
+    assert status.runs[1].outcome == "ok" and status.runs[1].counts == {"done": 0}
+    assert status.open_findings == {"ownerless": 1}
+    assert status.cursors == {"jira:EXP": Cursor(T0)}
+    assert status.outbox == {"jira": {"planned": 1}}
+
+
+def test_threads_share_one_state_file(tmp_path: Path) -> None:
+    with State.open(tmp_path / "state.db") as s:
+        run = s.start_run(T0)
+
+        def work(system: str) -> None:
+            for i in range(50):
+                w = WriteOp(system, f"{system}:x", str(i), str(i), "label.add", name="l")
+                s.outbox_plan(w, run, T0)
+                s.outbox_sending(w.key, T0)
+                s.outbox_done(w, run, T0)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in ("jira", "github", "notion")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(s.audit()) == 150
+        assert len(s.outbox(status="done")) == 150
