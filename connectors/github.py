@@ -81,6 +81,11 @@ def _next_link(header: str | None) -> str | None:
     return None
 
 
+def _is_cursor(item: SourceItem, cursor: Cursor | None) -> bool:
+    """The item the cursor was taken from, unchanged since: already stored."""
+    return cursor is not None and item.id == cursor.item_id and item.updated == cursor.updated
+
+
 def _split_item(item_id: str) -> tuple[str, int]:
     """'owner/repo#17' -> ('owner/repo', 17)."""
     full, _, number = item_id.rpartition("#")
@@ -91,7 +96,9 @@ class GithubConnector:
     """Pull requests (and optionally issues) of a repo; comments and labels on them."""
 
     system = "github"
-    overlap = timedelta(minutes=2)  # clocks and second-resolution stamps: re-read a margin
+    # GitHub stamps are exact to the second; the margin covers writes landing in the second
+    # we read and replica lag. The cursor's own item at the cursor's time is the stored version.
+    overlap = timedelta(seconds=30)
     page_size = 100  # GitHub's maximum
     max_pages = 10_000  # a loop guard: 1,000,000 items per list
 
@@ -124,7 +131,7 @@ class GithubConnector:
             item = self._item(scope, raw, "pull")
             if since is not None and item.updated < since:
                 break  # sorted by updated: everything after this is older still
-            if item.id not in seen:
+            if item.id not in seen and not _is_cursor(item, cursor):
                 seen.add(item.id)
                 yield item
         if not (self.include_issues or scope.query == "issues"):
@@ -139,7 +146,7 @@ class GithubConnector:
             item = self._item(scope, raw, "issue")
             if since is not None and item.updated < since:
                 break
-            if item.id not in seen:
+            if item.id not in seen and not _is_cursor(item, cursor):
                 seen.add(item.id)
                 yield item
 

@@ -502,6 +502,7 @@ class GithubService(Service):
                 "disk_usage": 0,
                 "collaborators": 0,
                 "two_factor_authentication": True,
+                "user_view_type": "private",  # the spec discriminates /user on it
             }
         )
         return me

@@ -157,6 +157,7 @@ class Render:
             "repositories_url": f"{api}/teams/{spec['id']}/repos",
             "slug": slug,
             "type": "organization",
+            "parent": None,
         }
 
     def label(self, repo: Repo, name: str) -> dict[str, Any]:
@@ -366,7 +367,6 @@ class Render:
             "html_url": page,
             "number": it.number,
             "state": it.state,
-            "state_reason": None,
             "title": it.title,
             "body": it.body,
             "user": self.user(it.user),
@@ -385,6 +385,9 @@ class Render:
             "timeline_url": f"{r}/timeline",
             "performed_via_github_app": None,
         }
+        if it.state == "closed":
+            # GitHub sends null while open; the spec's nullable enum rejects null, so omit it.
+            out["state_reason"] = "completed"
         if it.is_pull:
             pr = f"{api}/repos/{repo.full}/pulls/{it.number}"
             out["pull_request"] = {
