@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from datetime import UTC, datetime
 
 from connectors.base import SourceItem
@@ -113,7 +112,8 @@ def test_same_input_in_any_order_gives_the_same_records() -> None:
     assert [r.key for r in first] == sorted(r.key for r in first)
 
 
-def test_one_hundred_thousand_items_link_in_seconds() -> None:
+def test_one_hundred_thousand_items_link_into_the_right_groups() -> None:
+    # Speed is measured in bench/, not asserted here: machines are shared and noisy.
     items = []
     for i in range(40_000):
         items.append(jira(f"EXP-{i}"))
@@ -121,8 +121,6 @@ def test_one_hundred_thousand_items_link_in_seconds() -> None:
         if i % 2:
             items.append(page(f"p{i}", Jira=url(f"https://j/browse/EXP-{i}")))
     assert len(items) >= 100_000
-    start = time.perf_counter()
     groups = link(items, CFG)
-    elapsed = time.perf_counter() - start
     assert len(groups) == 40_000
-    assert elapsed < 10, f"linking took {elapsed:.1f}s"
+    assert all(len(g) in (2, 3) for g in groups)
