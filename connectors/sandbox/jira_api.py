@@ -155,6 +155,19 @@ class JiraService(JiraStore, Service):
         size = min(int(req.arg("maxResults") or 50), 1000)
         return [self.user_json(a, v) for a in ids[start : start + size]]
 
+    @route("GET", V + r"/group/bulk")
+    def group_bulk(self, req: Request, v: str) -> Any:
+        start = int(req.arg("startAt") or 0)
+        size = max(1, min(int(req.arg("maxResults") or 50), 50))
+        page = self.groups[start : start + size]
+        return {
+            "maxResults": size,
+            "startAt": start,
+            "total": len(self.groups),
+            "isLast": start + size >= len(self.groups),
+            "values": [{"name": g["name"], "groupId": g["groupId"]} for g in page],
+        }
+
     @route("GET", V + r"/groups/picker")
     def groups_picker(self, req: Request, v: str) -> Any:
         q = (req.arg("query") or "").lower()

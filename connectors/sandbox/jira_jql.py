@@ -24,8 +24,12 @@ _FIELD_ALIASES = {
 }
 
 
+def _always(issue: dict[str, Any]) -> bool:
+    return True
+
+
 class Jql:
-    """The JQL subset the sandbox understands: AND-ed clauses and ORDER BY, as Jira reads it."""
+    """The JQL subset the sandbox understands: clauses with AND/OR/NOT/(), ORDER BY."""
 
     def __init__(self, service: JiraStore) -> None:
         self.s = service
@@ -35,33 +39,47 @@ class Jql:
     def run(self, jql: str) -> list[str]:
         """The ids of matching issues, in the query's order."""
         self.toks, self.pos = self._tokenize(jql), 0
-        preds: list[Any] = []
+        pred: Any = _always
         order: list[tuple[str, bool]] = []
-        while self.pos < len(self.toks):
-            word = self._peek().lower()
-            if word == "order":
-                self._next()
-                if self._next().lower() != "by":
-                    self._syntax("Expecting 'by' after 'order'")
-                order = self._order()
-                break
-            if preds:
-                if word != "and":
-                    self._syntax(
-                        f"Expecting 'AND' but got '{self._peek()}' (the sandbox "
-                        "understands AND only)"
-                    )
-                self._next()
-            preds.append(self._clause())
-        hits = [
-            i
-            for i in self.s.issues.values()
-            if i["state"] == "present" and all(p(i) for p in preds)
-        ]
+        if self._peek().lower() != "order":
+            pred = self._or()
+        if self.pos < len(self.toks):
+            if self._next().lower() != "order" or self._next().lower() != "by":
+                self._syntax(f"Expecting 'ORDER BY' or the end of the query near '{self._peek()}'")
+            order = self._order()
+        hits = [i for i in self.s.issues.values() if i["state"] == "present" and pred(i)]
         hits.sort(key=lambda i: int(i["id"]) if i["id"].isdigit() else 0)
         for fid, desc in reversed(order or [("id", False)]):
             hits.sort(key=lambda i, f=fid: self._sort_key(i, f), reverse=desc)  # type: ignore[misc]
         return [i["id"] for i in hits]
+
+    def _or(self) -> Any:
+        """expr := term (OR term)*; term := factor (AND factor)*; factor := (expr) | NOT f."""
+        terms = [self._and()]
+        while self._peek().lower() == "or":
+            self._next()
+            terms.append(self._and())
+        return terms[0] if len(terms) == 1 else (lambda i: any(p(i) for p in terms))
+
+    def _and(self) -> Any:
+        factors = [self._factor()]
+        while self._peek().lower() == "and":
+            self._next()
+            factors.append(self._factor())
+        return factors[0] if len(factors) == 1 else (lambda i: all(p(i) for p in factors))
+
+    def _factor(self) -> Any:
+        if self._peek() == "(":
+            self._next()
+            inner = self._or()
+            if self._next() != ")":
+                self._syntax("Expecting ')' to close the expression")
+            return inner
+        if self._peek().lower() == "not":
+            self._next()
+            inner = self._factor()
+            return lambda i: not inner(i)
+        return self._clause()
 
     def _tokenize(self, jql: str) -> list[tuple[str, str]]:
         out, pos = [], 0
