@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -56,6 +56,23 @@ class OutboxLedger(StateBase):
                 "written_at = excluded.written_at, op_key = excluded.op_key",
                 [system, item_id, comment_id, body, iso(now), op_key],
             )
+
+    def iter_comments(self, *, system: str | None = None) -> Iterator[StoredComment]:
+        """Every comment we remember, a batch at a time."""
+        last = ("", "")
+        where = "(system, item_id) > (?, ?)" + (" AND system = ?" if system else "")
+        while True:
+            with self._lock:
+                rows = self.db.execute(
+                    "SELECT system, item_id, comment_id, body, written_at FROM comments "
+                    f"WHERE {where} ORDER BY system, item_id LIMIT 1000",
+                    [*last, *([system] if system else [])],
+                ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield StoredComment(r[0], r[1], r[2], r[3], parse_dt(r[4]))
+            last = (rows[-1][0], rows[-1][1])
 
     def forget_comment(self, system: str, item_id: str) -> None:
         """Our comment is gone from the item (someone deleted it): stop pointing at it."""

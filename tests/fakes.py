@@ -130,6 +130,10 @@ class FakeConnector:
         with self._lock:
             self._failures.extend([(action, err, True)] * times)
 
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._failures.clear()
+
     def comments(self, item_id: str, marker: str = "") -> list[FakeComment]:
         with self._lock:
             return [c for c in self.items[item_id].comments if marker in c.body]

@@ -263,6 +263,12 @@ def test_comment_memory(state: State) -> None:
     got = state.comment_for("10001", system="jira")
     assert got is not None and (got.comment_id, got.body) == ("77", "body v2")
     assert state.comment_for("10001", system="github") is None
+    state.record_comment("github", "a/b#1", "9", "gh", T0)
+    assert [(c.system, c.item_id, c.body) for c in state.iter_comments()] == [
+        ("github", "a/b#1", "gh"),
+        ("jira", "10001", "body v2"),
+    ]
+    assert [c.item_id for c in state.iter_comments(system="jira")] == ["10001"]
     state.forget_comment("jira", "10001")
     assert state.comment_for("10001") is None
 

@@ -1,0 +1,378 @@
+"""Carry out a plan: each write goes through the outbox, is sent once, and is recorded.
+
+For every op, in this order:
+
+    1. outbox row "planned" (an op this run already finished is skipped)
+    2. outbox row "sending"
+    3. a comment.create on an item whose comment we do not know: ask the system for our
+       marker first; if it is there, edit it (or do nothing when the text already matches)
+    4. connector.apply, paced under the system's write budget
+    5. one transaction: outbox "done" + audit row + our comment's id and body / the labels
+
+A crash between any two steps leaves either nothing sent (the next run sends it) or a write
+the next run finds again (step 3, or the labels in the fresh pull), so nothing is doubled and
+nothing is lost. The next run's plan, made from fresh reads, replaces whatever an interrupted
+run left in the outbox.
+
+Failures: ItemError, NotFound and TransientError fail that op and the run goes on; AuthError
+and RateLimited stop that system (its remaining ops are recorded as not attempted) and the
+other systems go on; so do GIVE_UP_AFTER transient failures in a row (the system is down).
+
+Each system runs in its own thread; the state serialises their writes behind one lock (see
+`sync.state`), which costs nothing next to the APIs' own pace.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TypeVar
+
+from connectors.base import CommentRef, Connector, Scope, WriteOp, WriteResult
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    NotFound,
+    RateLimited,
+    TransientError,
+    scrub,
+)
+from sync.state import State
+
+__all__ = [
+    "DEFAULT_BUDGETS",
+    "GIVE_UP_AFTER",
+    "ApplyReport",
+    "Budget",
+    "Failure",
+    "Pacer",
+    "apply",
+]
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """At most `rate` paced calls in any `per` seconds; `reads` also paces find_comment."""
+
+    rate: int
+    per: float = 60.0
+    reads: bool = False
+
+
+# GitHub: 80 content-creating requests a minute (secondary limit). Notion: about 3 requests a
+# second for everything. Jira publishes no fixed write rate; settings override this default.
+DEFAULT_BUDGETS: Mapping[str, Budget] = {
+    "github": Budget(80, 60.0),
+    "notion": Budget(3, 1.0, reads=True),
+    "jira": Budget(10, 1.0),
+}
+
+
+class Pacer:
+    """Keeps each system's calls under its budget with a sliding window: never more than
+    `rate` calls in any `per` seconds, which a token bucket's initial burst would break."""
+
+    def __init__(
+        self,
+        budgets: Mapping[str, Budget] = DEFAULT_BUDGETS,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.budgets = dict(budgets)
+        self.clock = clock
+        self.sleep = sleep
+        self._sent: dict[str, deque[float]] = {}
+        self._locks = {system: threading.Lock() for system in self.budgets}
+
+    def wait(self, system: str, *, write: bool = True) -> float:
+        """Block until one more call to `system` fits its budget; returns seconds waited."""
+        budget = self.budgets.get(system)
+        if budget is None or budget.rate <= 0 or not (write or budget.reads):
+            return 0.0
+        waited = 0.0
+        with self._locks[system]:
+            sent = self._sent.setdefault(system, deque())
+            while True:
+                now = self.clock()
+                while sent and now - sent[0] >= budget.per:
+                    sent.popleft()
+                if len(sent) < budget.rate:
+                    sent.append(now)
+                    return waited
+                pause = sent[0] + budget.per - now
+                waited += pause
+                self.sleep(pause)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One write that did not happen, said for the person who reads the report."""
+
+    system: str
+    item_id: str
+    item_key: str
+    action: str
+    message: str
+    op_key: str
+    attempted: bool = True
+
+
+@dataclass
+class ApplyReport:
+    done: int = 0  # sent and recorded
+    unchanged: int = 0  # already as planned on the server (found by marker, same text)
+    skipped: int = 0  # this run had already done it
+    failed: int = 0
+    not_attempted: int = 0  # its system stopped (auth, rate limit) before reaching it
+    failures: list[Failure] = field(default_factory=list)
+    stopped: dict[str, str] = field(default_factory=dict)  # system -> why it stopped
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def merge(self, other: ApplyReport) -> None:
+        self.done += other.done
+        self.unchanged += other.unchanged
+        self.skipped += other.skipped
+        self.failed += other.failed
+        self.not_attempted += other.not_attempted
+        self.failures.extend(other.failures)
+        self.stopped.update(other.stopped)
+
+
+_WHAT = {
+    "comment.create": "post the handoff comment",
+    "comment.update": "update the handoff comment",
+    "label.add": "add the label {name}",
+    "label.remove": "remove the label {name}",
+    "property.set": "set the property {name}",
+    "entity_property.set": "set the entity property {name}",
+}
+
+Progress = Callable[[WriteOp, str], None]
+GIVE_UP_AFTER = 10  # transient failures in a row after which a system is taken as down
+
+
+def apply(
+    ops: Sequence[WriteOp],
+    connectors: Mapping[str, Connector],
+    state: State,
+    *,
+    run_id: int,
+    now: Callable[[], datetime],
+    pacer: Pacer | None = None,
+    on_progress: Progress | None = None,
+) -> ApplyReport:
+    """Send `ops` through the outbox; one thread per system. `on_progress(op, outcome)` is
+    called from those threads with "done", "unchanged", "skipped", "failed" or
+    "not-attempted"."""
+    by_system: dict[str, list[WriteOp]] = {}
+    for op in ops:
+        by_system.setdefault(op.system, []).append(op)
+    state.outbox_supersede(sorted(by_system), run_id, now())
+    workers = [
+        _SystemRun(system, todo, connectors.get(system), state, run_id, now, pacer, on_progress)
+        for system, todo in by_system.items()
+    ]
+    report = ApplyReport()
+    if len(workers) <= 1:
+        for w in workers:
+            report.merge(w.run())
+        return report
+    with ThreadPoolExecutor(max_workers=len(workers), thread_name_prefix="apply") as pool:
+        futures = [pool.submit(w.run) for w in workers]
+        # result() re-raises a worker's crash here, after the other systems have finished.
+        for fut in futures:
+            report.merge(fut.result())
+    return report
+
+
+class _SystemRun:
+    """The ops of one system, applied in order by one thread."""
+
+    def __init__(
+        self,
+        system: str,
+        ops: list[WriteOp],
+        connector: Connector | None,
+        state: State,
+        run_id: int,
+        now: Callable[[], datetime],
+        pacer: Pacer | None,
+        on_progress: Progress | None,
+    ) -> None:
+        self.system = system
+        self.ops = ops
+        self.connector = connector
+        self.state = state
+        self.run_id = run_id
+        self.now = now
+        self.pacer = pacer
+        self.on_progress = on_progress
+        self.report = ApplyReport()
+
+    def run(self) -> ApplyReport:
+        stop = "" if self.connector else f"no {self.system} connector is configured"
+        in_a_row = 0  # transient failures since the last success
+        for op in self.ops:
+            if stop:
+                self._fail(op, stop, attempted=False)
+                continue
+            try:
+                outcome = self._apply_one(op)
+            except (AuthError, RateLimited) as exc:
+                stop = self._stop(f"{self.system} stopped: {exc}")
+                self._fail(op, str(exc))
+                continue
+            except ConnectorError as exc:
+                self._fail(op, str(exc))
+                in_a_row = in_a_row + 1 if isinstance(exc, TransientError) else 0
+                if in_a_row >= GIVE_UP_AFTER:
+                    # Each transient failure already spent the retry policy's whole deadline;
+                    # the system is down, so the rest wait for the next run.
+                    stop = self._stop(
+                        f"{self.system} stopped after {in_a_row} failed writes in a row: {exc}"
+                    )
+                continue
+            in_a_row = 0
+            setattr(self.report, outcome, getattr(self.report, outcome) + 1)
+            self._progress(op, outcome)
+        return self.report
+
+    def _stop(self, why: str) -> str:
+        self.report.stopped[self.system] = why
+        log.warning("stopping %s writes: %s", self.system, why)
+        return why
+
+    def _apply_one(self, op: WriteOp) -> str:
+        """Steps 1-5 for one op; returns the report field it counts under."""
+        if not self.state.outbox_plan(op, self.run_id, self.now()):
+            return "skipped"
+        self.state.outbox_sending(op.key, self.now())
+        if op.action in ("comment.create", "comment.update"):
+            sent, known = self._resolve_comment(op)
+            if sent is None:
+                self.state.outbox_done(
+                    op,
+                    self.run_id,
+                    self.now(),
+                    target=known,
+                    result="unchanged",
+                    detail="our comment already says this",
+                )
+                return "unchanged"
+        else:
+            sent = op
+        try:
+            result = self._send(sent)
+        except NotFound:
+            if sent.action != "comment.update":
+                raise
+            # Someone deleted our comment: forget it and write it again.
+            self.state.forget_comment(op.system, op.item_id)
+            sent = self._comment_gone(op)
+            result = self._send(sent)
+        detail = "" if sent == op else f"sent as {sent.action} {sent.target}".rstrip()
+        self.state.outbox_done(
+            op,
+            self.run_id,
+            self.now(),
+            target=result.target or sent.target,
+            detail=detail,
+            sent=sent,
+        )
+        return "done"
+
+    def _resolve_comment(self, op: WriteOp) -> tuple[WriteOp | None, str]:
+        """What to send for a comment op: (write, "") or (None, comment id) when our comment
+        is there and already says exactly this.
+
+        An update is sent as planned: the plan saw the comment's text and it differs. A create
+        becomes an update of the comment we know (or find by marker); when we know one with
+        this very text, the plan's "create" may mean someone deleted it, so look first.
+        """
+        if op.action == "comment.update":
+            return op, ""
+        stored = self.state.comment_for(op.item_id, system=op.system)
+        if stored is not None and stored.body != op.body:
+            return replace(op, action="comment.update", target=stored.comment_id), ""
+        ref = self._find(op)
+        if ref is None:
+            if stored is not None:
+                self.state.forget_comment(op.system, op.item_id)
+            return op, ""
+        if ref.text == op.body or (stored is not None and stored.comment_id == ref.id):
+            return None, ref.id
+        return replace(op, action="comment.update", target=ref.id), ""
+
+    def _comment_gone(self, op: WriteOp) -> WriteOp:
+        ref = self._find(op)
+        if ref is None:
+            return replace(op, action="comment.create", target="")
+        return replace(op, action="comment.update", target=ref.id)
+
+    def _find(self, op: WriteOp) -> CommentRef | None:
+        conn = self.connector
+        if not op.marker or conn is None:
+            return None
+        if self.pacer:
+            self.pacer.wait(self.system, write=False)
+        system, _, name = op.scope.partition(":")
+        scope = Scope(system or op.system, name)
+        return _guard(op, lambda: conn.find_comment(scope, op.item_id, op.marker))
+
+    def _send(self, op: WriteOp) -> WriteResult:
+        conn = self.connector
+        assert conn is not None  # run() stops a system without a connector before sending
+        if self.pacer:
+            self.pacer.wait(self.system)
+        result = _guard(op, lambda: conn.apply(op))
+        if not result.ok:
+            raise ConnectorError(
+                result.detail or "the write was refused", system=op.system, scope=op.scope
+            )
+        return result
+
+    def _fail(self, op: WriteOp, message: str, *, attempted: bool = True) -> None:
+        what = _WHAT.get(op.action, op.action).format(name=op.name)
+        text = scrub(f"{op.item_key}: could not {what}. {message}")
+        self.state.outbox_failed(op, self.run_id, self.now(), text, attempted=attempted)
+        self.report.failures.append(
+            Failure(op.system, op.item_id, op.item_key, op.action, text, op.key, attempted)
+        )
+        if attempted:
+            self.report.failed += 1
+        else:
+            self.report.not_attempted += 1
+        self._progress(op, "failed" if attempted else "not-attempted")
+
+    def _progress(self, op: WriteOp, outcome: str) -> None:
+        if self.on_progress:
+            self.on_progress(op, outcome)
+
+
+def _guard(op: WriteOp, call: Callable[[], _T]) -> _T:
+    """Run a connector call; an unexpected exception from it fails this op, not the run."""
+    try:
+        return call()
+    except ConnectorError:
+        raise
+    except Exception as exc:
+        log.exception("unexpected error from the %s connector on %s", op.system, op.item_key)
+        raise ConnectorError(
+            f"unexpected error ({type(exc).__name__}); see the log",
+            system=op.system,
+            scope=op.scope,
+            internal=repr(exc),
+        ) from exc
