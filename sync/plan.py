@@ -1,0 +1,337 @@
+"""The writes that bring each item to what its findings say it should show, and nothing more.
+
+Pure: no I/O, no clock. `plan` compares what an item shows now (`ItemView`) with what we would
+write, exactly as we would write it, so that planning again after applying a plan gives `[]`:
+
+    findings ─┐
+              ├─▶ desired comment / labels / property ─▶ compare ─▶ WriteOps
+    ItemView ─┘          (sync.render)
+
+A comment is created only when there is something to say, edited in place when it differs, and
+turned into the all-clear (never deleted) when its findings are gone. Only managed labels are
+ever added or removed. `describe` prints a plan as the dry-run diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from connectors.base import CommentRef, SourceItem, WriteOp
+from connectors.errors import PlanError
+from mapping.rules import Finding
+from sync.render import (
+    DEFAULT_LABELS,
+    DEFAULT_PROPERTY_NAMES,
+    Format,
+    People,
+    PropType,
+    entity_property_for,
+    is_current,
+    labels_for,
+    marker_for,
+    order_findings,
+    property_value_for,
+    render_comment,
+    to_text,
+)
+
+__all__ = ["ItemView", "PlanConfig", "Target", "describe", "plan"]
+
+NOTHING_TO_DO = "Nothing to write: every item already shows its findings."
+_ACTION_ORDER = {
+    "comment.create": 0,
+    "comment.update": 0,
+    "label.add": 1,
+    "label.remove": 2,
+    "property.set": 3,
+    "entity_property.set": 4,
+}
+_LABEL_SYSTEMS = ("jira", "github")
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What one item shows now, as far as our writes are concerned.
+
+    `comment` is our marker comment: the exact body we last wrote (from state) or the plain
+    text a connector found; either works. `property_value` (Notion) and `entity_property` (Jira)
+    are JSON text as read, or None when unset.
+    """
+
+    system: str
+    scope: str
+    item_id: str
+    item_key: str
+    kind: str = ""
+    url: str = ""
+    labels: tuple[str, ...] = ()
+    comment: CommentRef | None = None
+    property_value: str | None = None
+    entity_property: str | None = None
+
+    @classmethod
+    def from_item(cls, item: SourceItem, *, property_name: str = "") -> ItemView:
+        """The view of a pulled item; the Notion property is read from its `fields`."""
+        prop = item.fields.get(property_name) if property_name else None
+        return cls(
+            system=item.system,
+            scope=item.scope,
+            item_id=item.id,
+            item_key=item.key,
+            kind=item.kind,
+            url=item.url,
+            labels=tuple(item.labels),
+            comment=item.comment,
+            property_value=None if prop is None else json.dumps(prop, sort_keys=True),
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """One item and the findings of the record it belongs to; `links` are the record's items."""
+
+    item: ItemView
+    findings: tuple[Finding, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()  # (item key, url) of every item in the record
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """How we write back; the engine fills it from settings."""
+
+    jira_format: Literal["wiki", "adf"] = "wiki"  # "adf" when talking to Jira REST v3
+    label_names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+    # Labels we own and may remove; None means every label in `label_names`.
+    managed_labels: frozenset[str] | None = None
+    notion_property: str = "Handoff check"  # "" turns the property off
+    notion_property_type: PropType = "select"
+    notion_property_names: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_PROPERTY_NAMES)
+    )
+    jira_entity_property: bool = False
+    jira_entity_property_key: str = "handoff-sync.findings"
+    # By default an item with no findings and no comment of ours gets nothing at all.
+    all_clear_on_clean_items: bool = False
+
+    def fmt(self, system: str) -> Format:
+        """The comment format for a system."""
+        if system == "jira":
+            return "jira-adf" if self.jira_format == "adf" else "jira-wiki"
+        if system == "github":
+            return "github-md"
+        if system == "notion":
+            return "notion-rich-text"
+        raise PlanError(
+            f"cannot plan writes for system {system!r}: expected jira, github or notion",
+            internal=f"PlanConfig.fmt({system!r})",
+        )
+
+    def managed(self) -> frozenset[str]:
+        """Every label this service may add or remove."""
+        if self.managed_labels is not None:
+            return self.managed_labels
+        return frozenset(v for v in self.label_names.values() if v)
+
+
+def plan(targets: Iterable[Target], cfg: PlanConfig, people: People | None) -> list[WriteOp]:
+    """Every write needed, in a stable order: by item, then comment, labels, properties."""
+    ops: list[WriteOp] = []
+    for target in _merge(targets):
+        ops += _plan_item(target, cfg, people)
+    return ops
+
+
+def _merge(targets: Iterable[Target]) -> list[Target]:
+    """One target per item, sorted; an item listed twice gets the union of its findings."""
+    merged: dict[tuple[str, str], Target] = {}
+    for t in targets:
+        key = (t.item.system, t.item.item_id)
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = t
+        else:
+            findings = tuple(order_findings((*seen.findings, *t.findings)))
+            links = tuple(dict.fromkeys((*seen.links, *t.links)))
+            merged[key] = replace(seen, findings=findings, links=links)
+    return [merged[k] for k in sorted(merged)]
+
+
+def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[WriteOp]:
+    view, findings = target.item, target.findings
+    fmt = cfg.fmt(view.system)
+    # "Engaged": the item has something to say or already carries our comment. An item that is
+    # not engaged gets no comment and no property, only stale managed labels taken off.
+    engaged = bool(findings) or view.comment is not None or cfg.all_clear_on_clean_items
+    base = {
+        "system": view.system,
+        "scope": view.scope,
+        "item_id": view.item_id,
+        "item_key": view.item_key,
+    }
+    ops: list[WriteOp] = []
+    if engaged:
+        body = render_comment(
+            view.system,
+            findings,
+            people,
+            fmt=fmt,
+            item_id=view.item_id,
+            item_key=view.item_key,
+            links=target.links,
+        )
+        marker = marker_for(view.system, view.item_id)
+        if view.comment is None:
+            ops.append(WriteOp(**base, action="comment.create", body=body, marker=marker))
+        elif not is_current(view.comment.text, body):
+            ops.append(
+                WriteOp(
+                    **base,
+                    action="comment.update",
+                    body=body,
+                    target=view.comment.id,
+                    marker=marker,
+                )
+            )
+    if view.system in _LABEL_SYSTEMS:
+        want = labels_for(findings, cfg.label_names)
+        have = set(view.labels)
+        managed = cfg.managed() | want
+        ops += [WriteOp(**base, action="label.add", name=n) for n in sorted(want - have)]
+        gone = (have & managed) - want
+        ops += [WriteOp(**base, action="label.remove", name=n) for n in sorted(gone)]
+    if view.system == "notion" and cfg.notion_property:
+        ptype = cfg.notion_property_type
+        desired = property_value_for(findings, ptype, cfg.notion_property_names)
+        current = _property_key(view.property_value, ptype)
+        if (engaged or current) and current != _property_key(_dumps(desired), ptype):
+            ops.append(
+                WriteOp(
+                    **base, action="property.set", name=cfg.notion_property, value=_dumps(desired)
+                )
+            )
+    if view.system == "jira" and cfg.jira_entity_property:
+        wanted = entity_property_for(findings)
+        current = _entity_key(view.entity_property)
+        if (engaged or current) and current != wanted:
+            ops.append(
+                WriteOp(
+                    **base,
+                    action="entity_property.set",
+                    name=cfg.jira_entity_property_key,
+                    value=wanted,
+                )
+            )
+    return sorted(ops, key=lambda op: (_ACTION_ORDER[op.action], op.name))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _loads(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _property_key(text: str | None, ptype: str) -> str:
+    """What a Notion property shows, reduced to what we set ("" when empty).
+
+    The API answers with more than we send (ids, colours, plain_text), so compare only the
+    option name or the text.
+    """
+    value = _loads(text)
+    if not isinstance(value, dict):
+        return ""
+    inner = value.get(ptype)
+    if ptype == "rich_text":
+        if not isinstance(inner, list):
+            return ""
+        parts = []
+        for obj in inner:
+            if isinstance(obj, dict):
+                content = (obj.get("text") or {}).get("content")
+                parts.append(str(obj.get("plain_text", content or "")))
+        return "".join(parts)
+    if isinstance(inner, dict):
+        return str(inner.get("name") or "")
+    return ""
+
+
+def _entity_key(text: str | None) -> str:
+    """A Jira entity property as canonical JSON text ("" when unset)."""
+    value = _loads(text)
+    if isinstance(value, dict) and set(value) == {"key", "value"}:
+        value = value["value"]  # the REST answer wraps the value we stored
+    return "" if value is None else _dumps(value)
+
+
+# --- the dry-run diff -----------------------------------------------------------------------
+
+
+def describe(ops: Sequence[WriteOp], views: Iterable[ItemView] = ()) -> str:
+    """The plan as a readable diff per item, for `--dry-run`; deterministic, no colours.
+
+    `views` (what each item shows now) add the item's URL and the old text to diff against.
+    """
+    if not ops:
+        return NOTHING_TO_DO
+    by_item = {(v.system, v.item_id): v for v in views}
+    groups: dict[tuple[str, str], list[WriteOp]] = {}
+    for op in ops:
+        groups.setdefault((op.system, op.item_id), []).append(op)
+    blocks = []
+    for key, item_ops in groups.items():
+        blocks.append(_describe_item(item_ops, by_item.get(key)))
+    count = len(ops)
+    head = f"{count} write{'s' if count != 1 else ''} on {len(groups)} item"
+    head += "s:" if len(groups) != 1 else ":"
+    return "\n\n".join([head, *blocks])
+
+
+def _indent(text: str, prefix: str = "    ") -> list[str]:
+    return [(prefix + line).rstrip() for line in text.splitlines()] or [prefix.rstrip()]
+
+
+def _describe_item(ops: list[WriteOp], view: ItemView | None) -> str:
+    first = ops[0]
+    url = view.url if view is not None else ""
+    lines = [f"{first.system} {first.item_key}" + (f"  {url}" if url else "")]
+    added = [f"+{op.name}" for op in ops if op.action == "label.add"]
+    removed = [f"-{op.name}" for op in ops if op.action == "label.remove"]
+    for op in ops:
+        if op.action == "comment.create":
+            lines.append("  comment: create")
+            lines += _indent(to_text(op.body))
+        elif op.action == "comment.update":
+            old = to_text(view.comment.text) if view is not None and view.comment else ""
+            lines.append(f"  comment: edit {op.target}")
+            diff = difflib.unified_diff(
+                old.splitlines(), to_text(op.body).splitlines(), "shown", "planned", lineterm=""
+            )
+            lines += _indent("\n".join(diff))
+        elif op.action == "property.set":
+            ptype = _value_type(op.value)
+            before = _property_key(view.property_value, ptype) if view is not None else ""
+            after = _property_key(op.value, ptype)
+            lines.append(f'  property "{op.name}": {before or "(empty)"} -> {after}')
+        elif op.action == "entity_property.set":
+            value = _loads(op.value) or {}
+            lines.append(f"  entity property {op.name}: set ({value.get('count', 0)} findings)")
+    if added or removed:
+        lines.append("  labels: " + " ".join(added + removed))
+    return "\n".join(lines)
+
+
+def _value_type(value: str) -> str:
+    parsed = _loads(value)
+    if isinstance(parsed, dict) and parsed:
+        return next(iter(parsed))
+    return "select"
