@@ -1,13 +1,322 @@
-"""The `handoff` command line: the only place where errors become exit codes and text."""
+"""The `handoff` command line: the only place where errors become exit codes and text.
+
+Exit codes: 0 all went well; 1 some items or scopes failed (the rest was done); 2 the config,
+a token or a permission is wrong (nothing was written); 3 another run holds the lock.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
+from connectors.errors import HandoffSyncError, scrub
+
 __all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+DEFAULT_CONFIG = "handoff.toml"
+CONFIG_HELP = f"Config file (default: ./{DEFAULT_CONFIG}, or $HANDOFF_CONFIG)."
+
+
+class _JsonLogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+        }
+        if record.exc_info:
+            line["error"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(line)
+
+
+class _ScrubFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+def _setup_logging(log_format: str, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(_JsonLogFormatter())
+    else:
+        handler.setFormatter(_ScrubFormatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose or log_format == "json" else logging.WARNING)
+    # The clients log every request at INFO/DEBUG; keep them to warnings.
+    for noisy in ("urllib3", "httpx", "notion_client", "github", "jira"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(exc: HandoffSyncError) -> None:
+    click.echo(f"handoff: {exc.message}", err=True)
+    code = exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
+    sys.exit(code)
+
+
+def _config_path(config: str | None) -> Path:
+    import os
+
+    return Path(config or os.environ.get("HANDOFF_CONFIG") or DEFAULT_CONFIG)
+
+
+def _load(config: str | None) -> Any:
+    from sync.settings import load_settings
+
+    return load_settings(_config_path(config))
+
+
+def _progress(enabled: bool) -> Callable[[str, int, int], None]:
+    """A one-line progress display on a terminal; nothing in cron or when piped."""
+    if not enabled:
+        return lambda phase, done, total: None
+    labels = {"pull": "Pulling", "reconcile": "Checking", "write": "Writing"}
+
+    def show(phase: str, done: int, total: int) -> None:
+        of = f"/{total}" if total else ""
+        click.echo(f"\r{labels.get(phase, phase)}: {done}{of}   ", nl=False, err=True)
+        if total and done >= total:
+            click.echo("", err=True)
+
+    return show
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="handoff-sync")
-def main() -> None:
-    """Check handoffs across Jira, GitHub and Notion and say what is missing where people look."""
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="Log lines on stderr as text or as JSON (one object per line, for log collectors).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log what each step does.")
+def main(log_format: str, verbose: bool) -> None:
+    """Check handoffs across Jira, GitHub and Notion and say what is missing where people look.
+
+    Exit codes: 0 ok; 1 some items or scopes failed (the rest was done); 2 config, token or
+    permission problem (nothing written); 3 another run holds the lock.
+    """
+    _setup_logging(log_format, verbose)
+
+
+@main.command()
+@click.option("--config", "config", metavar="PATH", help=CONFIG_HELP)
+@click.option("--dry-run", is_flag=True, help="Print the writes it would make; write nothing.")
+@click.option("--full", is_flag=True, help="Pull everything, not only what changed.")
+@click.option(
+    "--only",
+    type=click.Choice(["jira", "github", "notion"]),
+    multiple=True,
+    help="Pull and write only this system (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress on stderr (default: on when stderr is a terminal).",
+)
+def sync(
+    config: str | None,
+    dry_run: bool,
+    full: bool,
+    only: tuple[str, ...],
+    as_json: bool,
+    progress: bool | None,
+) -> None:
+    """Pull, check, and bring every comment, label and property up to date.
+
+    With --dry-run it prints each comment it would write and each label it would add or remove,
+    and changes nothing anywhere (not even its own state file).
+    """
+    from sync.connect import connect
+    from sync.engine import Engine, SyncOptions
+
+    try:
+        settings = _load(config)
+        conns = connect(settings, only)
+        show = progress if progress is not None else sys.stderr.isatty()
+        engine = Engine(settings, conns.connectors, conns.scopes, progress=_progress(show))
+        result = engine.run(SyncOptions(dry_run=dry_run, full=full, only=frozenset(only)))
+    except HandoffSyncError as exc:
+        _fail(exc)
+        return
+    result.errors[:0] = conns.errors
+    if as_json:
+        click.echo(json.dumps(_result_json(result), indent=2))
+    else:
+        if dry_run:
+            click.echo(result.plan_text or "Nothing to write: every item is up to date.")
+        click.echo(_summary(result))
+    if result.failed or conns.errors:
+        sys.exit(EXIT_CONFIG if _only_auth_errors(conns.errors, result) else EXIT_FAILED)
+
+
+def _only_auth_errors(conn_errors: list[str], result: Any) -> bool:
+    # Nothing could even connect: that is a config/token problem, not a partial run.
+    return bool(conn_errors) and not result.scopes
+
+
+def _result_json(result: Any) -> dict[str, Any]:
+    return {
+        "run": result.run_id,
+        "dry_run": result.dry_run,
+        "counts": result.counts(),
+        "scopes": [
+            {"scope": s.scope, "pulled": s.pulled, "error": s.error or None}
+            for s in result.scopes
+        ],
+        "writes": [
+            {"system": op.system, "item": op.item_key, "action": op.action, "name": op.name}
+            for op in result.ops
+        ]
+        if result.dry_run
+        else None,
+        "failures": [
+            {"system": f.system, "item": f.item_key, "action": f.action, "message": f.message}
+            for f in (result.applied.failures if result.applied else [])
+        ],
+        "errors": result.errors,
+        "ok": not result.failed,
+    }
+
+
+def _summary(result: Any) -> str:
+    c = result.counts()
+    verb = "would write" if result.dry_run else "wrote"
+    lines = [
+        f"{c['items']} items pulled from {len(result.scopes)} scopes; {c['records']} handoffs; "
+        f"{c['findings']} open findings; {verb} {c['writes_planned']} changes."
+    ]
+    if result.applied is not None:
+        a = result.applied
+        lines.append(
+            f"Writes: {a.done} done, {a.unchanged + a.skipped} already in place, {a.failed} "
+            f"failed, {a.not_attempted} not attempted."
+        )
+        lines += [f"  failed: {f.system} {f.item_key}: {f.message}" for f in a.failures[:20]]
+        lines += [f"  stopped {s}: {why}" for s, why in a.stopped.items()]
+    lines += [f"  error: {e}" for e in result.errors]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--config", "config", metavar="PATH", help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(config: str | None, as_json: bool) -> None:
+    """Show the last runs, open findings by kind, cursors and queued writes."""
+    from sync.state import State
+
+    try:
+        settings = _load(config)
+        path = Path(settings.state.path)
+        if not path.exists():
+            click.echo(f"No state yet at {path}: run `handoff sync` first.")
+            return
+        with State.copy_of(path) as state:
+            st = state.status()
+    except HandoffSyncError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "runs": [
+                        {
+                            "id": r.id,
+                            "started": r.started.isoformat(),
+                            "ended": r.ended.isoformat() if r.ended else None,
+                            "dry_run": r.dry_run,
+                            "outcome": r.outcome,
+                            "counts": r.counts,
+                        }
+                        for r in st.runs
+                    ],
+                    "open_findings": st.open_findings,
+                    "cursors": {k: v.updated.isoformat() for k, v in st.cursors.items()},
+                    "queued": st.outbox,
+                    "items": st.items,
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo("Last runs:")
+    for r in st.runs:
+        ended = r.ended.strftime("%Y-%m-%d %H:%M") if r.ended else "did not finish"
+        kind = " (dry run)" if r.dry_run else ""
+        click.echo(
+            f"  #{r.id} {r.started:%Y-%m-%d %H:%M} → {ended}: {r.outcome or '?'}{kind}"
+        )
+    click.echo("Open findings:")
+    for code, n in sorted(st.open_findings.items()):
+        click.echo(f"  {code}: {n}")
+    if not st.open_findings:
+        click.echo("  none")
+    click.echo("Items: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items.items())))
+    click.echo("Cursors:")
+    for scope, cur in st.cursors.items():
+        click.echo(f"  {scope}: {cur.updated:%Y-%m-%d %H:%M:%S} UTC")
+    queued = {s: sum(v.values()) for s, v in st.outbox.items()}
+    click.echo("Queued writes: " + (", ".join(f"{s} {n}" for s, n in queued.items()) or "none"))
+
+
+@main.command()
+@click.option("--port", type=int, default=0, help="Port on 127.0.0.1 (default: any free one).")
+@click.option(
+    "--workspace",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Workspace JSON to serve (default: the demo workspace).",
+)
+@click.option(
+    "--items", type=int, default=0, help="Serve a generated workspace of this many items instead."
+)
+@click.option("--config-out", type=click.Path(dir_okay=False), help="Write a config for it here.")
+@click.option(
+    "--state", "state_path", default="handoff-state.db", help="State path in that config."
+)
+def sandbox(
+    port: int, workspace: str | None, items: int, config_out: str | None, state_path: str
+) -> None:
+    """Run the local Jira/GitHub/Notion emulator on 127.0.0.1 until stopped (Ctrl-C).
+
+    With --config-out it writes a complete config (URLs, tokens, every scope) that
+    `handoff sync --config PATH` uses as it is.
+    """
+    import threading
+
+    from connectors.sandbox.demo import demo_workspace, sandbox_config
+    from connectors.sandbox.generate import generate_workspace
+
+    from connectors.sandbox import Sandbox, load_workspace
+
+    if items:
+        ws = generate_workspace(items)
+    elif workspace:
+        ws = load_workspace(workspace)
+    else:
+        ws = demo_workspace()
+    sb = Sandbox(ws, port=port)
+    sb.start()
+    click.echo(f"Sandbox serving Jira, GitHub and Notion at {sb.url}", err=True)
+    if config_out:
+        Path(config_out).write_text(sandbox_config(sb, state_path=state_path), encoding="utf-8")
+        click.echo(f"Config written to {config_out}: handoff sync --config {config_out}", err=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sb.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

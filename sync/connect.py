@@ -1,0 +1,94 @@
+"""Turn settings into connectors and scopes: the one place that opens the three clients."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from connectors._retry import RetryPolicy
+from connectors.base import Connector, Scope
+from connectors.errors import ConfigError, ConnectorError
+from sync.settings import Settings
+
+__all__ = ["Connections", "connect", "scopes_of"]
+
+
+@dataclass
+class Connections:
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    scopes: list[Scope] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # systems that could not be reached
+
+
+def scopes_of(settings: Settings, only: Collection[str] = ()) -> list[Scope]:
+    """Every configured scope, in a stable order."""
+    scopes: list[Scope] = []
+    if settings.jira.url and (not only or "jira" in only):
+        scopes += [Scope("jira", p, query=settings.jira.jql) for p in settings.jira.projects]
+        if settings.jira.jql and not settings.jira.projects:
+            scopes.append(Scope("jira", "jql", query=settings.jira.jql))
+    if settings.github.url and (not only or "github" in only):
+        scopes += [Scope("github", r) for r in settings.github.repos]
+    if settings.notion.url and (not only or "notion" in only):
+        scopes += [Scope("notion", d) for d in settings.notion.databases]
+    return scopes
+
+
+def _token(settings: Settings, system: str) -> str:
+    secret = getattr(settings, system).token
+    if secret is None or not secret.get_secret_value():
+        raise ConfigError(
+            f"[{system}] token is not set: put it in HANDOFF_{system.upper()}__TOKEN "
+            f"(or [{system}] token in the config file)."
+        )
+    return str(secret.get_secret_value())
+
+
+def connect(
+    settings: Settings, only: Collection[str] = (), policy: RetryPolicy | None = None
+) -> Connections:
+    """Open a connector for every system that has scopes; a system that cannot be reached is
+    reported and left out so the others still run."""
+    policy = policy or RetryPolicy()
+    out = Connections(scopes=scopes_of(settings, only))
+    systems = {s.system for s in out.scopes}
+    for system in ("jira", "github", "notion"):
+        if system not in systems:
+            continue
+        try:
+            out.connectors[system] = _open(settings, system, policy)
+        except ConnectorError as exc:
+            out.errors.append(exc.message)
+    out.scopes = [s for s in out.scopes if s.system in out.connectors]
+    return out
+
+
+def _open(settings: Settings, system: str, policy: RetryPolicy) -> Connector:
+    token = _token(settings, system)
+    if system == "jira":
+        from connectors import jira
+
+        cfg = settings.jira
+        client = jira.open_client(
+            cfg.url, cfg.email, token, api_version=cfg.api_version, timeout=policy.timeout
+        )
+        return jira.JiraConnector(
+            client,
+            api_version=cfg.api_version,
+            policy=policy,
+            page_size=cfg.page_size,
+            email=cfg.email,
+        )
+    if system == "github":
+        from connectors import github
+
+        gh = github.open_client(settings.github.url, token, timeout=policy.timeout)
+        return github.GithubConnector(
+            gh, include_issues=settings.github.include_issues, policy=policy
+        )
+    from connectors import notion
+
+    client_n = notion.open_client(settings.notion.url, token, timeout=policy.timeout)
+    return notion.NotionConnector(
+        client_n, body_fields=settings.fields.notion.needs_body(), policy=policy
+    )

@@ -1,0 +1,316 @@
+"""One sync: pull every scope, fold items into records, find what is missing, plan, apply.
+
+Pulls run one thread per system (each system has its own rate limit) and stream items to the
+state a batch at a time. Reconcile and plan then read every stored item, so an item stored by
+an earlier run is planned again on every run: a cursor can never skip past unplanned work.
+A dry run does all of this against an in-memory copy of the state and stops before apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem, WriteOp
+from connectors.errors import ConnectorError, HandoffSyncError, scrub
+from mapping.link import build_records
+from mapping.people import Directory
+from mapping.record import HandoffRecord
+from mapping.rules import Finding, evaluate
+from sync.apply import ApplyReport, Pacer, apply
+from sync.lock import lock_path, run_lock
+from sync.plan import ItemView, PlanConfig, Target, describe, plan
+from sync.settings import Settings
+from sync.state import State
+
+__all__ = ["Engine", "ScopeOutcome", "SyncOptions", "SyncResult", "plan_config"]
+
+log = logging.getLogger(__name__)
+
+_DONE = object()  # end-of-scope sentinel on the pull queue
+_QUEUE_DEPTH = 2000  # items in flight between pull threads and the state writer
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    dry_run: bool = False
+    full: bool = False
+    only: frozenset[str] = frozenset()  # systems to pull and write; empty means all
+
+
+@dataclass
+class ScopeOutcome:
+    scope: str
+    pulled: int = 0
+    newest: datetime | None = None
+    error: str = ""
+
+
+@dataclass
+class SyncResult:
+    run_id: int
+    dry_run: bool
+    scopes: list[ScopeOutcome] = field(default_factory=list)
+    records: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    ops: list[WriteOp] = field(default_factory=list)
+    plan_text: str = ""
+    applied: ApplyReport | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or (self.applied is not None and not self.applied.ok)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def counts(self) -> dict[str, int]:
+        by_code: dict[str, int] = {}
+        for f in self.findings:
+            by_code[f.code] = by_code.get(f.code, 0) + 1
+        out = {
+            "items": sum(s.pulled for s in self.scopes),
+            "records": self.records,
+            "findings": len(self.findings),
+            "writes_planned": len(self.ops),
+            "scope_errors": sum(1 for s in self.scopes if s.error),
+        }
+        if self.applied is not None:
+            out.update(
+                writes_done=self.applied.done,
+                writes_failed=self.applied.failed,
+                writes_unchanged=self.applied.unchanged + self.applied.skipped,
+                writes_not_attempted=self.applied.not_attempted,
+            )
+        out.update({f"open_{k}": v for k, v in sorted(by_code.items())})
+        return out
+
+
+def plan_config(settings: Settings) -> PlanConfig:
+    """How to write back, from settings."""
+    return PlanConfig(
+        jira_format="adf" if settings.jira.api_version == 3 else "wiki",
+        label_names=dict(settings.labels),
+        notion_property=settings.notion_property.name,
+        notion_property_type=settings.notion_property.type,  # type: ignore[arg-type]
+        jira_entity_property=settings.writeback.jira_entity_property,
+        jira_entity_property_key=settings.writeback.entity_property_key,
+    )
+
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total or 0)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    """Runs syncs for one configuration against the given connectors."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        connectors: Mapping[str, Connector],
+        scopes: Sequence[Scope],
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        pacer: Pacer | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.settings = settings
+        self.connectors = dict(connectors)
+        self.scopes = list(scopes)
+        self.clock = clock
+        self.pacer = pacer
+        self.progress = progress or (lambda phase, done, total: None)
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self, opts: SyncOptions) -> SyncResult:
+        path = self.settings.state.path
+        if opts.dry_run:
+            # An in-memory copy: the plan uses real history and the file stays untouched.
+            with State.copy_of(path) as state:
+                return self._run(state, opts)
+        with run_lock(lock_path(path)), State.open(path) as state:
+            return self._run(state, opts)
+
+    def _run(self, state: State, opts: SyncOptions) -> SyncResult:
+        now = self.clock()
+        run_id = state.start_run(now, dry_run=opts.dry_run)
+        result = SyncResult(run_id=run_id, dry_run=opts.dry_run)
+        systems = [s for s in self.connectors if not opts.only or s in opts.only]
+        try:
+            directory = self._directory(systems, result)
+            result.scopes = self._pull(state, systems, opts, run_id, now)
+            result.errors += [s.error for s in result.scopes if s.error]
+            items = {
+                (i.system, i.id): i for i in state.iter_items() if i.state == "present"
+            }
+            self.progress("reconcile", 0, len(items))
+            records = build_records(
+                items.values(), self.settings.fields, directory, self.settings.link
+            )
+            result.records = len(records)
+            findings = self._evaluate(state, records, directory, now)
+            result.findings = [f for fs in findings.values() for f in fs]
+            state.upsert_records(records, now)
+            state.record_findings(run_id, result.findings, now, records=None)
+            targets = self._targets(state, records, findings, items, systems)
+            cfg = plan_config(self.settings)
+            result.ops = plan(targets, cfg, directory)
+            if opts.dry_run:
+                result.plan_text = describe(result.ops, [t.item for t in targets])
+            else:
+                self.progress("write", 0, len(result.ops))
+                done = [0]
+
+                def on_progress(op: WriteOp, outcome: str) -> None:
+                    done[0] += 1
+                    self.progress("write", done[0], len(result.ops))
+
+                result.applied = apply(
+                    result.ops,
+                    {s: self.connectors[s] for s in systems},
+                    state,
+                    run_id=run_id,
+                    now=self.clock,
+                    pacer=self.pacer,
+                    on_progress=on_progress,
+                )
+                # Every pulled item is stored and was planned above; now the cursors may move.
+                for outcome in result.scopes:
+                    if not outcome.error and outcome.newest is not None:
+                        state.advance_cursor(
+                            outcome.scope, Cursor(outcome.newest), now=now, run_id=run_id
+                        )
+        except HandoffSyncError as exc:
+            result.errors.append(exc.message)
+            raise
+        finally:
+            outcome_text = "dry-run" if opts.dry_run else ("failed" if result.failed else "ok")
+            state.finish_run(run_id, self.clock(), outcome=outcome_text, counts=result.counts())
+        return result
+
+    # -- steps -----------------------------------------------------------------------------
+    def _directory(self, systems: Iterable[str], result: SyncResult) -> Directory:
+        directory = self.settings.directory()
+        for system in systems:
+            try:
+                directory.add_accounts(self.connectors[system].people())
+            except ConnectorError as exc:
+                # Without this system's people, owners there look unknown: say so, go on.
+                result.errors.append(exc.message)
+        return directory
+
+    def _pull(
+        self, state: State, systems: Sequence[str], opts: SyncOptions, run_id: int, now: datetime
+    ) -> list[ScopeOutcome]:
+        """Pull every scope of `systems`, one thread per system, storing items as they come."""
+        outcomes = {s.key: ScopeOutcome(s.key) for s in self.scopes if s.system in systems}
+        cursors = {key: None if opts.full else state.cursor(key) for key in outcomes}
+        q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=_QUEUE_DEPTH)
+
+        def worker(system: str) -> None:
+            connector = self.connectors[system]
+            for scope in (s for s in self.scopes if s.system == system):
+                try:
+                    for item in connector.pull(scope, cursors[scope.key]):
+                        q.put((scope.key, item))
+                    q.put((scope.key, _DONE))
+                except HandoffSyncError as exc:
+                    q.put((scope.key, exc))
+                except Exception as exc:  # a bug in one scope must not stop the others
+                    log.exception("pull of %s failed", scope.key)
+                    q.put((scope.key, exc))
+
+        threads = [
+            threading.Thread(target=worker, args=(s,), name=f"pull-{s}", daemon=True)
+            for s in systems
+        ]
+        for t in threads:
+            t.start()
+        pending = set(outcomes)
+        batch: list[SourceItem] = []
+        total = 0
+        while pending:
+            key, payload = q.get()
+            if isinstance(payload, SourceItem):
+                batch.append(payload)
+                out = outcomes[key]
+                out.pulled += 1
+                if out.newest is None or payload.updated > out.newest:
+                    out.newest = payload.updated
+                if len(batch) >= 500:
+                    state.upsert_items(batch, run_id, now)
+                    total += len(batch)
+                    batch = []
+                    self.progress("pull", total, 0)
+                continue
+            pending.discard(key)
+            if isinstance(payload, HandoffSyncError):
+                outcomes[key].error = payload.message
+            elif isinstance(payload, Exception):
+                outcomes[key].error = scrub(
+                    f"{key}: unexpected error ({type(payload).__name__}: {payload}); "
+                    "the other scopes went on. Please report this with the log."
+                )
+        if batch:
+            state.upsert_items(batch, run_id, now)
+            total += len(batch)
+        self.progress("pull", total, total)
+        for t in threads:
+            t.join(timeout=5)
+        return list(outcomes.values())
+
+    def _evaluate(
+        self,
+        state: State,
+        records: Sequence[HandoffRecord],
+        directory: Directory,
+        now: datetime,
+    ) -> dict[str, list[Finding]]:
+        rules = self.settings.rules_config()
+        opened = state.opened_at()
+        return {r.key: evaluate(r, rules, directory, now, opened) for r in records}
+
+    def _targets(
+        self,
+        state: State,
+        records: Sequence[HandoffRecord],
+        findings: Mapping[str, list[Finding]],
+        items: Mapping[tuple[str, str], SourceItem],
+        systems: Sequence[str],
+    ) -> list[Target]:
+        prop = self.settings.notion_property.name
+        comments = _stored_comments(state)
+        targets = []
+        for record in records:
+            links = tuple((s.item_key, s.url) for s in record.sources)
+            for src in record.sources:
+                item = items.get((src.system, src.item_id))
+                if item is None or item.system not in systems:
+                    continue
+                view = ItemView.from_item(item, property_name=prop)
+                stored = comments.get((item.system, item.id))
+                if stored is not None:
+                    view = _with_comment(view, stored)
+                targets.append(Target(view, tuple(findings.get(record.key, ())), links))
+        return targets
+
+
+def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:
+    return replace(view, comment=comment)
+
+
+def _stored_comments(state: State) -> dict[tuple[str, str], CommentRef]:
+    """Where we wrote our comment on every item, in one read instead of one per item."""
+    with state._lock:
+        rows = state.db.execute("SELECT system, item_id, comment_id, body FROM comments")
+        return {(r[0], r[1]): CommentRef(r[2], r[3]) for r in rows.fetchall()}
