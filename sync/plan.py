@@ -74,9 +74,16 @@ class ItemView:
     entity_property: str | None = None
 
     @classmethod
-    def from_item(cls, item: SourceItem, *, property_name: str = "") -> ItemView:
-        """The view of a pulled item; the Notion property is read from its `fields`."""
+    def from_item(
+        cls, item: SourceItem, *, property_name: str = "", entity_property_key: str = ""
+    ) -> ItemView:
+        """The view of a pulled item; the Notion property and the Jira entity property (which
+        the Jira connector puts under `fields["_properties"]`) are read from its `fields`."""
         prop = item.fields.get(property_name) if property_name else None
+        entity = None
+        stored = item.fields.get("_properties") if entity_property_key else None
+        if isinstance(stored, Mapping) and entity_property_key in stored:
+            entity = json.dumps(stored[entity_property_key], sort_keys=True)
         return cls(
             system=item.system,
             scope=item.scope,
@@ -87,6 +94,7 @@ class ItemView:
             labels=tuple(item.labels),
             comment=item.comment,
             property_value=None if prop is None else json.dumps(prop, sort_keys=True),
+            entity_property=entity,
         )
 
 
