@@ -259,7 +259,7 @@ class _SystemRun:
         """Steps 1-5 for one op; returns the report field it counts under."""
         if not self.state.outbox_plan(op, self.run_id, self.now()):
             return "skipped"
-        self.state.outbox_sending(op.key, self.now())
+        self.state.outbox_sending(op, self.run_id, self.now())
         if op.action in ("comment.create", "comment.update"):
             sent, known = self._resolve_comment(op)
             if sent is None:

@@ -134,13 +134,17 @@ class OutboxLedger(StateBase):
             rows = self.db.execute(sql + " ORDER BY created_at, op_key", params).fetchall()
         return [_outbox_from_row(r) for r in rows]
 
-    def outbox_sending(self, op_key: str, now: datetime) -> None:
+    def outbox_sending(self, op: WriteOp, run_id: int, now: datetime) -> None:
+        """About to send: the audit says so first, so a write that reached the server before
+        the process died is still accounted for."""
+        at = iso(now)
         with self._lock, self.db.atomic():
             self.db.execute(
                 "UPDATE outbox SET status = 'sending', attempts = attempts + 1, "
                 "updated_at = ? WHERE op_key = ?",
-                [iso(now), op_key],
+                [at, op.key],
             )
+            self._audit(op, run_id, at, "sending", "", "")
 
     def outbox_done(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -66,7 +67,9 @@ def run(ops: list[WriteOp], fakes: dict[str, FakeConnector], state: State, **kw:
     return apply(ops, conns, state, run_id=state.start_run(T0), now=now, **kw)  # type: ignore[arg-type]
 
 
-def assert_converged(fakes: dict[str, FakeConnector], ops: list[WriteOp], state: State) -> None:
+def assert_converged(
+    fakes: dict[str, FakeConnector], ops: list[WriteOp], state: State, *, audit: bool = True
+) -> None:
     """One marker comment per item with the planned text, every label, every op done."""
     for w in ops:
         fake = fakes[w.system]
@@ -79,6 +82,13 @@ def assert_converged(fakes: dict[str, FakeConnector], ops: list[WriteOp], state:
             assert w.name in fake.labels(w.item_id)
         row = state.outbox_row(w.key)
         assert row is not None and row.status == "done", (w, row)
+    if not audit:
+        return
+    # The audit accounts for every write a server received, crashes included.
+    sending = Counter((a.system, a.item_id) for a in state.audit() if a.result == "sending")
+    for fake in fakes.values():
+        landed = Counter((o.system, o.item_id) for o in fake.landed)
+        assert all(sending[k] >= n for k, n in landed.items()), (landed, sending)
 
 
 # --- the happy path ----------------------------------------------------------------------------
@@ -92,7 +102,8 @@ def test_first_run_writes_once_and_records_everything() -> None:
     assert (report.done, report.failed, report.ok) == (18, 0, True)
     assert sorted(seen) == sorted((o.key, "done") for o in ops)
     assert_converged(fakes, ops, state)
-    assert len(state.audit()) == 18
+    assert [a.result for a in state.audit()].count("sending") == 18
+    assert [a.result for a in state.audit()].count("done") == 18
     # The state knew nothing, so each create looked for the marker once first.
     assert sum(len(f.finds) for f in fakes.values()) == 9
 
@@ -258,7 +269,7 @@ def test_a_lost_state_file_still_posts_no_second_comment() -> None:
     fresh = State.memory()
     report = run(ops, fakes, fresh)
     assert report.unchanged == 9
-    assert_converged(fakes, ops, fresh)
+    assert_converged(fakes, ops, fresh, audit=False)  # the first run's audit went with it
 
 
 def test_a_write_that_lands_then_times_out_is_found_again() -> None:

@@ -334,20 +334,20 @@ def test_outbox_audit_and_comment_are_written_together() -> None:
     run = s.start_run(T0)
     write = op()
     assert s.outbox_plan(write, run, T0)
-    s.outbox_sending(write.key, T0)
+    s.outbox_sending(write, run, T0)
     with pytest.raises(Crash):
         s.outbox_done(write, run, T0, target="901")
     # Nothing of step 5 survived: the row is still "sending", no audit, no comment.
     row = s.outbox_row(write.key)
     assert row is not None and (row.status, row.attempts) == ("sending", 1)
-    assert s.audit() == []
+    assert [a.result for a in s.audit()] == ["sending"]
     assert s.comment_for(write.item_id) is None
 
     good = State(s.db)
     good.outbox_done(write, run, T0, target="901")
     row = good.outbox_row(write.key)
     assert row is not None and (row.status, row.target) == ("done", "901")
-    assert [(a.result, a.target) for a in good.audit()] == [("done", "901")]
+    assert [(a.result, a.target) for a in good.audit()] == [("sending", ""), ("done", "901")]
     stored = good.comment_for(write.item_id)
     assert stored is not None and (stored.comment_id, stored.body) == ("901", "hello")
 
@@ -432,7 +432,7 @@ def test_threads_share_one_state_file(tmp_path: Path) -> None:
             for i in range(50):
                 w = WriteOp(system, f"{system}:x", str(i), str(i), "label.add", name="l")
                 s.outbox_plan(w, run, T0)
-                s.outbox_sending(w.key, T0)
+                s.outbox_sending(w, run, T0)
                 s.outbox_done(w, run, T0)
 
         threads = [threading.Thread(target=work, args=(n,)) for n in ("jira", "github", "notion")]
@@ -440,5 +440,5 @@ def test_threads_share_one_state_file(tmp_path: Path) -> None:
             t.start()
         for t in threads:
             t.join()
-        assert len(s.audit()) == 150
+        assert len(s.audit()) == 300
         assert len(s.outbox(status="done")) == 150
