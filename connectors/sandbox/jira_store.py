@@ -144,6 +144,7 @@ class JiraStore:
         ]
         self.fields = self._build_fields(section.get("fields") or [])
         self.field_by_name = {f["name"]: f["id"] for f in self.fields}
+        self.user_fields = {f["id"] for f in self.fields if f["schema"]["type"] == "user"}
         self.projects: dict[str, dict[str, Any]] = {}
         for i, pr in enumerate(section.get("projects") or []):
             self._project(pr["key"], pr.get("name"), str(pr.get("id") or 10000 + i))
@@ -240,7 +241,8 @@ class JiraStore:
             "watchers": [self._account(w) for w in raw.get("watchers", [])],
         }
         for name, value in (raw.get("fields") or {}).items():
-            f[self.field_by_name.get(name, name)] = value
+            fid = self.field_by_name.get(name, name)
+            f[fid] = self._account(value) if fid in self.user_fields else value
         comments = [self._load_comment(c, created) for c in raw.get("comments") or []]
         self.issues[iid] = {
             "id": iid,
@@ -350,12 +352,9 @@ class JiraStore:
                 "startAt": 0,
                 "self": f"{base}/issue/{issue['id']}/comment",
             }
-        if fid in ("assignee", "reporter") or self._is_user_field(fid):
+        if fid in self.user_fields:
             return self.user_json(f.get(fid), v)
         return f.get(fid)
-
-    def _is_user_field(self, fid: str) -> bool:
-        return any(x["id"] == fid and x["schema"]["type"] == "user" for x in self.fields)
 
     def _wanted(self, requested: list[str], default: str) -> list[str]:
         names = [n.strip() for r in requested for n in r.split(",") if n.strip()] or [default]
