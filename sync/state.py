@@ -92,6 +92,11 @@ class State(FindingsHistory, OutboxLedger):
     def open(cls, path: str | Path) -> State:
         """Open (creating and migrating as needed) the state file at `path`."""
         where = str(path)
+        if where != ":memory:" and not Path(where).parent.is_dir():
+            raise StateError(
+                f"The folder of the state file {where} does not exist. Create it, or set "
+                "[state] path in the config to a writable place."
+            )
         try:
             conn = sqlite3.connect(where, check_same_thread=False, timeout=30.0)
             db = Database(conn)

@@ -121,6 +121,11 @@ def test_a_corrupt_file_says_where_and_what_to_do(tmp_path: Path, content: bytes
         State.copy_of(path)
 
 
+def test_a_missing_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="does not exist"):
+        State.open(tmp_path / "nope" / "state.db")
+
+
 def test_copy_of_leaves_the_file_byte_for_byte_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with State.open(path) as s:
