@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -336,3 +337,21 @@ def test_loads_a_large_workspace_and_serves_its_first_page() -> None:
             params={"state": "all", "sort": "updated", "direction": "desc"},
         )
         assert page.json()[0]["number"] == 20_000 and len(page.json()) == 30
+
+
+def test_payload_keys_match_recorded_github_answers(sb: Sandbox, shared_api: Path) -> None:
+    recorded = shared_api / "recorded" / "github" / "exchanges"
+
+    def body(name: str) -> Any:
+        return json.loads((recorded / name).read_text())["response"]["body"]
+
+    real_pull = body(
+        "PullRequest.testConvertToDraft__00__GET_repos_didot_PyGithub_pulls_1__200.json"
+    )
+    assert set(get(sb, "/repos/acme/web/pulls/1").json()) == set(real_pull)
+    name = (
+        "PaginatedList.testCustomPerPageIteration__02__"
+        "GET_repos_PyGithub_PyGithub_issues_1136_comments__200.json"
+    )
+    ours = get(sb, "/repos/acme/web/issues/251/comments").json()[0]
+    assert set(body(name)[0]) <= set(ours)

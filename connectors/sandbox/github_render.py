@@ -17,6 +17,13 @@ from .server import iso
 __all__ = ["Comment", "Item", "Render", "Repo"]
 
 
+def _reactions(url: str) -> dict[str, Any]:
+    counts = dict.fromkeys(
+        ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket"), 0
+    )
+    return {"url": f"{url}/reactions", "total_count": 0, **counts}
+
+
 @dataclass
 class Item:
     id: int
@@ -383,6 +390,7 @@ class Render:
             "closed_by": None,
             "author_association": "MEMBER",
             "timeline_url": f"{r}/timeline",
+            "reactions": _reactions(r),
             "performed_via_github_app": None,
         }
         if it.state == "closed":
@@ -414,6 +422,7 @@ class Render:
             "created_at": iso(c.created),
             "updated_at": iso(c.updated),
             "author_association": "MEMBER",
+            "reactions": _reactions(f"{api}/repos/{repo.full}/issues/comments/{c.id}"),
             "performed_via_github_app": None,
         }
 
