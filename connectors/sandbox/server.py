@@ -10,6 +10,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -114,6 +115,7 @@ class _Injected:
     pattern: re.Pattern[str]
     fault: Fault
     remaining: int
+    after: int = 0  # matching requests to let through untouched first
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ class SandboxServer:
         self.rate_limits = False
         self.clock_offset = timedelta(0)
         self._faults: list[_Injected] = []
+        self._arrived = {"read": 0, "write": 0}  # counted on arrival, before any fault
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -234,7 +237,7 @@ class SandboxServer:
         class _Handler(_RequestHandler):
             sandbox = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
+        self._httpd = _QuietServer(("127.0.0.1", self._port), _Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -267,20 +270,29 @@ class SandboxServer:
         self.clock_offset += delta
 
     # -- faults ----------------------------------------------------------------------------
-    def inject(self, method: str, path: str, fault: Fault, times: int = 1) -> None:
+    def inject(
+        self, method: str, path: str, fault: Fault, times: int = 1, after: int = 0
+    ) -> None:
         """The next `times` requests whose method and path (a regex searched in the path) match
-        get `fault`. method "*" matches any method."""
+        get `fault`, once `after` matching requests have passed untouched. method "*" matches
+        any method, "WRITE" any request the service counts as a write."""
         with self.lock:
-            self._faults.append(_Injected(method.upper(), re.compile(path), fault, times))
+            self._faults.append(
+                _Injected(method.upper(), re.compile(path), fault, times, after)
+            )
 
     def clear_faults(self) -> None:
         with self.lock:
             self._faults.clear()
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str, write: bool) -> Fault | None:
         with self.lock:
             for inj in self._faults:
-                if inj.remaining > 0 and inj.method in ("*", method) and inj.pattern.search(path):
+                wanted = inj.method in ("*", method) or (inj.method == "WRITE" and write)
+                if inj.remaining > 0 and wanted and inj.pattern.search(path):
+                    if inj.after > 0:
+                        inj.after -= 1
+                        continue
                     inj.remaining -= 1
                     return inj.fault
             self._faults = [f for f in self._faults if f.remaining > 0]
@@ -304,6 +316,12 @@ class SandboxServer:
     def clear_log(self) -> None:
         with self._log_lock:
             self._log.clear()
+            self._arrived = {"read": 0, "write": 0}
+
+    def arrived(self, *, write: bool) -> int:
+        """Requests that reached the server so far, answered or not (a hung one counts)."""
+        with self._log_lock:
+            return self._arrived["write" if write else "read"]
 
     def _record(self, entry: LoggedRequest) -> None:
         with self._log_lock:
@@ -355,10 +373,22 @@ def _routes_of(service: Service) -> list[Route]:
     return _ROUTE_CACHE[key]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (killed, timed out) is part of the tests, not an error.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     sandbox: SandboxServer
     protocol_version = "HTTP/1.1"
     server_version = "handoff-sandbox/1"
+    # Headers and body go out in separate writes; with Nagle on, a kept-alive client's delayed
+    # ACK stalls every response by ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         return
@@ -377,7 +407,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         service = sb.service_for(req.path)
         if sb.latency:
             sb.sleep(sb.latency)
-        fault = sb._take_fault(req.method, req.path)
+        is_write = service is not None and service.is_write(req)
+        with sb._log_lock:
+            sb._arrived["write" if is_write else "read"] += 1
+        fault = sb._take_fault(req.method, req.path, is_write)
         if service is None:
             resp = Response(404, {"message": "Not Found"})
         elif fault and not fault.commit:
