@@ -106,6 +106,7 @@ class JiraConnector:
         *,
         api_version: int = 2,
         custom_fields: Sequence[str] = (),
+        optional_custom_fields: Sequence[str] = (),
         policy: RetryPolicy | None = None,
         page_size: int = 100,
         properties: Sequence[str] = (),
@@ -115,6 +116,11 @@ class JiraConnector:
         self.client = client
         self.api_version = api_version
         self.custom_fields = tuple(custom_fields)
+        # Names the default field maps try: used where the site has them, skipped otherwise,
+        # so a fresh Jira works before anyone creates "Hypothesis" or "Cost cap" fields.
+        self.optional_custom_fields = tuple(
+            n for n in optional_custom_fields if n not in self.custom_fields
+        )
         self.policy = policy or RetryPolicy()
         self.page_size = max(1, min(page_size, 100))  # /search/jql caps pages with fields at 100
         self.properties = tuple(properties)
@@ -153,13 +159,18 @@ class JiraConnector:
     def _custom_ids(self, scope: str) -> dict[str, str]:
         """Configured custom field names resolved to ids via /field, once per connector."""
         if self._custom is None:
-            if not self.custom_fields:
+            if not self.custom_fields and not self.optional_custom_fields:
                 self._custom = {}
                 return self._custom
             fields = self._call(self.client.fields, scope=scope, what="the field list")
             by_name = {f["name"]: f["id"] for f in fields}
             by_id = {f["id"]: f["name"] for f in fields}
             resolved: dict[str, str] = {}
+            for name in self.optional_custom_fields:
+                if name in by_id or name in by_name:
+                    fid = name if name in by_id else by_name[name]
+                    if fid.startswith("customfield_"):
+                        resolved[fid] = by_id[fid]
             for name in self.custom_fields:
                 if name in by_id:
                     resolved[name] = by_id[name]
@@ -169,7 +180,7 @@ class JiraConnector:
                     known = sorted(n for f, n in by_id.items() if f.startswith("customfield_"))
                     raise NotFound(
                         f"custom field {name!r} does not exist at {self.site}: fix the name in"
-                        f" [jira] custom_fields (known custom fields: {', '.join(known[:20])})",
+                        f" [fields.jira.fields] (known custom fields: {', '.join(known[:20])})",
                         system="jira",
                         scope=scope,
                         url=self.site,

@@ -75,6 +75,7 @@ def _open(settings: Settings, system: str, policy: RetryPolicy) -> Connector:
         return jira.JiraConnector(
             client,
             api_version=cfg.api_version,
+            optional_custom_fields=settings.fields.jira.custom_field_names(),
             policy=policy,
             page_size=cfg.page_size,
             email=cfg.email,

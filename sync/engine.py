@@ -311,6 +311,6 @@ def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:
 
 def _stored_comments(state: State) -> dict[tuple[str, str], CommentRef]:
     """Where we wrote our comment on every item, in one read instead of one per item."""
-    with state._lock:
-        rows = state.db.execute("SELECT system, item_id, comment_id, body FROM comments")
-        return {(r[0], r[1]): CommentRef(r[2], r[3]) for r in rows.fetchall()}
+    return {
+        (c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()
+    }

@@ -278,7 +278,17 @@ def test_unknown_custom_field(sb: Sandbox) -> None:
     with pytest.raises(NotFound) as err:
         list(connect(sb, custom_fields=["Primary metrc"]).pull(EXP, None))
     assert "custom field 'Primary metrc' does not exist" in str(err.value)
-    assert "[jira] custom_fields" in str(err.value) and "Primary metric" in str(err.value)
+    assert "[fields.jira.fields]" in str(err.value) and "Primary metric" in str(err.value)
+
+
+def test_optional_custom_fields_are_used_where_they_exist_and_skipped_elsewhere(
+    sb: Sandbox,
+) -> None:
+    # The default field maps try many names; a fresh site has few of them.
+    conn = connect(sb, custom_fields=[], optional_custom_fields=["Primary metric", "Cost cap"])
+    items = list(conn.pull(EXP, None))
+    assert items and all("Cost cap" not in i.fields for i in items)
+    assert any("Primary metric" in i.fields for i in items)
 
 
 def test_deleted_issue_is_not_found(sb: Sandbox) -> None:
