@@ -89,7 +89,33 @@ def _progress(enabled: bool) -> Callable[[str, int, int], None]:
     return show
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live beside the code they drive; imported only when used or listed.
+LAZY_COMMANDS = {
+    "demo": "sync.demo:demo_command",
+    "report": "sync.report:report_command",
+    "doctor": "sync.doctor:doctor_command",
+    "init": "sync.init_config:init_command",
+}
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            try:
+                command: click.Command = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError):
+                return None  # not built in this version
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="handoff-sync")
 @click.option(
     "--log-format",
@@ -293,10 +319,9 @@ def sandbox(
     """
     import threading
 
+    from connectors.sandbox import Sandbox, load_workspace
     from connectors.sandbox.demo import demo_workspace, sandbox_config
     from connectors.sandbox.generate import generate_workspace
-
-    from connectors.sandbox import Sandbox, load_workspace
 
     if items:
         ws = generate_workspace(items)
