@@ -326,7 +326,17 @@ class GithubService(Service):
     # -- routes: repos, pulls, issues ------------------------------------------------------
     @route("GET", _R)
     def get_repo(self, req: Request, owner: str, repo: str) -> Any:
-        return self._r(req).repo(self._repo(owner, repo, req), full=True)
+        out = self._r(req).repo(self._repo(owner, repo, req), full=True)
+        # `permissions` is the caller's own access: a read token may pull but not triage/push.
+        write = req.access == "write"
+        out["permissions"] = {
+            "admin": False,
+            "maintain": False,
+            "push": write,
+            "triage": write,
+            "pull": True,
+        }
+        return out
 
     def _listed(self, repo: Repo, req: Request, pulls: bool) -> list[Item]:
         state = req.arg("state", "open")

@@ -18,6 +18,13 @@ __all__ = ["JiraService"]
 
 V = r"/rest/api/(?P<v>[23])"
 UNAUTHENTICATED = b"Client must be authenticated to access this resource."
+# Project permissions /mypermissions knows: key -> (id, name, needs a write token).
+PERMISSIONS = {
+    "BROWSE_PROJECTS": ("10", "Browse Projects", False),
+    "ADD_COMMENTS": ("15", "Add Comments", True),
+    "EDIT_ISSUES": ("12", "Edit Issues", True),
+    "EDIT_OWN_COMMENTS": ("38", "Edit Own Comments", True),
+}
 
 
 class JiraService(JiraStore, Service):
@@ -119,6 +126,31 @@ class JiraService(JiraStore, Service):
     @route("GET", V + r"/field")
     def field_list(self, req: Request, v: str) -> Any:
         return self.fields
+
+    @route("GET", V + r"/mypermissions")
+    def my_permissions(self, req: Request, v: str) -> Any:
+        # Read-only, so `handoff doctor` can ask before writing: writes need a write token.
+        keys = [k.strip() for k in (req.arg("permissions") or "").split(",") if k.strip()]
+        if not keys:
+            self._fail(400, "The 'permissions' query parameter is required.")
+        unknown = [k for k in keys if k not in PERMISSIONS]
+        if unknown:
+            self._fail(400, f"Unrecognized permission key: {unknown[0]}")
+        project = req.arg("projectKey")
+        if project is not None and project not in self.projects:
+            self._fail(404, f"No project could be found with key '{project}'.")
+        out = {}
+        for k in keys:
+            pid, name, write = PERMISSIONS[k]
+            out[k] = {
+                "id": pid,
+                "key": k,
+                "name": name,
+                "type": "PROJECT",
+                "description": name,
+                "havePermission": req.access == "write" or not write,
+            }
+        return {"permissions": out}
 
     @route("GET", V + r"/user")
     def user_get(self, req: Request, v: str) -> Any:
