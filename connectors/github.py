@@ -207,6 +207,32 @@ class GithubConnector:
             self._me = str(data["login"])
         return self._me
 
+    # -- read-only checks (`handoff doctor`) -------------------------------------------------
+    def repo_permissions(self, full: str) -> dict[str, bool]:
+        """The token's access to repo `full` (the repo JSON's `permissions`: admin, maintain,
+        push, triage, pull); empty when GitHub does not say. NotFound when it is not visible."""
+        scope = Scope(self.system, full)
+        data = self._call(scope, lambda: self._get(f"/repos/{full}")[1], READ_PERMISSION)
+        return {k: bool(v) for k, v in (data.get("permissions") or {}).items()}
+
+    def token_scopes(self) -> list[str] | None:
+        """A classic token's OAuth scopes (X-OAuth-Scopes); None for fine-grained and app
+        tokens, whose permissions GitHub does not report."""
+        headers, _ = self._call(Scope(self.system, "user"), lambda: self._get("/user"), "none")
+        value = _header(headers, "X-OAuth-Scopes")
+        return None if value is None else [s.strip() for s in value.split(",") if s.strip()]
+
+    def user(self, login: str) -> dict[str, Any] | None:
+        """A user's public profile, or None when no such login exists."""
+        scope = Scope(self.system, "users")
+        try:
+            data: dict[str, Any] = self._call(
+                scope, lambda: self._get(f"/users/{login}")[1], "none"
+            )
+        except NotFound:
+            return None
+        return data
+
     def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
         """Our comment on one item: written by our login and containing `marker`."""
         me = self.me()

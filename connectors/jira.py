@@ -311,6 +311,26 @@ class JiraConnector:
             if page.get("isLast", True) or not page.get("values"):
                 break
 
+    # -- read-only checks (`handoff doctor`, `handoff init`) ---------------------------------
+    def account(self) -> dict[str, Any]:
+        """The token's own account, as /myself reports it (asked once)."""
+        return dict(self._myself())
+
+    def fields(self) -> list[dict[str, Any]]:
+        """Every field of the site (id, name, custom, schema), as /field reports it."""
+        return list(self._call(self.client.fields, what="the field list"))
+
+    def my_permissions(self, project: str, keys: Sequence[str]) -> dict[str, bool]:
+        """Whether the token's account holds each project permission in `project`, asked
+        without writing anything (/mypermissions); NotFound when the project is not visible."""
+        data: dict[str, Any] = self._call(
+            lambda: self.client.my_permissions(projectKey=project, permissions=",".join(keys)),
+            scope=f"jira:{project}",
+            what=f"project {project}",
+        )
+        held = data.get("permissions") or {}
+        return {k: bool((held.get(k) or {}).get("havePermission")) for k in keys}
+
     # -- comments ----------------------------------------------------------------------------
     def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
         me = self._myself().get("accountId")

@@ -147,6 +147,16 @@ class NotionConnector:
             self._sources[scope.name] = [ds["id"] for ds in db.get("data_sources", [])]
         return self._sources[scope.name]
 
+    def properties(self, scope: Scope) -> dict[str, str]:
+        """Property name -> type over the scope's data sources (their schema; read-only)."""
+        out: dict[str, str] = {}
+        for ds_id in self.data_sources(scope):
+            ds = self._call(functools.partial(self.client.data_sources.retrieve, ds_id),
+                            scope=scope.key, what="read")
+            for name, prop in (ds.get("properties") or {}).items():
+                out.setdefault(name, str((prop or {}).get("type") or ""))
+        return out
+
     def pull(self, scope: Scope, cursor: Cursor | None) -> Iterator[SourceItem]:
         """Pages of the scope's data sources edited since a little before `cursor`."""
         body: dict[str, Any] = {
