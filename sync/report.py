@@ -1,0 +1,312 @@
+"""`handoff report`: the reconciliation report for leads, as Markdown, HTML or JSON.
+
+The renderers are pure functions of a `ReportData` (`sync.report_data.gather` builds one from
+the state database). User text is escaped for each format: Markdown escapes every character
+that could start markup, HTML goes through `html.escape` (see `sync.report_html`), and JSON is
+JSON. Links are kept only when they are http(s) URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sync.markup import clean, safe_url
+from sync.report_data import Filters, Heatmap, ReportData, ReportLine, gather
+from sync.report_html import render_html
+
+__all__ = ["render_html", "render_json", "render_markdown", "report_command"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HTML = "handoff-report.html"
+_TEXT_LIMIT = 300  # characters of a title or message on one report line
+# Every user string sits inside a table cell or after our own words, so line-start markup
+# (#, -, +, 1.) cannot fire; these are the characters that can anywhere.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
+
+
+def _md(text: str, limit: int = _TEXT_LIMIT) -> str:
+    """User text as inert Markdown on one line: no links, emphasis, HTML or table breaks."""
+    text = clean(text, limit)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("@", "@\u2060")  # "@team" mentions nobody when pasted into GitHub
+
+
+def _md_link(text: str, url: str) -> str:
+    href = safe_url(url)
+    return f"[{_md(text)}]({href})" if href else _md(text)
+
+
+def _days(n: int) -> str:
+    return "today" if n == 0 else f"{n}d"
+
+
+def _md_item(ln: ReportLine) -> str:
+    out = _md_link(ln.item_key or ln.record, ln.url)
+    if ln.item_key != ln.record:
+        out += f" ({_md(ln.record)})"
+    return out + (f" {_md(ln.title, 80)}" if ln.title else "")
+
+
+def _md_table(head: Sequence[str], rows: list[list[str]], empty: str) -> list[str]:
+    if not rows:
+        return [f"_{empty}_", ""]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*out, ""]
+
+
+def _md_lines(lines: Sequence[ReportLine], now: datetime, empty: str) -> list[str]:
+    rows = [
+        [
+            _md_item(ln),
+            _md(ln.message),
+            _md(ln.owner_name) or "nobody",
+            _days(ln.age_days(now)),
+        ]
+        for ln in lines
+    ]
+    return _md_table(["Item", "What to do", "Owner", "Open"], rows, empty)
+
+
+def _md_heatmap(hm: Heatmap, by: str) -> list[str]:
+    if not hm.rows:
+        return []
+    rows = [[_md(r), *[str(hm.at(r, c) or "·") for c in hm.cols]] for r in hm.rows]
+    return _md_table([by, *(_md(c) for c in hm.cols)], rows, "")
+
+
+def render_markdown(data: ReportData) -> str:
+    """The report as Markdown: headings, tables, links to each item."""
+    now = data.generated
+    counts = ", ".join(f"{code} {n}" for code, n in data.totals.items()) or "none"
+    out = [
+        f"# Handoff report, {now:%Y-%m-%d}",
+        "",
+        f"Generated {now:%Y-%m-%d %H:%M} UTC from the last sync "
+        f"({data.last_run:%Y-%m-%d %H:%M} UTC). "
+        if data.last_run
+        else "No sync has run yet. ",
+    ]
+    out[-1] += (
+        f"{len(data.open_lines)} open findings ({counts}); {data.records} handoffs tracked; "
+        f"{len(data.closed)} loops closed since {data.since:%Y-%m-%d}."
+    )
+    if data.filters.team or data.filters.owner:
+        shown = [f"team {data.filters.team}" if data.filters.team else ""]
+        shown.append(f"owner {data.filters.owner}" if data.filters.owner else "")
+        out.append(f"Only {_md(' and '.join(s for s in shown if s))}.")
+    out.append("")
+
+    out += ["## Ownerless items, oldest first", ""]
+    out += _md_lines(data.ownerless, now, "Every role has a person behind it.")
+    out += ["## Missing fields by team and by owner", ""]
+    if data.missing:
+        out += _md_heatmap(data.heatmap("team"), "Team")
+        out += _md_heatmap(data.heatmap("owner"), "Owner")
+    else:
+        out += ["_No required field is missing._", ""]
+    out += ["## Entering run without a go/no-go", ""]
+    out += _md_lines(data.no_decision, now, "Every running handoff has a decision.")
+    out += ["## Expired and stale handoffs", ""]
+    out += _md_lines(data.expired_or_stale, now, "Nothing expired or stale.")
+    out += ["## Conflicts between systems", ""]
+    out += _md_lines(data.conflicts, now, "The systems agree.")
+    out += ["## Escalations and who they reached", ""]
+    rows = [
+        [
+            _md_item(ln),
+            _md(ln.code),
+            str(ln.escalation),
+            _md(", ".join(ln.notified)) or "nobody",
+            _days(ln.age_days(now)),
+        ]
+        for ln in data.escalations
+    ]
+    out += _md_table(["Item", "Kind", "Step", "Reached", "Open"], rows, "Nothing has escalated.")
+    out += [f"## Loops closed since {data.since:%Y-%m-%d}", ""]
+    rows = [
+        [_md_item(ln), _md(ln.code), _md(ln.subject), f"{ln.resolved:%Y-%m-%d}"]
+        for ln in data.closed
+        if ln.resolved
+    ]
+    out += _md_table(["Item", "Kind", "About", "Closed"], rows, "No loop closed in this window.")
+    out += ["## Open findings over the last runs", ""]
+    rows = [[f"{p.at:%Y-%m-%d %H:%M}", str(p.total), _md(_by_code(p.by_code))] for p in data.trend]
+    out += _md_table(["Run", "Open", "By kind"], rows, "No runs yet.")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _by_code(counts: dict[str, int] | Any) -> str:
+    return ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
+
+
+def _line_json(ln: ReportLine) -> dict[str, Any]:
+    return {
+        "record": ln.record,
+        "title": ln.title,
+        "code": ln.code,
+        "severity": ln.severity,
+        "subject": ln.subject,
+        "message": ln.message,
+        "system": ln.system,
+        "item": ln.item_key,
+        "url": safe_url(ln.url) or None,
+        "owner": ln.owner or None,
+        "owner_name": ln.owner_name or None,
+        "team": ln.team or None,
+        "opened": ln.opened.isoformat(),
+        "escalation": ln.escalation,
+        "notified": list(ln.notified),
+        "resolved": ln.resolved.isoformat() if ln.resolved else None,
+    }
+
+
+def _heat_json(hm: Heatmap) -> dict[str, Any]:
+    return {
+        "rows": list(hm.rows),
+        "columns": list(hm.cols),
+        "counts": [[hm.at(r, c) for c in hm.cols] for r in hm.rows],
+    }
+
+
+def render_json(data: ReportData) -> str:
+    """The report as one JSON object, for dashboards."""
+    lines = [_line_json(ln) for ln in data.open_lines]
+    doc = {
+        "generated": data.generated.isoformat(),
+        "last_run": data.last_run.isoformat() if data.last_run else None,
+        "since": data.since.isoformat(),
+        "filters": {"team": data.filters.team, "owner": data.filters.owner},
+        "handoffs": data.records,
+        "open": data.totals,
+        "ownerless": [_line_json(ln) for ln in data.ownerless],
+        "missing_fields": {
+            "by_team": _heat_json(data.heatmap("team")),
+            "by_owner": _heat_json(data.heatmap("owner")),
+        },
+        "no_decision": [_line_json(ln) for ln in data.no_decision],
+        "expired_or_stale": [_line_json(ln) for ln in data.expired_or_stale],
+        "conflicts": [_line_json(ln) for ln in data.conflicts],
+        "escalations": [_line_json(ln) for ln in data.escalations],
+        "closed": [_line_json(ln) for ln in data.closed],
+        "trend": [
+            {"run": p.run_id, "at": p.at.isoformat(), "open": p.total, "by_code": p.by_code}
+            for p in data.trend
+        ],
+        "findings": lines,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json}
+
+
+def _since(value: str | None) -> datetime | None:
+    """A date (midnight UTC) or an ISO datetime; a naive one is read as UTC."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-03-01") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@click.command("report")
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    help="Config file (default: ./handoff.toml, "
+    "or $HANDOFF_CONFIG); the report reads its state file and people.",
+)
+@click.option("--state", "state_path", metavar="PATH", help="Read this state file instead.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown to paste, one offline HTML file, or JSON for dashboards.",
+)
+@click.option(
+    "--output",
+    "-o",
+    metavar="PATH",
+    help=f"Write here (default: stdout for md and json, {DEFAULT_HTML} for html; '-' for stdout).",
+)
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Window for closed loops and the trend "
+    "(default: the last 7 days for closed loops, the last 30 runs for the trend).",
+)
+@click.option(
+    "--team",
+    metavar="NAME",
+    help="Only handoffs of this team: the Team field of "
+    "any linked item, else the Jira project, repo or database they live in.",
+)
+@click.option(
+    "--owner", metavar="WHO", help="Only handoffs whose owner has this directory key or name."
+)
+def report_command(
+    config: str | None,
+    state_path: str | None,
+    fmt: str,
+    output: str | None,
+    since: str | None,
+    team: str | None,
+    owner: str | None,
+) -> None:
+    """Write the reconciliation report for leads from the state file (no system is asked).
+
+    Sections: ownerless items by age, missing fields by team and owner, handoffs entering run
+    without a go/no-go, expired and stale handoffs, conflicts between systems, escalations and
+    who they reached, loops closed, and the trend of open findings over past runs. Every line
+    links to the item in its system.
+    """
+    from connectors.errors import HandoffSyncError
+    from sync.cli import _fail, _load
+    from sync.state import State
+
+    try:
+        names: dict[str, str] = {}
+        if state_path:
+            path = Path(state_path)
+        else:
+            settings = _load(config)
+            path = Path(settings.state.path)
+            names = {p.key: p.name or p.key for p in settings.people}
+        if not path.exists():
+            click.echo(f"No state yet at {path}: run `handoff sync` first.", err=True)
+            raise SystemExit(1)
+        filters = Filters(since=_since(since), team=team, owner=owner)
+        with State.copy_of(path) as state:
+            data = gather(state, now=datetime.now(UTC), filters=filters, names=names)
+    except HandoffSyncError as exc:
+        _fail(exc)
+        return
+    text = RENDERERS[fmt](data)
+    target = output or (DEFAULT_HTML if fmt == "html" else "-")
+    if target == "-":
+        click.echo(text, nl=False)
+        return
+    Path(target).write_text(text, encoding="utf-8")
+    click.echo(
+        f"Report written to {target}: {len(data.open_lines)} open findings, "
+        f"{len(data.closed)} closed since {data.since:%Y-%m-%d}.",
+        err=True,
+    )

@@ -1,0 +1,378 @@
+"""What the leads' report shows, gathered from the state database alone (no system is asked).
+
+`gather(state, now=...)` reads open and recently closed findings, the records and items they
+belong to, and the per-run counts, and returns a `ReportData` that the renderers in
+`sync.report` turn into Markdown, HTML or JSON. It only reads: give it `State.copy_of(path)`.
+
+Who owns a handoff: the first person its findings notify. The escalation ladder always starts
+with the outcome owner (else the engineering owner), so that person comes first; a handoff whose
+outcome owner is itself the problem (an open `ownerless` finding on it) has no owner.
+
+What team a handoff belongs to: the value of a "Team" field or property on any of its items (a
+Notion select, a Jira custom field named Team), else the project, repo or database it lives in
+(its first item's scope, e.g. the Jira project key). Teams and owners match case-insensitively.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.base import SYSTEMS
+from mapping.fields import DEFAULT_NAMES
+from sync.state import State
+
+__all__ = [
+    "Filters",
+    "Heatmap",
+    "ReportData",
+    "ReportLine",
+    "TrendPoint",
+    "gather",
+]
+
+WEEK = timedelta(days=7)
+TREND_RUNS = 30  # runs on the trend chart when no --since narrows it
+NO_OWNER = "(no owner)"
+NO_TEAM = "(no team)"
+_TEAM_FIELDS = ("team",)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """`--since`, `--team`, `--owner`; None means no filter (since: the last seven days)."""
+
+    since: datetime | None = None
+    team: str | None = None
+    owner: str | None = None
+
+    def matches(self, line: ReportLine) -> bool:
+        if self.team and self.team.casefold() != line.team.casefold():
+            return False
+        if self.owner:
+            wanted = self.owner.casefold()
+            if wanted not in (line.owner.casefold(), line.owner_name.casefold()):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """One finding as the report lists it, with the item to open."""
+
+    record: str
+    title: str
+    code: str
+    severity: str
+    subject: str
+    message: str
+    system: str
+    item_key: str
+    url: str
+    owner: str  # directory key, "" when nobody owns it
+    owner_name: str
+    team: str
+    opened: datetime
+    escalation: int = 0
+    notified: tuple[str, ...] = ()  # names of the people told, in ladder order
+    resolved: datetime | None = None
+
+    def age_days(self, now: datetime) -> int:
+        return max(0, (now - self.opened).days)
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """Counts of open missing fields: rows (teams or owners) by columns (fields)."""
+
+    rows: tuple[str, ...]
+    cols: tuple[str, ...]
+    cells: Mapping[tuple[str, str], int]
+
+    def at(self, row: str, col: str) -> int:
+        return self.cells.get((row, col), 0)
+
+    @property
+    def peak(self) -> int:
+        return max(self.cells.values(), default=0)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """Open findings by code after one run."""
+
+    run_id: int
+    at: datetime
+    by_code: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_code.values())
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything one report shows, already filtered."""
+
+    generated: datetime
+    since: datetime
+    filters: Filters
+    open_lines: tuple[ReportLine, ...]
+    closed: tuple[ReportLine, ...]
+    trend: tuple[TrendPoint, ...]
+    last_run: datetime | None = None
+    records: int = 0  # handoffs the state knows of
+    teams: tuple[str, ...] = field(default=())
+
+    def of(self, code: str, subject: str | None = None) -> list[ReportLine]:
+        return [
+            ln
+            for ln in self.open_lines
+            if ln.code == code and (subject is None or ln.subject == subject)
+        ]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for ln in self.open_lines:
+            out[ln.code] = out.get(ln.code, 0) + 1
+        return dict(sorted(out.items()))
+
+    @property
+    def ownerless(self) -> list[ReportLine]:
+        """Oldest first: the longer nobody owns it, the higher it goes."""
+        return sorted(self.of("ownerless"), key=lambda ln: (ln.opened, ln.record))
+
+    @property
+    def no_decision(self) -> list[ReportLine]:
+        return self.of("decision-missing", "go/no-go")
+
+    @property
+    def expired_or_stale(self) -> list[ReportLine]:
+        lines = self.of("expired") + self.of("stale")
+        return sorted(lines, key=lambda ln: (ln.opened, ln.record))
+
+    @property
+    def conflicts(self) -> list[ReportLine]:
+        return self.of("conflict")
+
+    @property
+    def escalations(self) -> list[ReportLine]:
+        lines = [ln for ln in self.open_lines if ln.escalation > 0]
+        return sorted(lines, key=lambda ln: (-ln.escalation, ln.opened, ln.record))
+
+    @property
+    def missing(self) -> list[ReportLine]:
+        return self.of("missing-field")
+
+    def heatmap(self, by: str) -> Heatmap:
+        """Missing fields by "team" or by "owner"."""
+        cells: dict[tuple[str, str], int] = {}
+        for ln in self.missing:
+            row = (ln.team or NO_TEAM) if by == "team" else (ln.owner_name or NO_OWNER)
+            col = field_label(ln.subject)
+            cells[(row, col)] = cells.get((row, col), 0) + 1
+        rows = sorted({r for r, _ in cells}, key=lambda r: (-_sum(cells, r, 0), r))
+        cols = sorted({c for _, c in cells}, key=lambda c: (-_sum(cells, c, 1), c))
+        return Heatmap(tuple(rows), tuple(cols), cells)
+
+
+def _sum(cells: Mapping[tuple[str, str], int], name: str, axis: int) -> int:
+    return sum(n for k, n in cells.items() if k[axis] == name)
+
+
+def field_label(name: str) -> str:
+    """How people call a record field ("primary_metric" -> "Primary metric")."""
+    return (DEFAULT_NAMES.get(name) or [name.replace("_", " ").capitalize()])[0]
+
+
+# --- gathering --------------------------------------------------------------------------
+
+_FINDING_COLS = (
+    "record_key, code, severity, subject, message, system, item_key, url, notify, "
+    "escalation, first_seen, resolved_at"
+)
+
+
+def gather(
+    state: State,
+    *,
+    now: datetime,
+    filters: Filters | None = None,
+    names: Mapping[str, str] | None = None,
+) -> ReportData:
+    """The report's data from `state`; `names` maps directory keys to people's names."""
+    filters = filters or Filters()
+    since = filters.since or now - WEEK
+    names = names or {}
+    db = state.db
+    records = {
+        key: (title or "", json.loads(items or "[]"))
+        for key, title, items in db.execute("SELECT key, title, item_ids FROM records").fetchall()
+    }
+    teams = _teams(state, records)
+    open_rows = db.execute(
+        f"SELECT {_FINDING_COLS} FROM findings WHERE resolved_at IS NULL"
+    ).fetchall()
+    closed_rows = db.execute(
+        f"SELECT {_FINDING_COLS} FROM findings WHERE resolved_at >= ?", [_iso(since)]
+    ).fetchall()
+    owners = _owners(open_rows + closed_rows)
+    open_lines = [_line(r, records, teams, owners, names) for r in open_rows]
+    closed = [_line(r, records, teams, owners, names) for r in closed_rows]
+    open_lines = sorted(filter(filters.matches, open_lines), key=_order)
+    closed = sorted(filter(filters.matches, closed), key=lambda ln: (ln.resolved, ln.record))
+    runs = state.runs(1)
+    if filters.team or filters.owner:
+        trend = _trend_of(state, filters, records, teams, owners, names)
+    else:
+        trend = [TrendPoint(rid, at, counts) for rid, at, counts in state.trend(TREND_RUNS)]
+    if filters.since:
+        trend = [p for p in trend if p.at >= filters.since]
+    return ReportData(
+        generated=now,
+        since=since,
+        filters=filters,
+        open_lines=tuple(open_lines),
+        closed=tuple(closed),
+        trend=tuple(trend),
+        last_run=runs[0].started if runs else None,
+        records=len(records),
+        teams=tuple(sorted(set(teams.values()), key=str.casefold)),
+    )
+
+
+def _order(ln: ReportLine) -> tuple[Any, ...]:
+    rank = {"error": 0, "warning": 1}.get(ln.severity, 2)
+    return (rank, ln.code, ln.record, ln.subject)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _owners(rows: Iterable[tuple[Any, ...]]) -> dict[str, str]:
+    """Record key -> owner key: the first person told, unless the outcome owner is missing."""
+    owners: dict[str, str] = {}
+    no_owner: set[str] = set()
+    for row in rows:
+        record, code, subject, notify, resolved = row[0], row[1], row[3], row[8], row[11]
+        if code == "ownerless" and subject == "outcome_owner" and resolved is None:
+            no_owner.add(record)
+        told = json.loads(notify or "[]")
+        if told and record not in owners:
+            owners[record] = str(told[0])
+    return {k: v for k, v in owners.items() if k not in no_owner}
+
+
+def _teams(state: State, records: Mapping[str, tuple[str, list[str]]]) -> dict[str, str]:
+    """Record key -> team: a "Team" field on any of its items, else its first item's scope."""
+    found: dict[str, str] = {}
+    for key, (_, item_ids) in records.items():
+        scope = ""
+        for ref in sorted(item_ids, key=_jira_first):
+            system, _, item_id = ref.partition(":")
+            row = state.db.execute(
+                "SELECT scope, fields FROM items WHERE system = ? AND id = ?", [system, item_id]
+            ).fetchone()
+            if row is None:
+                continue
+            scope = scope or str(row[0]).partition(":")[2]
+            team = _team_field(json.loads(row[1] or "{}"))
+            if team:
+                found[key] = team
+                break
+        else:
+            found[key] = scope
+    return found
+
+
+def _jira_first(ref: str) -> tuple[int, str]:
+    # A handoff's home is its Jira issue when it has one, as in the record itself.
+    system = ref.partition(":")[0]
+    return (SYSTEMS.index(system) if system in SYSTEMS else len(SYSTEMS), ref)
+
+
+def _team_field(fields: Mapping[str, Any]) -> str:
+    for name, value in fields.items():
+        if str(name).strip().casefold() in _TEAM_FIELDS:
+            text = _plain(value)
+            if text:
+                return text
+    return ""
+
+
+def _plain(value: Any) -> str:
+    """A select/option/user-ish value as text: Notion {"select": {"name"}}, Jira {"value"}."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return next((t for t in map(_plain, value) if t), "")
+    if isinstance(value, dict):
+        for key in ("select", "name", "value", "displayName"):
+            if key in value:
+                text = _plain(value[key])
+                if text:
+                    return text
+    return ""
+
+
+def _line(
+    row: tuple[Any, ...],
+    records: Mapping[str, tuple[str, list[str]]],
+    teams: Mapping[str, str],
+    owners: Mapping[str, str],
+    names: Mapping[str, str],
+) -> ReportLine:
+    record, code, severity, subject, message, system, item_key, url, notify = row[:9]
+    escalation, first_seen, resolved_at = row[9:]
+    owner = owners.get(record, "")
+    told = json.loads(notify or "[]")
+    return ReportLine(
+        record=record,
+        title=records.get(record, ("", []))[0],
+        code=code,
+        severity=severity or "warning",
+        subject=subject or "",
+        message=message or "",
+        system=system or "",
+        item_key=item_key or record,
+        url=url or "",
+        owner=owner,
+        owner_name=names.get(owner, owner),
+        team=teams.get(record, ""),
+        opened=datetime.fromisoformat(first_seen),
+        escalation=int(escalation or 0),
+        notified=tuple(names.get(k, k) for k in told),
+        resolved=datetime.fromisoformat(resolved_at) if resolved_at else None,
+    )
+
+
+def _trend_of(
+    state: State,
+    filters: Filters,
+    records: Mapping[str, tuple[str, list[str]]],
+    teams: Mapping[str, str],
+    owners: Mapping[str, str],
+    names: Mapping[str, str],
+) -> list[TrendPoint]:
+    """The trend for one team or owner, rebuilt from each finding's current episode (an
+    earlier episode of a finding that reopened is not counted)."""
+    runs = state.db.execute(
+        "SELECT id, started FROM runs WHERE dry_run = 0 ORDER BY id DESC LIMIT ?", [TREND_RUNS]
+    ).fetchall()
+    rows = state.db.execute(f"SELECT {_FINDING_COLS} FROM findings").fetchall()
+    lines = [_line(r, records, teams, owners, names) for r in rows]
+    lines = [ln for ln in lines if filters.matches(ln)]
+    points = []
+    for rid, started in sorted(runs):
+        at = datetime.fromisoformat(started)
+        counts: dict[str, int] = {}
+        for ln in lines:
+            if ln.opened <= at and (ln.resolved is None or ln.resolved > at):
+                counts[ln.code] = counts.get(ln.code, 0) + 1
+        points.append(TrendPoint(rid, at, counts))
+    return points
