@@ -79,6 +79,9 @@ class SourceItem:
     labels: tuple[str, ...] = ()
     comment: CommentRef | None = None
     state: Literal["present", "deleted", "forbidden"] = "present"
+    # The last change a person made, when the state knows `updated` moved because of our own
+    # write-back (a comment or label of ours is not activity); None means `updated`.
+    activity: datetime | None = None
 
 
 @dataclass(frozen=True)

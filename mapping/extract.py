@@ -80,5 +80,5 @@ class Collector:
 
     def result(self) -> dict[str, tuple[Value, ...]]:
         """The values found, by record field; fields with no value are left out."""
-        self.add("last_activity", self.item.updated, "updated")
+        self.add("last_activity", self.item.activity or self.item.updated, "updated")
         return {name: tuple(values) for name, values in self._found.items()}

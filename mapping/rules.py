@@ -300,7 +300,12 @@ def conflict(record: HandoffRecord, ctx: Context) -> list[Finding]:
 
 def expired(record: HandoffRecord, ctx: Context) -> list[Finding]:
     """The expiry or review date has passed."""
-    dates = [(v.value, v) for v in record.expiry if isinstance(v.value, date)]
+    # A datetime is also a date, but the two do not compare: reduce every value to its day.
+    dates = [
+        (v.value.date() if isinstance(v.value, datetime) else v.value, v)
+        for v in record.expiry
+        if isinstance(v.value, date)
+    ]
     if not dates:
         return []
     when, value = min(dates, key=lambda d: d[0])

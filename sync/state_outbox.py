@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterator
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import WriteOp
@@ -20,7 +20,11 @@ from sync.state_schema import (
     parse_dt,
 )
 
-__all__ = ["OutboxLedger"]
+__all__ = ["ECHO_GRACE", "OutboxLedger"]
+
+# How long after our own write a newer `updated` is taken to be its echo (server clocks and
+# Notion's minute rounding included).
+ECHO_GRACE = timedelta(minutes=2)
 
 
 class OutboxLedger(StateBase):
@@ -145,6 +149,7 @@ class OutboxLedger(StateBase):
                 [at, op.key],
             )
             self._audit(op, run_id, at, "sending", "", "")
+            self._quiet(op, now)
 
     def outbox_done(
         self,
@@ -171,10 +176,18 @@ class OutboxLedger(StateBase):
                 [target, at, op.key],
             )
             self._audit(sent or op, run_id, at, result, target, detail, op_key=op.key)
+            self._quiet(op, now)
             if op.action in ("comment.create", "comment.update") and target:
                 self.record_comment(op.system, op.item_id, target, op.body, now, op_key=op.key)
             elif op.action in ("label.add", "label.remove"):
                 self._relabel(op)
+
+    def _quiet(self, op: WriteOp, now: datetime) -> None:
+        # Our write moves the item's `updated`; until a little after it, that is not activity.
+        self.db.execute(
+            "UPDATE items SET quiet_until = ? WHERE system = ? AND id = ?",
+            [iso(now + ECHO_GRACE), op.system, op.item_id],
+        )
 
     def outbox_failed(
         self,

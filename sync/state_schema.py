@@ -41,6 +41,14 @@ def _initial(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="0002_item_activity")
+def _item_activity(db: Database) -> None:
+    # activity: the last change a person made. quiet_until: until then, a newer `updated` is
+    # taken to be the echo of our own write-back, not a person's change.
+    db.execute("ALTER TABLE items ADD COLUMN activity TEXT")
+    db.execute("ALTER TABLE items ADD COLUMN quiet_until TEXT")
+
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,

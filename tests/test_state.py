@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,7 +87,7 @@ def test_migrations_from_empty_then_reopen_is_idempotent(tmp_path: Path) -> None
         run = s.start_run(T0)
         s.upsert_items([item(1)], run, T0)
     with State.open(path) as s:
-        assert [m.name for m in migrations.applied(s.db)] == ["0001_initial"]
+        assert [m.name for m in migrations.applied(s.db)] == ["0001_initial", "0002_item_activity"]
         assert not migrations.pending(s.db)
         assert [i.key for i in s.iter_items()] == ["EXP-1"]
         assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -447,3 +447,24 @@ def test_threads_share_one_state_file(tmp_path: Path) -> None:
             t.join()
         assert len(s.audit()) == 300
         assert len(s.outbox(status="done")) == 150
+
+
+def test_our_own_write_back_is_not_activity_but_a_later_edit_is() -> None:
+    """A comment or label of ours moves `updated`; staleness must not reset because of it."""
+    t0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    with State.memory() as s:
+        item = SourceItem("jira", "jira:EXP", "1", "EXP-1", "u", "issue", t0)
+        s.upsert_items([item], 1, t0)
+        op = WriteOp("jira", "jira:EXP", "1", "EXP-1", "label.add", name="handoff:stale")
+        wrote = t0 + timedelta(days=9)
+        s.outbox_plan(op, 2, wrote)
+        s.outbox_sending(op, 2, wrote)
+        s.outbox_done(op, 2, wrote)
+        echo = replace(item, updated=wrote + timedelta(seconds=1))
+        s.upsert_items([echo], 3, wrote + timedelta(minutes=5))
+        (stored,) = s.iter_items()
+        assert stored.updated == echo.updated and stored.activity == t0
+        edit = replace(item, updated=wrote + timedelta(hours=1))
+        s.upsert_items([edit], 4, wrote + timedelta(hours=2))
+        (stored,) = s.iter_items()
+        assert stored.updated == edit.updated and stored.activity is None  # activity = updated
