@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors import github, jira, notion
 from connectors._retry import FAST_POLICY
-from connectors.base import Connector, SourceItem
+from connectors.base import SourceItem
 from connectors.sandbox import Sandbox
 from connectors.sandbox.demo import (
     DEMO_CLEAN,
@@ -24,7 +23,7 @@ from connectors.sandbox.demo import (
 from mapping.link import build_records
 from mapping.record import HandoffRecord
 from mapping.rules import CODES, Finding, evaluate
-from sync.connect import scopes_of
+from sync.connect import connect
 from sync.settings import Settings, load_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -53,27 +52,11 @@ def pull_and_check(
             encoding="utf-8",
         )
         settings = load_settings(path)
-        tokens = {
-            s: getattr(settings, s).token.get_secret_value() for s in ("jira", "github", "notion")
-        }
-        existing = {f["name"] for f in ws["jira"]["fields"]}
-        wanted = [n for n in settings.fields.jira.custom_field_names() if n in existing]
-        client = jira.open_client(
-            settings.jira.url, settings.jira.email, tokens["jira"], api_version=api_version
-        )
-        connectors: dict[str, Connector] = {
-            "jira": jira.JiraConnector(
-                client, api_version=api_version, custom_fields=wanted, policy=FAST_POLICY
-            ),
-            "github": github.GithubConnector(
-                github.open_client(settings.github.url, tokens["github"]), policy=FAST_POLICY
-            ),
-            "notion": notion.NotionConnector(
-                notion.open_client(settings.notion.url, tokens["notion"], timeout=10),
-                policy=FAST_POLICY,
-            ),
-        }
-        items = [i for s in scopes_of(settings) for i in connectors[s.system].pull(s, None)]
+        # The same path `handoff sync` takes: settings -> the three real clients and scopes.
+        opened = connect(settings, policy=FAST_POLICY)
+        assert opened.errors == [] and set(opened.connectors) == {"jira", "github", "notion"}
+        connectors = opened.connectors
+        items = [i for s in opened.scopes for i in connectors[s.system].pull(s, None)]
         directory = settings.directory()
         for connector in connectors.values():
             directory.add_accounts(connector.people())
@@ -107,7 +90,9 @@ def test_expected_names_every_finding_kind_and_some_clean_records() -> None:
 def test_config_loads_with_every_scope_person_and_group(tmp_path: Path) -> None:
     ws = demo_workspace(NOW)
     with Sandbox(ws) as sb:
-        text = sandbox_config(sb, state_path=str(tmp_path / "s.db"), api_version=2)
+        text = sandbox_config(
+            sb, state_path=str(tmp_path / "s.db"), api_version=2, leads=DEMO_LEADS
+        )
         path = tmp_path / "c.toml"
         path.write_text(text, encoding="utf-8")
         settings = load_settings(path)
@@ -117,6 +102,7 @@ def test_config_loads_with_every_scope_person_and_group(tmp_path: Path) -> None:
     assert settings.github.repos == ["acme/checkout"]
     assert settings.notion.databases == [ws["notion"]["databases"][0]["id"]]
     assert settings.state.path == str(tmp_path / "s.db")
+    assert settings.escalation.leads == list(DEMO_LEADS)
     assert settings.jira.token is not None
     assert settings.jira.token.get_secret_value() == "sandbox-jira-write"
     assert "growth-team" in settings.groups and "checkout-eng" in settings.groups

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors import github, jira, notion
 from connectors._retry import FAST_POLICY
-from connectors.base import Connector, SourceItem
+from connectors.base import SourceItem
 from connectors.sandbox import Sandbox
 from connectors.sandbox.demo import sandbox_config
 from connectors.sandbox.generate import PROJECTS, REPOS, generate_workspace
 from mapping.link import build_records
 from mapping.rules import evaluate
-from sync.connect import scopes_of
+from sync.connect import connect
 from sync.settings import load_settings
 
 NOW = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)
@@ -65,22 +64,9 @@ def test_full_pull_through_the_connectors_returns_every_item(tmp_path: Path) -> 
         path = tmp_path / "handoff.toml"
         path.write_text(sandbox_config(sb, state_path=str(tmp_path / "s.db")), encoding="utf-8")
         settings = load_settings(path)
-        secret = {
-            s: getattr(settings, s).token.get_secret_value() for s in ("jira", "github", "notion")
-        }
-        names = [f["name"] for f in ws["jira"]["fields"]]
-        client = jira.open_client(settings.jira.url, settings.jira.email, secret["jira"],
-                                  api_version=3)
-        connectors: dict[str, Connector] = {
-            "jira": jira.JiraConnector(client, api_version=3, custom_fields=names,
-                                       policy=FAST_POLICY),
-            "github": github.GithubConnector(
-                github.open_client(settings.github.url, secret["github"]), policy=FAST_POLICY),
-            "notion": notion.NotionConnector(
-                notion.open_client(settings.notion.url, secret["notion"], timeout=10),
-                policy=FAST_POLICY),
-        }
-        scopes = scopes_of(settings)
+        opened = connect(settings, policy=FAST_POLICY)
+        connectors = opened.connectors
+        scopes = opened.scopes
         assert len(scopes) == len(PROJECTS) + len(REPOS) + 2
         items: list[SourceItem] = [i for s in scopes for i in connectors[s.system].pull(s, None)]
         directory = settings.directory()
