@@ -76,6 +76,9 @@ def adf_text(node: Any) -> str:
         return ""
     if node.get("type") == "text":
         return str(node.get("text", ""))
+    if node.get("type") == "mention":
+        # v2 shows an ADF mention as wiki markup, so it still notifies and names the person.
+        return f"[~accountid:{(node.get('attrs') or {}).get('id', '')}]"
     parts = [adf_text(c) for c in node.get("content", [])]
     sep = "\n" if node.get("type") in ("doc", "bulletList", "orderedList") else ""
     return sep.join(parts)

@@ -1,0 +1,218 @@
+"""`handoff demo`: a real sync of a believable team's workspace, served by the local sandbox.
+
+It starts the sandbox (loopback only) with the demo workspace, writes a config for it, runs the
+same sync `handoff sync` runs through the real Jira, GitHub and Notion clients, writes the
+report, and shows a few of the comments it wrote, as each system now holds them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+from connectors.errors import HandoffSyncError
+
+__all__ = ["DemoResult", "demo_command", "run_demo"]
+
+log = logging.getLogger(__name__)
+
+NEXT_STEPS = """\
+Point the same commands at your own systems:
+  1. handoff init --output handoff.toml      (answers a few questions, finds your field names)
+  2. export HANDOFF_JIRA__TOKEN=... HANDOFF_GITHUB__TOKEN=... HANDOFF_NOTION__TOKEN=...
+  3. handoff doctor --config handoff.toml    (checks tokens, permissions and scopes)
+  4. handoff sync --config handoff.toml --dry-run   (shows every write; changes nothing)
+  5. handoff sync --config handoff.toml      (then from cron, see the README)"""
+
+
+class DemoResult:
+    """What the demo did, for the command's text and for tests."""
+
+    def __init__(self, folder: Path, config: Path, url: str) -> None:
+        self.folder = folder
+        self.config = config
+        self.url = url
+        self.sync: Any = None
+        self.reports: list[Path] = []
+        self.samples: list[tuple[str, str, str]] = []  # (system, item, comment text)
+
+
+def run_demo(folder: Path, *, api_version: int = 3, keep_running: bool = False) -> DemoResult:
+    """Serve the demo workspace, sync it for real, write the report; return what happened."""
+    from connectors.sandbox import Sandbox
+    from connectors.sandbox.demo import demo_workspace, sandbox_config
+    from sync.connect import connect
+    from sync.engine import Engine, SyncOptions
+    from sync.settings import load_settings
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = folder / "state.db"
+    for stale in (state, folder / "state.db-wal", folder / "state.db-shm"):
+        stale.unlink(missing_ok=True)  # each demo starts from a fresh team and a fresh state
+    sb = Sandbox(demo_workspace())
+    sb.start()
+    try:
+        config = folder / "handoff.toml"
+        config.write_text(
+            sandbox_config(sb, state_path=str(state), api_version=api_version), encoding="utf-8"
+        )
+        result = DemoResult(folder, config, sb.url)
+        settings = load_settings(config)
+        conns = connect(settings)
+        if conns.errors:
+            raise HandoffSyncError("the demo sandbox could not be reached: " + conns.errors[0])
+        result.sync = Engine(settings, conns.connectors, conns.scopes).run(SyncOptions())
+        result.reports = _write_reports(config, folder)
+        result.samples = _samples(sb)
+        if keep_running:
+            click.echo(f"Sandbox still serving at {sb.url} (config: {config}). Ctrl-C stops it.")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+        return result
+    finally:
+        sb.stop()
+
+
+def _write_reports(config: Path, folder: Path) -> list[Path]:
+    """The lead's report in HTML and Markdown, if this version has the report command."""
+    import importlib
+
+    try:
+        write_report = importlib.import_module("sync.report").write_report
+    except (ImportError, AttributeError):
+        return []
+    written = []
+    for fmt, name in (("html", "report.html"), ("md", "report.md")):
+        target = folder / name
+        write_report(config, fmt, target)
+        written.append(target)
+    return written
+
+
+def _samples(sb: Any) -> list[tuple[str, str, str]]:
+    """One comment of ours from each system, read back through its API as a person sees it."""
+    from connectors.sandbox import DEFAULT_TOKENS, JIRA_EMAIL
+
+    def token(system: str) -> str:
+        return next(t for t, a in DEFAULT_TOKENS[system].items() if a == "write")
+
+    out: list[tuple[str, str, str]] = []
+    base = sb.url
+    timeout = 10
+    log_writes = sb.log(write=True)
+    jira_issue = next(
+        (e.path.split("/")[5] for e in log_writes if e.path.endswith("/comment")), None
+    )
+    if jira_issue:
+        r = requests.get(
+            f"{base}/rest/api/2/issue/{jira_issue}/comment",
+            auth=(JIRA_EMAIL, token("jira")),
+            timeout=timeout,
+        )
+        issue = requests.get(
+            f"{base}/rest/api/2/issue/{jira_issue}?fields=summary",
+            auth=(JIRA_EMAIL, token("jira")),
+            timeout=timeout,
+        ).json()
+        body = next((c["body"] for c in r.json()["comments"] if "handoff-sync:" in c["body"]), "")
+        # Jira shows a mention as the person's name; the raw markup holds their account id.
+        for p in sb.workspace.get("people", []):
+            if p.get("jira_account_id"):
+                body = body.replace(f"[~accountid:{p['jira_account_id']}]", "@" + p["name"])
+        out.append(("Jira", f"{issue['key']} {issue['fields']['summary']}", body))
+    gh = next(
+        (e.path for e in log_writes if e.path.endswith("/comments") and "/api/v3/" in e.path),
+        None,
+    )
+    if gh:
+        r = requests.get(
+            base + gh, headers={"Authorization": f"token {token('github')}"}, timeout=timeout
+        )
+        body = next((c["body"] for c in r.json() if "handoff-sync:" in c["body"]), "")
+        number = gh.split("/")[-2]
+        repo = "/".join(gh.split("/")[4:6])
+        out.append(("GitHub", f"{repo}#{number}", body))
+    notion = next((e for e in log_writes if e.path == "/v1/comments"), None)
+    if notion and isinstance(notion.body, dict):
+        page = notion.body.get("parent", {}).get("page_id", "")
+        r = requests.get(
+            f"{base}/v1/comments",
+            params={"block_id": page},
+            headers={"Authorization": f"Bearer {token('notion')}", "Notion-Version": "2025-09-03"},
+            timeout=timeout,
+        )
+        texts = ["".join(t["plain_text"] for t in c["rich_text"]) for c in r.json()["results"]]
+        body = next((t for t in texts if "handoff-sync:" in t), "")
+        out.append(("Notion", f"page {page}", body))
+    return out
+
+
+def _shown(text: str, limit: int = 14) -> str:
+    lines = [ln for ln in text.splitlines() if "<!--" not in ln]
+    more = len(lines) - limit
+    shown = "\n".join("    " + ln for ln in lines[:limit])
+    return shown + (f"\n    … ({more} more lines)" if more > 0 else "")
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "folder",
+    default="handoff-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the demo's config, state and report.",
+)
+@click.option(
+    "--api-version",
+    type=click.Choice(["2", "3"]),
+    default="3",
+    show_default=True,
+    help="Jira REST version: 3 writes ADF comments, 2 wiki markup.",
+)
+@click.option("--keep-running", is_flag=True, help="Keep the sandbox up afterwards to explore.")
+@click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON.")
+def demo_command(folder: str, api_version: str, keep_running: bool, as_json: bool) -> None:
+    """Run a real sync against a local copy of a team's Jira, GitHub and Notion.
+
+    Nothing leaves this machine: the three services are emulated on 127.0.0.1.
+    """
+    try:
+        result = run_demo(Path(folder), api_version=int(api_version), keep_running=keep_running)
+    except HandoffSyncError as exc:
+        raise click.ClickException(exc.message) from None
+    sync = result.sync
+    counts = sync.counts()
+    if as_json:
+        payload = {
+            "folder": str(result.folder),
+            "config": str(result.config),
+            "reports": [str(p) for p in result.reports],
+            "counts": counts,
+            "findings": sorted({(f.record_key, f.code) for f in sync.findings}),
+            "ok": not sync.failed,
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(
+        f"Synced a demo team: {counts['items']} items in Jira, GitHub and Notion folded into "
+        f"{counts['records']} handoffs; {counts['findings']} problems found; "
+        f"{counts.get('writes_done', 0)} comments, labels and properties written."
+    )
+    by_code: dict[str, int] = {}
+    for f in sync.findings:
+        by_code[f.code] = by_code.get(f.code, 0) + 1
+    click.echo("Problems by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(by_code.items())))
+    for path in result.reports:
+        click.echo(f"Report for leads: {path}")
+    for system, item, body in result.samples:
+        click.echo(f"\nAs it now appears in {system}, on {item}:\n{_shown(body)}")
+    click.echo(f"\nConfig used: {result.config} (the same file works with every command).")
+    click.echo(NEXT_STEPS)
