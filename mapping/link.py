@@ -21,7 +21,15 @@ from mapping import notion as notion_map
 from mapping.coerce import to_text
 from mapping.fields import FieldMaps
 from mapping.people import Directory
-from mapping.record import PERSON_FIELDS, HandoffRecord, PersonRef, SourceRef, Stage, Value
+from mapping.record import (
+    PERSON_FIELDS,
+    Decision,
+    HandoffRecord,
+    PersonRef,
+    SourceRef,
+    Stage,
+    Value,
+)
 from mapping.text import plain_text
 
 __all__ = ["LinkConfig", "build_records", "item_values", "link"]
@@ -207,6 +215,16 @@ def _resolve(value: Value, directory: Directory) -> Value:
     return replace(value, value=replace(ref, key=person.key, name=ref.name or person.name))
 
 
+def _resolve_decision(value: Value, directory: Directory) -> Value:
+    # Who decided must be joined to the directory like any owner, or an approver's "go by
+    # @hugo" could never match the approver named on another system.
+    decision = value.value
+    if not isinstance(decision, Decision) or decision.who is None:
+        return value
+    who = _resolve(replace(value, value=decision.who), directory).value
+    return replace(value, value=replace(decision, who=who))
+
+
 def _record(
     group: tuple[SourceItem, ...],
     found: _Group,
@@ -219,6 +237,8 @@ def _record(
         for name, values in item_values(item, maps).items():
             if name in PERSON_FIELDS:
                 values = tuple(_resolve(v, directory) for v in values)
+            elif name == "decision_log":
+                values = tuple(_resolve_decision(v, directory) for v in values)
             merged.setdefault(name, []).extend(values)
     first = group[0]
     # A Jira issue is the record's name; else the key its items name; else the lone item's id.

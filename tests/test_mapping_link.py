@@ -124,3 +124,22 @@ def test_one_hundred_thousand_items_link_into_the_right_groups() -> None:
     groups = link(items, CFG)
     assert len(groups) == 40_000
     assert all(len(g) in (2, 3) for g in groups)
+
+
+def test_an_approvers_go_decision_signs_off_the_cost_cap() -> None:
+    """Who decided is joined to the directory like any owner, so the sign-off is recognised."""
+    from mapping.people import PersonConfig
+    from mapping.rules import RulesConfig, evaluate
+
+    desc = (
+        "h2. Cost cap\n20000 USD\n\nh2. Cost cap approver\n[~accountid:acc-hugo]\n\n"
+        "h2. Decision log\ngo by [~accountid:acc-hugo] on 2026-11-01\n"
+    )
+    item = jira("EXP-1", description=desc, status={"name": "In Progress"})
+    people = [PersonConfig(key="hugo", name="Hugo", jira="acc-hugo")]
+    directory = Directory.from_config(people, [])
+    (record,) = build_records([item], FieldMaps(), directory, CFG)
+    (decision,) = record.decision_log
+    assert decision.value.who.key == "hugo"
+    found = evaluate(record, RulesConfig(), directory, T0.replace(year=2026, month=11, day=2))
+    assert not [f for f in found if f.code == "decision-missing" and "cost cap" in f.message]
