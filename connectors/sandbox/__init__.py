@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from .github_api import GithubService
@@ -38,9 +39,17 @@ class Sandbox(SandboxServer):
         ws.update(workspace or {})
         self.workspace = ws
         self.rate_limits = rate_limits
-        self.jira = JiraService(self, ws)
-        self.github = GithubService(self, ws)
-        self.notion = NotionService(self, ws)
+        # Loading builds millions of small objects that all live on; the cyclic collector
+        # would rescan them again and again (100,000 items: ~2.4 s with it, ~0.5 s without).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.jira = JiraService(self, ws)
+            self.github = GithubService(self, ws)
+            self.notion = NotionService(self, ws)
+        finally:
+            if was_enabled:
+                gc.enable()
         for service in (self.jira, self.github, self.notion):
             self.add(service)
 

@@ -36,7 +36,15 @@ from zoneinfo import ZoneInfo
 from .server import ApiError, Response, SandboxServer
 from .workspace import JIRA_EMAIL
 
-__all__ = ["NOT_FOUND_ISSUE", "STANDARD_FIELDS", "JiraStore", "adf_text", "jira_time", "to_adf"]
+__all__ = [
+    "NOT_FOUND_ISSUE",
+    "STANDARD_FIELDS",
+    "JiraStore",
+    "adf_text",
+    "adf_wiki",
+    "jira_time",
+    "to_adf",
+]
 
 V = r"/rest/api/(?P<v>[23])"
 NOT_FOUND_ISSUE = "Issue does not exist or you do not have permission to see it."
@@ -82,6 +90,51 @@ def adf_text(node: Any) -> str:
     parts = [adf_text(c) for c in node.get("content", [])]
     sep = "\n" if node.get("type") in ("doc", "bulletList", "orderedList") else ""
     return sep.join(parts)
+
+
+def adf_wiki(node: Any) -> str:
+    """An ADF document as Jira's v2 API answers it: wiki markup, so headings, list items and
+    mentions keep their meaning (`h2. Hypothesis`, `* item`, `[~accountid:ID]`)."""
+    lines: list[str] = []
+
+    def inline(n: Any) -> str:
+        if not isinstance(n, dict):
+            return ""
+        kind = n.get("type")
+        if kind == "text":
+            return str(n.get("text", ""))
+        if kind == "hardBreak":
+            return "\n"
+        if kind == "mention":
+            return f"[~accountid:{(n.get('attrs') or {}).get('id', '')}]"
+        return "".join(inline(c) for c in n.get("content") or [])
+
+    def block(n: Any, bullet: str = "") -> None:
+        if not isinstance(n, dict):
+            return
+        kind = n.get("type")
+        attrs = n.get("attrs") or {}
+        if kind == "heading":
+            lines.append(f"h{attrs.get('level', 2)}. {inline(n)}")
+        elif kind in ("bulletList", "orderedList", "taskList"):
+            mark = {"bulletList": "*", "orderedList": "#", "taskList": "*"}[kind]
+            for child in n.get("content") or []:
+                block(child, bullet + mark)
+        elif kind in ("listItem", "taskItem"):
+            box = ""
+            if kind == "taskItem":
+                box = "[x] " if attrs.get("state") == "DONE" else "[ ] "
+            parts = n.get("content") or []
+            text = " ".join(inline(c) for c in parts if c.get("type") != "bulletList")
+            lines.append(f"{bullet or '*'} {box}{text}")
+        elif kind == "doc":
+            for child in n.get("content") or []:
+                block(child)
+        else:
+            lines.append(inline(n))
+
+    block(node)
+    return "\n".join(lines)
 
 
 def to_adf(text: str) -> dict[str, Any]:
@@ -299,7 +352,7 @@ class JiraStore:
     def _body(self, body: Any, v: str) -> Any:
         if v == "3":
             return body if isinstance(body, dict) else to_adf(str(body or ""))
-        return adf_text(body) if isinstance(body, dict) else body
+        return adf_wiki(body) if isinstance(body, dict) else body
 
     def comment_json(self, issue: dict[str, Any], c: dict[str, Any], v: str) -> dict[str, Any]:
         return {
