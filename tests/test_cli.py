@@ -1,0 +1,116 @@
+"""The command line: help everywhere, docs that match, output for people and for scripts."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from engine_fixtures import workspace, write_config
+
+from connectors.sandbox import Sandbox
+from sync.cli import LAZY_COMMANDS, main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def commands() -> list[str]:
+    ctx = click.Context(main, info_name="handoff")
+    return [c for c in main.list_commands(ctx) if main.get_command(ctx, c) is not None]
+
+
+def test_every_command_has_help_text() -> None:
+    runner = CliRunner()
+    names = commands()
+    assert {"sync", "status", "sandbox", "demo"} <= set(names)
+    for name in names:
+        out = runner.invoke(main, [name, "--help"])
+        assert out.exit_code == 0, (name, out.output)
+        summary = out.output.split("Options:")[0]
+        assert len(summary.split("\n", 2)[-1].strip()) > 20, f"{name} has no help text"
+
+
+def test_the_lazy_commands_all_exist() -> None:
+    # A command listed but not importable would vanish from --help without a word.
+    assert set(LAZY_COMMANDS) <= set(commands())
+
+
+def test_the_readme_mentions_every_command() -> None:
+    for name in commands():
+        assert f"handoff {name}" in README, f"README does not mention `handoff {name}`"
+
+
+def test_the_readme_names_every_section_of_the_example_config() -> None:
+    config = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
+    tables = {k for k, v in config.items() if isinstance(v, dict | list)} - {"groups", "fields"}
+    tables |= {f"fields.{k}" for k in config["fields"]}
+    for name in sorted(tables):
+        shown = f"[[{name}]]" if isinstance(config.get(name), list) else f"[{name}]"
+        assert shown in README, f"README's configuration section does not mention {shown}"
+    assert "groups" in README
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
+    test_command = next(b for b in blocks if "pytest" in b)
+    assert test_command.strip() in ci
+
+
+def test_a_missing_config_is_exit_2_with_the_fix(tmp_path: Path) -> None:
+    out = CliRunner().invoke(main, ["sync", "--config", str(tmp_path / "nope.toml")])
+    assert out.exit_code == 2
+    assert "nope.toml" in out.output and "config.example.toml" in out.output
+
+
+@pytest.fixture
+def sandbox_config(tmp_path: Path) -> tuple[Sandbox, Path]:
+    with Sandbox(workspace()) as sb:
+        yield sb, write_config(tmp_path / "c.toml", sb.url, tmp_path / "state.db")
+
+
+def test_sync_json_then_status_json(sandbox_config: tuple[Sandbox, Path]) -> None:
+    sb, config = sandbox_config
+    runner = CliRunner()
+    out = runner.invoke(main, ["sync", "--config", str(config), "--json"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert result["ok"] is True and result["errors"] == []
+    assert result["counts"]["writes_done"] == len(sb.log(write=True)) > 0
+    assert {s["scope"] for s in result["scopes"]} == {
+        "jira:EXP",
+        "github:acme/web",
+        "notion:1f2e3d4c-5b6a-4789-9abc-def012345678",
+    }
+
+    out = runner.invoke(main, ["status", "--config", str(config), "--json"])
+    assert out.exit_code == 0, out.output
+    status = json.loads(out.output)
+    assert status["open_findings"] == {"missing-field": 2, "ownerless": 1, "unlinked": 1}
+    assert len(status["runs"]) == 1 and status["runs"][0]["outcome"] == "ok"
+    assert set(status["cursors"]) == {s["scope"] for s in result["scopes"]}
+
+
+def test_dry_run_prints_the_comment_text_and_labels(sandbox_config: tuple[Sandbox, Path]) -> None:
+    sb, config = sandbox_config
+    out = CliRunner().invoke(main, ["sync", "--config", str(config), "--dry-run"])
+    assert out.exit_code == 0, out.output
+    assert "comment: create" in out.output and "+handoff:ownerless" in out.output
+    assert "Hypothesis is missing" in out.output
+    assert sb.log(write=True) == []
+
+
+def test_a_wrong_token_is_exit_2_and_names_the_system(
+    sandbox_config: tuple[Sandbox, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, config = sandbox_config
+    monkeypatch.setenv("HANDOFF_GITHUB__TOKEN", "not-a-real-token")
+    out = CliRunner().invoke(main, ["sync", "--config", str(config)])
+    assert out.exit_code in (1, 2), out.output
+    assert "github" in out.output.lower()
+    assert "not-a-real-token" not in out.output
