@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,16 @@ class DemoResult:
         self.samples: list[tuple[str, str, str]] = []  # (system, item, comment text)
 
 
-def run_demo(folder: Path, *, api_version: int = 3, keep_running: bool = False) -> DemoResult:
-    """Serve the demo workspace, sync it for real, write the report; return what happened."""
+def run_demo(
+    folder: Path,
+    *,
+    api_version: int = 3,
+    keep_running: bool = False,
+    inspect: Callable[[Any], None] | None = None,
+) -> DemoResult:
+    """Serve the demo workspace, sync it for real, write the report; return what happened.
+
+    `inspect(sandbox)` is called before the sandbox stops (tests read what it holds)."""
     from connectors.sandbox import Sandbox
     from connectors.sandbox.demo import demo_workspace, sandbox_config
     from sync.connect import connect
@@ -71,6 +80,8 @@ def run_demo(folder: Path, *, api_version: int = 3, keep_running: bool = False) 
         result.sync = Engine(settings, conns.connectors, conns.scopes).run(SyncOptions())
         result.reports = _write_reports(config, folder)
         result.samples = _samples(sb)
+        if inspect is not None:
+            inspect(sb)
         if keep_running:
             click.echo(f"Sandbox still serving at {sb.url} (config: {config}). Ctrl-C stops it.")
             with contextlib.suppress(KeyboardInterrupt):
