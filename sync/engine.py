@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -24,6 +24,7 @@ from mapping.rules import Finding, evaluate
 from sync.apply import ApplyReport, Pacer, apply
 from sync.lock import lock_path, run_lock
 from sync.plan import ItemView, PlanConfig, Target, describe, plan
+from sync.render import marker_for
 from sync.settings import Settings
 from sync.state import State
 
@@ -48,6 +49,7 @@ class ScopeOutcome:
     pulled: int = 0
     newest: datetime | None = None
     error: str = ""
+    changed: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
 
 
 @dataclass
@@ -162,9 +164,16 @@ class Engine:
             result.findings = [f for fs in findings.values() for f in fs]
             state.upsert_records(records, now)
             state.record_findings(run_id, result.findings, now, records=None)
-            targets = self._targets(state, records, findings, items, systems)
+            changed = {(o.scope, i) for o in result.scopes for i in o.changed}
+            targets = self._targets(state, records, findings, items, systems, changed)
             cfg = plan_config(self.settings)
             result.ops = plan(targets, cfg, directory)
+            log.info(
+                "%d handoffs, %d open findings, %d writes planned",
+                len(records),
+                len(result.findings),
+                len(result.ops),
+            )
             if opts.dry_run:
                 result.plan_text = describe(result.ops, [t.item for t in targets])
             else:
@@ -245,6 +254,7 @@ class Engine:
                 batch.append(payload)
                 out = outcomes[key]
                 out.pulled += 1
+                out.changed.add(payload.id)
                 if out.newest is None or payload.updated > out.newest:
                     out.newest = payload.updated
                 if len(batch) >= 500:
@@ -267,6 +277,11 @@ class Engine:
         self.progress("pull", total, total)
         for t in threads:
             t.join(timeout=5)
+        for out in outcomes.values():
+            if out.error:
+                log.warning("pull of %s failed: %s", out.scope, out.error)
+            else:
+                log.info("pulled %d changed items from %s", out.pulled, out.scope)
         return list(outcomes.values())
 
     def _evaluate(
@@ -287,6 +302,7 @@ class Engine:
         findings: Mapping[str, list[Finding]],
         items: Mapping[tuple[str, str], SourceItem],
         systems: Sequence[str],
+        changed: Collection[tuple[str, str]] = (),
     ) -> list[Target]:
         prop = self.settings.notion_property.name
         comments = _stored_comments(state)
@@ -299,10 +315,27 @@ class Engine:
                     continue
                 view = ItemView.from_item(item, property_name=prop)
                 stored = comments.get((item.system, item.id))
+                if stored is not None and (item.scope, item.id) in changed:
+                    stored = self._shown_comment(item, stored)
                 if stored is not None:
                     view = _with_comment(view, stored)
                 targets.append(Target(view, tuple(findings.get(record.key, ())), links))
         return targets
+
+    def _shown_comment(self, item: SourceItem, stored: CommentRef) -> CommentRef | None:
+        """Our comment as a changed item shows it now: someone may have edited or deleted it
+        since we wrote it, and the plan must start from what people see, not from our notes."""
+        connector = self.connectors[item.system]
+        system, _, name = item.scope.partition(":")
+        if self.pacer:
+            self.pacer.wait(item.system, write=False)
+        try:
+            return connector.find_comment(
+                Scope(system, name), item.id, marker_for(item.system, item.id)
+            )
+        except ConnectorError as exc:
+            log.warning("could not read our comment on %s, planning from state: %s", item.key, exc)
+            return stored
 
 
 def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:

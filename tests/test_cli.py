@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -114,3 +116,20 @@ def test_a_wrong_token_is_exit_2_and_names_the_system(
     assert out.exit_code in (1, 2), out.output
     assert "github" in out.output.lower()
     assert "not-a-real-token" not in out.output
+
+
+def test_json_log_lines_on_request(sandbox_config: tuple[Sandbox, Path]) -> None:
+    _, config = sandbox_config
+    out = subprocess.run(
+        [sys.executable, "-m", "sync.cli", "--log-format", "json", "sync", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stderr.splitlines() if line.strip()]
+    assert lines and all({"time", "level", "logger", "message"} <= set(x) for x in lines)
+    assert any("writes planned" in x["message"] for x in lines)
+    # Not a terminal: no progress display mixed into the output.
+    assert "\r" not in out.stderr and "Pulling" not in out.stderr
