@@ -235,6 +235,12 @@ class _SystemRun:
                 stop = self._stop(f"{self.system} stopped: {exc}")
                 self._fail(op, str(exc))
                 continue
+            except NotFound as exc:
+                # The item is gone or hidden from us: stop planning writes to it until a pull
+                # sees it again, so one deleted ticket does not fail every later run.
+                self.state.mark_item(op.system, op.item_id, "deleted")
+                self._fail(op, str(exc))
+                continue
             except ConnectorError as exc:
                 self._fail(op, str(exc))
                 in_a_row = in_a_row + 1 if isinstance(exc, TransientError) else 0

@@ -223,6 +223,14 @@ class State(FindingsHistory, OutboxLedger):
             self.db.conn.executemany(_UPSERT_ITEM, rows)
         return len(rows)
 
+    def mark_item(self, system: str, item_id: str, state: str) -> None:
+        """Record that an item is deleted or out of our reach; the next pull that returns it
+        makes it present again."""
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "UPDATE items SET state = ? WHERE system = ? AND id = ?", [state, system, item_id]
+            )
+
     def iter_items(
         self, *, system: str | None = None, scope: str | None = None
     ) -> Iterator[SourceItem]:

@@ -162,3 +162,23 @@ def test_a_dry_run_on_a_fresh_machine_creates_no_state_file(
 def test_markers_are_unique_per_item() -> None:
     assert marker_for("jira", "10001") != marker_for("jira", "10002")
     assert marker_for("jira", "1") != marker_for("github", "1")
+
+
+def test_an_item_deleted_in_its_system_fails_once_then_is_left_alone(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    from sync.state import State
+
+    sync(settings)
+    # EXP-3 (id 10002) is deleted in Jira; our state no longer remembers its comment, so the
+    # next run wants to write to it again.
+    sandbox.jira.issues["10002"]["state"] = "deleted"
+    with State.open(settings.state.path) as state:
+        state.forget_comment("jira", "10002")
+    failed = sync(settings)
+    assert failed.exit_code == 1
+    assert [f.item_key for f in failed.applied.failures] == ["EXP-3"]
+    sandbox.clear_log()
+    after = sync(settings)
+    assert after.exit_code == 0 and after.ops == []
+    assert writes(sandbox) == []
