@@ -14,16 +14,15 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from connectors._retry import RetryPolicy
 from connectors.base import Account, Scope
 from connectors.errors import AuthError, ConfigError, ConnectorError, NotFound, scrub
-from mapping.fields import JIRA_STANDARD_FIELDS, JiraMap, NotionMap
-from mapping.record import FIELD_KINDS
 from sync.connect import _open, scopes_of
+from sync.doctor_checks import Check, check_people, jira_field_checks, notion_property_checks
 from sync.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -42,7 +41,6 @@ __all__ = [
     "run_checks",
 ]
 
-Status = Literal["ok", "info", "warn", "FAIL"]
 HandoffError = ConfigError | ConnectorError
 # Few, quick retries: a doctor answers in seconds, and a dead URL is itself the finding.
 DOCTOR_POLICY = RetryPolicy(attempts=2, base=0.5, cap=2.0, deadline=20.0, timeout=15.0)
@@ -53,35 +51,6 @@ JIRA_PERMISSIONS = {
     "ADD_COMMENTS": ("Add comments", "post the handoff comment"),
     "EDIT_ISSUES": ("Edit issues", "add and remove labels"),
 }
-# Field types that give a record field of each kind nothing to read.
-UNUSABLE_JIRA = {
-    "person": {"number", "date", "datetime"},
-    "people": {"number", "date", "datetime"},
-    "date": {"number", "user", "array", "option"},
-    "money": {"user", "date", "datetime", "array"},
-    "flag": {"user", "date", "datetime", "number"},
-}
-UNUSABLE_JIRA_TEXT = {"user", "date", "datetime"}
-UNUSABLE_NOTION = {
-    "person": {"number", "date", "checkbox", "files", "relation", "url"},
-    "people": {"number", "date", "checkbox", "files", "relation", "url"},
-    "date": {"people", "checkbox", "number", "files", "relation", "select", "multi_select"},
-    "money": {"people", "date", "checkbox", "files", "relation"},
-    "flag": {"people", "date", "number", "files", "relation"},
-}
-UNUSABLE_NOTION_TEXT = {"people", "files", "relation", "checkbox", "button"}
-NOTION_TYPE_NAMES = {"rich_text": "Text", "select": "Select", "multi_select": "Multi-select",
-                     "checkbox": "Checkbox"}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the doctor's answer."""
-
-    system: str  # "config" | "jira" | "github" | "notion" | "people"
-    status: Status
-    message: str
-    fix: str = ""
 
 
 @dataclass
@@ -115,8 +84,14 @@ def check_jira(settings: Settings, policy: RetryPolicy) -> Reached:
     for project in cfg.projects:
         out.append(_jira_project(conn, project, cfg.email))
     if cfg.jql and not cfg.projects:
-        out.append(Check("jira", "info", "scope is a JQL query: permissions are checked per "
-                         "project only; list the projects in [jira] projects to check them"))
+        out.append(
+            Check(
+                "jira",
+                "info",
+                "scope is a JQL query: permissions are checked per "
+                "project only; list the projects in [jira] projects to check them",
+            )
+        )
     try:
         fields = conn.fields()
     except ConnectorError as exc:
@@ -125,8 +100,14 @@ def check_jira(settings: Settings, policy: RetryPolicy) -> Reached:
     try:
         return Reached(out, list(conn.people()))
     except ConnectorError as exc:
-        out.append(_fail("jira", exc, "give the account the 'Browse users and groups' global "
-                         "permission so owners can be matched to people"))
+        out.append(
+            _fail(
+                "jira",
+                exc,
+                "give the account the 'Browse users and groups' global "
+                "permission so owners can be matched to people",
+            )
+        )
     return Reached(out)
 
 
@@ -134,9 +115,13 @@ def _jira_project(conn: JiraConnector, project: str, email: str) -> Check:
     try:
         held = conn.my_permissions(project, list(JIRA_PERMISSIONS))
     except NotFound:
-        return Check("jira", "FAIL", f"project {project} does not exist or {email} cannot see it",
-                     f"check the key in [jira] projects (keys are upper case, e.g. EXP), or "
-                     f"give {email} 'Browse projects' in {project}")
+        return Check(
+            "jira",
+            "FAIL",
+            f"project {project} does not exist or {email} cannot see it",
+            f"check the key in [jira] projects (keys are upper case, e.g. EXP), or "
+            f"give {email} 'Browse projects' in {project}",
+        )
     except ConnectorError as exc:
         return _fail("jira", exc)
     missing = [k for k, ok in held.items() if not ok]
@@ -145,56 +130,13 @@ def _jira_project(conn: JiraConnector, project: str, email: str) -> Check:
     names = " and ".join(f"'{JIRA_PERMISSIONS[k][0]}'" for k in missing)
     needs = " or ".join(JIRA_PERMISSIONS[k][1] for k in missing)
     plural = "s" if len(missing) > 1 else ""
-    return Check("jira", "FAIL",
-                 f"the token lacks {names} in project {project}: it cannot {needs}",
-                 f"give the bot account {email} the {names} project permission{plural} in "
-                 f"{project}'s permission scheme (Project settings → Permissions)")
-
-
-def jira_field_checks(fmap: JiraMap, fields: list[dict[str, Any]], site: str) -> list[Check]:
-    """Each mapped custom field exists with a type the mapping can read; default names are
-    optional (present or absent is info), names added in config must exist."""
-    by_name = {f.get("name"): f for f in fields}
-    by_id = {f.get("id"): f for f in fields}
-    defaults = JiraMap().fields
-    out: list[Check] = []
-    found: list[str] = []
-    absent: list[str] = []
-    for record_field, names in sorted(fmap.fields.items()):
-        kind = FIELD_KINDS.get(record_field, "text")
-        for name in names:
-            if name in JIRA_STANDARD_FIELDS:
-                continue
-            field = by_id.get(name) or by_name.get(name)
-            optional = name in defaults.get(record_field, [])
-            if field is None:
-                if optional:
-                    absent.append(name)
-                    continue
-                known = sorted(str(f.get("name")) for f in fields if f.get("custom"))
-                out.append(Check(
-                    "jira", "FAIL",
-                    f"custom field {name!r} (mapped to {record_field}) does not exist at {site}",
-                    f"fix the name in [fields.jira.fields] {record_field}; custom fields there: "
-                    + (", ".join(known[:15]) or "none")))
-                continue
-            typ = str((field.get("schema") or {}).get("type") or "any")
-            bad = UNUSABLE_JIRA.get(kind, UNUSABLE_JIRA_TEXT)
-            if typ in bad:
-                out.append(Check(
-                    "jira", "warn" if optional else "FAIL",
-                    f"field {name!r} is of type {typ}, which gives {record_field} ({kind}) "
-                    "nothing to read",
-                    f"map {record_field} to another field in [fields.jira.fields]"))
-            else:
-                found.append(f"{name} ({field.get('id')}, {typ})")
-    if found:
-        out.insert(0, Check("jira", "ok", "mapped custom fields found: "
-                            + ", ".join(sorted(set(found)))))
-    if absent:
-        out.append(Check("jira", "info", "optional default fields not on this site (read from "
-                         "the description instead): " + ", ".join(sorted(set(absent)))))
-    return out
+    return Check(
+        "jira",
+        "FAIL",
+        f"the token lacks {names} in project {project}: it cannot {needs}",
+        f"give the bot account {email} the {names} project permission{plural} in "
+        f"{project}'s permission scheme (Project settings → Permissions)",
+    )
 
 
 # -- GitHub -------------------------------------------------------------------------------
@@ -208,11 +150,16 @@ def check_github(settings: Settings, policy: RetryPolicy) -> Reached:
         return Reached([_fail("github", exc, _token_fix("github", exc))])
     out = [Check("github", "ok", f"token works at {settings.github.url}: signed in as {login}")]
     if scopes is not None and not {"repo", "public_repo"} & set(scopes):
-        out.append(Check("github", "FAIL",
-                         f"the classic token has scopes {', '.join(scopes) or 'none'}, without "
-                         "'repo': it cannot comment or label on private repos",
-                         "create a token with the 'repo' scope (or a fine-grained token with "
-                         "Issues: write and Pull requests: write)"))
+        out.append(
+            Check(
+                "github",
+                "FAIL",
+                f"the classic token has scopes {', '.join(scopes) or 'none'}, without "
+                "'repo': it cannot comment or label on private repos",
+                "create a token with the 'repo' scope (or a fine-grained token with "
+                "Issues: write and Pull requests: write)",
+            )
+        )
     for repo in settings.github.repos:
         out.append(_github_repo(conn, repo, login))
     return Reached(out, lookup=conn.user)
@@ -222,21 +169,30 @@ def _github_repo(conn: GithubConnector, repo: str, login: str) -> Check:
     try:
         perms = conn.repo_permissions(repo)
     except NotFound:
-        return Check("github", "FAIL", f"repository {repo} does not exist or the token of "
-                     f"{login} cannot see it",
-                     f"check [github] repos ('owner/name'), and add {repo} to the token's "
-                     "repository access")
+        return Check(
+            "github",
+            "FAIL",
+            f"repository {repo} does not exist or the token of {login} cannot see it",
+            f"check [github] repos ('owner/name'), and add {repo} to the token's repository access",
+        )
     except ConnectorError as exc:
         return _fail("github", exc)
     if not perms:
-        return Check("github", "info", f"repository {repo}: readable; GitHub does not report "
-                     "this token's write access, the first sync will say")
+        return Check(
+            "github",
+            "info",
+            f"repository {repo}: readable; GitHub does not report "
+            "this token's write access, the first sync will say",
+        )
     if perms.get("push") or perms.get("triage") or perms.get("maintain") or perms.get("admin"):
         return Check("github", "ok", f"repository {repo}: can read, comment and label")
-    return Check("github", "FAIL",
-                 f"the token can read {repo} but not comment or label (it has only 'pull')",
-                 f"give {login} the Triage (or Write) role on {repo}; a fine-grained token also "
-                 "needs Issues: write and Pull requests: write")
+    return Check(
+        "github",
+        "FAIL",
+        f"the token can read {repo} but not comment or label (it has only 'pull')",
+        f"give {login} the Triage (or Write) role on {repo}; a fine-grained token also "
+        "needs Issues: write and Pull requests: write",
+    )
 
 
 # -- Notion -------------------------------------------------------------------------------
@@ -254,10 +210,15 @@ def check_notion(settings: Settings, policy: RetryPolicy) -> Reached:
         try:
             props = conn.properties(scope)
         except NotFound:
-            out.append(Check("notion", "FAIL", f"database {db} does not exist or is not shared "
-                             "with the integration",
-                             "open the database in Notion → ••• → Connections → add the "
-                             "integration; check the id in [notion] databases"))
+            out.append(
+                Check(
+                    "notion",
+                    "FAIL",
+                    f"database {db} does not exist or is not shared with the integration",
+                    "open the database in Notion → ••• → Connections → add the "
+                    "integration; check the id in [notion] databases",
+                )
+            )
             continue
         except ConnectorError as exc:
             out.append(_fail("notion", exc))
@@ -267,9 +228,15 @@ def check_notion(settings: Settings, policy: RetryPolicy) -> Reached:
         if not probed:
             probed = True
             out.append(_notion_comment_probe(conn, scope))
-    out.append(Check("notion", "info", "whether the integration may insert comments and update "
-                     "pages cannot be checked without writing; the first sync will say "
-                     "(capabilities: Insert comments, Update content)"))
+    out.append(
+        Check(
+            "notion",
+            "info",
+            "whether the integration may insert comments and update "
+            "pages cannot be checked without writing; the first sync will say "
+            "(capabilities: Insert comments, Update content)",
+        )
+    )
     try:
         return Reached(out, list(conn.people()))
     except ConnectorError as exc:
@@ -282,133 +249,24 @@ def _notion_comment_probe(conn: NotionConnector, scope: Scope) -> Check:
     try:
         first = next(iter(conn.pull(scope, None)), None)
         if first is None:
-            return Check("notion", "info", f"database {scope.name} has no pages yet: the "
-                         "'Read comments' capability is checked once it has one")
+            return Check(
+                "notion",
+                "info",
+                f"database {scope.name} has no pages yet: the "
+                "'Read comments' capability is checked once it has one",
+            )
         conn.find_comment(scope, first.id, "handoff-doctor-probe")
     except AuthError:
-        return Check("notion", "FAIL", "the integration cannot read comments",
-                     "enable 'Read comments' in the integration's capabilities "
-                     "(notion.so/profile/integrations)")
+        return Check(
+            "notion",
+            "FAIL",
+            "the integration cannot read comments",
+            "enable 'Read comments' in the integration's capabilities "
+            "(notion.so/profile/integrations)",
+        )
     except ConnectorError as exc:
         return _fail("notion", exc)
     return Check("notion", "ok", "the integration can read comments")
-
-
-def notion_property_checks(settings: Settings, props: dict[str, str], db: str) -> list[Check]:
-    """The write-back property, link properties, and mapped properties with usable types."""
-    out: list[Check] = []
-    folded = {k.strip().lower(): k for k in props}
-    want = settings.notion_property
-    type_name = NOTION_TYPE_NAMES.get(want.type, want.type)
-    have = folded.get(want.name.strip().lower())
-    if have is None:
-        out.append(Check("notion", "FAIL",
-                         f"database {db} has no property {want.name!r}, where the sync writes "
-                         "its result",
-                         f"add a {type_name} property named {want.name!r} to the database, or "
-                         "name an existing one in [notion_property] name"))
-    elif props[have] != want.type:
-        out.append(Check("notion", "FAIL",
-                         f"property {want.name!r} in database {db} is {props[have]}, not "
-                         f"{want.type}",
-                         f"change it to {type_name} in Notion, or set [notion_property] "
-                         f"type = {json.dumps(props[have])} if that type is supported"))
-    for name in settings.link.notion_properties:
-        if name.strip().lower() not in folded:
-            out.append(Check("notion", "FAIL", f"link property {name!r} is not in database {db}",
-                             "fix the name in [link] notion_properties"))
-    defaults = NotionMap().properties
-    found: list[str] = []
-    absent: list[str] = []
-    for record_field, names in sorted(settings.fields.notion.properties.items()):
-        kind = FIELD_KINDS.get(record_field, "text")
-        for name in names:
-            key = folded.get(name.strip().lower())
-            optional = name in defaults.get(record_field, [])
-            if key is None:
-                if optional:
-                    absent.append(name)
-                else:
-                    out.append(Check("notion", "FAIL",
-                                     f"property {name!r} (mapped to {record_field}) is not in "
-                                     f"database {db}",
-                                     f"fix the name in [fields.notion.properties] {record_field};"
-                                     f" properties there: {', '.join(sorted(props))}"))
-                continue
-            if props[key] in UNUSABLE_NOTION.get(kind, UNUSABLE_NOTION_TEXT):
-                out.append(Check("notion", "warn" if optional else "FAIL",
-                                 f"property {key!r} is {props[key]}, which gives {record_field} "
-                                 f"({kind}) nothing to read",
-                                 f"map {record_field} to another property in "
-                                 "[fields.notion.properties]"))
-            else:
-                found.append(f"{key} ({props[key]})")
-    if found:
-        out.append(Check("notion", "ok", "mapped properties found: "
-                         + ", ".join(sorted(set(found)))))
-    if absent:
-        out.append(Check("notion", "info", "optional default properties not in the database: "
-                         + ", ".join(sorted(set(absent)))))
-    return out
-
-
-# -- people -------------------------------------------------------------------------------
-def check_people(
-    settings: Settings,
-    accounts: dict[str, list[Account]],
-    github_user: Callable[[str], dict[str, Any] | None] | None = None,
-) -> list[Check]:
-    """Each configured person's ids exist in the systems that were read, and emails join."""
-    out: list[Check] = []
-    index = {s: {a.id: a for a in accts} for s, accts in accounts.items()}
-    by_email = {s: {a.email.lower(): a for a in accts if a.email} for s, accts in accounts.items()}
-    checked = 0
-    for p in settings.people:
-        ids = {"jira": p.jira, "notion": p.notion}
-        for system, aid in ids.items():
-            if system not in index:
-                continue
-            if not aid:
-                hit = by_email[system].get(p.email.lower()) if p.email else None
-                if hit is not None:
-                    out.append(Check("people", "info", f"{p.key}: joined to {system} account "
-                                     f"{hit.name or hit.id} by email {p.email}"))
-                continue
-            checked += 1
-            acct = index[system].get(aid)
-            if acct is None:
-                if not p.active:
-                    continue  # Notion does not list deactivated members
-                out.append(Check("people", "FAIL", f"{p.key}: {system} account {aid} does not "
-                                 "exist or the token cannot see it",
-                                 f"correct [[people]] {system} for {p.key!r} (or remove it)"))
-            elif acct.email and p.email and acct.email.lower() != p.email.lower():
-                out.append(Check("people", "warn", f"{p.key}: {system} account {aid} has email "
-                                 f"{acct.email}, the config says {p.email}",
-                                 f"correct [[people]] email or {system} for {p.key!r}"))
-            elif system == "jira" and acct.active != p.active:
-                state = "active" if acct.active else "deactivated"
-                out.append(Check("people", "warn", f"{p.key}: Jira says the account is {state}",
-                                 f"set active = {str(acct.active).lower()} for {p.key!r}"))
-        if p.github and github_user is not None:
-            checked += 1
-            try:
-                found = github_user(p.github)
-            except ConnectorError as exc:
-                out.append(_fail("people", exc))
-                continue
-            if found is None:
-                out.append(Check("people", "FAIL", f"{p.key}: GitHub login {p.github!r} does "
-                                 "not exist", f"correct [[people]] github for {p.key!r}"))
-    if settings.people and not accounts and github_user is None:
-        return [Check("people", "info", "not checked: no system's accounts could be read")]
-    if settings.people and not any(c.status in ("FAIL", "warn") for c in out):
-        out.insert(0, Check("people", "ok", f"{len(settings.people)} people: {checked} account "
-                            "ids found, emails agree"))
-    if not settings.people:
-        out.append(Check("people", "info", "no [[people]] configured: owners are matched by "
-                         "what each system reports (email joins accounts across systems)"))
-    return out
 
 
 # -- running and printing -------------------------------------------------------------------
@@ -418,14 +276,12 @@ def _token_fix(system: str, exc: HandoffError) -> str:
     if isinstance(exc, AuthError):
         return {
             "jira": "create an API token for that account (id.atlassian.com → Security) and "
-                    "set HANDOFF_JIRA__TOKEN; check [jira] email",
-            "github": "create a token (github.com/settings/tokens) and set "
-                      "HANDOFF_GITHUB__TOKEN",
+            "set HANDOFF_JIRA__TOKEN; check [jira] email",
+            "github": "create a token (github.com/settings/tokens) and set HANDOFF_GITHUB__TOKEN",
             "notion": "copy the internal integration secret (notion.so/profile/integrations) "
-                      "into HANDOFF_NOTION__TOKEN",
+            "into HANDOFF_NOTION__TOKEN",
         }[system]
     return f"check [{system}] url and that this machine can reach it"
-
 
 
 def run_checks(settings: Settings, policy: RetryPolicy = DOCTOR_POLICY) -> list[Check]:
@@ -461,14 +317,19 @@ def render(checks: Iterable[Check]) -> str:
     if fails:
         lines.append(f"{fails} check(s) failed: fix them before the first `handoff sync`.")
     else:
-        lines.append("Ready for `handoff sync --dry-run`" + (f" ({warns} warning(s))." if warns
-                                                            else "."))
+        lines.append(
+            "Ready for `handoff sync --dry-run`" + (f" ({warns} warning(s))." if warns else ".")
+        )
     return "\n".join(lines)
 
 
 @click.command("doctor")
-@click.option("--config", "config", metavar="PATH",
-              help="Config file (default: ./handoff.toml, or $HANDOFF_CONFIG).")
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    help="Config file (default: ./handoff.toml, or $HANDOFF_CONFIG).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as one JSON object.")
 def doctor_command(config: str | None, as_json: bool) -> None:
     """Check a config against Jira, GitHub and Notion before the first sync; writes nothing.

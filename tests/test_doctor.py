@@ -108,10 +108,10 @@ def test_mapped_fields_and_properties_must_exist_with_usable_types(
     base: str, tmp_path: Path
 ) -> None:
     text = base + (
-        "\n[fields.jira.fields]\nhypothesis = [\"Hypothesis text\"]\n"
-        "primary_metric = [\"Review date\"]\n"
-        "\n[fields.notion.properties]\nfeature_flag = [\"Flag\"]\n"
-        "\n[notion_property]\nname = \"Sync result\"\n"
+        '\n[fields.jira.fields]\nhypothesis = ["Hypothesis text"]\n'
+        'primary_metric = ["Review date"]\n'
+        '\n[fields.notion.properties]\nfeature_flag = ["Flag"]\n'
+        '\n[notion_property]\nname = "Sync result"\n'
     )
     result = doctor(tmp_path, text)
     assert result.exit_code == 2
@@ -146,7 +146,7 @@ def test_config_errors_and_missing_tokens(base: str, tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert lines(missing, "FAIL")[0].startswith("FAIL  config") and "not found" in missing.output
     no_token = "\n".join(
-        line for line in base.splitlines() if not line.startswith("token = \"sandbox-jira")
+        line for line in base.splitlines() if not line.startswith('token = "sandbox-jira')
     )
     result = doctor(tmp_path, no_token)
     assert result.exit_code == 2
