@@ -10,7 +10,7 @@ from connectors.base import Connector, Scope
 from connectors.errors import ConfigError, ConnectorError
 from sync.settings import Settings
 
-__all__ = ["Connections", "connect", "scopes_of"]
+__all__ = ["Connections", "connect", "open_connector", "scopes_of"]
 
 
 @dataclass
@@ -56,14 +56,15 @@ def connect(
         if system not in systems:
             continue
         try:
-            out.connectors[system] = _open(settings, system, policy)
+            out.connectors[system] = open_connector(settings, system, policy)
         except ConnectorError as exc:
             out.errors.append(exc.message)
     out.scopes = [s for s in out.scopes if s.system in out.connectors]
     return out
 
 
-def _open(settings: Settings, system: str, policy: RetryPolicy) -> Connector:
+def open_connector(settings: Settings, system: str, policy: RetryPolicy) -> Connector:
+    """One system's connector, its client opened (a request or two); raises on failure."""
     token = _token(settings, system)
     if system == "jira":
         from connectors import jira

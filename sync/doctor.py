@@ -21,7 +21,7 @@ import click
 from connectors._retry import RetryPolicy
 from connectors.base import Account, Scope
 from connectors.errors import AuthError, ConfigError, ConnectorError, NotFound, scrub
-from sync.connect import _open, scopes_of
+from sync.connect import open_connector, scopes_of
 from sync.doctor_checks import Check, check_people, jira_field_checks, notion_property_checks
 from sync.settings import Settings, load_settings
 
@@ -75,7 +75,7 @@ def check_jira(settings: Settings, policy: RetryPolicy) -> Reached:
     """Token, project permissions, mapped custom fields; the accounts for the people check."""
     cfg = settings.jira
     try:
-        conn: JiraConnector = _open(settings, "jira", policy)  # type: ignore[assignment]
+        conn: JiraConnector = open_connector(settings, "jira", policy)  # type: ignore[assignment]
         me = conn.account()
     except (ConfigError, ConnectorError) as exc:
         return Reached([_fail("jira", exc, _token_fix("jira", exc))])
@@ -143,7 +143,7 @@ def _jira_project(conn: JiraConnector, project: str, email: str) -> Check:
 def check_github(settings: Settings, policy: RetryPolicy) -> Reached:
     """Token, classic scopes when reported, each repo's permissions."""
     try:
-        conn: GithubConnector = _open(settings, "github", policy)  # type: ignore[assignment]
+        conn: GithubConnector = open_connector(settings, "github", policy)  # type: ignore[assignment]
         login = conn.me()
         scopes = conn.token_scopes()
     except (ConfigError, ConnectorError) as exc:
@@ -199,7 +199,7 @@ def _github_repo(conn: GithubConnector, repo: str, login: str) -> Check:
 def check_notion(settings: Settings, policy: RetryPolicy) -> Reached:
     """Token, each database shared, mapped properties, the capabilities a read can show."""
     try:
-        conn: NotionConnector = _open(settings, "notion", policy)  # type: ignore[assignment]
+        conn: NotionConnector = open_connector(settings, "notion", policy)  # type: ignore[assignment]
         conn.me()
     except (ConfigError, ConnectorError) as exc:
         return Reached([_fail("notion", exc, _token_fix("notion", exc))])
