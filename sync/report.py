@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from sync.markup import clean, safe_url
-from sync.report_data import Filters, Heatmap, ReportData, ReportLine, gather
+from sync.report_data import ESCALATION_NOTE, Filters, Heatmap, ReportData, ReportLine, gather
 from sync.report_html import render_html
 
 __all__ = ["render_html", "render_json", "render_markdown", "report_command"]
@@ -132,6 +132,8 @@ def render_markdown(data: ReportData) -> str:
         ]
         for ln in data.escalations
     ]
+    if rows:
+        out += [ESCALATION_NOTE, ""]
     out += _md_table(["Item", "Kind", "Step", "Reached", "Open"], rows, "Nothing has escalated.")
     out += [f"## Loops closed since {data.since:%Y-%m-%d}", ""]
     rows = [

@@ -26,6 +26,7 @@ from mapping.fields import DEFAULT_NAMES
 from sync.state import State
 
 __all__ = [
+    "ESCALATION_NOTE",
     "Filters",
     "Heatmap",
     "ReportData",
@@ -39,6 +40,11 @@ TREND_RUNS = 30  # runs on the trend chart when no --since narrows it
 NO_OWNER = "(no owner)"
 NO_TEAM = "(no team)"
 _TEAM_FIELDS = ("team",)
+ESCALATION_NOTE = (
+    "Findings open past their window in the owner's working hours. Step 0 tells the owner; "
+    "each later step of the ladder tells more people (by default the cost-cap approver, then "
+    "the lead)."
+)
 
 
 @dataclass(frozen=True)
@@ -346,7 +352,7 @@ def _line(
         team=teams.get(record, ""),
         opened=datetime.fromisoformat(first_seen),
         escalation=int(escalation or 0),
-        notified=tuple(names.get(k, k) for k in told),
+        notified=tuple(dict.fromkeys(names.get(k, k) for k in told)),
         resolved=datetime.fromisoformat(resolved_at) if resolved_at else None,
     )
 

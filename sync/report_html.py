@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sync.markup import safe_url
-from sync.report_data import Heatmap, ReportData, ReportLine, TrendPoint
+from sync.report_data import ESCALATION_NOTE, Heatmap, ReportData, ReportLine, TrendPoint
 
 __all__ = ["CSP", "render_html"]
 
@@ -45,11 +45,12 @@ section{background:#fff;border:1px solid #e3e5e8;border-radius:8px;padding:16px 
 .tile b{display:block;font-size:22px}.tile span{color:#5f6368;font-size:12px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eceef1;vertical-align:top}
-th{font-size:12px;color:#5f6368;font-weight:600}
-td.n{text-align:right;white-space:nowrap}
+th{font-size:12px;color:#5f6368;font-weight:600;white-space:nowrap}
+.n{white-space:nowrap}
 a{color:#1a56c4;text-decoration:none}a:hover{text-decoration:underline}
 .key{font-weight:600;white-space:nowrap}.muted{color:#5f6368}
-.badge{display:inline-block;border-radius:10px;padding:0 7px;font-size:12px;color:#fff}
+.badge{display:inline-block;white-space:nowrap;border-radius:10px;padding:0 7px;font-size:12px;
+ color:#fff}
 .none{color:#188038}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
 @media (max-width:800px){.grid{grid-template-columns:1fr}}
@@ -150,7 +151,7 @@ def trend_svg(points: Sequence[TrendPoint], width: int = 960, height: int = 240)
                 f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle">'
                 f"{point.at:%b %d}</text>"
                 f'<text x="{x + bar / 2:.1f}" y="{height - bottom + 30}" text-anchor="middle" '
-                f'fill="#80868b">{point.total}</text>'
+                f'fill="#80868b">{point.total} open</text>'
             )
     if not points:
         parts.append(
@@ -269,13 +270,14 @@ def _escalation_table(data: ReportData) -> str:
         [
             _item(ln),
             _badge(ln.code),
-            f"level {ln.escalation}",
+            f'<span class="n">step {ln.escalation}</span>',
             _e(", ".join(ln.notified)) or '<span class="muted">nobody</span>',
             f'<span class="n">{_days(ln.age_days(data.generated))}</span>',
         ]
         for ln in data.escalations
     ]
-    return _table(["Item", "Kind", "Step", "Reached", "Open for"], rows, "Nothing has escalated.")
+    table = _table(["Item", "Kind", "Step", "Reached", "Open for"], rows, "Nothing has escalated.")
+    return f'<p class="muted">{_e(ESCALATION_NOTE)}</p>{table}' if rows else table
 
 
 def _closed_table(data: ReportData) -> str:

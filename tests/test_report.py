@@ -107,7 +107,13 @@ SECOND = [
     _f(2, "decision-missing", "go/no-go", notify=("ben",)),
     _f(2, "stale", "last_activity", notify=("ben",), severity="warning"),
     _f(3, "conflict", "cost_cap", severity="warning", message="8,000 (EXP-3); 9,500 (page)"),
-    _f(3, "decision-missing", "cost-cap sign-off", escalation=2, notify=("ana", "ben", "lena")),
+    _f(
+        3,
+        "decision-missing",
+        "cost-cap sign-off",
+        escalation=2,
+        notify=("ana", "ana", "ben", "lena"),
+    ),
 ]
 
 
@@ -311,3 +317,47 @@ def test_command_says_when_there_is_no_state_and_rejects_bad_dates(tmp_path: Pat
     path = _state_file(tmp_path)
     result = CliRunner().invoke(report_command, ["--state", str(path), "--since", "last week"])
     assert result.exit_code == 2 and "not a date" in result.output
+
+
+# --- end to end: a real sync of the demo workspace -----------------------------------------
+
+
+def _sections(md: str) -> dict[str, str]:
+    parts = re.split(r"^## ", md, flags=re.MULTILINE)[1:]
+    return {p.split("\n", 1)[0]: p for p in parts}
+
+
+def test_report_of_a_real_demo_sync_names_its_known_problems(tmp_path: Path) -> None:
+    from connectors._retry import FAST_POLICY
+    from connectors.sandbox import Sandbox
+    from connectors.sandbox.demo import DEMO_EXPECTED, demo_workspace, sandbox_config
+    from sync.connect import connect
+    from sync.engine import Engine, SyncOptions
+    from sync.settings import load_settings
+
+    config = tmp_path / "handoff.toml"
+    with Sandbox(demo_workspace()) as sb:
+        config.write_text(sandbox_config(sb, state_path=str(tmp_path / "state.db")))
+        settings = load_settings(config)
+        conns = connect(settings, policy=FAST_POLICY)
+        result = Engine(settings, conns.connectors, conns.scopes).run(SyncOptions())
+        assert result.exit_code == 0, result.errors
+    with State.copy_of(tmp_path / "state.db") as state:
+        data = gather(state, now=datetime.now(UTC))
+    for code, records in DEMO_EXPECTED.items():
+        assert {ln.record for ln in data.of(code)} == set(records), code
+    result = CliRunner().invoke(report_command, ["--config", str(config)])
+    assert result.exit_code == 0, result.output
+    sections = _sections(result.output)
+    checks = {
+        "Ownerless items, oldest first": DEMO_EXPECTED["ownerless"],
+        "Expired and stale handoffs": DEMO_EXPECTED["expired"] + DEMO_EXPECTED["stale"],
+        "Conflicts between systems": DEMO_EXPECTED["conflict"],
+        "Entering run without a go/no-go": [ln.record for ln in data.no_decision],
+    }
+    for title, records in checks.items():
+        assert records, title
+        for key in records:
+            assert re.search(rf"\[{re.escape(key)}\b[^]]*\]\(https?://", sections[title]), key
+    # Names come from the config's people, not directory keys.
+    assert "Ana Lima" in sections["Missing fields by team and by owner"]
