@@ -458,7 +458,9 @@ def _escalate(
         if hours < step.after_hours:
             break
         level = index
-        notify += [k for k in targets[step.to] if k not in notify]
+        for k in targets[step.to]:  # two sources naming one owner notify them once
+            if k not in notify:
+                notify.append(k)
     return replace(finding, notify=tuple(notify), escalation=level)
 
 

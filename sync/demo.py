@@ -92,13 +92,9 @@ def run_demo(
 
 
 def _write_reports(config: Path, folder: Path) -> list[Path]:
-    """The lead's report in HTML and Markdown, if this version has the report command."""
-    import importlib
+    """The lead's report in HTML and Markdown."""
+    from sync.report import write_report
 
-    try:
-        write_report = importlib.import_module("sync.report").write_report
-    except (ImportError, AttributeError):
-        return []
     written = []
     for fmt, name in (("html", "report.html"), ("md", "report.md")):
         target = folder / name

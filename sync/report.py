@@ -22,7 +22,14 @@ from sync.markup import clean, safe_url
 from sync.report_data import ESCALATION_NOTE, Filters, Heatmap, ReportData, ReportLine, gather
 from sync.report_html import render_html
 
-__all__ = ["render_html", "render_json", "render_markdown", "report_command"]
+__all__ = [
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "report_command",
+    "report_data",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +128,8 @@ def render_markdown(data: ReportData) -> str:
     out += _md_lines(data.expired_or_stale, now, "Nothing expired or stale.")
     out += ["## Conflicts between systems", ""]
     out += _md_lines(data.conflicts, now, "The systems agree.")
+    out += ["## Everything else still open", ""]
+    out += _md_lines(data.others, now, "Nothing else is open.")
     out += ["## Escalations and who they reached", ""]
     rows = [
         [
@@ -199,6 +208,7 @@ def render_json(data: ReportData) -> str:
         "no_decision": [_line_json(ln) for ln in data.no_decision],
         "expired_or_stale": [_line_json(ln) for ln in data.expired_or_stale],
         "conflicts": [_line_json(ln) for ln in data.conflicts],
+        "others": [_line_json(ln) for ln in data.others],
         "escalations": [_line_json(ln) for ln in data.escalations],
         "closed": [_line_json(ln) for ln in data.closed],
         "trend": [
@@ -224,6 +234,33 @@ def _since(value: str | None) -> datetime | None:
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date like 2026-03-01") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def report_data(
+    source: Path, *, filters: Filters | None = None, from_state: bool = False
+) -> ReportData:
+    """The report's data from a config file (its state and people) or, with `from_state`, a
+    state file alone. Reads a copy: the state file is never changed."""
+    from sync.settings import load_settings
+    from sync.state import State
+
+    names: dict[str, str] = {}
+    path = source
+    if not from_state:
+        settings = load_settings(source)
+        path = Path(settings.state.path)
+        names = {p.key: p.name or p.key for p in settings.people}
+    if not path.exists():
+        raise FileNotFoundError(2, "no state file", str(path))
+    with State.copy_of(path) as state:
+        return gather(state, now=datetime.now(UTC), filters=filters or Filters(), names=names)
+
+
+def write_report(config: Path, fmt: str, target: Path) -> ReportData:
+    """Write the report for `config` to `target` in `fmt` (md, html or json)."""
+    data = report_data(config)
+    target.write_text(RENDERERS[fmt](data), encoding="utf-8")
+    return data
 
 
 @click.command("report")
@@ -281,26 +318,18 @@ def report_command(
     links to the item in its system.
     """
     from connectors.errors import HandoffSyncError
-    from sync.cli import _fail, _load
-    from sync.state import State
+    from sync.cli import _config_path, _fail
 
     try:
-        names: dict[str, str] = {}
-        if state_path:
-            path = Path(state_path)
-        else:
-            settings = _load(config)
-            path = Path(settings.state.path)
-            names = {p.key: p.name or p.key for p in settings.people}
-        if not path.exists():
-            click.echo(f"No state yet at {path}: run `handoff sync` first.", err=True)
-            raise SystemExit(1)
         filters = Filters(since=_since(since), team=team, owner=owner)
-        with State.copy_of(path) as state:
-            data = gather(state, now=datetime.now(UTC), filters=filters, names=names)
+        source = Path(state_path) if state_path else _config_path(config)
+        data = report_data(source, filters=filters, from_state=bool(state_path))
     except HandoffSyncError as exc:
         _fail(exc)
         return
+    except FileNotFoundError as exc:
+        click.echo(f"No state yet at {exc.filename}: run `handoff sync` first.", err=True)
+        raise SystemExit(1) from None
     text = RENDERERS[fmt](data)
     target = output or (DEFAULT_HTML if fmt == "html" else "-")
     if target == "-":

@@ -157,6 +157,21 @@ class ReportData:
         return self.of("decision-missing", "go/no-go")
 
     @property
+    def others(self) -> list[ReportLine]:
+        """Open findings no other section lists one by one (missing fields, sign-offs,
+        pre-run syncs, noisy lists, unlinked items), so every open problem is named."""
+        listed = {"ownerless", "expired", "stale", "conflict"}
+        go_no_go = ("decision-missing", "go/no-go")
+        return sorted(
+            (
+                ln
+                for ln in self.open_lines
+                if ln.code not in listed and (ln.code, ln.subject) != go_no_go
+            ),
+            key=lambda ln: (ln.record, ln.code, ln.subject),
+        )
+
+    @property
     def expired_or_stale(self) -> list[ReportLine]:
         lines = self.of("expired") + self.of("stale")
         return sorted(lines, key=lambda ln: (ln.opened, ln.record))

@@ -326,6 +326,11 @@ def render_html(data: ReportData) -> str:
             _lines_table(data.conflicts, now, "The systems agree.", False),
             "conflicts",
         ),
+        _section(
+            "Everything else still open",
+            _lines_table(data.others, now, "Nothing else is open.", False),
+            "others",
+        ),
         _section("Escalations and who they reached", _escalation_table(data), "escalations"),
         _section(f"Loops closed since {data.since:%Y-%m-%d}", _closed_table(data), "closed"),
     ]
