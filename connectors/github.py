@@ -45,6 +45,7 @@ T = TypeVar("T")
 # Which fine-grained permission each kind of call needs, named as GitHub's settings page does.
 READ_PERMISSION = "Pull requests: read (and Issues: read when issues are pulled)"
 WRITE_PERMISSION = "Issues: write and Pull requests: write"
+ISSUE_PERMISSION = "Issues: write"  # to open and edit the report's issue
 
 
 def open_client(url: str, token: str, *, timeout: float = 30.0) -> Github:
@@ -339,6 +340,39 @@ class GithubConnector:
         raise ItemError(
             f"cannot {op.action} on GitHub", item_id=op.item_id, system=self.system, scope=full
         )
+
+    # -- publishing (`handoff report --publish`) ----------------------------------------------
+    def publish_issue(self, repo: str, title: str, body: str, marker: str) -> tuple[int, str, bool]:
+        """Create our one issue in `repo` carrying `marker`, or edit it in place if it exists:
+        (number, url, created).
+
+        It is found among the issues our login opened, oldest first at 100 a page, so one
+        request finds it unless the bot opened a hundred issues before it. `body` must contain
+        `marker`. A create is not retried: after a lost answer, the next run finds it instead.
+        """
+        if marker not in body:
+            raise ValueError("the issue body must carry the marker it is found again by")
+        scope = Scope(self.system, repo)
+        params = {"creator": self.me(), "state": "all", "sort": "created", "direction": "asc"}
+        found: dict[str, Any] | None = None
+        for raw in self._list(scope, f"/repos/{repo}/issues", params, READ_PERMISSION):
+            if "pull_request" not in raw and marker in (raw.get("body") or ""):
+                found = raw
+                break
+        gh_repo = self.client.get_repo(repo)  # lazy: no request
+        if found is None:
+            made = self._call(
+                scope,
+                lambda: gh_repo.create_issue(title=title, body=body),
+                ISSUE_PERMISSION,
+                idempotent=False,
+            )
+            return made.number, made.html_url, True
+        number = int(found["number"])
+        issue = gh_repo.get_issue(number)  # lazy: no request
+        # The state is left alone: a lead who closed the issue keeps it closed.
+        self._call(scope, lambda: issue.edit(title=title, body=body), ISSUE_PERMISSION)
+        return number, str(found.get("html_url") or ""), False
 
     # -- errors ----------------------------------------------------------------------------
     def _call(

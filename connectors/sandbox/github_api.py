@@ -1,9 +1,10 @@
 """GitHub REST v3 as a GitHub Enterprise-style base URL, `/api/v3`, for PyGithub to talk to.
 
-Serves: repo, pulls (list, one), issues (list with PRs carrying `pull_request`, one), issue
-comments (per issue, per repo, one, create, edit), labels on an issue (list, add, set, remove
-one, remove all), users, `/user`, org members and teams, rate_limit. GETs carry an ETag and
-answer 304 to a matching If-None-Match. With `rate_limits` on: X-RateLimit-* headers, the
+Serves: repo, pulls (list, one), issues (list with PRs carrying `pull_request`, filtered by
+`creator`; one; create; edit title, body and state), issue comments (per issue, per repo, one,
+create, edit), labels on an issue (list, add, set, remove one, remove all), users, `/user`,
+org members and teams, rate_limit. GETs carry an ETag and answer 304 to a matching
+If-None-Match. With `rate_limits` on: X-RateLimit-* headers, the
 primary budget per token (403 "API rate limit exceeded", a 304 is free), and the secondary
 limits (content-creating writes and points per minute: 403 or 429 with Retry-After).
 
@@ -58,6 +59,7 @@ _MESSAGES = {
     502: "Server Error",
     503: "Service Unavailable",
 }
+ISSUE_BODY_LIMIT = 65536  # GitHub: "body is too long (maximum is 65536 characters)"
 PRIMARY_MESSAGE = "API rate limit exceeded for user ID {uid}."
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
@@ -368,12 +370,71 @@ class GithubService(Service):
         since = self._since(req)
         if since:
             items = [i for i in items if i.updated >= since]
+        creator = req.arg("creator")
+        if creator:
+            items = [i for i in items if i.user.lower() == creator.lower()]
         return self._page(req, items, lambda i: self._r(req).issue(r, i))
 
     @route("GET", _R + r"/issues/(?P<number>\d+)")
     def get_issue(self, req: Request, owner: str, repo: str, number: str) -> Any:
         r = self._repo(owner, repo, req)
         return self._r(req).issue(r, self._item(r, number, req))
+
+    def _issue_fields(self, req: Request, creating: bool) -> dict[str, Any]:
+        """title/body/state of a create or edit, checked as GitHub does (422 otherwise)."""
+        try:
+            data = req.json()
+        except ValueError:
+            raise ApiError(self.error(400, "Problems parsing JSON", req)) from None
+        if not isinstance(data, dict):
+            raise ApiError(self.error(422, "Validation Failed", req))
+        title, body, state = data.get("title"), data.get("body"), data.get("state")
+        bad = (
+            (creating and not title)
+            or (title is not None and not isinstance(title, str | int))
+            or (body is not None and not isinstance(body, str))
+            or (isinstance(body, str) and len(body) > ISSUE_BODY_LIMIT)
+            or state not in (None, "open", "closed")
+        )
+        if bad:
+            raise ApiError(self.error(422, "Validation Failed", req))
+        pairs = (("title", title), ("body", body), ("state", state))
+        return {k: v for k, v in pairs if v is not None}
+
+    @route("POST", _R + r"/issues")
+    def create_issue(self, req: Request, owner: str, repo: str) -> Any:
+        r = self._repo(owner, repo, req)
+        fields = self._issue_fields(req, creating=True)
+        now = self.server.now().replace(microsecond=0)
+        it = Item(
+            id=self._next(),
+            number=max(r.items, default=0) + 1,  # pulls and issues share one sequence
+            is_pull=False,
+            title=str(fields["title"]),
+            body=fields.get("body"),
+            user=self.token_logins.get(self._token(req), BOT),
+            state="open",
+            created=now,
+            updated=now,
+        )
+        r.items[it.number] = it
+        r.touch(it, now)
+        body = self._r(req).issue(r, it)
+        return Response(201, body, {"Location": body["url"]})
+
+    @route("PATCH", _R + r"/issues/(?P<number>\d+)")
+    def edit_issue(self, req: Request, owner: str, repo: str, number: str) -> Any:
+        r = self._repo(owner, repo, req)
+        it = self._item(r, number, req)
+        fields = self._issue_fields(req, creating=False)
+        now = self.server.now().replace(microsecond=0)
+        it.title = str(fields.get("title", it.title))
+        it.body = fields.get("body", it.body)
+        if fields.get("state", it.state) != it.state:
+            it.state = fields["state"]
+            it.closed = now if it.state == "closed" else None
+        r.touch(it, now)
+        return self._r(req).issue(r, it)
 
     # -- routes: comments ------------------------------------------------------------------
     @route("GET", _R + r"/issues/(?P<number>\d+)/comments")
