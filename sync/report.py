@@ -301,6 +301,13 @@ def write_report(config: Path, fmt: str, target: Path) -> ReportData:
 @click.option(
     "--owner", metavar="WHO", help="Only handoffs whose owner has this directory key or name."
 )
+@click.option(
+    "--publish",
+    metavar="github:OWNER/REPO",
+    help="Also publish the Markdown report as one GitHub issue in that repo, edited in place "
+    "on every run (the [github] token needs Issues: write). Nothing goes to stdout then "
+    "unless --output says where.",
+)
 def report_command(
     config: str | None,
     state_path: str | None,
@@ -309,27 +316,43 @@ def report_command(
     since: str | None,
     team: str | None,
     owner: str | None,
+    publish: str | None,
 ) -> None:
     """Write the reconciliation report for leads from the state file (no system is asked).
 
     Sections: ownerless items by age, missing fields by team and owner, handoffs entering run
     without a go/no-go, expired and stale handoffs, conflicts between systems, escalations and
     who they reached, loops closed, and the trend of open findings over past runs. Every line
-    links to the item in its system.
+    links to the item in its system. With --publish the report also lands in one GitHub issue,
+    found again by a hidden marker and edited in place, never opened twice.
     """
     from connectors.errors import HandoffSyncError
     from sync.cli import _config_path, _fail
+    from sync.report_publish import parse_target
+    from sync.report_publish import publish as publish_report
+    from sync.settings import load_settings
 
+    try:
+        repo = parse_target(publish) if publish else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--publish") from None
     try:
         filters = Filters(since=_since(since), team=team, owner=owner)
         source = Path(state_path) if state_path else _config_path(config)
         data = report_data(source, filters=filters, from_state=bool(state_path))
+        if repo is not None:
+            # The token comes from the config even when --state names the state file.
+            settings = load_settings(_config_path(config))
+            done = publish_report(settings, repo, render_markdown(data), filters)
+            click.echo(done.describe(), err=True)
     except HandoffSyncError as exc:
         _fail(exc)
         return
     except FileNotFoundError as exc:
         click.echo(f"No state yet at {exc.filename}: run `handoff sync` first.", err=True)
         raise SystemExit(1) from None
+    if repo is not None and output is None:
+        return  # published: cron mails nothing more
     text = RENDERERS[fmt](data)
     target = output or (DEFAULT_HTML if fmt == "html" else "-")
     if target == "-":
