@@ -163,6 +163,7 @@ class JiraConnector:
                 self._custom = {}
                 return self._custom
             fields = self._call(self.client.fields, scope=scope, what="the field list")
+            _prime_field_cache(self.client, fields)
             by_name = {f["name"]: f["id"] for f in fields}
             by_id = {f["id"]: f["name"] for f in fields}
             resolved: dict[str, str] = {}
@@ -402,6 +403,16 @@ class JiraConnector:
         # The client's Resource.update() GETs the resource again after every PUT; one request
         # is enough. Errors still come out as JIRAError from the client's session.
         self.client._session.put(self.client._get_url(path), data=json.dumps(payload))
+
+
+def _prime_field_cache(client: JIRA, fields: list[dict[str, Any]]) -> None:
+    """Fill the client's own field cache from the list we just read, as it would fill it (by
+    JQL clause name): its first search would otherwise GET /field again, one more request on
+    every run."""
+    if not getattr(client, "_fields_cache_value", None):
+        client._fields_cache_value = {
+            name: f["id"] for f in fields for name in f.get("clauseNames") or ()
+        }
 
 
 def parse_jira_time(text: str) -> datetime:
