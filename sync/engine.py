@@ -316,7 +316,14 @@ class Engine:
                 view = ItemView.from_item(item, property_name=prop)
                 stored = comments.get((item.system, item.id))
                 if stored is not None and (item.scope, item.id) in changed:
-                    stored = self._shown_comment(item, stored)
+                    shown = self._shown_comment(item, stored)
+                    if shown is not None and shown != stored:
+                        # A write that landed unheard (or an edit): remember what is there,
+                        # or the next run plans from our old notes and sends it all again.
+                        state.record_comment(
+                            item.system, item.id, shown.id, shown.text, self.clock()
+                        )
+                    stored = shown
                 if stored is not None:
                     view = _with_comment(view, stored)
                 targets.append(Target(view, tuple(findings.get(record.key, ())), links))
