@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from connectors._retry import RetryPolicy
 from connectors.base import Connector, Scope
@@ -56,11 +56,28 @@ def connect(
         if system not in systems:
             continue
         try:
-            out.connectors[system] = open_connector(settings, system, policy)
+            connector = open_connector(settings, system, policy)
+            _ask_who_we_are(connector, policy)
         except ConnectorError as exc:
             out.errors.append(exc.message)
+            continue
+        out.connectors[system] = connector
     out.scopes = [s for s in out.scopes if s.system in out.connectors]
     return out
+
+
+def _ask_who_we_are(connector: Connector, policy: RetryPolicy) -> None:
+    """One identity call before any scope runs, not retried: a wrong URL or token is then one
+    message and the system is left out, instead of an error in every scope and call (Jira's
+    client already asks when it opens). The answer is cached for finding our comments."""
+    me = getattr(connector, "me", None)
+    if me is None or not hasattr(connector, "policy"):
+        return
+    setattr(connector, "policy", replace(policy, attempts=1))  # noqa: B010
+    try:
+        me()
+    finally:
+        setattr(connector, "policy", policy)  # noqa: B010
 
 
 def open_connector(settings: Settings, system: str, policy: RetryPolicy) -> Connector:
