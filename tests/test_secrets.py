@@ -1,0 +1,98 @@
+"""Tokens never leave the process: every command, with good tokens and with wrong ones.
+
+The sandbox is told to accept our own token values, so the test knows exactly what must never
+show up: not on stdout or stderr (text and JSON logs, verbose), not in a report file, not in any
+row of any table of the state file, not in any other file the commands leave behind. Tokens are
+shaped so that only registering them (not the scrubber's token-shape patterns) can hide them,
+and Jira's Basic-auth form (base64 of email:token) is looked for too.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+from engine_fixtures import workspace, write_config
+from fault_helpers import dump_state, handoff
+
+from connectors.sandbox import JIRA_EMAIL, Sandbox
+
+GOOD = {"jira": "jq7-Xv2-pl4m", "github": "gz9-Kp4-tr8w", "notion": "nm3-Wr8-qs1d"}
+WRONG = {"jira": "jw5-Bad-zz01", "github": "gw6-Bad-zz02", "notion": "nw7-Bad-zz03"}
+
+
+def forms(tokens: dict[str, str]) -> list[str]:
+    """Every spelling of the tokens that would be a leak."""
+    out = list(tokens.values())
+    basic = base64.b64encode(f"{JIRA_EMAIL}:{tokens['jira']}".encode()).decode()
+    return [*out, basic]
+
+
+def with_tokens(config: Path, tokens: dict[str, str]) -> Path:
+    text = config.read_text(encoding="utf-8")
+    for system, value in tokens.items():
+        text = text.replace(f"sandbox-{system}-write", value)
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def commands(config: Path, out: Path, kind: str) -> list[list[str]]:
+    c = ["--config", str(config)]
+    if kind == "wrong":  # errors are where tokens leak: each way a refusal is reported
+        return [
+            ["sync", *c],
+            ["--log-format", "json", "-v", "sync", *c, "--dry-run", "--json"],
+            ["status", *c],
+            ["--log-format", "json", "-v", "doctor", *c, "--json"],
+        ]
+    return [
+        ["sync", *c, "--dry-run"],
+        ["sync", *c],
+        ["sync", *c, "--json"],
+        ["--log-format", "json", "-v", "sync", *c, "--full"],
+        ["-v", "sync", *c, "--dry-run", "--json"],
+        ["status", *c],
+        ["status", *c, "--json"],
+        ["report", *c, "--format", "md", "-o", str(out / "report.md")],
+        ["report", *c, "--format", "html", "-o", str(out / "report.html")],
+        ["report", *c, "--format", "json", "-o", str(out / "report.json")],
+        ["doctor", *c],
+        ["--log-format", "json", "-v", "doctor", *c, "--json"],
+    ]
+
+
+def leaks(text: str, secrets: list[str]) -> list[str]:
+    return [s for s in secrets if s in text]
+
+
+@pytest.mark.parametrize("kind", ["good", "wrong"])
+def test_no_command_shows_a_token_anywhere(kind: str, tmp_path: Path) -> None:
+    ws = workspace()
+    ws["tokens"] = {system: {value: "write"} for system, value in GOOD.items()}
+    tokens = GOOD if kind == "good" else WRONG
+    secrets = forms(tokens)
+    with Sandbox(ws) as sb:
+        config = with_tokens(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"), tokens)
+        found: list[tuple[str, str]] = []
+        codes = []
+        for args in commands(config, tmp_path, kind):
+            result = handoff(*args, env={**os.environ, "NO_COLOR": "1"})
+            codes.append(result.returncode)
+            for name, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+                found += [(f"{' '.join(args[:3])} {name}", s) for s in leaks(text, secrets)]
+        # It did run: with good tokens it wrote, with wrong ones every command said no.
+        if kind == "good":
+            assert codes[1] == 0 and len(sb.log(write=True)) > 0, codes
+            assert (tmp_path / "report.html").stat().st_size > 1000
+        else:
+            assert codes[0] != 0 and codes[1] != 0 and sb.log(write=True) == [], codes
+        for path in tmp_path.rglob("*"):
+            if path.is_file() and path != config:
+                data = path.read_bytes().decode("utf-8", "replace")
+                found += [(path.name, s) for s in leaks(data, secrets)]
+        if (tmp_path / "s.db").exists():
+            for row in dump_state(tmp_path / "s.db"):
+                found += [("state " + row[:40], s) for s in leaks(row, secrets)]
+        assert found == []
