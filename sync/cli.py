@@ -149,6 +149,13 @@ def main(log_format: str, verbose: bool) -> None:
     default=None,
     help="Progress on stderr (default: on when stderr is a terminal).",
 )
+@click.option(
+    "--every",
+    metavar="MINUTES",
+    type=click.FloatRange(min=1),
+    help="Keep running as a service: sync again every MINUTES until stopped (SIGTERM or "
+    "Ctrl-C ends it after the current run).",
+)
 def sync(
     config: str | None,
     dry_run: bool,
@@ -156,12 +163,27 @@ def sync(
     only: tuple[str, ...],
     as_json: bool,
     progress: bool | None,
+    every: float | None,
 ) -> None:
     """Pull, check, and bring every comment, label and property up to date.
 
     With --dry-run it prints each comment it would write and each label it would add or remove,
     and changes nothing anywhere (not even its own state file).
     """
+    if every is None:
+        sys.exit(_sync_once(config, dry_run, full, only, as_json, progress))
+    _serve(every * 60, lambda: _sync_once(config, dry_run, False, only, as_json, progress))
+
+
+def _sync_once(
+    config: str | None,
+    dry_run: bool,
+    full: bool,
+    only: tuple[str, ...],
+    as_json: bool,
+    progress: bool | None,
+) -> int:
+    """One sync; returns its exit code."""
     from sync.connect import connect
     from sync.engine import Engine, SyncOptions
 
@@ -172,8 +194,8 @@ def sync(
         engine = Engine(settings, conns.connectors, conns.scopes, progress=_progress(show))
         result = engine.run(SyncOptions(dry_run=dry_run, full=full, only=frozenset(only)))
     except HandoffSyncError as exc:
-        _fail(exc)
-        return
+        click.echo(f"handoff: {exc.message}", err=True)
+        return exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
     result.errors[:0] = conns.errors
     if as_json:
         click.echo(json.dumps(_result_json(result), indent=2))
@@ -182,7 +204,34 @@ def sync(
             click.echo(result.plan_text or "Nothing to write: every item is up to date.")
         click.echo(_summary(result))
     if result.failed or conns.errors:
-        sys.exit(EXIT_CONFIG if _only_auth_errors(conns.errors, result) else EXIT_FAILED)
+        return EXIT_CONFIG if _only_auth_errors(conns.errors, result) else EXIT_FAILED
+    return EXIT_OK
+
+
+def _serve(interval: float, once: Callable[[], int]) -> None:
+    """Run `once` every `interval` seconds until SIGTERM/SIGINT; a run in progress finishes.
+
+    A broken config (exit 2) stops the service: retrying cannot fix it. Other failures are
+    logged by the run itself and the next run tries again.
+    """
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def ask_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, ask_stop)
+    log = logging.getLogger("handoff.service")
+    while not stop.is_set():
+        code = once()
+        if code == EXIT_CONFIG:
+            sys.exit(EXIT_CONFIG)
+        log.info("run ended with exit code %d; next in %.0f s", code, interval)
+        stop.wait(interval)
+    log.info("stopped")
 
 
 def _only_auth_errors(conn_errors: list[str], result: Any) -> bool:

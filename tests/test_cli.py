@@ -133,3 +133,56 @@ def test_json_log_lines_on_request(sandbox_config: tuple[Sandbox, Path]) -> None
     assert any("writes planned" in x["message"] for x in lines)
     # Not a terminal: no progress display mixed into the output.
     assert "\r" not in out.stderr and "Pulling" not in out.stderr
+
+
+def test_sync_every_runs_as_a_service_and_stops_cleanly_on_sigterm(
+    sandbox_config: tuple[Sandbox, Path],
+) -> None:
+    import signal
+    import time
+
+    sb, config = sandbox_config
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sync.cli", "-v", "sync", "--config", str(config), "--every", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        from sync.state import State
+
+        deadline = time.monotonic() + 60
+        state = config.parent / "state.db"
+        while not state.exists() or not sb.log(write=True):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+
+        while True:  # the first run has finished once it is recorded as ended
+            with State.copy_of(state) as st:
+                runs = st.runs(5)
+            if runs and runs[0].ended is not None:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "next in 60 s" in err and "stopped" in err
+    assert len(runs) == 1 and runs[0].outcome == "ok"
+
+
+def test_sync_every_stops_at_once_on_a_broken_config(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[jira\n", encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "sync.cli", "sync", "--config", str(bad), "--every", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.returncode == 2 and "not valid TOML" in out.stderr
