@@ -1,7 +1,7 @@
 """Benchmark: API requests, writes, wall time and memory of a sync, against the floor and a
 naive sync, on generated sandbox workspaces.
 
-    python3 bench/run.py --sizes 1000,10000,100000     # the recorded run (about 20 minutes)
+    python3 bench/run.py --sizes 1000,10000,100000     # the recorded run (about 40 minutes)
     python3 bench/run.py --quick                       # a small size, seconds; not recorded
 
 Per size, on a fresh `generate_workspace(n, seed=0)`, each sync in a process of its own
@@ -186,7 +186,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one small size, not recorded")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency", type=float, default=LATENCY)
-    parser.add_argument("--latency-max", type=int, default=10_000)
+    parser.add_argument("--latency-max", type=int, default=1_000)
     parser.add_argument("--naive-max", type=int, default=10_000)
     parser.add_argument("--naive-latency-max", type=int, default=1_000)
     parser.add_argument("--records", type=int, default=100_000,
