@@ -136,6 +136,7 @@ class ApplyReport:
     not_attempted: int = 0  # its system stopped (auth, rate limit) before reaching it
     failures: list[Failure] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)  # system -> why it stopped
+    refused: set[str] = field(default_factory=set)  # systems whose token may not write
 
     @property
     def ok(self) -> bool:
@@ -149,6 +150,7 @@ class ApplyReport:
         self.not_attempted += other.not_attempted
         self.failures.extend(other.failures)
         self.stopped.update(other.stopped)
+        self.refused |= other.refused
 
 
 _WHAT = {
@@ -232,6 +234,8 @@ class _SystemRun:
             try:
                 outcome = self._apply_one(op)
             except (AuthError, RateLimited) as exc:
+                if isinstance(exc, AuthError):
+                    self.report.refused.add(self.system)
                 stop = self._stop(f"{self.system} stopped: {exc}")
                 self._fail(op, str(exc))
                 continue

@@ -204,7 +204,9 @@ def _sync_once(
             click.echo(result.plan_text or "Nothing to write: every item is up to date.")
         click.echo(_summary(result))
     if result.failed or conns.errors:
-        return EXIT_CONFIG if _only_auth_errors(conns.errors, result) else EXIT_FAILED
+        if _only_auth_errors(conns.errors, result):
+            return EXIT_CONFIG
+        return result.exit_code or EXIT_FAILED
     return EXIT_OK
 
 

@@ -33,6 +33,10 @@ __all__ = ["Engine", "ScopeOutcome", "SyncOptions", "SyncResult", "plan_config"]
 log = logging.getLogger(__name__)
 
 _DONE = object()  # end-of-scope sentinel on the pull queue
+BLIND = (
+    "{scopes} has never been read in full, and a handoff's other items may live there, so "
+    "this run wrote nothing ({n} writes held back). Fix the error above; the next run writes."
+)
 _QUEUE_DEPTH = 2000  # items in flight between pull threads and the state writer
 
 
@@ -70,6 +74,9 @@ class SyncResult:
 
     @property
     def exit_code(self) -> int:
+        # A token that may not write is a config problem (2), not a partly done run (1).
+        if self.applied is not None and self.applied.refused:
+            return 2
         return 1 if self.failed else 0
 
     def counts(self) -> dict[str, int]:
@@ -162,12 +169,20 @@ class Engine:
             result.records = len(records)
             findings = self._evaluate(state, records, directory, now)
             result.findings = [f for fs in findings.values() for f in fs]
+            # A scope that has never been read in full may hold the other half of a handoff:
+            # without it, findings can be false ("no owner" while the owner sits there), so
+            # this run neither records them nor writes anything.
+            blind = [o.scope for o in result.scopes if o.error and state.cursor(o.scope) is None]
             state.upsert_records(records, now)
-            state.record_findings(run_id, result.findings, now, records=None)
+            if not blind:
+                state.record_findings(run_id, result.findings, now, records=None)
             changed = {(o.scope, i) for o in result.scopes for i in o.changed}
             targets = self._targets(state, records, findings, items, systems, changed)
             cfg = plan_config(self.settings)
             result.ops = plan(targets, cfg, directory)
+            if blind and not opts.dry_run:
+                result.errors.append(BLIND.format(n=len(result.ops), scopes=", ".join(blind)))
+                result.ops = []
             log.info(
                 "%d handoffs, %d open findings, %d writes planned",
                 len(records),

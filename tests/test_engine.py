@@ -182,3 +182,21 @@ def test_an_item_deleted_in_its_system_fails_once_then_is_left_alone(
     after = sync(settings)
     assert after.exit_code == 0 and after.ops == []
     assert writes(sandbox) == []
+
+
+def test_a_first_run_missing_one_system_writes_nothing_rather_than_false_findings(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    from connectors.sandbox import Fault
+
+    # Jira holds the owners and briefs the PR and the Notion page point at; without it, they
+    # would get "missing hypothesis / no owner" comments that are simply wrong.
+    sandbox.inject("*", r"/search/jql", Fault(status=500), times=100)
+    first = sync(settings)
+    assert first.exit_code == 1
+    assert any("has never been read in full" in e for e in first.errors)
+    assert writes(sandbox) == []
+    sandbox.clear_faults()
+    second = sync(settings)
+    assert second.exit_code == 0 and second.ops
+    assert {f.record_key for f in second.findings} == {"EXP-2", "EXP-3", "acme/web#2"}
