@@ -224,6 +224,10 @@ NOTES = """
 - **Steady state.** One page per scope, plus the items changed within the overlap before the
   cursor (Jira 2 min, GitHub 30 s, Notion's minute), re-read on every run until a newer change
   moves the cursor; each of those that carries our comment also costs a comment read.
+- **Writes on no-change runs at 100,000 items** (50 right after, 20 steady; 0-1 at the smaller
+  sizes) follow findings that the clock changed during that size's 25-minute run: open stale
+  findings went 1,984 -> 1,987 -> 1,983 and comments that count days were re-rendered. They are
+  writes the run should make; they were not checked op by op.
 - **Wall time.** At 10,000 and 100,000 items the bound is Notion's rate limit (~3 requests/s):
   the engine's one pull thread per system (scopes of a system in turn) is not what bounds it
   (at 100,000: 4 Jira projects x 101 pages x 0.1 s = 40 s, Notion's 205 reads at 3/s = 65 s).
