@@ -184,6 +184,7 @@ def _sync_once(
     progress: bool | None,
 ) -> int:
     """One sync; returns its exit code."""
+    from sync.apply import Pacer
     from sync.connect import connect
     from sync.engine import Engine, SyncOptions
 
@@ -191,7 +192,15 @@ def _sync_once(
         settings = _load(config)
         conns = connect(settings, only)
         show = progress if progress is not None else sys.stderr.isatty()
-        engine = Engine(settings, conns.connectors, conns.scopes, progress=_progress(show))
+        # Writes stay under each system's budget (GitHub: 80 content-creating requests a
+        # minute), so a first sync of a big repo is paced rather than rate-limited.
+        engine = Engine(
+            settings,
+            conns.connectors,
+            conns.scopes,
+            pacer=Pacer(),
+            progress=_progress(show),
+        )
         result = engine.run(SyncOptions(dry_run=dry_run, full=full, only=frozenset(only)))
     except HandoffSyncError as exc:
         click.echo(f"handoff: {exc.message}", err=True)

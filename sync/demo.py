@@ -57,6 +57,7 @@ def run_demo(
     `inspect(sandbox)` is called before the sandbox stops (tests read what it holds)."""
     from connectors.sandbox import Sandbox
     from connectors.sandbox.demo import demo_workspace, sandbox_config
+    from sync.apply import Pacer
     from sync.connect import connect
     from sync.engine import Engine, SyncOptions
     from sync.settings import load_settings
@@ -77,7 +78,9 @@ def run_demo(
         conns = connect(settings)
         if conns.errors:
             raise HandoffSyncError("the demo sandbox could not be reached: " + conns.errors[0])
-        result.sync = Engine(settings, conns.connectors, conns.scopes).run(SyncOptions())
+        # The same pacing a real sync uses, so the demo is one.
+        engine = Engine(settings, conns.connectors, conns.scopes, pacer=Pacer())
+        result.sync = engine.run(SyncOptions())
         result.reports = _write_reports(config, folder)
         result.samples = _samples(sb)
         if inspect is not None:
