@@ -20,10 +20,12 @@ from mapping.fields import FieldMaps
 from mapping.link import LinkConfig
 from mapping.people import Directory, PersonConfig
 from mapping.rules import CODES, RulesConfig
+from sync.render import DEFAULT_LABELS as PLAN_LABELS
 
 __all__ = ["DEFAULT_LABELS", "Settings", "load_settings"]
 
-DEFAULT_LABELS = {code: f"handoff:{code}" for code in CODES}
+# One set of defaults for the planner and the config: the labels a fresh install writes.
+DEFAULT_LABELS = dict(PLAN_LABELS)
 _NO_FILE = "{file}: file not found. Copy config.example.toml there, or pass --config."
 _BAD_TOML = "{file}: not valid TOML: {error}"
 _BAD_KEY = "{file}: {key}: {problem}"

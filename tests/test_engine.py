@@ -109,7 +109,7 @@ def test_fixing_a_field_edits_that_comment_and_removes_that_label(
     removal = {"update": {"labels": [{"remove": "handoff:ownerless"}]}}
     assert removal in [e.body for e in sandbox.log(write=True)]
     labels = jira.issue("EXP-3").fields.labels
-    assert "handoff:ownerless" not in labels and "handoff:missing-field" in labels
+    assert "handoff:ownerless" not in labels and "handoff:missing-fields" in labels
     (body,) = our_comments(sandbox)["EXP-3"]
     assert "Outcome owner" not in body and "Hypothesis is missing" in body
 

@@ -144,7 +144,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule(
         item=st.sampled_from([*JIRA_KEYS, *PULLS]),
-        label=st.sampled_from(["handoff:ownerless", "handoff:missing-field", FOREIGN_LABEL]),
+        label=st.sampled_from(["handoff:ownerless", "handoff:missing-fields", FOREIGN_LABEL]),
         add=st.booleans(),
     )
     def edit_label(self, item: str | int, label: str, add: bool) -> None:
