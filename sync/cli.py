@@ -56,10 +56,14 @@ def _setup_logging(log_format: str, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _fail(exc: HandoffSyncError) -> None:
+def _report(exc: HandoffSyncError) -> int:
+    """Say what went wrong in one line on stderr; return the documented exit code for it."""
     click.echo(f"handoff: {exc.message}", err=True)
-    code = exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
-    sys.exit(code)
+    return exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
+
+
+def _fail(exc: HandoffSyncError) -> None:
+    sys.exit(_report(exc))
 
 
 def _config_path(config: str | None) -> Path:
@@ -203,8 +207,7 @@ def _sync_once(
         )
         result = engine.run(SyncOptions(dry_run=dry_run, full=full, only=frozenset(only)))
     except HandoffSyncError as exc:
-        click.echo(f"handoff: {exc.message}", err=True)
-        return exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
+        return _report(exc)
     result.errors[:0] = conns.errors
     if as_json:
         click.echo(json.dumps(_result_json(result), indent=2))
