@@ -56,6 +56,9 @@ class CommentRef:
 
     id: str
     text: str = ""
+    # Ids of later comments of ours that carry the same marker (a race between two runs or
+    # installations): the oldest is kept, these are deleted.
+    duplicates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class SourceItem:
     # The last change a person made, when the state knows `updated` moved because of our own
     # write-back (a comment or label of ours is not activity); None means `updated`.
     activity: datetime | None = None
+    # An id that survives renames and moves (Jira's numeric issue id, GitHub's numeric issue
+    # id, the Notion page id): our marker names the item by it. Empty means `id`.
+    uid: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class Account:
 WriteAction = Literal[
     "comment.create",
     "comment.update",
+    "comment.delete",
     "label.add",
     "label.remove",
     "property.set",
