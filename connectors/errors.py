@@ -7,6 +7,7 @@
     │   ├── NotFound                 a configured scope, field or item does not exist
     │   ├── RateLimited(retry_after) budget spent: stop the scope, keep its cursor
     │   ├── TransientError           5xx, timeout or dropped connection after retries
+    │   ├── BadAnswer                an answer that is not valid for the request: never empty
     │   └── ItemError(item_id)       one item is malformed: skip it, list it in the report
     ├── StateError                   the state database is unusable
     ├── PlanError                    the planner was given something it cannot plan
@@ -19,11 +20,14 @@ registered secrets so a token can never reach a terminal, log line or report.
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
+from urllib.parse import quote, quote_plus
 
 __all__ = [
     "AuthError",
+    "BadAnswer",
     "ConfigError",
     "ConnectorError",
     "HandoffSyncError",
@@ -55,12 +59,41 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
+def _encodings(secret: str) -> tuple[set[str], set[str]]:
+    """The secret as servers echo it: (plain and percent-encoded forms, base64 cores). In
+    Basic auth it sits inside base64(`email:token`): each alignment's stable middle is enough."""
+    plain = {secret, quote(secret, safe=""), quote_plus(secret, safe=""), quote(secret)}
+    plain.add(quote(secret, safe="").replace("%", "%25"))  # encoded twice
+    cores: set[str] = set()
+    raw = secret.encode()
+    for pad in range(3):
+        enc = base64.b64encode(b"\0" * pad + raw).decode().rstrip("=")
+        # Drop the characters that mix in bytes before or after the secret.
+        core = enc[4 if pad else 0 : len(enc) - 4]
+        if len(core) >= 8:
+            cores.update({core, core.replace("+", "-").replace("/", "_")})
+    return {p for p in plain if len(p) >= 4}, cores
+
+
+_B64_RUN = "[A-Za-z0-9+/_=-]*"
+
+
 def scrub(text: str) -> str:
-    """Replace every registered secret and every token-shaped string in `text`."""
+    """Replace every registered secret and every token-shaped string in `text`, also when a
+    server echoed it base64- or URL-encoded (the whole base64 run goes)."""
     with _secrets_lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
-        text = text.replace(secret, _REDACTED)
+        plain, cores = _encodings(secret)
+        for form in sorted(plain, key=len, reverse=True):
+            text = text.replace(form, _REDACTED)
+        for core in cores:
+            if core in text:
+                text = re.sub(_B64_RUN + re.escape(core) + _B64_RUN, _REDACTED, text)
+            quoted = quote(core, safe="")
+            if quoted != core and quoted in text:
+                text = re.sub("[A-Za-z0-9%_.-]*" + re.escape(quoted) + "[A-Za-z0-9%_.-]*",
+                              _REDACTED, text)
     return _TOKEN_SHAPES.sub(
         lambda m: (m.group(1) or "") + _REDACTED if m.group(1) else _REDACTED, text
     )
@@ -124,6 +157,12 @@ class RateLimited(ConnectorError):
 
 class TransientError(ConnectorError):
     """A 5xx, timeout or dropped connection that outlasted the retry policy."""
+
+
+class BadAnswer(ConnectorError):
+    """A 2xx answer that is not a valid answer for the request (an empty body, `{}`, an HTML
+    page, a JSON shape without the list, a redirect off the configured host, pagination that
+    loops or runs past its total): an error for the scope, never an empty result."""
 
 
 class ItemError(ConnectorError):

@@ -25,10 +25,12 @@ import requests
 from github import Auth, Github, GithubException
 from github.IssueComment import IssueComment
 
+from ._answers import PageTokens, ServerClock, bad, describe, entries, need_dict, off_host
 from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
 from .errors import (
     AuthError,
+    BadAnswer,
     ConnectorError,
     ItemError,
     NotFound,
@@ -145,6 +147,11 @@ class GithubConnector:
         self._seen_users: dict[str, dict[str, Any]] = {}
         self._seen_teams: dict[str, str] = {}
         self._owners: set[str] = set()
+        self.clock = ServerClock()
+
+    def server_time(self) -> datetime | None:
+        """GitHub's clock, from the Date header of its latest answer."""
+        return self.clock.latest
 
     # -- reading ---------------------------------------------------------------------------
     def pull(self, scope: Scope, cursor: Cursor | None) -> Iterator[SourceItem]:
@@ -191,6 +198,7 @@ class GithubConnector:
             title=raw.get("title") or "",
             fields=slim(raw),
             labels=tuple(lab["name"] for lab in raw.get("labels", []) if isinstance(lab, dict)),
+            uid=str(raw["id"]),  # survives a rename or transfer of the repository
         )
 
     def _remember_people(self, raw: dict[str, Any]) -> None:
@@ -231,7 +239,9 @@ class GithubConnector:
         if self._me is None:
             scope = Scope(self.system, "user")
             data = self._call(scope, lambda: self._get("/user")[1], "none")
-            self._me = str(data["login"])
+            me = need_dict(data, ("login",), system=self.system, scope="user",
+                           what="the token's own account (GET /user)")
+            self._me = str(me["login"])
         return self._me
 
     # -- read-only checks (`handoff doctor`) -------------------------------------------------
@@ -261,14 +271,27 @@ class GithubConnector:
         return data
 
     def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
-        """Our comment on one item: written by our login and containing `marker`."""
+        """Our comment on one item: the oldest by our login containing `marker`; later ones
+        go in `duplicates`. A malformed comment list is an ItemError, never "none of ours"."""
         me = self.me()
         _, number = _split_item(item_id)
         path = f"/repos/{scope.name}/issues/{number}/comments"
-        for c in self._list(scope, path, {}, READ_PERMISSION):
-            if (c.get("user") or {}).get("login") == me and marker in (c.get("body") or ""):
-                return CommentRef(str(c["id"]), c.get("body") or "")
-        return None
+        ours: list[tuple[int, str]] = []
+        try:
+            for c in self._list(scope, path, {}, READ_PERMISSION):
+                body, user = c.get("body") or "", c.get("user") or {}  # a deleted user: null
+                if not isinstance(user, dict) or not isinstance(body, str):
+                    raise bad(self.system, scope.name, f"the comments of {item_id}",
+                              "a comment whose user or text is not what GitHub sends")
+                if user.get("login") == me and marker in body:
+                    ours.append((int(c["id"]), body))
+        except BadAnswer as e:
+            raise ItemError(e.message, item_id=item_id, system=self.system,
+                            scope=scope.name) from e
+        if not ours:
+            return None
+        ours.sort()  # GitHub's comment ids grow with time: the first is the oldest
+        return CommentRef(str(ours[0][0]), ours[0][1], tuple(str(o[0]) for o in ours[1:]))
 
     def find_comments(
         self, scope: Scope, marker: str, since: datetime | None = None
@@ -293,28 +316,43 @@ class GithubConnector:
         return found
 
     def _list(
-        self, scope: Scope, path: str, params: dict[str, str], permission: str
+        self,
+        scope: Scope,
+        path: str,
+        params: dict[str, str],
+        permission: str,
+        require: tuple[str, ...] = ("id",),
     ) -> Iterator[dict[str, Any]]:
-        """Every element of a list, page by page along Link rel="next", each page retried."""
+        """Every element of a list, page by page along Link rel="next", each page retried and
+        checked: a page that is not a JSON list of objects, a next link off the API host, a
+        link seen before, or pages of nothing new are errors, never the end of the list."""
         url: str | None = path
         query: dict[str, Any] | None = {**params, "per_page": self.page_size}
-        visited: set[str] = set()
+        what = f"the list GET {path}"
+        links = PageTokens(self.system, scope.name, what)
+        seen: set[Any] = set()
+        base = self.client.requester.base_url
         for _ in range(self.max_pages):
             assert url is not None
             fetch = self._page_fetcher(url, query)
             headers, data = self._call(scope, fetch, permission)
-            yield from data or []
+            page = entries(data, None, system=self.system, scope=scope.name, what=what,
+                           require=require)
+            if not _is_json(headers):
+                raise bad(self.system, scope.name, what, describe("not json"))
+            ids = {e.get("id") for e in page} - {None}
+            if ids and ids <= seen:
+                raise bad(self.system, scope.name, what, "a next page that repeats the last")
+            seen |= ids
+            yield from page
             url, query = _next_link(headers.get("link")), None
-            if not url or not data:
+            if not url or not page:
                 return
-            if url in visited:  # Meltano's guard: the same next page twice is a server bug
-                raise ConnectorError(
-                    f"pagination loops at {url}", system=self.system, scope=scope.name
-                )
-            visited.add(url)
-        raise ConnectorError(
-            f"more than {self.max_pages} pages at {path}", system=self.system, scope=scope.name
-        )
+            if off_host(base, url):
+                raise bad(self.system, scope.name, what, "a next-page link to another host")
+            links.add(url)
+        raise BadAnswer(f"more than {self.max_pages} pages at {path}", system=self.system,
+                        scope=scope.name)
 
     def _page_fetcher(
         self, url: str, query: dict[str, Any] | None
@@ -322,7 +360,9 @@ class GithubConnector:
         return lambda: self._get(url, query)
 
     def _get(self, url: str, query: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
-        return self.client.requester.requestJsonAndCheck("GET", url, parameters=query)
+        headers, data = self.client.requester.requestJsonAndCheck("GET", url, parameters=query)
+        self.clock.saw(headers)
+        return headers, data
 
     # -- writing ---------------------------------------------------------------------------
     def apply(self, op: WriteOp) -> WriteResult:
@@ -415,7 +455,8 @@ class GithubConnector:
         def attempt() -> T:
             try:
                 return fn()
-            except (GithubException, requests.RequestException, ValueError) as e:
+            except (GithubException, requests.RequestException, ValueError, RuntimeError,
+                    AssertionError) as e:
                 raise translate(e, scope.name, permission, item_id) from e
 
         return call_with_retry(attempt, self.policy, idempotent=idempotent)
@@ -433,9 +474,22 @@ def _header(headers: Any, name: str) -> str | None:
     return None
 
 
+def _is_json(headers: Any) -> bool:
+    ctype = _header(headers, "Content-Type")
+    return ctype is None or "json" in ctype.lower()
+
+
 def translate(e: Exception, scope: str, permission: str, item_id: str = "") -> ConnectorError:
     """A PyGithub or requests failure as the project's error, with what to do about it."""
     kw: dict[str, Any] = {"system": "github", "scope": scope}
+    if isinstance(e, ConnectorError):
+        return e
+    if isinstance(e, RuntimeError | AssertionError):  # PyGithub: a redirect or link off-host
+        return BadAnswer(
+            f"GitHub's answer pointed to another host or protocol than the configured API "
+            f"({e}): nothing was read from it; check [github] url",
+            **kw,
+        )
     if isinstance(e, GithubException):
         status, msg = e.status, _message(e)
         kw.update(status=status, internal=f"{status} {msg}")

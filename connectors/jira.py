@@ -22,20 +22,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import requests
-from jira import JIRA, JIRAError
+from jira import JIRA
 
+from ._answers import PageTokens, ServerClock, bad, check_redirect, entries, need_dict
 from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
-from .errors import (
-    AuthError,
-    ConnectorError,
-    ItemError,
-    NotFound,
-    RateLimited,
-    TransientError,
-    register_secret,
-)
+from .errors import BadAnswer, ItemError, NotFound, register_secret
+from .jira_errors import translate as _translate
 
 __all__ = ["BASE_FIELDS", "OVERLAP", "JiraConnector", "adf_plain_text", "open_client"]
 
@@ -68,6 +61,7 @@ def open_client(
 ) -> JIRA:
     """A `JIRA` client with its own retries off and a timeout, so one policy decides."""
     register_secret(token)
+    register_secret(f"{email}:{token}")  # as Basic auth sends it, base64-encoded
     try:
         return JIRA(
             server=url,
@@ -130,6 +124,20 @@ class JiraConnector:
         self.email = email or (auth[0] if isinstance(auth, tuple) else "")
         self._custom: dict[str, str] | None = None  # field id -> display name
         self._me: dict[str, Any] | None = None
+        self.clock = ServerClock()
+        hooks = client._session.hooks.setdefault("response", [])
+        hooks.extend([self.clock.hook(), self._off_host])
+
+    def _off_host(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """A redirect away from the configured site is an error, never followed."""
+        if response.is_redirect:
+            what = f"the request {response.request.method} {response.request.path_url}"
+            check_redirect(self.site, response.headers.get("Location"), system="jira", what=what)
+        return response
+
+    def server_time(self) -> datetime | None:
+        """Jira's clock, from the Date header of its latest answer."""
+        return self.clock.latest
 
     # -- the one way to call Jira ----------------------------------------------------------
     def _call(
@@ -153,7 +161,9 @@ class JiraConnector:
 
     def _myself(self) -> dict[str, Any]:
         if self._me is None:
-            self._me = self._call(self.client.myself, what="the token's own account")
+            what = "the token's own account (/myself)"
+            me = self._call(lambda: self.client._get_json("myself"), what=what)
+            self._me = need_dict(me, ("accountId",), system="jira", scope="", what=what)
         return self._me
 
     def _custom_ids(self, scope: str) -> dict[str, str]:
@@ -162,8 +172,7 @@ class JiraConnector:
             if not self.custom_fields and not self.optional_custom_fields:
                 self._custom = {}
                 return self._custom
-            fields = self._call(self.client.fields, scope=scope, what="the field list")
-            _prime_field_cache(self.client, fields)
+            fields = self._field_list(scope)
             by_name = {f["name"]: f["id"] for f in fields}
             by_id = {f["id"]: f["name"] for f in fields}
             resolved: dict[str, str] = {}
@@ -218,20 +227,11 @@ class JiraConnector:
         props = ",".join(self.properties) or None
         seen: set[str] = set()
         token: str | None = None
+        what = f"the search of {scope.name} (/search/jql)"
+        tokens = PageTokens("jira", scope.key, what)
         for _ in range(MAX_PAGES):
-            page: dict[str, Any] = self._call(
-                lambda t=token: self.client.enhanced_search_issues(  # type: ignore[misc]
-                    jql,
-                    nextPageToken=t,
-                    maxResults=self.page_size,
-                    fields=list(fields),
-                    properties=props,
-                    json_result=True,
-                ),
-                scope=scope.key,
-                what=f"the search of {scope.name}",
-            )
-            for raw in page.get("issues") or []:
+            page = self._search_page(jql, token, fields, props, scope.key, what)
+            for raw in page["issues"]:
                 if raw["id"] in seen:
                     continue
                 seen.add(raw["id"])
@@ -239,19 +239,34 @@ class JiraConnector:
                 if cursor is None or _after(item, cursor):
                     yield item
             nxt = page.get("nextPageToken")
-            if not nxt:
+            if page.get("isLast") is True or (nxt is None and "isLast" not in page):
                 return
-            if nxt == token:
-                raise ConnectorError(
-                    "Jira returned the same nextPageToken twice; stopping to avoid a loop",
-                    system="jira",
-                    scope=scope.key,
-                    url=self.site,
-                )
+            if not isinstance(nxt, str) or not nxt:
+                raise bad("jira", scope.key, what, "a page that says more follow (isLast false) "
+                          "without a nextPageToken")
+            tokens.add(nxt)
             token = nxt
-        raise ConnectorError(
-            f"more than {MAX_PAGES} pages", system="jira", scope=scope.key, url=self.site
+        raise BadAnswer(f"more than {MAX_PAGES} pages", system="jira", scope=scope.key)
+
+    def _search_page(self, jql: str, token: str | None, fields: list[str], props: str | None,
+                     scope: str, what: str) -> dict[str, Any]:
+        page = self._call(
+            lambda: self.client.enhanced_search_issues(
+                jql,
+                nextPageToken=token,
+                maxResults=self.page_size,
+                fields=list(fields),
+                properties=props,
+                json_result=True,
+            ),
+            scope=scope,
+            what=what,
         )
+        found = entries(page, "issues", system="jira", scope=scope, what=what,
+                        require=("id", "key", "fields"))
+        if any(not isinstance(raw["fields"], dict) for raw in found):
+            raise bad("jira", scope, what, "an issue whose fields are not an object")
+        return dict(page)
 
     def _item(self, scope: Scope, raw: dict[str, Any], custom: dict[str, str]) -> SourceItem:
         fields = {custom.get(k, k): v for k, v in (raw.get("fields") or {}).items()}
@@ -277,17 +292,20 @@ class JiraConnector:
             title=str(fields.get("summary") or ""),
             fields=fields,
             labels=tuple(fields.get("labels") or ()),
+            uid=str(raw["id"]),
         )
 
     # -- people ------------------------------------------------------------------------------
     def people(self) -> Iterator[Account]:
         for start in range(0, MAX_PAGES * LIST_PAGE, LIST_PAGE):
-            users: list[dict[str, Any]] = self._call(
+            raw = self._call(
                 lambda s=start: self.client._get_json(  # type: ignore[misc]
                     "users/search", params={"startAt": s, "maxResults": LIST_PAGE}
                 ),
-                what="the user list",
+                what="the user list (/users/search)",
             )
+            users = entries(raw, None, system="jira", scope="", what="the user list "
+                            "(/users/search)", require=("accountId",))
             for u in users:
                 yield Account(
                     system="jira",
@@ -305,9 +323,11 @@ class JiraConnector:
                 lambda s=start: self.client._get_json(  # type: ignore[misc]
                     "group/bulk", params={"startAt": s, "maxResults": 50}
                 ),
-                what="the group list",
+                what="the group list (/group/bulk)",
             )
-            for g in page.get("values") or []:
+            groups = entries(page, "values", system="jira", scope="", what="the group list "
+                             "(/group/bulk)", require=("name",))
+            for g in groups:
                 yield Account(system="jira", id=g["name"], name=g["name"], kind="group")
             if page.get("isLast", True) or not page.get("values"):
                 break
@@ -319,7 +339,14 @@ class JiraConnector:
 
     def fields(self) -> list[dict[str, Any]]:
         """Every field of the site (id, name, custom, schema), as /field reports it."""
-        return list(self._call(self.client.fields, what="the field list"))
+        return self._field_list("")
+
+    def _field_list(self, scope: str) -> list[dict[str, Any]]:
+        what = "the field list (/field)"
+        data = self._call(lambda: self.client._get_json("field"), scope=scope, what=what)
+        found = entries(data, None, system="jira", scope=scope, what=what, require=("id", "name"))
+        _prime_field_cache(self.client, found)
+        return found
 
     def my_permissions(self, project: str, keys: Sequence[str]) -> dict[str, bool]:
         """Whether the token's account holds each project permission in `project`, asked
@@ -334,24 +361,58 @@ class JiraConnector:
 
     # -- comments ----------------------------------------------------------------------------
     def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
-        me = self._myself().get("accountId")
-        for start in range(0, MAX_PAGES * COMMENT_PAGE, COMMENT_PAGE):
-            comments = self._call(
-                lambda s=start: self.client.comments(  # type: ignore[misc]
-                    item_id, start_at=s, max_results=COMMENT_PAGE
-                ),
-                scope=scope.key,
-                what=f"the comments of issue {item_id}",
-                item_id=item_id,
-            )
+        """Our comment on an issue: the oldest by our account with `marker`, later ones in
+        `duplicates`. Every page is read, by startAt and the reported total: Jira may answer
+        fewer comments than asked for, so a short page is not the last."""
+        me = self._myself()["accountId"]
+        ours: list[tuple[int, str, str]] = []
+        start = 0
+        what = f"the comments of issue {item_id}"
+        for _ in range(MAX_PAGES):
+            comments, total = self._comment_page(scope, item_id, start, what)
             for c in comments:
-                author = (c.raw.get("author") or {}).get("accountId")
-                text = adf_plain_text(c.raw.get("body"))
-                if author == me and marker in text:
-                    return CommentRef(id=str(c.raw["id"]), text=text)
-            if len(comments) < COMMENT_PAGE:
-                return None
-        return None
+                text = adf_plain_text(c.get("body"))
+                if c["author"].get("accountId") == me and marker in text:
+                    cid = str(c["id"])
+                    ours.append((_id_key(cid)[0], cid, text))  # Jira's ids grow with time
+            start += len(comments)
+            if start >= total:
+                break
+            if not comments:
+                raise bad("jira", scope.key, what, f"an empty page at {start} of {total}",
+                          item_id=item_id)
+        else:
+            raise bad("jira", scope.key, what, "pages without end", item_id=item_id)
+        if not ours:
+            return None
+        ours.sort()
+        first = ours[0]
+        return CommentRef(id=first[1], text=first[2], duplicates=tuple(o[1] for o in ours[1:]))
+
+    def _comment_page(
+        self, scope: Scope, item_id: str, start: int, what: str
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One validated page of an issue's comments, and the total Jira reports."""
+        page = self._call(
+            lambda: self.client._get_json(
+                f"issue/{item_id}/comment",
+                params={"startAt": start, "maxResults": COMMENT_PAGE},
+            ),
+            scope=scope.key,
+            what=what,
+            item_id=item_id,
+        )
+        kw: dict[str, Any] = {"system": "jira", "scope": scope.key, "what": what,
+                              "item_id": item_id}
+        comments = entries(page, "comments", require=("id", "author"), **kw)
+        total = page.get("total")
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise bad(got="a page without its total", **kw)
+        if any(not isinstance(c["author"], dict) for c in comments):
+            raise bad(got="a comment whose author is not an account", **kw)
+        if start + len(comments) > total:
+            raise bad(got=f"more comments than the total of {total} it reports", **kw)
+        return comments, total
 
     # -- writes ------------------------------------------------------------------------------
     def apply(self, op: WriteOp) -> WriteResult:
@@ -440,127 +501,3 @@ def _strip_order_by(jql: str) -> str:
     upper = jql.upper()
     at = upper.rfind("ORDER BY")
     return jql[:at].strip() if at >= 0 else jql
-
-
-def _translate(
-    exc: BaseException,
-    *,
-    site: str,
-    email: str,
-    what: str = "",
-    scope: str = "",
-    item_id: str = "",
-) -> ConnectorError:
-    """One SDK or transport failure as the project's error, with a message that says the fix."""
-    where: dict[str, Any] = {"system": "jira", "scope": scope, "url": site}
-    if isinstance(exc, ConnectorError):
-        return exc
-    if isinstance(exc, JIRAError):
-        status = exc.status_code or 0
-        text = _jira_message(exc)
-        url = exc.url or site
-        where["url"] = url
-        internal = f"{status} {url}: {text}"
-        if status == 401:
-            return AuthError(
-                f"Jira rejected the token for {email or 'the configured account'} at {site}: "
-                "check [jira] email and token (an Atlassian API token of that account)",
-                status=status,
-                internal=internal,
-                **where,
-            )
-        if status == 403:
-            return AuthError(
-                f"the account {email or ''} may not do this on {what or url}: Jira says "
-                f"{text!r}; grant it that permission in the project's permission scheme",
-                status=status,
-                internal=internal,
-                **where,
-            )
-        if status == 404:
-            return NotFound(
-                f"{what or url} was not found: it was deleted or {email or 'the account'} can "
-                "no longer see it (Jira answers both the same way)",
-                status=status,
-                internal=internal,
-                **where,
-            )
-        if status == 400 and "does not exist for the field 'project'" in text:
-            return NotFound(
-                f"{text} Check [jira] projects: the key must exist and be visible to "
-                f"{email or 'the account'}",
-                status=status,
-                internal=internal,
-                **where,
-            )
-        if status == 429:
-            return RateLimited(
-                f"Jira's rate limit was reached while reading {what or url}",
-                retry_after=_retry_after(exc),
-                status=status,
-                internal=internal,
-                **where,
-            )
-        if status >= 500 or status == 0:
-            return TransientError(
-                f"Jira answered {status} for {what or url}",
-                status=status,
-                internal=internal,
-                **where,
-            )
-        if item_id:
-            return ItemError(
-                f"Jira refused the change to {what}: {text}",
-                item_id=item_id,
-                status=status,
-                internal=internal,
-                **where,
-            )
-        return ConnectorError(
-            f"Jira answered {status} for {what or url}: {text}",
-            status=status,
-            internal=internal,
-            **where,
-        )
-    if isinstance(exc, requests.exceptions.Timeout):
-        return TransientError(f"Jira did not answer in time for {what or site}", **where)
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return TransientError(
-            f"the connection to Jira dropped while reading {what or site}",
-            internal=repr(exc),
-            **where,
-        )
-    # A body cut short: fewer bytes than Content-Length, or JSON that does not parse.
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError | ValueError):
-        return TransientError(
-            f"Jira sent an incomplete answer for {what or site}", internal=repr(exc), **where
-        )
-    if isinstance(exc, requests.exceptions.RequestException):
-        return TransientError(f"the request to Jira failed for {what or site}", **where)
-    raise exc
-
-
-def _jira_message(exc: JIRAError) -> str:
-    text = str(exc.text or "")
-    response = getattr(exc, "response", None)
-    if response is not None:
-        try:
-            body = response.json()
-        except ValueError:
-            return response.text[:300] if response.text else text
-        if isinstance(body, dict):
-            parts = list(body.get("errorMessages") or []) + [
-                f"{k}: {v}" for k, v in (body.get("errors") or {}).items()
-            ]
-            if parts:
-                return "; ".join(str(p) for p in parts)
-    return text
-
-
-def _retry_after(exc: JIRAError) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("Retry-After") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

@@ -16,16 +16,19 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from notion_client import APIResponseError, Client
 from notion_client.client import ClientOptions
 from notion_client.errors import RequestTimeoutError, UnknownHTTPResponseError
 
+from ._answers import PageTokens, ServerClock, bad, entries, need_dict
 from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
 from .errors import (
     AuthError,
+    BadAnswer,
     ConnectorError,
     ItemError,
     NotFound,
@@ -104,6 +107,16 @@ class NotionConnector:
         self._me: str | None = None
         # scope key -> (newest edit yielded, {page id: (edit time, digest)} near that edit)
         self._seen: dict[str, tuple[datetime, dict[str, tuple[datetime, str]]]] = {}
+        self.clock = ServerClock()
+        http = getattr(client, "client", None)
+        if isinstance(http, httpx.Client):
+            http.event_hooks.setdefault("response", []).append(
+                lambda r: self.clock.saw(r.headers)
+            )
+
+    def server_time(self) -> datetime | None:
+        """Notion's clock, from the Date header of its latest answer."""
+        return self.clock.latest
 
     # -- calls -------------------------------------------------------------------------------
     def _call(self, fn: Callable[[], Any], *, scope: str, what: str, item_id: str = "",
@@ -119,24 +132,33 @@ class NotionConnector:
 
         return call_with_retry(attempt, self.policy, idempotent=idempotent)
 
-    def _paged(self, fn: Callable[..., Any], *, scope: str, what: str,
+    def _paged(self, fn: Callable[..., Any], *, scope: str, what: str, item_id: str = "",
                **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """Every result of a Notion list, one retried request per page of results."""
+        """Every result of a Notion list, one retried request per page of results, each page
+        checked: a page that is not a list answer, or cursors that cycle, are errors."""
         cursor: str | None = None
+        listing = _LISTING.get(what, what)
+        tokens = PageTokens(self.system, scope, listing)
+        kw: dict[str, Any] = {"system": self.system, "scope": scope, "what": listing,
+                              "item_id": item_id}
         for _ in range(self.max_pages):
             args = dict(kwargs, start_cursor=cursor) if cursor else dict(kwargs)
-            resp = self._call(functools.partial(fn, **args), scope=scope, what=what)
-            yield from resp.get("results", [])
+            resp = self._call(functools.partial(fn, **args), scope=scope, what=what,
+                              item_id=item_id)
+            results = entries(resp, "results", require=("id",), **kw)
+            if resp.get("object") != "list" or not isinstance(resp.get("has_more"), bool):
+                raise bad(got="a JSON object that is not a list answer", **kw)
+            yield from results
             nxt = resp.get("next_cursor")
-            if not resp.get("has_more") or not nxt:
+            if not resp["has_more"]:
                 return
-            if nxt == cursor:
-                raise ConnectorError(f"Notion returned the same next_cursor twice ({nxt}) while "
-                                     f"listing {what}; stopping rather than looping",
-                                     system=self.system, scope=scope)
+            if not isinstance(nxt, str) or not nxt:
+                raise bad(got="a page that says more follow (has_more) without a next_cursor",
+                          **kw)
+            tokens.add(nxt)
             cursor = nxt
-        raise ConnectorError(f"more than {self.max_pages} pages of {what}; stopping",
-                             system=self.system, scope=scope)
+        raise BadAnswer(f"more than {self.max_pages} pages of {listing}; stopping",
+                        system=self.system, scope=scope)
 
     # -- reading -----------------------------------------------------------------------------
     def data_sources(self, scope: Scope) -> list[str]:
@@ -144,7 +166,9 @@ class NotionConnector:
         if scope.name not in self._sources:
             db = self._call(lambda: self.client.databases.retrieve(scope.name), scope=scope.key,
                             what="read")
-            self._sources[scope.name] = [ds["id"] for ds in db.get("data_sources", [])]
+            sources = entries(db, "data_sources", system=self.system, scope=scope.key,
+                              what=f"the database {scope.name}", require=("id",))
+            self._sources[scope.name] = [ds["id"] for ds in sources]
         return self._sources[scope.name]
 
     def properties(self, scope: Scope) -> dict[str, str]:
@@ -180,6 +204,9 @@ class NotionConnector:
             for page in pages:
                 if page.get("object") != "page" or page["id"] in seen:
                     continue
+                if not isinstance(page.get("last_edited_time"), str):
+                    raise bad(self.system, scope.key, _LISTING["read"],
+                              "a page without its last_edited_time")
                 seen.add(page["id"])
                 updated = _parse_time(page["last_edited_time"])
                 version = (updated, _digest(page))
@@ -202,7 +229,7 @@ class NotionConnector:
         return SourceItem(system=self.system, scope=scope.key, id=page["id"],
                           key=title or page["id"], url=page.get("url", ""), kind="page",
                           updated=updated, title=title, fields=fields, labels=(),
-                          state="deleted" if gone else "present")
+                          state="deleted" if gone else "present", uid=page["id"])
 
     def body_text(self, scope: Scope, page_id: str) -> str:
         """The page's top-level blocks as plain text, headings as `## X` lines."""
@@ -228,19 +255,31 @@ class NotionConnector:
         """Our bot user's id (asked once)."""
         if self._me is None:
             me = self._call(lambda: self.client.users.me(), scope="", what="users")
-            self._me = str(me["id"])
+            self._me = str(need_dict(me, ("id",), system=self.system, scope="",
+                                     what="the integration's own bot user (/v1/users/me)")["id"])
         return self._me
 
     def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
-        """Our own comment on a page: written by our bot and containing `marker`."""
+        """Our own comment on a page: the oldest by our bot containing `marker`, later ones in
+        `duplicates`. A malformed comment list is an ItemError, never "none of ours"."""
         me = self.me()
         comments = self._paged(lambda **kw: self.client.comments.list(block_id=item_id, **kw),
-                               scope=scope.key, what="comments.read", page_size=self.page_size)
+                               scope=scope.key, what="comments.read", item_id=item_id,
+                               page_size=self.page_size)
+        ours: list[tuple[str, str, str]] = []
         for c in comments:
-            text = _plain(c.get("rich_text"))
-            if (c.get("created_by") or {}).get("id") == me and marker in text:
-                return CommentRef(id=c["id"], text=text)
-        return None
+            author, rich = c.get("created_by"), c.get("rich_text")
+            if not isinstance(author, dict) or not isinstance(rich, list):
+                raise bad(self.system, scope.key, f"the comments of page {item_id}",
+                          "a comment without its author or text", item_id=item_id)
+            text = _plain(rich)
+            if author.get("id") == me and marker in text:
+                ours.append((str(c.get("created_time") or ""), c["id"], text))
+        if not ours:
+            return None
+        ours.sort()  # ISO times in UTC sort as text: the first is the oldest
+        return CommentRef(id=ours[0][1], text=ours[0][2],
+                          duplicates=tuple(o[1] for o in ours[1:]))
 
     # -- writing -----------------------------------------------------------------------------
     def apply(self, op: WriteOp) -> WriteResult:
@@ -265,6 +304,13 @@ class NotionConnector:
             return WriteResult(op.key, True, detail=f"{op.name} set")
         raise PlanError(f"notion: cannot {op.action} on {op.item_key}; Notion has no labels, "
                         "use a property")
+
+
+_LISTING = {
+    "read": "the query of the data source (POST /v1/data_sources/…/query)",
+    "comments.read": "the comment list (GET /v1/comments)",
+    "users": "the user list (GET /v1/users)",
+}
 
 
 def _json(op: WriteOp, text: str, what: str) -> Any:
@@ -316,6 +362,13 @@ def _translate(exc: Exception, *, scope: str, what: str, item_id: str,
                              internal=internal, **kw)
         return ConnectorError(f"Notion refused the request ({exc.status} {code}): {exc}",
                               internal=internal, **kw)
+    if isinstance(exc, UnknownHTTPResponseError) and 300 <= exc.status < 400:
+        # httpx follows no redirect: Notion's API never sends one, so it is not Notion answering.
+        location = exc.headers.get("location") if exc.headers is not None else None
+        target = urlsplit(str(location or "")).hostname or "an unknown place"
+        return BadAnswer(f"{_LISTING.get(what, what)} was redirected ({exc.status}) to "
+                         f"{target}: nothing was read from it; check [notion] url",
+                         status=exc.status, **kw)
     if isinstance(exc, UnknownHTTPResponseError):
         kw["status"] = exc.status
         internal = f"{exc.status}: {exc.body[:200]}"
@@ -335,9 +388,10 @@ def _translate(exc: Exception, *, scope: str, what: str, item_id: str,
     if isinstance(exc, httpx.TransportError):
         return TransientError(f"the connection to Notion failed{where} ({type(exc).__name__}); "
                               "check the network and the base URL", internal=str(exc), **kw)
-    if isinstance(exc, ValueError):  # a JSON body cut short
-        return TransientError(f"Notion sent an unreadable answer{where}; try again later",
-                              internal=str(exc), **kw)
+    if isinstance(exc, ValueError):  # a whole body that is not JSON: empty, HTML, text
+        return BadAnswer(f"Notion's answer{where} for {_LISTING.get(what, what)} is not JSON "
+                         "(an empty body or an HTML page), not a valid answer: nothing was read "
+                         "from it; check [notion] url", internal=str(exc)[:200], **kw)
     if isinstance(exc, ConnectorError):
         return exc
     raise exc
