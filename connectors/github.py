@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from github import Auth, Github, GithubException
@@ -69,6 +70,25 @@ def open_client(url: str, token: str, *, timeout: float = 30.0) -> Github:
         seconds_between_writes=0,
         lazy=True,
     )
+
+
+def _watch(client: Github, hook: Callable[..., Any]) -> None:
+    """Add a response hook to every requests session PyGithub opens (it builds its sessions
+    inside its connection class): the hook sees each raw answer, redirects included."""
+    requester = client.requester
+    attr = "_Requester__connectionClass"
+    base = getattr(requester, attr, None)
+    if base is None or getattr(base, "_handoff_watched", False):
+        return
+
+    class Watched(base):  # type: ignore[misc, valid-type]
+        _handoff_watched = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.session.hooks.setdefault("response", []).append(hook)
+
+    setattr(requester, attr, Watched)
 
 
 def _utc(value: str) -> datetime:
@@ -148,6 +168,48 @@ class GithubConnector:
         self._seen_teams: dict[str, str] = {}
         self._owners: set[str] = set()
         self.clock = ServerClock()
+        self._redirects: list[str] = []  # Locations of redirects seen during the last call
+        self._moved: dict[str, str] = {}  # "owner/repo" (lower) -> "/repositories/<id>"
+        _watch(client, self._on_response)
+
+    def _on_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        self.clock.saw(response.headers)
+        if response.is_redirect and response.headers.get("Location"):
+            self._redirects.append(urljoin(response.url, response.headers["Location"]))
+        return response
+
+    def _route(self, url: str) -> str:
+        """`url` under a renamed or transferred repository's id, once GitHub said it moved."""
+        parts = url.split("/", 4)
+        if len(parts) >= 4 and parts[0] == "" and parts[1] == "repos":
+            moved = self._moved.get(f"{parts[2]}/{parts[3]}".lower())
+            if moved:
+                return moved + (f"/{parts[4]}" if len(parts) > 4 else "")
+        return url
+
+    def _learn_move(self, url: str, location: str) -> None:
+        """A repository answered with a redirect to its id (renamed or transferred): remember
+        where it lives, so every later read and write goes there directly."""
+        parts = url.split("/", 4)
+        if len(parts) < 4 or parts[1] != "repos":
+            return
+        rest = f"/{parts[4]}" if len(parts) > 4 else ""
+        path = urlsplit(location).path
+        base = urlsplit(self.client.requester.base_url).path.rstrip("/")
+        if path.startswith(base):
+            path = path[len(base) :]
+        if rest and path.endswith(rest):
+            path = path[: -len(rest)]
+        if path.startswith("/repositories/"):
+            self._moved[f"{parts[2]}/{parts[3]}".lower()] = path
+            log.info("github: %s/%s moved; reading it at %s", parts[2], parts[3], path)
+
+    def _repo_obj(self, full: str) -> Any:
+        """A lazy Repository for `full` (no request), by id when it moved."""
+        moved = self._moved.get(full.lower())
+        if moved:
+            return self.client.get_repo(int(moved.rsplit("/", 1)[1]))
+        return self.client.get_repo(full)
 
     def server_time(self) -> datetime | None:
         """GitHub's clock, from the Date header of its latest answer."""
@@ -360,8 +422,16 @@ class GithubConnector:
         return lambda: self._get(url, query)
 
     def _get(self, url: str, query: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
-        headers, data = self.client.requester.requestJsonAndCheck("GET", url, parameters=query)
-        self.clock.saw(headers)
+        requester = self.client.requester
+        self._redirects.clear()
+        headers, data = requester.requestJsonAndCheck("GET", self._route(url), parameters=query)
+        if self._redirects and url.startswith("/repos/"):
+            self._learn_move(url, self._redirects[-1])
+            if query and self._route(url) != url:
+                # PyGithub follows a 301 without the query (state, sort, per_page): ask again.
+                headers, data = requester.requestJsonAndCheck(
+                    "GET", self._route(url), parameters=query
+                )
         return headers, data
 
     # -- writing ---------------------------------------------------------------------------
@@ -369,7 +439,7 @@ class GithubConnector:
         """Carry out one comment or label write on a pull request or issue."""
         full, number = _split_item(op.item_id)
         scope = Scope(self.system, full)
-        issue = self.client.get_repo(full).get_issue(number)  # lazy: no request
+        issue = self._repo_obj(full).get_issue(number)  # lazy: no request
 
         if op.action == "comment.create":
             made = self._call(
@@ -381,7 +451,8 @@ class GithubConnector:
             )
             return WriteResult(op.key, True, target=str(made.id))
         if op.action == "comment.update":
-            url = f"{self.client.requester.base_url}/repos/{full}/issues/comments/{op.target}"
+            path = self._route(f"/repos/{full}/issues/comments/{op.target}")
+            url = f"{self.client.requester.base_url}{path}"
             comment = IssueComment(self.client.requester, url=url)  # lazy: no request
             self._call(scope, lambda: comment.edit(op.body), WRITE_PERMISSION, item_id=op.item_id)
             return WriteResult(op.key, True, target=op.target)

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
+from .github_moves import RepoMoves
 from .github_render import Comment, Item, Render, Repo
 from .server import ApiError, Request, Response, SandboxServer, Service, iso, route
 
@@ -80,7 +81,7 @@ class _Budget:
     points: deque[tuple[float, int]] = field(default_factory=deque)
 
 
-class GithubService(Service):
+class GithubService(RepoMoves, Service):
     name = "github"
     prefix = "/api/v3/"
 
@@ -110,6 +111,7 @@ class GithubService(Service):
             teams = {t["slug"]: dict(t, id=self._next()) for t in spec.get("teams", [])}
             self.orgs[org] = {"members": list(spec.get("members", [])), "teams": teams}
         self.repos: dict[str, Repo] = {}
+        self.moved: dict[str, Repo] = {}  # old name -> repo, after a rename
         for full, spec in section.get("repos", {}).items():
             self._load_repo(full, spec)
         self._budgets: dict[str, _Budget] = {}
@@ -309,7 +311,7 @@ class GithubService(Service):
     def _repo(self, owner: str, repo: str, req: Request) -> Repo:
         found = self.repos.get(f"{owner}/{repo}".lower())
         if found is None:
-            raise ApiError(self.error(404, "Not Found", req))
+            raise self.moved_to(owner, repo, req) or ApiError(self.error(404, "Not Found", req))
         return found
 
     def _item(self, repo: Repo, number: str, req: Request, pull: bool = False) -> Item:

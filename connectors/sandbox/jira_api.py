@@ -37,6 +37,8 @@ class JiraService(JiraStore, Service):
         self.tokens: dict[str, str] = dict((workspace.get("tokens") or {}).get("jira") or {})
         per_second = int((workspace.get("jira") or {}).get("rate_limit_per_second", 20))
         self.window = SlidingWindow(per_second, 1.0)
+        # Jira Cloud may answer fewer comments per page than asked (the real cap varies).
+        self.comment_page_max = int((workspace.get("jira") or {}).get("comment_page_max", 5000))
 
     # -- service hooks -------------------------------------------------------------------
     def authenticate(self, req: Request) -> None:
@@ -353,7 +355,7 @@ class JiraService(JiraStore, Service):
             reverse=req.arg("orderBy") == "-created",
         )
         start = int(req.arg("startAt") or 0)
-        size = max(0, min(int(req.arg("maxResults") or 100), 5000))
+        size = max(0, min(int(req.arg("maxResults") or 100), self.comment_page_max))
         page = [self.comment_json(issue, c, v) for c in comments[start : start + size]]
         return {"comments": page, "maxResults": size, "total": len(comments), "startAt": start}
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -392,6 +393,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         return
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header on the sandbox's clock (shifted by `advance`), as services send it."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return format_datetime(self.sandbox.now().astimezone(UTC), usegmt=True)
 
     def _handle(self) -> None:
         sb = self.sandbox
