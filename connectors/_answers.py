@@ -22,6 +22,7 @@ __all__ = [
     "check_redirect",
     "describe",
     "entries",
+    "for_item",
     "need_dict",
     "off_host",
 ]
@@ -90,6 +91,12 @@ def entries(
                 got = f"a list with an entry missing {', '.join(missing)}"
             raise bad(system, scope, what, got, item_id=item_id)
     return found
+
+
+def for_item(exc: BadAnswer, item_id: str) -> ItemError:
+    """A bad answer while reading one item's comments: an error for that item only."""
+    return ItemError(exc.message.split(": ", 1)[-1], item_id=item_id, system=exc.system,
+                     scope=exc.scope, status=exc.status, internal=exc.internal)
 
 
 def _bad(system: str, scope: str, what: str, data: Any, item_id: str) -> ConnectorError:

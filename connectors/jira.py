@@ -24,7 +24,15 @@ from zoneinfo import ZoneInfo
 
 from jira import JIRA
 
-from ._answers import PageTokens, ServerClock, bad, check_redirect, entries, need_dict
+from ._answers import (
+    PageTokens,
+    ServerClock,
+    bad,
+    check_redirect,
+    entries,
+    for_item,
+    need_dict,
+)
 from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
 from .errors import BadAnswer, ItemError, NotFound, register_secret
@@ -393,15 +401,18 @@ class JiraConnector:
         self, scope: Scope, item_id: str, start: int, what: str
     ) -> tuple[list[dict[str, Any]], int]:
         """One validated page of an issue's comments, and the total Jira reports."""
-        page = self._call(
-            lambda: self.client._get_json(
-                f"issue/{item_id}/comment",
-                params={"startAt": start, "maxResults": COMMENT_PAGE},
-            ),
-            scope=scope.key,
-            what=what,
-            item_id=item_id,
-        )
+        try:
+            page = self._call(
+                lambda: self.client._get_json(
+                    f"issue/{item_id}/comment",
+                    params={"startAt": start, "maxResults": COMMENT_PAGE},
+                ),
+                scope=scope.key,
+                what=what,
+                item_id=item_id,
+            )
+        except BadAnswer as exc:
+            raise for_item(exc, item_id) from exc
         kw: dict[str, Any] = {"system": "jira", "scope": scope.key, "what": what,
                               "item_id": item_id}
         comments = entries(page, "comments", require=("id", "author"), **kw)

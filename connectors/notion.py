@@ -23,7 +23,7 @@ from notion_client import APIResponseError, Client
 from notion_client.client import ClientOptions
 from notion_client.errors import RequestTimeoutError, UnknownHTTPResponseError
 
-from ._answers import PageTokens, ServerClock, bad, entries, need_dict
+from ._answers import PageTokens, ServerClock, bad, entries, for_item, need_dict
 from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
 from .errors import (
@@ -143,8 +143,11 @@ class NotionConnector:
                               "item_id": item_id}
         for _ in range(self.max_pages):
             args = dict(kwargs, start_cursor=cursor) if cursor else dict(kwargs)
-            resp = self._call(functools.partial(fn, **args), scope=scope, what=what,
-                              item_id=item_id)
+            try:
+                resp = self._call(functools.partial(fn, **args), scope=scope, what=what,
+                                  item_id=item_id)
+            except BadAnswer as exc:
+                raise (for_item(exc, item_id) if item_id else exc) from exc
             results = entries(resp, "results", require=("id",), **kw)
             if resp.get("object") != "list" or not isinstance(resp.get("has_more"), bool):
                 raise bad(got="a JSON object that is not a list answer", **kw)
