@@ -269,20 +269,20 @@ class NotionConnector:
         comments = self._paged(lambda **kw: self.client.comments.list(block_id=item_id, **kw),
                                scope=scope.key, what="comments.read", item_id=item_id,
                                page_size=self.page_size)
-        ours: list[tuple[str, str, str]] = []
-        for c in comments:
+        ours: list[tuple[str, int, str, str]] = []
+        for n, c in enumerate(comments):
             author, rich = c.get("created_by"), c.get("rich_text")
             if not isinstance(author, dict) or not isinstance(rich, list):
                 raise bad(self.system, scope.key, f"the comments of page {item_id}",
                           "a comment without its author or text", item_id=item_id)
             text = _plain(rich)
             if author.get("id") == me and marker in text:
-                ours.append((str(c.get("created_time") or ""), c["id"], text))
+                ours.append((str(c.get("created_time") or ""), n, c["id"], text))
         if not ours:
             return None
-        ours.sort()  # ISO times in UTC sort as text: the first is the oldest
-        return CommentRef(id=ours[0][1], text=ours[0][2],
-                          duplicates=tuple(o[1] for o in ours[1:]))
+        ours.sort()  # ISO times in UTC sort as text; ties in the order Notion lists them
+        return CommentRef(id=ours[0][2], text=ours[0][3],
+                          duplicates=tuple(o[2] for o in ours[1:]))
 
     # -- writing -----------------------------------------------------------------------------
     def apply(self, op: WriteOp) -> WriteResult:
