@@ -22,6 +22,7 @@ from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
 from sync.apply import ApplyReport, Pacer, apply
+from sync.clock import clamp_cursor
 from sync.lock import lock_path, run_lock
 from sync.plan import ItemView, PlanConfig, Target, describe, plan
 from sync.render import marker_for
@@ -211,9 +212,9 @@ class Engine:
                 # Every pulled item is stored and was planned above; now the cursors may move.
                 for outcome in result.scopes:
                     if not outcome.error and outcome.newest is not None:
-                        state.advance_cursor(
-                            outcome.scope, Cursor(outcome.newest), now=now, run_id=run_id
-                        )
+                        connector = self.connectors.get(outcome.scope.partition(":")[0])
+                        upto = clamp_cursor(connector, outcome.newest)  # not past the server
+                        state.advance_cursor(outcome.scope, Cursor(upto), now=now, run_id=run_id)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
