@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from engine_fixtures import workspace, write_config
 from fault_helpers import dump_state, handoff
 
-from connectors.sandbox import JIRA_EMAIL, Sandbox
+from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
 
 GOOD = {"jira": "jq7-Xv2-pl4m", "github": "gz9-Kp4-tr8w", "notion": "nm3-Wr8-qs1d"}
 WRONG = {"jira": "jw5-Bad-zz01", "github": "gw6-Bad-zz02", "notion": "nw7-Bad-zz03"}
@@ -96,3 +97,51 @@ def test_no_command_shows_a_token_anywhere(kind: str, tmp_path: Path) -> None:
             for row in dump_state(tmp_path / "s.db"):
                 found += [("state " + row[:40], s) for s in leaks(row, secrets)]
         assert found == []
+
+
+def _echoed(token: str, email: str = JIRA_EMAIL) -> dict[str, str]:
+    """The ways a server echoes a credential back: base64 of Basic auth's `email:token`, the
+    token alone in base64, and percent-encoded (as in a query string or a form)."""
+    return {
+        "basic": base64.b64encode(f"{email}:{token}".encode()).decode(),
+        "base64": base64.b64encode(f"id={token};".encode()).decode(),
+        "url": quote(f"{token}", safe=""),
+        "url-basic": quote(base64.b64encode(f"{email}:{token}".encode()).decode(), safe=""),
+    }
+
+
+def test_a_token_echoed_base64_or_url_encoded_by_a_server_never_reaches_json(
+    tmp_path: Path,
+) -> None:
+    """Seen: a server that echoed the token as base64 (Basic auth) or percent-encoded put it
+    in `--json` output. Tokens here hold characters percent-encoding changes."""
+    tokens = {"jira": "jq7/Xv2+pl4m=k", "github": "gz9 Kp4&tr8w", "notion": "nm3/Wr8?qs1d"}
+    ws = workspace()
+    ws["tokens"] = {system: {value: "write"} for system, value in tokens.items()}
+    with Sandbox(ws) as sb:
+        config = with_tokens(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"), tokens)
+        echoes = {s: _echoed(t) for s, t in tokens.items()}
+        jira = " ".join(echoes["jira"].values())
+        sb.inject("GET", r"/search/jql$", Fault(status=400, body={
+            "errorMessages": [f"Bad request from Basic {jira}"], "errors": {}}), times=50)
+        github = " ".join(echoes["github"].values())
+        sb.inject("GET", r"/repos/acme/web/pulls$", Fault(status=422, body={
+            "message": f"Validation Failed for {github}", "documentation_url": "x"}), times=50)
+        notion = " ".join(echoes["notion"].values())
+        sb.inject("POST", r"/v1/data_sources/[^/]+/query$", Fault(status=400, body={
+            "object": "error", "status": 400, "code": "validation_error",
+            "message": f"body failed validation: {notion}"}), times=50)  # fmt: skip
+
+        result = handoff("sync", "--config", str(config), "--json",
+                         env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+
+        assert result.returncode != 0
+        shown = result.stdout + result.stderr
+        assert "Bad request from" in shown or "Validation Failed" in shown, shown[-2000:]
+        found = [
+            (system, form)
+            for system, forms_ in echoes.items()
+            for form, text in forms_.items()
+            if text in shown
+        ]
+        assert found == [], shown[-3000:]
