@@ -358,7 +358,8 @@ class GithubConnector:
     def find_comments(
         self, scope: Scope, marker: str, since: datetime | None = None
     ) -> dict[str, CommentRef]:
-        """Our comments on every item of the repo in one list: item id -> the first one.
+        """Our comments on every item of the repo in one list: item id -> the oldest one, any
+        later ones of ours with the marker in its `duplicates`.
 
         For the first sync (or a lost state): pages the repo-wide comment list at 100 instead
         of one list per item. `marker` is any text all our comments carry; `since` limits the
@@ -370,11 +371,16 @@ class GithubConnector:
             params["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         found: dict[str, CommentRef] = {}
         path = f"/repos/{scope.name}/issues/comments"
-        for c in self._list(scope, path, params, READ_PERMISSION):
-            body = c.get("body") or ""
-            if (c.get("user") or {}).get("login") == me and marker in body:
-                item_id = f"{scope.name}#{c['issue_url'].rsplit('/', 1)[1]}"
-                found.setdefault(item_id, CommentRef(str(c["id"]), body))
+        for c in self._list(scope, path, params, READ_PERMISSION, require=("id", "issue_url")):
+            body, user = c.get("body") or "", c.get("user") or {}
+            if isinstance(user, dict) and user.get("login") == me and marker in str(body):
+                item_id = f"{scope.name}#{str(c['issue_url']).rsplit('/', 1)[1]}"
+                first = found.get(item_id)
+                if first is None:
+                    found[item_id] = CommentRef(str(c["id"]), str(body))
+                else:  # oldest first: a later one of ours is a duplicate
+                    dupes = (*first.duplicates, str(c["id"]))
+                    found[item_id] = CommentRef(first.id, first.text, dupes)
         return found
 
     def _list(

@@ -90,6 +90,10 @@ class Kind:
     hangs: bool = False  # the answer comes after the client's timeout (logged only then)
     writes_only: bool = False
     github_only: bool = False
+    # Not an answer at all (an empty 200, {}, HTML, an off-host redirect, cycling pages): an
+    # error for the scope, never retried and never read as "no items".
+    malformed: bool = False
+    skip: tuple[str, ...] = ()  # systems the kind does not apply to
 
 
 def _one(fault: Callable[[str], Fault]) -> Callable[[int, str], list[tuple[Fault, int]]]:
@@ -128,6 +132,12 @@ def retry_after(system: str) -> float:
     return 0 if system == "github" else 0.05
 
 
+OFF_HOST = "http://localhost:1/elsewhere"  # another host than the configured 127.0.0.1
+CYCLE = {
+    "jira": {"issues": [], "isLast": False, "nextPageToken": "A"},
+    "notion": {"object": "list", "results": [], "next_cursor": "A", "has_more": True},
+}
+
 KINDS = [
     Kind(
         "429-retry-after",
@@ -165,6 +175,30 @@ KINDS = [
         writes_only=True,
     ),
     Kind("landed-dropped", _one(lambda s: Fault(commit=True)), lands=True, writes_only=True),
+    Kind("empty-200", _one(lambda s: Fault(status=200, body=b"")), malformed=True),
+    Kind("empty-object", _one(lambda s: Fault(status=200, body={})), malformed=True),
+    Kind(
+        "html-200",
+        _one(
+            lambda s: Fault(
+                status=200, body=b"<html>Sign in</html>", headers={"Content-Type": "text/html"}
+            )
+        ),
+        malformed=True,
+    ),
+    Kind(
+        "off-host-redirect",
+        _one(lambda s: Fault(status=301, body=b"", headers={"Location": OFF_HOST})),
+        malformed=True,
+    ),
+    # Cycling pages on GitHub (a Link that never ends) are in test_answers.py: the sandbox's
+    # own pages run out first here.
+    Kind(
+        "cyclic-tokens",
+        _one(lambda s: Fault(status=200, body=CYCLE[s])),
+        malformed=True,
+        skip=("github",),
+    ),
 ]
 
 
@@ -179,6 +213,8 @@ def recovers(op: Op, kind: Kind, system: str) -> bool:
     finds it by its marker); rate limits are retried when the wait fits the policy."""
     if kind.limited:
         return system != "github" or _github_retry_after(kind)
+    if kind.malformed:
+        return False  # not a valid answer: an error for the scope, not retried
     return op.action != "comment.create"
 
 
@@ -201,6 +237,8 @@ def cells() -> Iterator[object]:
         for kind in KINDS:
             if kind.github_only and op.system != "github":
                 continue
+            if kind.malformed and (op.action != "pull" or op.system in kind.skip):
+                continue  # bad answers to reads; the comment reads are in test_answers.py
             if kind.writes_only and op.action == "pull":
                 continue
             if kind.hangs and op.system == "github" and op.action.startswith("label"):
