@@ -197,3 +197,62 @@ def test_a_renamed_repository_is_followed_with_every_pull_and_its_comments(
         assert found is not None and found.id == ours
         moved = [e for e in sb.log() if e.status == 301]
         assert moved, "the sandbox never answered with a redirect"
+
+
+# -- a comment list of the wrong shape, in a whole sync ---------------------------------------
+WRONG_LISTS = {
+    "jira": (r"/issue/\d+/comment$", {"comments": [{"id": "9", "body": "x"}], "total": 1,
+                                      "startAt": 0, "maxResults": 100}),
+    "github": (r"/issues/\d+/comments$", ["a comment", "another"]),
+    "notion": (r"/v1/comments$", {"object": "list", "results": "none", "has_more": False}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("system", ["jira", "github", "notion"])
+def test_a_comment_list_of_the_wrong_shape_neither_aborts_the_run_nor_doubles_a_comment(
+    system: str, tmp_path: Path
+) -> None:
+    """Seen: a traceback (GitHub, Notion) or a duplicate comment per item (Jira entries
+    without `author`)."""
+    from test_faults import COMMENTED, fix_items, marker_comments
+
+    with Sandbox(workspace()) as sb:
+        settings = load_settings(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"))
+        assert run_sync(settings).exit_code == 0
+        fix_items(sb)
+        path, body = WRONG_LISTS[system]
+        method = "GET"
+        sb.inject(method, path, Fault(status=200, body=body), times=1000)
+
+        run_sync(settings)  # must not raise
+
+        sb.clear_faults()
+        found = marker_comments(sb)
+        assert all(len(posted) <= 1 for posted in found.values()), found
+        again = run_sync(settings)
+        assert again.exit_code == 0, again.errors
+        found = marker_comments(sb)
+        assert [len(found[i]) for i in COMMENTED] == [1] * len(COMMENTED), found
+
+
+def test_jira_comments_without_author_never_lead_to_a_second_comment_after_a_rebuild(
+    tmp_path: Path,
+) -> None:
+    """Seen: with the state rebuilt (the README's advice), entries without `author` read as
+    "none of ours" and each commented issue got a second comment."""
+    from test_faults import marker_comments
+
+    with Sandbox(workspace()) as sb:
+        state = tmp_path / "s.db"
+        settings = load_settings(write_config(tmp_path / "c.toml", sb.url, state))
+        assert run_sync(settings).exit_code == 0
+        for leftover in tmp_path.glob("s.db*"):
+            leftover.unlink()
+        path, body = WRONG_LISTS["jira"]
+        sb.inject("GET", path, Fault(status=200, body=body), times=1000)
+
+        run_sync(settings)
+
+        sb.clear_faults()
+        found = marker_comments(sb)
+        assert all(len(posted) <= 1 for posted in found.values()), found
