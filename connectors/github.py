@@ -13,14 +13,11 @@ or by us, so a comment cannot be doubled; the engine looks for the marker before
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
-from urllib.parse import urljoin, urlsplit
 
 import requests
 from github import Auth, Github, GithubException
@@ -32,13 +29,12 @@ from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, Write
 from .errors import (
     AuthError,
     BadAnswer,
-    ConnectorError,
     ItemError,
     NotFound,
-    RateLimited,
-    TransientError,
     register_secret,
 )
+from .github_errors import header, is_json, message, translate
+from .github_places import RepoPlaces, watch
 
 __all__ = ["GithubConnector", "open_client"]
 
@@ -70,25 +66,6 @@ def open_client(url: str, token: str, *, timeout: float = 30.0) -> Github:
         seconds_between_writes=0,
         lazy=True,
     )
-
-
-def _watch(client: Github, hook: Callable[..., Any]) -> None:
-    """Add a response hook to every requests session PyGithub opens (it builds its sessions
-    inside its connection class): the hook sees each raw answer, redirects included."""
-    requester = client.requester
-    attr = "_Requester__connectionClass"
-    base = getattr(requester, attr, None)
-    if base is None or getattr(base, "_handoff_watched", False):
-        return
-
-    class Watched(base):  # type: ignore[misc, valid-type]
-        _handoff_watched = True
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.session.hooks.setdefault("response", []).append(hook)
-
-    setattr(requester, attr, Watched)
 
 
 def _utc(value: str) -> datetime:
@@ -141,7 +118,7 @@ def _split_item(item_id: str) -> tuple[str, int]:
     return full, int(number)
 
 
-class GithubConnector:
+class GithubConnector(RepoPlaces):
     """Pull requests (and optionally issues) of a repo; comments and labels on them."""
 
     system = "github"
@@ -170,46 +147,7 @@ class GithubConnector:
         self.clock = ServerClock()
         self._redirects: list[str] = []  # Locations of redirects seen during the last call
         self._moved: dict[str, str] = {}  # "owner/repo" (lower) -> "/repositories/<id>"
-        _watch(client, self._on_response)
-
-    def _on_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
-        self.clock.saw(response.headers)
-        if response.is_redirect and response.headers.get("Location"):
-            self._redirects.append(urljoin(response.url, response.headers["Location"]))
-        return response
-
-    def _route(self, url: str) -> str:
-        """`url` under a renamed or transferred repository's id, once GitHub said it moved."""
-        parts = url.split("/", 4)
-        if len(parts) >= 4 and parts[0] == "" and parts[1] == "repos":
-            moved = self._moved.get(f"{parts[2]}/{parts[3]}".lower())
-            if moved:
-                return moved + (f"/{parts[4]}" if len(parts) > 4 else "")
-        return url
-
-    def _learn_move(self, url: str, location: str) -> None:
-        """A repository answered with a redirect to its id (renamed or transferred): remember
-        where it lives, so every later read and write goes there directly."""
-        parts = url.split("/", 4)
-        if len(parts) < 4 or parts[1] != "repos":
-            return
-        rest = f"/{parts[4]}" if len(parts) > 4 else ""
-        path = urlsplit(location).path
-        base = urlsplit(self.client.requester.base_url).path.rstrip("/")
-        if path.startswith(base):
-            path = path[len(base) :]
-        if rest and path.endswith(rest):
-            path = path[: -len(rest)]
-        if path.startswith("/repositories/"):
-            self._moved[f"{parts[2]}/{parts[3]}".lower()] = path
-            log.info("github: %s/%s moved; reading it at %s", parts[2], parts[3], path)
-
-    def _repo_obj(self, full: str) -> Any:
-        """A lazy Repository for `full` (no request), by id when it moved."""
-        moved = self._moved.get(full.lower())
-        if moved:
-            return self.client.get_repo(int(moved.rsplit("/", 1)[1]))
-        return self.client.get_repo(full)
+        watch(client, self._on_response)
 
     def server_time(self) -> datetime | None:
         """GitHub's clock, from the Date header of its latest answer."""
@@ -318,7 +256,7 @@ class GithubConnector:
         """A classic token's OAuth scopes (X-OAuth-Scopes); None for fine-grained and app
         tokens, whose permissions GitHub does not report."""
         headers, _ = self._call(Scope(self.system, "user"), lambda: self._get("/user"), "none")
-        value = _header(headers, "X-OAuth-Scopes")
+        value = header(headers, "X-OAuth-Scopes")
         return None if value is None else [s.strip() for s in value.split(",") if s.strip()]
 
     def user(self, login: str) -> dict[str, Any] | None:
@@ -406,7 +344,7 @@ class GithubConnector:
             headers, data = self._call(scope, fetch, permission)
             page = entries(data, None, system=self.system, scope=scope.name, what=what,
                            require=require)
-            if not _is_json(headers):
+            if not is_json(headers):
                 raise bad(self.system, scope.name, what, describe("not json"))
             ids = {e.get("id") for e in page} - {None}
             if ids and ids <= seen:
@@ -474,7 +412,7 @@ class GithubConnector:
                     issue.remove_from_labels(op.name)
                     return ""
                 except GithubException as e:
-                    if e.status == 404 and "label does not exist" in _message(e).lower():
+                    if e.status == 404 and "label does not exist" in message(e).lower():
                         return "label was not on the item"  # the goal state already holds
                     raise
 
@@ -537,87 +475,3 @@ class GithubConnector:
                 raise translate(e, scope.name, permission, item_id) from e
 
         return call_with_retry(attempt, self.policy, idempotent=idempotent)
-
-
-def _message(e: GithubException) -> str:
-    data = e.data if isinstance(e.data, dict) else {}
-    return str(data.get("message") or e.message or "")
-
-
-def _header(headers: Any, name: str) -> str | None:
-    for k, v in dict(headers or {}).items():
-        if k.lower() == name.lower():
-            return str(v)
-    return None
-
-
-def _is_json(headers: Any) -> bool:
-    ctype = _header(headers, "Content-Type")
-    return ctype is None or "json" in ctype.lower()
-
-
-def translate(e: Exception, scope: str, permission: str, item_id: str = "") -> ConnectorError:
-    """A PyGithub or requests failure as the project's error, with what to do about it."""
-    kw: dict[str, Any] = {"system": "github", "scope": scope}
-    if isinstance(e, ConnectorError):
-        return e
-    if isinstance(e, RuntimeError | AssertionError):  # PyGithub: a redirect or link off-host
-        return BadAnswer(
-            f"GitHub's answer pointed to another host or protocol than the configured API "
-            f"({e}): nothing was read from it; check [github] url",
-            **kw,
-        )
-    if isinstance(e, GithubException):
-        status, msg = e.status, _message(e)
-        kw.update(status=status, internal=f"{status} {msg}")
-        if status == 401:
-            return AuthError(
-                "the token was rejected (401 Bad credentials): set a valid "
-                "GitHub token in the config",
-                **kw,
-            )
-        limited = status == 429 or "rate limit" in msg.lower()
-        if status in (403, 429) and limited:
-            return RateLimited(
-                f"rate limit reached ({msg}); the scope resumes on the next run",
-                retry_after=_retry_after(e.headers),
-                **kw,
-            )
-        if status == 403 and "not accessible" in msg.lower():
-            return AuthError(
-                f"{msg}: the token needs the permission '{permission}' on {scope}", **kw
-            )
-        if status == 403:
-            return AuthError(f"forbidden ({msg}): the token needs '{permission}' on {scope}", **kw)
-        if status in (404, 410):
-            what = f"item {item_id}" if item_id else f"repository {scope}"
-            return NotFound(f"{what} does not exist or this token cannot see it ({msg})", **kw)
-        if status >= 500:
-            return TransientError(f"GitHub answered {status} {msg}".rstrip(), **kw)
-        if item_id:
-            return ItemError(f"GitHub refused the write ({status} {msg})", item_id=item_id, **kw)
-        return ConnectorError(f"GitHub answered {status} {msg}", **kw)
-    if isinstance(e, requests.Timeout):
-        return TransientError("GitHub did not answer in time (timeout)", **kw)
-    if isinstance(e, requests.exceptions.RetryError):
-        return TransientError("GitHub kept failing (server errors)", **kw)
-    if isinstance(e, requests.exceptions.ChunkedEncodingError | json.JSONDecodeError):
-        return TransientError("GitHub's answer was cut off", internal=str(e), **kw)
-    if isinstance(e, requests.ConnectionError):
-        return TransientError("the connection to GitHub failed or was dropped", **kw)
-    if isinstance(e, requests.RequestException):
-        return TransientError(f"request to GitHub failed ({type(e).__name__})", **kw)
-    return TransientError(
-        f"GitHub's answer could not be read ({type(e).__name__})", internal=str(e), **kw
-    )
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Retry-After when given, else the wait until X-RateLimit-Reset, else GitHub's 60 s."""
-    retry_after = _header(headers, "Retry-After")
-    if retry_after and retry_after.strip().isdigit():
-        return float(retry_after)
-    reset = _header(headers, "X-RateLimit-Reset")
-    if _header(headers, "X-RateLimit-Remaining") == "0" and reset and reset.isdigit():
-        return max(0.0, float(reset) - time.time())
-    return 60.0  # GitHub: without headers, wait at least a minute before a secondary retry

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,14 @@ from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
 from .errors import BadAnswer, ItemError, NotFound, register_secret
 from .jira_errors import translate as _translate
+from .jira_text import (
+    adf_plain_text,
+    after,
+    id_key,
+    parse_jira_time,
+    prime_field_cache,
+    strip_order_by,
+)
 
 __all__ = ["BASE_FIELDS", "OVERLAP", "JiraConnector", "adf_plain_text", "open_client"]
 
@@ -81,20 +89,6 @@ def open_client(
         )
     except Exception as exc:  # the constructor already calls serverInfo
         raise _translate(exc, site=url, email=email, what="the Jira site") from exc
-
-
-def adf_plain_text(node: Any) -> str:
-    """Text of a comment body: a wiki string as is, an ADF document's text nodes joined."""
-    if isinstance(node, str):
-        return node
-    if isinstance(node, list):
-        return "".join(adf_plain_text(n) for n in node)
-    if not isinstance(node, dict):
-        return ""
-    if node.get("type") == "text":
-        return str(node.get("text", ""))
-    sep = "\n" if node.get("type") in ("doc", "bulletList", "orderedList") else ""
-    return sep.join(adf_plain_text(n) for n in node.get("content") or [])
 
 
 class JiraConnector:
@@ -210,7 +204,7 @@ class JiraConnector:
     def jql(self, scope: Scope, cursor: Cursor | None) -> str:
         """The search for a scope: its project (or JQL), changed since before the cursor."""
         base = scope.query.strip() or f'project = "{scope.name}"'
-        base = _strip_order_by(base)
+        base = strip_order_by(base)
         if cursor is not None:
             base = f'({base}) AND updated >= "{self._local_minute(cursor.updated - self.overlap)}"'
         return f"{base} ORDER BY updated ASC"
@@ -244,7 +238,7 @@ class JiraConnector:
                     continue
                 seen.add(raw["id"])
                 item = self._item(scope, raw, custom)
-                if cursor is None or _after(item, cursor):
+                if cursor is None or after(item, cursor):
                     yield item
             nxt = page.get("nextPageToken")
             if page.get("isLast") is True or (nxt is None and "isLast" not in page):
@@ -353,7 +347,7 @@ class JiraConnector:
         what = "the field list (/field)"
         data = self._call(lambda: self.client._get_json("field"), scope=scope, what=what)
         found = entries(data, None, system="jira", scope=scope, what=what, require=("id", "name"))
-        _prime_field_cache(self.client, found)
+        prime_field_cache(self.client, found)
         return found
 
     def my_permissions(self, project: str, keys: Sequence[str]) -> dict[str, bool]:
@@ -382,7 +376,7 @@ class JiraConnector:
                 text = adf_plain_text(c.get("body"))
                 if c["author"].get("accountId") == me and marker in text:
                     cid = str(c["id"])
-                    ours.append((_id_key(cid)[0], cid, text))  # Jira's ids grow with time
+                    ours.append((id_key(cid)[0], cid, text))  # Jira's ids grow with time
             start += len(comments)
             if start >= total:
                 break
@@ -475,40 +469,3 @@ class JiraConnector:
         # The client's Resource.update() GETs the resource again after every PUT; one request
         # is enough. Errors still come out as JIRAError from the client's session.
         self.client._session.put(self.client._get_url(path), data=json.dumps(payload))
-
-
-def _prime_field_cache(client: JIRA, fields: list[dict[str, Any]]) -> None:
-    """Fill the client's own field cache from the list we just read, as it would fill it (by
-    JQL clause name): its first search would otherwise GET /field again, one more request on
-    every run."""
-    if not getattr(client, "_fields_cache_value", None):
-        client._fields_cache_value = {
-            name: f["id"] for f in fields for name in f.get("clauseNames") or ()
-        }
-
-
-def parse_jira_time(text: str) -> datetime:
-    """Jira's "2026-11-01T10:00:00.000+1300" (or ISO with Z) as an aware UTC datetime."""
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
-    except ValueError:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _after(item: SourceItem, cursor: Cursor) -> bool:
-    """Strictly past the cursor position (updated, then numeric id for ties)."""
-    if item.updated != cursor.updated:
-        return item.updated > cursor.updated
-    if not cursor.item_id:
-        return True
-    return _id_key(item.id) > _id_key(cursor.item_id)
-
-
-def _id_key(value: str) -> tuple[int, str]:
-    return (int(value), "") if value.isdigit() else (0, value)
-
-
-def _strip_order_by(jql: str) -> str:
-    upper = jql.upper()
-    at = upper.rfind("ORDER BY")
-    return jql[:at].strip() if at >= 0 else jql
