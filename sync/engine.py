@@ -16,12 +16,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem, WriteOp
-from connectors.errors import ConnectorError, HandoffSyncError, scrub
+from connectors.errors import AuthError, ConnectorError, HandoffSyncError, scrub
 from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
 from sync.apply import ApplyReport, Pacer, apply
+from sync.connect import Unreachable
 from sync.lock import lock_path, run_lock
 from sync.plan import ItemView, PlanConfig, Target, describe, plan
 from sync.render import marker_for
@@ -53,6 +54,7 @@ class ScopeOutcome:
     pulled: int = 0
     newest: datetime | None = None
     error: str = ""
+    auth: bool = False  # the error was a token or permission refusal
     changed: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
 
 
@@ -67,6 +69,9 @@ class SyncResult:
     plan_text: str = ""
     applied: ApplyReport | None = None
     errors: list[str] = field(default_factory=list)
+    # Scopes never read in full that failed this run; their systems blocked every write.
+    blind: list[str] = field(default_factory=list)
+    blind_by_auth: bool = False  # ...because a token or permission was refused
 
     @property
     def failed(self) -> bool:
@@ -74,8 +79,8 @@ class SyncResult:
 
     @property
     def exit_code(self) -> int:
-        # A token that may not write is a config problem (2), not a partly done run (1).
-        if self.applied is not None and self.applied.refused:
+        # A token that may not read or write is a config problem (2), not a partly done run.
+        if self.blind_by_auth or (self.applied is not None and self.applied.refused):
             return 2
         return 1 if self.failed else 0
 
@@ -156,12 +161,14 @@ class Engine:
         result = SyncResult(run_id=run_id, dry_run=opts.dry_run)
         systems = [s for s in self.connectors if not opts.only or s in opts.only]
         try:
-            directory = self._directory(systems, result)
+            directory, people_failed = self._directory(systems, result)
             result.scopes = self._pull(state, systems, opts, run_id, now)
-            result.errors += [s.error for s in result.scopes if s.error]
-            items = {
-                (i.system, i.id): i for i in state.iter_items() if i.state == "present"
-            }
+            result.errors += [
+                s.error
+                for s in result.scopes
+                if s.error and not self._unreached(s.scope) and s.error not in result.errors
+            ]
+            items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
             self.progress("reconcile", 0, len(items))
             records = build_records(
                 items.values(), self.settings.fields, directory, self.settings.link
@@ -171,8 +178,8 @@ class Engine:
             result.findings = [f for fs in findings.values() for f in fs]
             # A scope that has never been read in full may hold the other half of a handoff:
             # without it, findings can be false ("no owner" while the owner sits there), so
-            # this run neither records them nor writes anything.
-            blind = [o.scope for o in result.scopes if o.error and state.cursor(o.scope) is None]
+            # this run neither records them nor writes anything, in any system.
+            blind = self._blind(state, result, people_failed)
             state.upsert_records(records, now)
             if not blind:
                 state.record_findings(run_id, result.findings, now, records=None)
@@ -223,15 +230,43 @@ class Engine:
         return result
 
     # -- steps -----------------------------------------------------------------------------
-    def _directory(self, systems: Iterable[str], result: SyncResult) -> Directory:
+    def _unreached(self, scope_key: str) -> bool:
+        """The scope's system could not be opened: `connect` has reported that already."""
+        system = scope_key.partition(":")[0]
+        return isinstance(self.connectors.get(system), Unreachable)
+
+    def _blind(
+        self, state: State, result: SyncResult, people_failed: Mapping[str, bool]
+    ) -> list[str]:
+        """Scopes never read in full whose read (pull or its system's people) failed now."""
+        blind: list[str] = []
+        auth = False
+        for o in result.scopes:
+            system = o.scope.partition(":")[0]
+            if state.cursor(o.scope) is not None or not (o.error or system in people_failed):
+                continue
+            blind.append(o.scope)
+            auth = auth or (o.auth if o.error else people_failed[system])
+        result.blind = blind
+        result.blind_by_auth = auth
+        return blind
+
+    def _directory(
+        self, systems: Iterable[str], result: SyncResult
+    ) -> tuple[Directory, dict[str, bool]]:
+        """The people directory, and the systems whose people could not be read (-> whether
+        for a refused token)."""
         directory = self.settings.directory()
+        failed: dict[str, bool] = {}
         for system in systems:
             try:
                 directory.add_accounts(self.connectors[system].people())
             except ConnectorError as exc:
                 # Without this system's people, owners there look unknown: say so, go on.
-                result.errors.append(exc.message)
-        return directory
+                failed[system] = isinstance(exc, AuthError)
+                if not isinstance(self.connectors[system], Unreachable):
+                    result.errors.append(exc.message)
+        return directory, failed
 
     def _pull(
         self, state: State, systems: Sequence[str], opts: SyncOptions, run_id: int, now: datetime
@@ -281,6 +316,7 @@ class Engine:
             pending.discard(key)
             if isinstance(payload, HandoffSyncError):
                 outcomes[key].error = payload.message
+                outcomes[key].auth = isinstance(payload, AuthError)
             elif isinstance(payload, Exception):
                 outcomes[key].error = scrub(
                     f"{key}: unexpected error ({type(payload).__name__}: {payload}); "
@@ -366,6 +402,4 @@ def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:
 
 def _stored_comments(state: State) -> dict[tuple[str, str], CommentRef]:
     """Where we wrote our comment on every item, in one read instead of one per item."""
-    return {
-        (c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()
-    }
+    return {(c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()}
