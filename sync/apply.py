@@ -43,6 +43,7 @@ from connectors.errors import (
     TransientError,
     scrub,
 )
+from sync.render import is_current
 from sync.state import State
 
 __all__ = [
@@ -324,7 +325,7 @@ class _SystemRun:
             if stored is not None:
                 self.state.forget_comment(op.system, op.item_id)
             return op, ""
-        if ref.text == op.body or (stored is not None and stored.comment_id == ref.id):
+        if is_current(ref.text, op.body):
             return None, ref.id
         return replace(op, action="comment.update", target=ref.id), ""
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from engine_fixtures import workspace, write_config
 from fault_helpers import run_sync
+from jira import JIRA
 
-from connectors.sandbox import Fault, Sandbox
+from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
 from sync.settings import Settings, load_settings
 
 MANY = 1000
@@ -56,3 +57,45 @@ def test_first_sync_with_jira_answering_500_writes_nothing_and_exits_1(
 
     assert sandbox.log(write=True) == []
     assert result.exit_code == 1, result.errors
+
+
+# -- 6. a rebuilt state recognises our own writes -------------------------------------------
+def test_a_rebuilt_state_gives_the_same_findings_and_writes_nothing(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    first = run_sync(settings)
+    assert first.exit_code == 0, first.errors
+    Path(settings.state.path).unlink()
+    sandbox.clear_log()
+
+    rebuilt = run_sync(settings)
+
+    assert rebuilt.exit_code == 0, rebuilt.errors
+    assert sorted(f.id for f in rebuilt.findings) == sorted(f.id for f in first.findings)
+    assert [(e.method, e.path) for e in sandbox.log(write=True)] == []
+
+
+# -- 4. a person's edit that keeps our footer is overwritten --------------------------------
+def test_an_edit_of_our_comment_that_keeps_the_footer_is_overwritten(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    run_sync(settings)
+    jira = JIRA(
+        server=sandbox.url,
+        basic_auth=(JIRA_EMAIL, "sandbox-jira-write"),
+        options={"rest_api_version": "2"},
+        max_retries=0,
+    )
+    (ours,) = [c for c in jira.comments("EXP-2") if "handoff-sync:" in c.body]
+    original = ours.body
+    ours.update(body=original.replace("Hypothesis is missing", "Hypothesis is fine, ignore"))
+    sandbox.clear_log()
+
+    again = run_sync(settings)
+
+    assert again.exit_code == 0, again.errors
+    (after,) = [c for c in jira.comments("EXP-2") if "handoff-sync:" in c.body]
+    assert after.body == original
+    assert [(e.method, e.path) for e in sandbox.log(write=True)] == [
+        ("PUT", f"/rest/api/2/issue/10001/comment/{ours.id}")
+    ]
