@@ -101,8 +101,16 @@ def slim(raw: dict[str, Any]) -> dict[str, Any]:
             continue
         if key in ("head", "base") and isinstance(value, dict):
             value = {k: value[k] for k in ("ref", "label", "sha") if k in value}
-        elif key in ("user", "assignee", "assignees", "requested_reviewers", "requested_teams",
-                     "labels", "milestone", "closed_by"):
+        elif key in (
+            "user",
+            "assignee",
+            "assignees",
+            "requested_reviewers",
+            "requested_teams",
+            "labels",
+            "milestone",
+            "closed_by",
+        ):
             value = _no_urls(value)
         out[key] = value
     return out
@@ -344,6 +352,15 @@ class GithubConnector:
             url = f"{self.client.requester.base_url}/repos/{full}/issues/comments/{op.target}"
             comment = IssueComment(self.client.requester, url=url)  # lazy: no request
             self._call(scope, lambda: comment.edit(op.body), WRITE_PERMISSION, item_id=op.item_id)
+            return WriteResult(op.key, True, target=op.target)
+        if op.action == "comment.delete":
+            # A later duplicate of our comment (a race between two runs); already gone is done.
+            url = f"{self.client.requester.base_url}/repos/{full}/issues/comments/{op.target}"
+            dup = IssueComment(self.client.requester, url=url)  # lazy: no request
+            try:
+                self._call(scope, dup.delete, WRITE_PERMISSION, item_id=op.item_id)
+            except NotFound:
+                return WriteResult(op.key, True, target=op.target, detail="already gone")
             return WriteResult(op.key, True, target=op.target)
         if op.action == "label.add":
             self._call(

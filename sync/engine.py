@@ -397,6 +397,10 @@ class Engine:
 
 
 def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:
+    # Our notes know the comment we keep; the pull may know later copies of it to delete.
+    pulled = view.comment
+    if pulled is not None and pulled.duplicates and not comment.duplicates:
+        comment = replace(comment, duplicates=pulled.duplicates)
     return replace(view, comment=comment)
 
 

@@ -45,12 +45,16 @@ NOTHING_TO_DO = "Nothing to write: every item already shows its findings."
 _ACTION_ORDER = {
     "comment.create": 0,
     "comment.update": 0,
+    "comment.delete": 0,
     "label.add": 1,
     "label.remove": 2,
     "property.set": 3,
     "entity_property.set": 4,
 }
 _LABEL_SYSTEMS = ("jira", "github")
+# Notion's API (2025-09-03) lists and creates comments but has no way to delete one, so a
+# duplicate there stays; the oldest is the one we keep writing to (see `_duplicates`).
+_DELETE_SYSTEMS = ("jira", "github")
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,7 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
                     marker=marker,
                 )
             )
+    ops += _duplicates(view, base)
     if view.system in _LABEL_SYSTEMS:
         want = labels_for(findings, cfg.label_names)
         have = set(view.labels)
@@ -234,6 +239,17 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
                 )
             )
     return sorted(ops, key=lambda op: (_ACTION_ORDER[op.action], op.name))
+
+
+def _duplicates(view: ItemView, base: Mapping[str, str]) -> list[WriteOp]:
+    """Later copies of our comment (two runs raced): the oldest stays, these go."""
+    if view.comment is None or view.system not in _DELETE_SYSTEMS:
+        return []
+    return [
+        WriteOp(**base, action="comment.delete", target=dup)  # type: ignore[arg-type]
+        for dup in view.comment.duplicates
+        if dup and dup != view.comment.id
+    ]
 
 
 def _dumps(value: Any) -> str:
@@ -325,6 +341,8 @@ def _describe_item(ops: list[WriteOp], view: ItemView | None) -> str:
                 old.splitlines(), to_text(op.body).splitlines(), "shown", "planned", lineterm=""
             )
             lines += _indent("\n".join(diff))
+        elif op.action == "comment.delete":
+            lines.append(f"  comment: delete {op.target} (a duplicate of ours)")
         elif op.action == "property.set":
             ptype = _value_type(op.value)
             before = _property_key(view.property_value, ptype) if view is not None else ""

@@ -8,11 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 from engine_fixtures import workspace, write_config
-from fault_helpers import run_sync
+from fault_helpers import posted_comments, run_sync
 from jira import JIRA
 
+from connectors.base import WriteOp
 from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
+from sync.connect import connect
 from sync.settings import Settings, load_settings
 
 MANY = 1000
@@ -99,3 +102,41 @@ def test_an_edit_of_our_comment_that_keeps_the_footer_is_overwritten(
     assert [(e.method, e.path) for e in sandbox.log(write=True)] == [
         ("PUT", f"/rest/api/2/issue/10001/comment/{ours.id}")
     ]
+
+
+# -- 5. a duplicate of our comment is deleted, and deleting twice is done -------------------
+def _ops(sandbox: Sandbox, settings: Settings) -> dict[str, tuple[str, str]]:
+    """Post a second copy of our comment on EXP-2 and on PR #2 through each API: (item, id)."""
+    run_sync(settings)
+    found = posted_comments(sandbox, jira=("EXP-2",), github=(2,))
+    jira_body = found["EXP-2"][0].text
+    gh_body = found["acme/web#2"][0].text
+    j = requests.post(
+        f"{sandbox.url}/rest/api/2/issue/EXP-2/comment",
+        json={"body": jira_body},
+        auth=(JIRA_EMAIL, "sandbox-jira-write"),
+        timeout=5,
+    ).json()
+    g = requests.post(
+        f"{sandbox.url}/api/v3/repos/acme/web/issues/2/comments",
+        json={"body": gh_body},
+        headers={"Authorization": "token sandbox-github-write"},
+        timeout=5,
+    ).json()
+    return {"jira": ("10001", str(j["id"])), "github": ("acme/web#2", str(g["id"]))}
+
+
+def test_comment_delete_removes_a_duplicate_and_a_second_delete_is_done(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    dups = _ops(sandbox, settings)
+    conns = connect(settings)
+    for system, (item, cid) in dups.items():
+        op = WriteOp(system, f"{system}:x", item, item, "comment.delete", target=cid)
+        first = conns.connectors[system].apply(op)
+        again = conns.connectors[system].apply(op)
+        assert first.ok and again.ok and again.detail == "already gone"
+    found = posted_comments(sandbox, jira=("EXP-2",), github=(2,))
+    assert [len(found[k]) for k in ("EXP-2", "acme/web#2")] == [1, 1]
+    deletes = [(e.method, e.status) for e in sandbox.log(write=True) if e.method == "DELETE"]
+    assert deletes == [("DELETE", 204), ("DELETE", 404)] * 2
