@@ -55,6 +55,7 @@ class ScopeOutcome:
     newest: datetime | None = None
     error: str = ""
     auth: bool = False  # the error was a token or permission refusal
+    full: bool = False  # pulled without a cursor: every item of the scope came back
     changed: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
 
 
@@ -163,6 +164,7 @@ class Engine:
         try:
             directory, people_failed = self._directory(systems, result)
             result.scopes = self._pull(state, systems, opts, run_id, now)
+            self._mark_gone(state, result.scopes)
             result.errors += [
                 s.error
                 for s in result.scopes
@@ -230,6 +232,23 @@ class Engine:
         return result
 
     # -- steps -----------------------------------------------------------------------------
+    def _mark_gone(self, state: State, outcomes: Sequence[ScopeOutcome]) -> None:
+        """A full pull that came back whole and no longer returns a stored item: the item was
+        deleted (or left the scope), so its findings close. A failed pull proves nothing."""
+        for out in outcomes:
+            if not out.full or out.error:
+                continue
+            gone = [
+                i
+                for i in state.iter_items(scope=out.scope)
+                if i.state == "present" and i.id not in out.changed
+            ]
+            for item in gone:
+                log.info(
+                    "%s %s is no longer in %s: marked deleted", item.system, item.key, out.scope
+                )
+                state.mark_item(item.system, item.id, "deleted")
+
     def _unreached(self, scope_key: str) -> bool:
         """The scope's system could not be opened: `connect` has reported that already."""
         system = scope_key.partition(":")[0]
@@ -274,6 +293,8 @@ class Engine:
         """Pull every scope of `systems`, one thread per system, storing items as they come."""
         outcomes = {s.key: ScopeOutcome(s.key) for s in self.scopes if s.system in systems}
         cursors = {key: None if opts.full else state.cursor(key) for key in outcomes}
+        for key, out in outcomes.items():
+            out.full = cursors[key] is None
         q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=_QUEUE_DEPTH)
 
         def worker(system: str) -> None:

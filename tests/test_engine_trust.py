@@ -5,6 +5,7 @@ Every test drives the real clients against the sandbox, with faults made at the 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from connectors.base import WriteOp
 from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
 from sync.connect import connect
 from sync.settings import Settings, load_settings
+from sync.state import State
 
 MANY = 1000
 
@@ -140,3 +142,33 @@ def test_comment_delete_removes_a_duplicate_and_a_second_delete_is_done(
     assert [len(found[k]) for k in ("EXP-2", "acme/web#2")] == [1, 1]
     deletes = [(e.method, e.status) for e in sandbox.log(write=True) if e.method == "DELETE"]
     assert deletes == [("DELETE", 204), ("DELETE", 404)] * 2
+
+
+# -- 7. deleted vs lost access ---------------------------------------------------------------
+def _open_records(settings: Settings) -> set[str]:
+    con = sqlite3.connect(settings.state.path)
+    try:
+        rows = con.execute("SELECT record_key FROM findings WHERE resolved_at IS NULL")
+        return {r[0] for r in rows}
+    finally:
+        con.close()
+
+
+def test_an_issue_deleted_in_jira_closes_its_findings_after_a_full_sync(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    run_sync(settings)
+    assert "EXP-3" in _open_records(settings)
+    gone = requests.delete(
+        f"{sandbox.url}/rest/api/2/issue/EXP-3", auth=(JIRA_EMAIL, "sandbox-jira-write"), timeout=5
+    )
+    assert gone.status_code == 204
+
+    full = run_sync(settings, full=True)
+
+    assert full.exit_code == 0, full.errors
+    assert "EXP-3" not in {f.record_key for f in full.findings}
+    assert "EXP-3" not in _open_records(settings)
+    with State.open(settings.state.path) as state:
+        (item,) = [i for i in state.iter_items(system="jira") if i.key == "EXP-3"]
+    assert item.state == "deleted"
