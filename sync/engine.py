@@ -173,7 +173,11 @@ class Engine:
             items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
             self.progress("reconcile", 0, len(items))
             records = build_records(
-                items.values(), self.settings.fields, directory, self.settings.link
+                items.values(),
+                self.settings.fields,
+                directory,
+                self.settings.link,
+                known_keys=_jira_keys(items.values(), result.scopes),
             )
             result.records = len(records)
             findings = self._evaluate(state, records, directory, now)
@@ -415,6 +419,14 @@ class Engine:
         except ConnectorError as exc:
             log.warning("could not read our comment on %s, planning from state: %s", item.key, exc)
             return stored
+
+
+def _jira_keys(items: Iterable[SourceItem], outcomes: Sequence[ScopeOutcome]) -> set[str] | None:
+    """Every Jira key we hold, when every Jira scope was read this run; else None (unknown)."""
+    jira = [o for o in outcomes if o.scope.startswith("jira:")]
+    if not jira or any(o.error for o in jira):
+        return None
+    return {i.key.upper() for i in items if i.system == "jira"}
 
 
 def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:

@@ -172,3 +172,21 @@ def test_an_issue_deleted_in_jira_closes_its_findings_after_a_full_sync(
     with State.open(settings.state.path) as state:
         (item,) = [i for i in state.iter_items(system="jira") if i.key == "EXP-3"]
     assert item.state == "deleted"
+
+
+# -- 8. a PR naming a Jira key that does not exist ------------------------------------------
+def test_a_pr_naming_a_missing_jira_key_is_unlinked_not_a_phantom_handoff(tmp_path: Path) -> None:
+    ws = workspace()
+    ws["github"]["repos"]["acme/web"]["pulls"][1]["title"] = "EXP-99 tidy CSS"
+    with Sandbox(ws) as sb:
+        settings = load_settings(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"))
+
+        result = run_sync(settings)
+
+        assert result.exit_code == 0, result.errors
+        assert "EXP-99" not in {f.record_key for f in result.findings}
+        (finding,) = [f for f in result.findings if f.item_key == "acme/web#2"]
+        assert finding.code == "unlinked"
+        assert "EXP-99" in finding.message
+        (body,) = [p.text for p in posted_comments(sb, github=(2,))["acme/web#2"]]
+        assert "Not linked" in body and "99" in body and "Missing" not in body
