@@ -25,7 +25,7 @@ from sync.apply import ApplyReport, Pacer, apply
 from sync.connect import Unreachable
 from sync.lock import lock_path, run_lock
 from sync.plan import ItemView, PlanConfig, Target, describe, plan
-from sync.render import marker_for
+from sync.render import markers_for
 from sync.settings import Settings
 from sync.state import State
 
@@ -413,9 +413,11 @@ class Engine:
         if self.pacer:
             self.pacer.wait(item.system, write=False)
         try:
-            return connector.find_comment(
-                Scope(system, name), item.id, marker_for(item.system, item.id)
-            )
+            for marker in markers_for(item.system, item.id, item.uid):
+                found = connector.find_comment(Scope(system, name), item.id, marker)
+                if found is not None:
+                    return found
+            return None
         except ConnectorError as exc:
             log.warning("could not read our comment on %s, planning from state: %s", item.key, exc)
             return stored

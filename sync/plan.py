@@ -76,6 +76,7 @@ class ItemView:
     comment: CommentRef | None = None
     property_value: str | None = None
     entity_property: str | None = None
+    uid: str = ""  # survives renames and moves; the marker names the item by it
 
     @classmethod
     def from_item(
@@ -99,6 +100,7 @@ class ItemView:
             comment=item.comment,
             property_value=None if prop is None else json.dumps(prop, sort_keys=True),
             entity_property=entity,
+            uid=item.uid,
         )
 
 
@@ -194,8 +196,9 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
             item_id=view.item_id,
             item_key=view.item_key,
             links=target.links,
+            uid=view.uid,
         )
-        marker = marker_for(view.system, view.item_id)
+        marker = marker_for(view.system, view.uid or view.item_id)
         if view.comment is None:
             ops.append(WriteOp(**base, action="comment.create", body=body, marker=marker))
         elif not is_current(view.comment.text, body):

@@ -47,6 +47,7 @@ __all__ = [
     "is_current",
     "labels_for",
     "marker_for",
+    "markers_for",
     "order_findings",
     "property_value_for",
     "render_comment",
@@ -127,9 +128,18 @@ class People(Protocol):
 
 
 def marker_for(system: str, item_id: str) -> str:
-    """The string that identifies our comment on one item; hex only, safe in any markup."""
+    """The string that identifies our comment on one item; hex only, safe in any markup.
+
+    Pass the item's `uid` (which survives a repository rename or an issue moved to another
+    project); comments written before uids existed carry the marker of the item's `id`, and
+    `markers_for` lists both so they are still found."""
     digest = hashlib.sha256(f"{system}\x00{item_id}".encode()).hexdigest()
     return f"{MARKER_PREFIX}{digest[:12]}"
+
+
+def markers_for(system: str, item_id: str, uid: str = "") -> tuple[str, ...]:
+    """Every marker our comment on this item may carry: by uid first, then the older by id."""
+    return tuple(dict.fromkeys((marker_for(system, uid or item_id), marker_for(system, item_id))))
 
 
 def _token(marker: str, content: str) -> str:
@@ -299,16 +309,18 @@ def render_comment(
     item_id: str,
     item_key: str = "",
     links: Sequence[tuple[str, str]] = (),
+    uid: str = "",
 ) -> str:
     """Our comment for one item: a summary, one line per finding, then the marker.
 
     `links` are (key, url) of the other items in the same handoff. With no findings this is
     the short all-clear. Findings that do not fit the system's size limit are counted instead.
+    The marker names the item by `uid` (an id that survives renames and moves) when given.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown comment format {fmt!r}; use one of {', '.join(FORMATS)}")
     ordered = order_findings(findings)
-    marker = marker_for(system, item_id)
+    marker = marker_for(system, uid or item_id)
 
     def build(shown: int) -> str:
         doc = _document(system, ordered, people, item_id, item_key, links, shown, "")

@@ -370,3 +370,15 @@ def test_notion_duplicates_stay_since_its_api_cannot_delete_comments() -> None:
     ref = CommentRef("c-1", "whatever", duplicates=("c-2",))
     ops = plan([Target(view("notion", "p1", comment=ref), (finding(),))], PlanConfig(), PEOPLE)
     assert not [op for op in ops if op.action == "comment.delete"]
+
+
+@pytest.mark.parametrize("system", ["jira", "github", "notion"])
+def test_the_marker_names_the_item_by_its_uid_when_known(system: str) -> None:
+    ops = plan([Target(view(system, "acme/web#3", uid="4242"), (finding(),))], PlanConfig(), PEOPLE)
+    (create,) = [op for op in ops if op.action == "comment.create"]
+    assert create.marker == marker_for(system, "4242") != marker_for(system, "acme/web#3")
+    assert (
+        create.marker in adf_to_text(json.loads(create.body))
+        if system == "jira" and (create.body.startswith("{"))
+        else create.marker in create.body
+    )
