@@ -23,6 +23,15 @@ from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
 from sync.apply import ApplyReport, Pacer, apply
 from sync.connect import Unreachable
+from sync.knowledge import (
+    ScopeOutcome,
+    blind_scopes,
+    jira_keys,
+    mark_gone,
+    record_reads,
+    stale_note,
+    stale_scopes,
+)
 from sync.lock import lock_path, run_lock
 from sync.plan import ItemView, PlanConfig, Target, describe, plan
 from sync.render import markers_for
@@ -49,17 +58,6 @@ class SyncOptions:
 
 
 @dataclass
-class ScopeOutcome:
-    scope: str
-    pulled: int = 0
-    newest: datetime | None = None
-    error: str = ""
-    auth: bool = False  # the error was a token or permission refusal
-    full: bool = False  # pulled without a cursor: every item of the scope came back
-    changed: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
-
-
-@dataclass
 class SyncResult:
     run_id: int
     dry_run: bool
@@ -73,6 +71,10 @@ class SyncResult:
     # Scopes never read in full that failed this run; their systems blocked every write.
     blind: list[str] = field(default_factory=list)
     blind_by_auth: bool = False  # ...because a token or permission was refused
+    # Scopes read before that failed now: when they were last read whole (their stored
+    # items stand in for them).
+    stale: dict[str, datetime] = field(default_factory=dict)
+    at: datetime | None = None  # when the run started
 
     @property
     def failed(self) -> bool:
@@ -95,7 +97,12 @@ class SyncResult:
             "findings": len(self.findings),
             "writes_planned": len(self.ops),
             "scope_errors": sum(1 for s in self.scopes if s.error),
+            "scopes_from_stored_items": len(self.stale),
         }
+        if self.stale:
+            oldest = min(self.stale.values())
+            now = self.at or oldest
+            out["stored_items_age_s"] = int((now - oldest).total_seconds())
         if self.applied is not None:
             out.update(
                 writes_done=self.applied.done,
@@ -159,12 +166,14 @@ class Engine:
     def _run(self, state: State, opts: SyncOptions) -> SyncResult:
         now = self.clock()
         run_id = state.start_run(now, dry_run=opts.dry_run)
-        result = SyncResult(run_id=run_id, dry_run=opts.dry_run)
+        result = SyncResult(run_id=run_id, dry_run=opts.dry_run, at=now)
         systems = [s for s in self.connectors if not opts.only or s in opts.only]
         try:
             directory, people_failed = self._directory(systems, result)
             result.scopes = self._pull(state, systems, opts, run_id, now)
-            self._mark_gone(state, result.scopes)
+            mark_gone(state, result.scopes)
+            if not opts.dry_run:
+                record_reads(state, result.scopes, now)
             result.errors += [
                 s.error
                 for s in result.scopes
@@ -177,7 +186,7 @@ class Engine:
                 self.settings.fields,
                 directory,
                 self.settings.link,
-                known_keys=_jira_keys(items.values(), result.scopes),
+                known_keys=jira_keys(items.values(), result.scopes),
             )
             result.records = len(records)
             findings = self._evaluate(state, records, directory, now)
@@ -185,7 +194,10 @@ class Engine:
             # A scope that has never been read in full may hold the other half of a handoff:
             # without it, findings can be false ("no owner" while the owner sits there), so
             # this run neither records them nor writes anything, in any system.
-            blind = self._blind(state, result, people_failed)
+            result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
+            blind = result.blind
+            result.stale = stale_scopes(state, result.scopes, blind)
+            result.errors += [stale_note(scope, at, now) for scope, at in result.stale.items()]
             state.upsert_records(records, now)
             if not blind:
                 state.record_findings(run_id, result.findings, now, records=None)
@@ -236,43 +248,10 @@ class Engine:
         return result
 
     # -- steps -----------------------------------------------------------------------------
-    def _mark_gone(self, state: State, outcomes: Sequence[ScopeOutcome]) -> None:
-        """A full pull that came back whole and no longer returns a stored item: the item was
-        deleted (or left the scope), so its findings close. A failed pull proves nothing."""
-        for out in outcomes:
-            if not out.full or out.error:
-                continue
-            gone = [
-                i
-                for i in state.iter_items(scope=out.scope)
-                if i.state == "present" and i.id not in out.changed
-            ]
-            for item in gone:
-                log.info(
-                    "%s %s is no longer in %s: marked deleted", item.system, item.key, out.scope
-                )
-                state.mark_item(item.system, item.id, "deleted")
-
     def _unreached(self, scope_key: str) -> bool:
         """The scope's system could not be opened: `connect` has reported that already."""
         system = scope_key.partition(":")[0]
         return isinstance(self.connectors.get(system), Unreachable)
-
-    def _blind(
-        self, state: State, result: SyncResult, people_failed: Mapping[str, bool]
-    ) -> list[str]:
-        """Scopes never read in full whose read (pull or its system's people) failed now."""
-        blind: list[str] = []
-        auth = False
-        for o in result.scopes:
-            system = o.scope.partition(":")[0]
-            if state.cursor(o.scope) is not None or not (o.error or system in people_failed):
-                continue
-            blind.append(o.scope)
-            auth = auth or (o.auth if o.error else people_failed[system])
-        result.blind = blind
-        result.blind_by_auth = auth
-        return blind
 
     def _directory(
         self, systems: Iterable[str], result: SyncResult
@@ -421,14 +400,6 @@ class Engine:
         except ConnectorError as exc:
             log.warning("could not read our comment on %s, planning from state: %s", item.key, exc)
             return stored
-
-
-def _jira_keys(items: Iterable[SourceItem], outcomes: Sequence[ScopeOutcome]) -> set[str] | None:
-    """Every Jira key we hold, when every Jira scope was read this run; else None (unknown)."""
-    jira = [o for o in outcomes if o.scope.startswith("jira:")]
-    if not jira or any(o.error for o in jira):
-        return None
-    return {i.key.upper() for i in items if i.system == "jira"}
 
 
 def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:

@@ -5,18 +5,23 @@ Every test drives the real clients against the sandbox, with faults made at the 
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from engine_fixtures import workspace, write_config
-from fault_helpers import posted_comments, run_sync
+from fault_helpers import FAULT_POLICY, posted_comments, run_sync
 from jira import JIRA
 
 from connectors.base import WriteOp
 from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
 from sync.connect import connect
+from sync.engine import Engine, SyncOptions
+from sync.report import render_json, render_markdown
+from sync.report_data import gather
 from sync.settings import Settings, load_settings
 from sync.state import State
 
@@ -190,3 +195,29 @@ def test_a_pr_naming_a_missing_jira_key_is_unlinked_not_a_phantom_handoff(tmp_pa
         assert "EXP-99" in finding.message
         (body,) = [p.text for p in posted_comments(sb, github=(2,))["acme/web#2"]]
         assert "Not linked" in body and "99" in body and "Missing" not in body
+
+
+# -- 2. a system read before that fails now: stored items, and how old they are -------------
+def test_a_system_read_before_that_fails_now_says_how_old_its_items_are(
+    sandbox: Sandbox, settings: Settings
+) -> None:
+    first = run_sync(settings)
+    assert first.exit_code == 0, first.errors
+    sandbox.inject("*", r"/search/jql", Fault(status=500), times=MANY)
+    later = datetime.now(UTC) + timedelta(hours=3)
+    conns = connect(settings, policy=FAULT_POLICY)
+
+    result = Engine(settings, conns.connectors, conns.scopes, clock=lambda: later).run(
+        SyncOptions()
+    )
+
+    assert result.exit_code == 1
+    assert any("jira:EXP" in e and "last read in full 3 h ago" in e for e in result.errors)
+    assert result.counts()["scopes_from_stored_items"] == 1
+    assert 3 * 3600 - 120 <= result.counts()["stored_items_age_s"] <= 3 * 3600 + 120
+    # Jira's items as stored stand in: the same handoffs and findings, nothing rewritten.
+    assert {f.record_key for f in result.findings} == {f.record_key for f in first.findings}
+    with State.copy_of(settings.state.path) as state:
+        data = gather(state, now=later)
+    assert "jira:EXP was last read in full 3 h before this report" in render_markdown(data)
+    assert "jira:EXP" in json.loads(render_json(data))["last_read_in_full"]
