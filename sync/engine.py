@@ -85,6 +85,8 @@ class SyncResult:
         # A token that may not read or write is a config problem (2), not a partly done run.
         if self.blind_by_auth or (self.applied is not None and self.applied.refused):
             return 2
+        if self.scopes and all(s.error and s.auth for s in self.scopes):
+            return 2  # every token refused: nothing was read, nothing written
         return 1 if self.failed else 0
 
     def counts(self) -> dict[str, int]:

@@ -256,3 +256,20 @@ def test_a_rebuilt_state_keeps_a_stale_finding_our_own_comment_did_not_end(
 
         assert sorted(f.id for f in rebuilt.findings) == sorted(f.id for f in first.findings)
         assert [(e.method, e.path) for e in sb.log(write=True)] == []
+
+
+def test_a_later_sync_with_every_token_refused_exits_2_and_writes_nothing(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.toml", sandbox.url, tmp_path / "state.db")
+    assert run_sync(load_settings(config)).exit_code == 0
+    text = config.read_text(encoding="utf-8")
+    for system in ("jira", "github", "notion"):
+        text = text.replace(f'"sandbox-{system}-write"', '"wrong-token"')
+    config.write_text(text, encoding="utf-8")
+    sandbox.clear_log()
+
+    result = run_sync(load_settings(config))
+
+    assert sandbox.log(write=True) == []
+    assert result.exit_code == 2, result.errors
