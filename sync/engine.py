@@ -78,15 +78,18 @@ class SyncResult:
 
     @property
     def failed(self) -> bool:
-        return bool(self.errors) or (self.applied is not None and not self.applied.ok)
+        applied_failed = self.applied is not None and not self.applied.ok
+        return bool(self.errors) or bool(self.blind) or applied_failed
 
     @property
     def exit_code(self) -> int:
         # A token that may not read or write is a config problem (2), not a partly done run.
         if self.blind_by_auth or (self.applied is not None and self.applied.refused):
             return 2
-        if self.scopes and all(s.error and s.auth for s in self.scopes):
-            return 2  # every token refused: nothing was read, nothing written
+        if self.scopes and all(s.error and (s.auth or s.unreached) for s in self.scopes):
+            # Every token refused, or no system could even be opened (a wrong URL): a
+            # config problem; nothing was read, nothing written.
+            return 2
         return 1 if self.failed else 0
 
     def counts(self) -> dict[str, int]:
@@ -176,10 +179,12 @@ class Engine:
             mark_gone(state, result.scopes)
             if not opts.dry_run:
                 record_reads(state, result.scopes, now)
+            for o in result.scopes:
+                o.unreached = self._unreached(o.scope)  # `connect` has reported those
             result.errors += [
                 s.error
                 for s in result.scopes
-                if s.error and not self._unreached(s.scope) and s.error not in result.errors
+                if s.error and not s.unreached and s.error not in result.errors
             ]
             items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
             self.progress("reconcile", 0, len(items))
@@ -208,7 +213,10 @@ class Engine:
             cfg = plan_config(self.settings)
             result.ops = plan(targets, cfg, directory)
             if blind and not opts.dry_run:
-                result.errors.append(BLIND.format(n=len(result.ops), scopes=", ".join(blind)))
+                if result.ops or len(blind) < len(result.scopes):
+                    # Say what was held back where; a lone system that could not even be
+                    # opened has said all there is to say in `connect`'s one line.
+                    result.errors.append(BLIND.format(n=len(result.ops), scopes=", ".join(blind)))
                 result.ops = []
             log.info(
                 "%d handoffs, %d open findings, %d writes planned",
