@@ -101,16 +101,8 @@ def slim(raw: dict[str, Any]) -> dict[str, Any]:
             continue
         if key in ("head", "base") and isinstance(value, dict):
             value = {k: value[k] for k in ("ref", "label", "sha") if k in value}
-        elif key in (
-            "user",
-            "assignee",
-            "assignees",
-            "requested_reviewers",
-            "requested_teams",
-            "labels",
-            "milestone",
-            "closed_by",
-        ):
+        elif key in ("user", "assignee", "assignees", "requested_reviewers", "requested_teams",
+                     "labels", "milestone", "closed_by"):
             value = _no_urls(value)
         out[key] = value
     return out

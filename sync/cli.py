@@ -259,7 +259,8 @@ def _result_json(result: Any) -> dict[str, Any]:
         "dry_run": result.dry_run,
         "counts": result.counts(),
         "scopes": [
-            {"scope": s.scope, "pulled": s.pulled, "error": s.error or None} for s in result.scopes
+            {"scope": s.scope, "pulled": s.pulled, "error": s.error or None}
+            for s in result.scopes
         ],
         "writes": [
             {"system": op.system, "item": op.item_key, "action": op.action, "name": op.name}
@@ -341,7 +342,9 @@ def status(config: str | None, as_json: bool) -> None:
     for r in st.runs:
         ended = r.ended.strftime("%Y-%m-%d %H:%M") if r.ended else "did not finish"
         kind = " (dry run)" if r.dry_run else ""
-        click.echo(f"  #{r.id} {r.started:%Y-%m-%d %H:%M} → {ended}: {r.outcome or '?'}{kind}")
+        click.echo(
+            f"  #{r.id} {r.started:%Y-%m-%d %H:%M} → {ended}: {r.outcome or '?'}{kind}"
+        )
     click.echo("Open findings:")
     for code, n in sorted(st.open_findings.items()):
         click.echo(f"  {code}: {n}")

@@ -186,7 +186,9 @@ class Engine:
                 for s in result.scopes
                 if s.error and not s.unreached and s.error not in result.errors
             ]
-            items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
+            items = {
+                (i.system, i.id): i for i in state.iter_items() if i.state == "present"
+            }
             self.progress("reconcile", 0, len(items))
             records = build_records(
                 items.values(),
@@ -422,4 +424,6 @@ def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:
 
 def _stored_comments(state: State) -> dict[tuple[str, str], CommentRef]:
     """Where we wrote our comment on every item, in one read instead of one per item."""
-    return {(c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()}
+    return {
+        (c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()
+    }

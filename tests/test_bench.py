@@ -22,11 +22,7 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> dict:
     before = (ROOT / "bench" / "RESULTS.md").read_text(encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        check=False,
+        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert TITLE in proc.stdout
@@ -40,8 +36,7 @@ def test_quick_run_meets_the_request_targets(quick: dict) -> None:
     scopes = len(size["scopes"])
     first, steady = size["first"], size["steady"]
     assert first["requests"]["by_class"]["list"] == sum(
-        measure.floor_reads({k: n})[k.split(":")[0]]
-        - measure.FLOOR_CONSTANTS[k.split(":")[0]]
+        measure.floor_reads({k: n}) [k.split(":")[0]] - measure.FLOOR_CONSTANTS[k.split(":")[0]]
         - measure.FLOOR_PER_SCOPE[k.split(":")[0]]
         for k, n in size["scopes"].items()
     )
@@ -70,31 +65,20 @@ def test_classify_and_floor() -> None:
     assert measure.classify("jira", "PUT", "/rest/api/3/issue/10001", True) == "label"
     assert measure.classify("github", "POST", "/api/v3/repos/a/b/issues/2/labels", True) == "label"
     assert measure.classify("github", "PATCH", "/api/v3/repos/a/b/issues/comments/9", True) == (
-        "comment.update"
-    )
+        "comment.update")
     assert measure.classify("notion", "PATCH", "/v1/pages/x", True) == "property"
     assert measure.floor_reads({"jira:A": 101, "jira:B": 100, "notion:d": 0}) == {
-        "jira": 4 + 2 + 1,
-        "notion": 1 + 1 + 1,
-    }
+        "jira": 4 + 2 + 1, "notion": 1 + 1 + 1}
 
 
 def test_github_items_keep_what_the_maps_read_and_drop_the_rest() -> None:
     from connectors.github import slim
 
     user = {"login": "ana", "type": "User", "url": "u", "followers_url": "f", "avatar_url": "a"}
-    raw = {
-        "number": 1,
-        "title": "EXP-1: x",
-        "html_url": "h",
-        "comments_url": "c",
-        "_links": {"self": {}},
-        "user": user,
-        "assignees": [user],
-        "head": {"ref": "feature/EXP-1", "label": "acme:feature/EXP-1", "repo": {"id": 9}},
-        "base": {"ref": "main", "repo": {"id": 9}},
-        "labels": [{"name": "bug", "url": "l"}],
-    }
+    raw = {"number": 1, "title": "EXP-1: x", "html_url": "h", "comments_url": "c",
+           "_links": {"self": {}}, "user": user, "assignees": [user],
+           "head": {"ref": "feature/EXP-1", "label": "acme:feature/EXP-1", "repo": {"id": 9}},
+           "base": {"ref": "main", "repo": {"id": 9}}, "labels": [{"name": "bug", "url": "l"}]}
     out = slim(raw)
     assert out["head"] == {"ref": "feature/EXP-1", "label": "acme:feature/EXP-1"}
     assert out["user"] == {"login": "ana", "type": "User"} == out["assignees"][0]

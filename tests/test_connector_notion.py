@@ -31,38 +31,20 @@ def page_id(i: int) -> str:
 
 
 def workspace(n: int) -> dict[str, Any]:
-    pages = [
-        {
-            "id": page_id(i),
-            "last_edited_time": (T0 + timedelta(minutes=i % 7)).isoformat(),
-            "properties": {"Name": f"EXP-{i}", "Owner": [ANA], "Stage": "Run"},
-            "body": [{"type": "heading_2", "text": "Hypothesis"}, "Faster checkout converts"],
-        }
-        for i in range(n)
-    ]
-    return {
-        "people": [
-            {"key": "ana", "name": "Ana", "email": "ana@example.com", "notion_user_id": ANA}
-        ],
-        "notion": {
-            "users": [{"id": OTHER_BOT, "name": "Alerts", "type": "bot"}],
-            "databases": [
-                {
-                    "id": DB,
-                    "title": "Experiments",
-                    "pages": pages,
-                    "properties": {
-                        "Name": "title",
-                        "Owner": "people",
-                        "Notes": "rich_text",
-                        "Stage": {"type": "select", "options": ["Run"]},
-                        "Handoff check": "select",
-                    },
-                },
-                {"id": HIDDEN_DB, "shared": False, "pages": []},
-            ],
-        },
-    }
+    pages = [{"id": page_id(i), "last_edited_time": (T0 + timedelta(minutes=i % 7)).isoformat(),
+              "properties": {"Name": f"EXP-{i}", "Owner": [ANA], "Stage": "Run"},
+              "body": [{"type": "heading_2", "text": "Hypothesis"}, "Faster checkout converts"]}
+             for i in range(n)]
+    return {"people": [{"key": "ana", "name": "Ana", "email": "ana@example.com",
+                        "notion_user_id": ANA}],
+            "notion": {"users": [{"id": OTHER_BOT, "name": "Alerts", "type": "bot"}],
+                       "databases": [
+                           {"id": DB, "title": "Experiments", "pages": pages,
+                            "properties": {"Name": "title", "Owner": "people",
+                                           "Notes": "rich_text",
+                                           "Stage": {"type": "select", "options": ["Run"]},
+                                           "Handoff check": "select"}},
+                           {"id": HIDDEN_DB, "shared": False, "pages": []}]}}
 
 
 @pytest.fixture
@@ -71,12 +53,10 @@ def sb() -> Iterator[Sandbox]:
         yield sandbox
 
 
-def connector(
-    sb: Sandbox, token: str = WRITE, timeout: float = 5.0, body_fields: bool = False
-) -> NotionConnector:
-    return NotionConnector(
-        open_client(sb.url, token, timeout=timeout), body_fields=body_fields, policy=FAST_POLICY
-    )
+def connector(sb: Sandbox, token: str = WRITE, timeout: float = 5.0,
+              body_fields: bool = False) -> NotionConnector:
+    return NotionConnector(open_client(sb.url, token, timeout=timeout), body_fields=body_fields,
+                           policy=FAST_POLICY)
 
 
 def queries(sb: Sandbox) -> list[Any]:
@@ -112,12 +92,8 @@ def test_full_pull_returns_every_page_in_ceil_n_over_100_queries() -> None:
         assert len(queries(sb)) == math.ceil(n / 100)
         assert len(sb.log()) == math.ceil(n / 100) + 1  # + resolving the database once
         first = next(i for i in items if i.id == page_id(3))
-        assert (first.key, first.title, first.kind, first.state) == (
-            "EXP-3",
-            "EXP-3",
-            "page",
-            "present",
-        )
+        assert (first.key, first.title, first.kind, first.state) == ("EXP-3", "EXP-3", "page",
+                                                                     "present")
         assert first.updated == datetime(2025, 1, 1, 10, 3, tzinfo=UTC)  # to the minute
         assert first.fields["Stage"]["select"]["name"] == "Run" and first.labels == ()
         assert first.url.endswith(page_id(3).replace("-", ""))
@@ -128,10 +104,8 @@ def test_filter_and_sorts_reach_the_server(sb: Sandbox) -> None:
     conn = connector(sb)
     list(conn.pull(SCOPE, Cursor(datetime(2025, 1, 1, 10, 3, tzinfo=UTC))))
     body = queries(sb)[-1].body
-    assert body["filter"] == {
-        "timestamp": "last_edited_time",
-        "last_edited_time": {"on_or_after": "2025-01-01T10:01:00.000Z"},
-    }
+    assert body["filter"] == {"timestamp": "last_edited_time",
+                              "last_edited_time": {"on_or_after": "2025-01-01T10:01:00.000Z"}}
     assert body["sorts"] == [{"timestamp": "last_edited_time", "direction": "ascending"}]
     assert body["page_size"] == 100
 
@@ -145,32 +119,15 @@ def test_incremental_pulls_ask_once_and_return_exactly_what_changed(sb: Sandbox)
     assert list(conn.pull(SCOPE, cursor)) == []
     assert len(sb.log()) == 1  # one query: the data source is already resolved
     sb.advance(timedelta(days=800))  # the seeded pages are old; the edit lands minutes later
-    conn.apply(
-        WriteOp(
-            "notion",
-            SCOPE.key,
-            page_id(2),
-            "EXP-2",
-            "property.set",
-            name="Notes",
-            value=json.dumps({"rich_text": [{"text": {"content": "Changed"}}]}),
-        )
-    )
+    conn.apply(WriteOp("notion", SCOPE.key, page_id(2), "EXP-2", "property.set",
+                       name="Notes", value=json.dumps({"rich_text": [{"text": {
+                           "content": "Changed"}}]})))
     changed = list(conn.pull(SCOPE, cursor))
     assert [i.id for i in changed] == [page_id(2)]
     assert changed[0].fields["Notes"]["rich_text"][0]["plain_text"] == "Changed"
     # Changed again in the same minute: same last_edited_time, new content - not lost.
-    conn.apply(
-        WriteOp(
-            "notion",
-            SCOPE.key,
-            page_id(2),
-            "EXP-2",
-            "property.set",
-            name="Notes",
-            value=json.dumps({"rich_text": []}),
-        )
-    )
+    conn.apply(WriteOp("notion", SCOPE.key, page_id(2), "EXP-2", "property.set",
+                       name="Notes", value=json.dumps({"rich_text": []})))
     again = list(conn.pull(SCOPE, cursor_after(changed)))
     assert [i.id for i in again] == [page_id(2)] and again[0].fields["Notes"]["rich_text"] == []
 
@@ -210,63 +167,30 @@ def test_find_comment_pages_and_only_trusts_our_own_bot() -> None:
     notes[5] = f"quoting {MARKER}"
     ws = workspace(1)
     ws["notion"]["databases"][0]["pages"][0]["comments"] = [
-        {"author": OTHER_BOT, "text": t} for t in notes
-    ]
+        {"author": OTHER_BOT, "text": t} for t in notes]
     with Sandbox(ws) as sb:
         conn = connector(sb)
         assert conn.find_comment(SCOPE, page_id(0), MARKER) is None
-        made = conn.apply(
-            WriteOp(
-                "notion",
-                SCOPE.key,
-                page_id(0),
-                "EXP-0",
-                "comment.create",
-                body=rich(f"Handoff check: 2 missing {MARKER}"),
-                marker=MARKER,
-            )
-        )
+        made = conn.apply(WriteOp("notion", SCOPE.key, page_id(0), "EXP-0", "comment.create",
+                                  body=rich(f"Handoff check: 2 missing {MARKER}"), marker=MARKER))
         sb.clear_log()
         found = conn.find_comment(SCOPE, page_id(0), MARKER)
         assert found is not None and found.id == made.target and MARKER in found.text
         assert len(sb.log(method="GET")) == 2  # two pages of comments; users/me is cached
-        conn.apply(
-            WriteOp(
-                "notion",
-                SCOPE.key,
-                page_id(0),
-                "EXP-0",
-                "comment.update",
-                body=rich(f"All clear {MARKER}"),
-                target=made.target,
-            )
-        )
+        conn.apply(WriteOp("notion", SCOPE.key, page_id(0), "EXP-0", "comment.update",
+                           body=rich(f"All clear {MARKER}"), target=made.target))
         again = conn.find_comment(SCOPE, page_id(0), MARKER)
         assert again is not None and again.text.startswith("All clear")
 
 
 def test_property_set_and_its_validation_error_names_the_property(sb: Sandbox) -> None:
     conn = connector(sb)
-    op = WriteOp(
-        "notion",
-        SCOPE.key,
-        page_id(1),
-        "EXP-1",
-        "property.set",
-        name="Handoff check",
-        value=json.dumps({"select": {"name": "Missing fields"}}),
-    )
+    op = WriteOp("notion", SCOPE.key, page_id(1), "EXP-1", "property.set",
+                 name="Handoff check", value=json.dumps({"select": {"name": "Missing fields"}}))
     assert conn.apply(op).ok
     assert sb.notion.pages[page_id(1)].props["Handoff check"] == "Missing fields"
-    bad = WriteOp(
-        "notion",
-        SCOPE.key,
-        page_id(1),
-        "EXP-1",
-        "property.set",
-        name="Handoff check",
-        value=json.dumps({"rich_text": []}),
-    )
+    bad = WriteOp("notion", SCOPE.key, page_id(1), "EXP-1", "property.set",
+                  name="Handoff check", value=json.dumps({"rich_text": []}))
     with pytest.raises(ItemError) as info:
         conn.apply(bad)
     assert info.value.item_id == page_id(1) and "'Handoff check'" in str(info.value)
@@ -280,21 +204,11 @@ def test_bad_token_and_missing_capability_are_auth_errors(sb: Sandbox) -> None:
     assert "ntn_badtoken123456" not in str(info.value) + info.value.internal
     reader = connector(sb, READ)
     with pytest.raises(AuthError, match='"Insert comments"'):
-        reader.apply(
-            WriteOp("notion", SCOPE.key, page_id(0), "EXP-0", "comment.create", body=rich("x"))
-        )
+        reader.apply(WriteOp("notion", SCOPE.key, page_id(0), "EXP-0", "comment.create",
+                             body=rich("x")))
     with pytest.raises(AuthError, match='"Update content"'):
-        reader.apply(
-            WriteOp(
-                "notion",
-                SCOPE.key,
-                page_id(0),
-                "EXP-0",
-                "property.set",
-                name="Notes",
-                value=json.dumps({"rich_text": []}),
-            )
-        )
+        reader.apply(WriteOp("notion", SCOPE.key, page_id(0), "EXP-0", "property.set",
+                             name="Notes", value=json.dumps({"rich_text": []})))
 
 
 def test_a_database_not_shared_says_to_share_it(sb: Sandbox) -> None:
@@ -326,17 +240,8 @@ def test_reads_retry_5xx_but_creates_are_never_sent_twice(sb: Sandbox) -> None:
         conn.apply(create)
     assert len(sb.log(method="POST", write=True)) == 1
     sb.inject("PATCH", r"/v1/pages/", Fault(status=503))
-    conn.apply(
-        WriteOp(
-            "notion",
-            SCOPE.key,
-            page_id(0),
-            "EXP-0",
-            "property.set",
-            name="Notes",
-            value=json.dumps({"rich_text": []}),
-        )
-    )  # an update is safe to resend
+    conn.apply(WriteOp("notion", SCOPE.key, page_id(0), "EXP-0", "property.set", name="Notes",
+                       value=json.dumps({"rich_text": []})))  # an update is safe to resend
     assert len(sb.log(method="PATCH")) == 2
 
 
@@ -359,5 +264,6 @@ def test_pull_with_unknown_sdk_kwargs_would_send_nothing() -> None:
     with Sandbox(workspace(1)) as sb:
         c = open_client(sb.url, WRITE, timeout=5)
         ds = connector(sb).data_sources(SCOPE)[0]
-        c.data_sources.query(ds, sort=[{"timestamp": "last_edited_time", "direction": "ascending"}])
+        c.data_sources.query(ds, sort=[{"timestamp": "last_edited_time",
+                                        "direction": "ascending"}])
         assert queries(sb)[-1].body is None or queries(sb)[-1].body == {}

@@ -143,18 +143,11 @@ def test_complete_handoffs_are_clean(pulled: Pulled) -> None:
 
 def test_ownerless_covers_none_group_bot_inactive_and_unknown(pulled: Pulled) -> None:
     messages = " ".join(
-        f.message
-        for key in DEMO_EXPECTED["ownerless"]
-        for f in pulled.findings[key]
+        f.message for key in DEMO_EXPECTED["ownerless"] for f in pulled.findings[key]
         if f.code == "ownerless"
     )
-    for phrase in (
-        "Nobody is named",
-        "growth-team, a group",
-        "Experiment Bot, a group or bot",
-        "inactive account",
-        "not in the people directory",
-    ):
+    for phrase in ("Nobody is named", "growth-team, a group", "Experiment Bot, a group or bot",
+                   "inactive account", "not in the people directory"):
         assert phrase in messages
 
 
@@ -200,19 +193,8 @@ def test_workspace_uses_each_systems_rich_formats() -> None:
     assert pull["number"] == 35 and pull["state"] == "closed"
     db = ws["notion"]["databases"][0]
     types = {v if isinstance(v, str) else v["type"] for v in db["properties"].values()}
-    assert {
-        "title",
-        "rich_text",
-        "people",
-        "select",
-        "status",
-        "number",
-        "date",
-        "checkbox",
-        "url",
-        "relation",
-        "multi_select",
-    } <= types
+    assert {"title", "rich_text", "people", "select", "status", "number", "date", "checkbox",
+            "url", "relation", "multi_select"} <= types
     expired = date.fromisoformat(issues["EXP-114"]["fields"]["Review date"])
     assert expired < NOW.date() < date.fromisoformat(issues["EXP-101"]["fields"]["Review date"])
 
