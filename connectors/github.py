@@ -400,6 +400,15 @@ class GithubConnector(RepoPlaces):
             comment = IssueComment(self.client.requester, url=url)  # lazy: no request
             self._call(scope, lambda: comment.edit(op.body), WRITE_PERMISSION, item_id=op.item_id)
             return WriteResult(op.key, True, target=op.target)
+        if op.action == "comment.delete":
+            # A later duplicate of our comment (a race between two runs); already gone is done.
+            url = f"{self.client.requester.base_url}/repos/{full}/issues/comments/{op.target}"
+            dup = IssueComment(self.client.requester, url=url)  # lazy: no request
+            try:
+                self._call(scope, dup.delete, WRITE_PERMISSION, item_id=op.item_id)
+            except NotFound:
+                return WriteResult(op.key, True, target=op.target, detail="already gone")
+            return WriteResult(op.key, True, target=op.target)
         if op.action == "label.add":
             self._call(
                 scope, lambda: issue.add_to_labels(op.name), WRITE_PERMISSION, item_id=op.item_id

@@ -434,6 +434,18 @@ class JiraConnector:
             body = self._comment_body(op)
             self._call(lambda: self._put(f"issue/{item}/comment/{op.target}", {"body": body}), **kw)
             return WriteResult(op.key, ok=True, target=op.target)
+        if op.action == "comment.delete":
+            # A later duplicate of our comment (a race between two runs); already gone is done.
+            try:
+                self._call(
+                    lambda: self.client._session.delete(
+                        self.client._get_url(f"issue/{item}/comment/{op.target}")
+                    ),
+                    **kw,
+                )
+            except NotFound:
+                return WriteResult(op.key, ok=True, target=op.target, detail="already gone")
+            return WriteResult(op.key, ok=True, target=op.target)
         if op.action in ("label.add", "label.remove"):
             verb = "add" if op.action == "label.add" else "remove"
             # An `update` operation, not a rewrite of all labels: concurrent edits survive.

@@ -8,7 +8,7 @@ the number of items and does not depend on the order they arrive in.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -231,6 +231,7 @@ def _record(
     maps: FieldMaps,
     directory: Directory,
     cfg: LinkConfig,
+    known_keys: Collection[str] | None = None,
 ) -> HandoffRecord:
     merged: dict[str, list[Value]] = {}
     for item in group:
@@ -246,14 +247,30 @@ def _record(
     stages = [v.value for v in merged.get("status", []) if isinstance(v.value, Stage)]
     stage = max(stages, key=lambda s: s.order) if stages else Stage.DESIGN
     alone = len(group) == 1 and first.system in cfg.require_partner and not found.named
+    unknown = _unknown_keys(group, found, known_keys)
+    if unknown:
+        # The keys it names do not exist: not a handoff of its own, an item to link properly.
+        key, alone = first.id, True
     return HandoffRecord(
         key=key,
         title=first.title or first.key,
         stage=stage,
         sources=tuple(SourceRef(i.system, i.id, i.key, i.url, i.kind) for i in group),
         linked=not alone,
+        unknown_keys=unknown,
         **{name: tuple(values) for name, values in merged.items()},
     )
+
+
+def _unknown_keys(
+    group: Sequence[SourceItem], found: _Group, known_keys: Collection[str] | None
+) -> tuple[str, ...]:
+    """The Jira keys a group without a Jira issue names when none of them exists."""
+    if known_keys is None or not found.keys or any(i.system == "jira" for i in group):
+        return ()
+    if any(k in known_keys for k in found.keys):
+        return ()
+    return tuple(found.keys)
 
 
 def build_records(
@@ -261,11 +278,16 @@ def build_records(
     maps: FieldMaps,
     directory: Directory,
     link_cfg: LinkConfig,
+    known_keys: Collection[str] | None = None,
 ) -> list[HandoffRecord]:
-    """Every record the items describe, in a stable order (by record key, then first item)."""
+    """Every record the items describe, in a stable order (by record key, then first item).
+
+    `known_keys`: every Jira issue key, when Jira was read in full; an item naming only keys
+    outside it is `unlinked` (naming the key), not a handoff of its own. None: not known.
+    """
     kept = sorted((i for i in items if not _ignored(i, link_cfg)), key=_sort_key)
     records = []
     for found in _groups(kept, _keys(kept, link_cfg), link_cfg):
         group = tuple(kept[i] for i in found.members)
-        records.append(_record(group, found, maps, directory, link_cfg))
+        records.append(_record(group, found, maps, directory, link_cfg, known_keys))
     return sorted(records, key=lambda r: (r.key, r.sources[0].system, r.sources[0].item_id))

@@ -195,6 +195,8 @@ class HandoffRecord:
     stage: Stage
     sources: tuple[SourceRef, ...]
     linked: bool = True  # False: a lone item whose kind should have had a partner
+    # Jira keys its items name that Jira (read in full) does not have: then `linked` is False.
+    unknown_keys: tuple[str, ...] = ()
     status: Values = ()
     # the brief
     hypothesis: Values = ()

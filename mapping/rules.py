@@ -65,6 +65,10 @@ SYNC_RISK = "Risk is marked {risk}: hold a pre-run sync before launch."
 SYNC_ROLLBACK = "The rollback trigger says {text!r}: with no rollback path, hold a pre-run sync."
 SYNC_CROSS = "The rollout crosses domains ({text}): hold a pre-run sync."
 NOISY = "{count} people are informed; the single-threaded owner gets lost. Trim the list."
+UNKNOWN_KEY = (
+    "This {kind} names {keys}, which is not a Jira issue we can see. Fix the key in its title,"
+    " branch or property (like ABC-123)."
+)
 UNLINKED = (
     "This {kind} links to no Jira issue or handoff. Put the issue key (like ABC-123) in its"
     " title or a property."
@@ -425,7 +429,10 @@ def unlinked(record: HandoffRecord, ctx: Context) -> list[Finding]:
         return []
     at = _home(record)
     kind = record.sources[0].kind if record.sources else "item"
-    return [_finding(record, "unlinked", "warning", "link", UNLINKED.format(kind=kind), at)]
+    text = UNLINKED.format(kind=kind)
+    if record.unknown_keys:
+        text = UNKNOWN_KEY.format(kind=kind, keys=", ".join(record.unknown_keys))
+    return [_finding(record, "unlinked", "warning", "link", text, at)]
 
 
 RULES: tuple[Rule, ...] = (

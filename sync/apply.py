@@ -43,6 +43,7 @@ from connectors.errors import (
     TransientError,
     scrub,
 )
+from sync.render import MARKER_PREFIX, is_current, marker_for
 from sync.state import State
 
 __all__ = [
@@ -324,7 +325,7 @@ class _SystemRun:
             if stored is not None:
                 self.state.forget_comment(op.system, op.item_id)
             return op, ""
-        if ref.text == op.body or (stored is not None and stored.comment_id == ref.id):
+        if is_current(ref.text, op.body):
             return None, ref.id
         return replace(op, action="comment.update", target=ref.id), ""
 
@@ -342,7 +343,14 @@ class _SystemRun:
             self.pacer.wait(self.system, write=False)
         system, _, name = op.scope.partition(":")
         scope = Scope(system or op.system, name)
-        return _guard(op, lambda: conn.find_comment(scope, op.item_id, op.marker))
+        found = _guard(op, lambda: conn.find_comment(scope, op.item_id, op.marker))
+        legacy = marker_for(op.system, op.item_id)
+        if found is None and op.marker.startswith(MARKER_PREFIX) and legacy != op.marker:
+            # Written before markers named the item by its uid: still ours, still the one.
+            if self.pacer:
+                self.pacer.wait(self.system, write=False)
+            found = _guard(op, lambda: conn.find_comment(scope, op.item_id, legacy))
+        return found
 
     def _send(self, op: WriteOp) -> WriteResult:
         conn = self.connector

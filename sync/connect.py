@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 
 from connectors._retry import RetryPolicy
-from connectors.base import Connector, Scope
+from connectors.base import (
+    Account,
+    CommentRef,
+    Connector,
+    Cursor,
+    Scope,
+    SourceItem,
+    WriteOp,
+    WriteResult,
+)
 from connectors.errors import ConfigError, ConnectorError
 from sync.settings import Settings
 
-__all__ = ["Connections", "connect", "open_connector", "scopes_of"]
+__all__ = ["Connections", "Unreachable", "connect", "open_connector", "scopes_of"]
 
 
 @dataclass
@@ -18,6 +27,28 @@ class Connections:
     connectors: dict[str, Connector] = field(default_factory=dict)
     scopes: list[Scope] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # systems that could not be reached
+
+
+class Unreachable:
+    """Stands in for a system that could not be opened (wrong token, outage): every call
+    raises the error it met. Its scopes stay in the run, so the engine knows that system was
+    not read, and a system never read in full blocks every write (issue 11)."""
+
+    def __init__(self, system: str, error: ConnectorError) -> None:
+        self.system = system
+        self.error = error
+
+    def pull(self, scope: Scope, cursor: Cursor | None) -> Iterator[SourceItem]:
+        raise self.error
+
+    def people(self) -> Iterator[Account]:
+        raise self.error
+
+    def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
+        raise self.error
+
+    def apply(self, op: WriteOp) -> WriteResult:
+        raise self.error
 
 
 def scopes_of(settings: Settings, only: Collection[str] = ()) -> list[Scope]:
@@ -48,7 +79,7 @@ def connect(
     settings: Settings, only: Collection[str] = (), policy: RetryPolicy | None = None
 ) -> Connections:
     """Open a connector for every system that has scopes; a system that cannot be reached is
-    reported and left out so the others still run."""
+    reported in `errors` and stands in as `Unreachable`, so the engine sees it was not read."""
     policy = policy or RetryPolicy()
     out = Connections(scopes=scopes_of(settings, only))
     systems = {s.system for s in out.scopes}
@@ -60,9 +91,8 @@ def connect(
             _ask_who_we_are(connector, policy)
         except ConnectorError as exc:
             out.errors.append(exc.message)
-            continue
+            connector = Unreachable(system, exc)
         out.connectors[system] = connector
-    out.scopes = [s for s in out.scopes if s.system in out.connectors]
     return out
 
 

@@ -16,16 +16,26 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem, WriteOp
-from connectors.errors import ConnectorError, HandoffSyncError, scrub
+from connectors.errors import AuthError, ConnectorError, HandoffSyncError, scrub
 from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
 from sync.apply import ApplyReport, Pacer, apply
 from sync.clock import clamp_cursor
+from sync.connect import Unreachable
+from sync.knowledge import (
+    ScopeOutcome,
+    blind_scopes,
+    jira_keys,
+    mark_gone,
+    record_reads,
+    stale_note,
+    stale_scopes,
+)
 from sync.lock import lock_path, run_lock
 from sync.plan import ItemView, PlanConfig, Target, describe, plan
-from sync.render import marker_for
+from sync.render import markers_for
 from sync.settings import Settings
 from sync.state import State
 
@@ -49,15 +59,6 @@ class SyncOptions:
 
 
 @dataclass
-class ScopeOutcome:
-    scope: str
-    pulled: int = 0
-    newest: datetime | None = None
-    error: str = ""
-    changed: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
-
-
-@dataclass
 class SyncResult:
     run_id: int
     dry_run: bool
@@ -68,15 +69,27 @@ class SyncResult:
     plan_text: str = ""
     applied: ApplyReport | None = None
     errors: list[str] = field(default_factory=list)
+    # Scopes never read in full that failed this run; their systems blocked every write.
+    blind: list[str] = field(default_factory=list)
+    blind_by_auth: bool = False  # ...because a token or permission was refused
+    # Scopes read before that failed now: when they were last read whole (their stored
+    # items stand in for them).
+    stale: dict[str, datetime] = field(default_factory=dict)
+    at: datetime | None = None  # when the run started
 
     @property
     def failed(self) -> bool:
-        return bool(self.errors) or (self.applied is not None and not self.applied.ok)
+        applied_failed = self.applied is not None and not self.applied.ok
+        return bool(self.errors) or bool(self.blind) or applied_failed
 
     @property
     def exit_code(self) -> int:
-        # A token that may not write is a config problem (2), not a partly done run (1).
-        if self.applied is not None and self.applied.refused:
+        # A token that may not read or write is a config problem (2), not a partly done run.
+        if self.blind_by_auth or (self.applied is not None and self.applied.refused):
+            return 2
+        if self.scopes and all(s.error and (s.auth or s.unreached) for s in self.scopes):
+            # Every token refused, or no system could even be opened (a wrong URL): a
+            # config problem; nothing was read, nothing written.
             return 2
         return 1 if self.failed else 0
 
@@ -90,7 +103,12 @@ class SyncResult:
             "findings": len(self.findings),
             "writes_planned": len(self.ops),
             "scope_errors": sum(1 for s in self.scopes if s.error),
+            "scopes_from_stored_items": len(self.stale),
         }
+        if self.stale:
+            oldest = min(self.stale.values())
+            now = self.at or oldest
+            out["stored_items_age_s"] = int((now - oldest).total_seconds())
         if self.applied is not None:
             out.update(
                 writes_done=self.applied.done,
@@ -154,26 +172,42 @@ class Engine:
     def _run(self, state: State, opts: SyncOptions) -> SyncResult:
         now = self.clock()
         run_id = state.start_run(now, dry_run=opts.dry_run)
-        result = SyncResult(run_id=run_id, dry_run=opts.dry_run)
+        result = SyncResult(run_id=run_id, dry_run=opts.dry_run, at=now)
         systems = [s for s in self.connectors if not opts.only or s in opts.only]
         try:
-            directory = self._directory(systems, result)
+            directory, people_failed = self._directory(systems, result)
             result.scopes = self._pull(state, systems, opts, run_id, now)
-            result.errors += [s.error for s in result.scopes if s.error]
+            mark_gone(state, result.scopes)
+            if not opts.dry_run:
+                record_reads(state, result.scopes, now)
+            for o in result.scopes:
+                o.unreached = self._unreached(o.scope)  # `connect` has reported those
+            result.errors += [
+                s.error
+                for s in result.scopes
+                if s.error and not s.unreached and s.error not in result.errors
+            ]
             items = {
                 (i.system, i.id): i for i in state.iter_items() if i.state == "present"
             }
             self.progress("reconcile", 0, len(items))
             records = build_records(
-                items.values(), self.settings.fields, directory, self.settings.link
+                items.values(),
+                self.settings.fields,
+                directory,
+                self.settings.link,
+                known_keys=jira_keys(items.values(), result.scopes),
             )
             result.records = len(records)
             findings = self._evaluate(state, records, directory, now)
             result.findings = [f for fs in findings.values() for f in fs]
             # A scope that has never been read in full may hold the other half of a handoff:
             # without it, findings can be false ("no owner" while the owner sits there), so
-            # this run neither records them nor writes anything.
-            blind = [o.scope for o in result.scopes if o.error and state.cursor(o.scope) is None]
+            # this run neither records them nor writes anything, in any system.
+            result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
+            blind = result.blind
+            result.stale = stale_scopes(state, result.scopes, blind)
+            result.errors += [stale_note(scope, at, now) for scope, at in result.stale.items()]
             state.upsert_records(records, now)
             if not blind:
                 state.record_findings(run_id, result.findings, now, records=None)
@@ -182,7 +216,10 @@ class Engine:
             cfg = plan_config(self.settings)
             result.ops = plan(targets, cfg, directory)
             if blind and not opts.dry_run:
-                result.errors.append(BLIND.format(n=len(result.ops), scopes=", ".join(blind)))
+                if result.ops or len(blind) < len(result.scopes):
+                    # Say what was held back where; a lone system that could not even be
+                    # opened has said all there is to say in `connect`'s one line.
+                    result.errors.append(BLIND.format(n=len(result.ops), scopes=", ".join(blind)))
                 result.ops = []
             log.info(
                 "%d handoffs, %d open findings, %d writes planned",
@@ -224,15 +261,27 @@ class Engine:
         return result
 
     # -- steps -----------------------------------------------------------------------------
-    def _directory(self, systems: Iterable[str], result: SyncResult) -> Directory:
+    def _unreached(self, scope_key: str) -> bool:
+        """The scope's system could not be opened: `connect` has reported that already."""
+        system = scope_key.partition(":")[0]
+        return isinstance(self.connectors.get(system), Unreachable)
+
+    def _directory(
+        self, systems: Iterable[str], result: SyncResult
+    ) -> tuple[Directory, dict[str, bool]]:
+        """The people directory, and the systems whose people could not be read (-> whether
+        for a refused token)."""
         directory = self.settings.directory()
+        failed: dict[str, bool] = {}
         for system in systems:
             try:
                 directory.add_accounts(self.connectors[system].people())
             except ConnectorError as exc:
                 # Without this system's people, owners there look unknown: say so, go on.
-                result.errors.append(exc.message)
-        return directory
+                failed[system] = isinstance(exc, AuthError)
+                if not isinstance(self.connectors[system], Unreachable):
+                    result.errors.append(exc.message)
+        return directory, failed
 
     def _pull(
         self, state: State, systems: Sequence[str], opts: SyncOptions, run_id: int, now: datetime
@@ -240,6 +289,8 @@ class Engine:
         """Pull every scope of `systems`, one thread per system, storing items as they come."""
         outcomes = {s.key: ScopeOutcome(s.key) for s in self.scopes if s.system in systems}
         cursors = {key: None if opts.full else state.cursor(key) for key in outcomes}
+        for key, out in outcomes.items():
+            out.full = cursors[key] is None
         q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=_QUEUE_DEPTH)
 
         def worker(system: str) -> None:
@@ -282,6 +333,7 @@ class Engine:
             pending.discard(key)
             if isinstance(payload, HandoffSyncError):
                 outcomes[key].error = payload.message
+                outcomes[key].auth = isinstance(payload, AuthError)
             elif isinstance(payload, Exception):
                 outcomes[key].error = scrub(
                     f"{key}: unexpected error ({type(payload).__name__}: {payload}); "
@@ -353,15 +405,21 @@ class Engine:
         if self.pacer:
             self.pacer.wait(item.system, write=False)
         try:
-            return connector.find_comment(
-                Scope(system, name), item.id, marker_for(item.system, item.id)
-            )
+            for marker in markers_for(item.system, item.id, item.uid):
+                found = connector.find_comment(Scope(system, name), item.id, marker)
+                if found is not None:
+                    return found
+            return None
         except ConnectorError as exc:
             log.warning("could not read our comment on %s, planning from state: %s", item.key, exc)
             return stored
 
 
 def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:
+    # Our notes know the comment we keep; the pull may know later copies of it to delete.
+    pulled = view.comment
+    if pulled is not None and pulled.duplicates and not comment.duplicates:
+        comment = replace(comment, duplicates=pulled.duplicates)
     return replace(view, comment=comment)
 
 

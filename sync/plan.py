@@ -45,12 +45,16 @@ NOTHING_TO_DO = "Nothing to write: every item already shows its findings."
 _ACTION_ORDER = {
     "comment.create": 0,
     "comment.update": 0,
+    "comment.delete": 0,
     "label.add": 1,
     "label.remove": 2,
     "property.set": 3,
     "entity_property.set": 4,
 }
 _LABEL_SYSTEMS = ("jira", "github")
+# Notion's API (2025-09-03) lists and creates comments but has no way to delete one, so a
+# duplicate there stays; the oldest is the one we keep writing to (see `_duplicates`).
+_DELETE_SYSTEMS = ("jira", "github")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class ItemView:
     comment: CommentRef | None = None
     property_value: str | None = None
     entity_property: str | None = None
+    uid: str = ""  # survives renames and moves; the marker names the item by it
 
     @classmethod
     def from_item(
@@ -95,6 +100,7 @@ class ItemView:
             comment=item.comment,
             property_value=None if prop is None else json.dumps(prop, sort_keys=True),
             entity_property=entity,
+            uid=item.uid,
         )
 
 
@@ -190,8 +196,9 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
             item_id=view.item_id,
             item_key=view.item_key,
             links=target.links,
+            uid=view.uid,
         )
-        marker = marker_for(view.system, view.item_id)
+        marker = marker_for(view.system, view.uid or view.item_id)
         if view.comment is None:
             ops.append(WriteOp(**base, action="comment.create", body=body, marker=marker))
         elif not is_current(view.comment.text, body):
@@ -204,6 +211,7 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
                     marker=marker,
                 )
             )
+    ops += _duplicates(view, base)
     if view.system in _LABEL_SYSTEMS:
         want = labels_for(findings, cfg.label_names)
         have = set(view.labels)
@@ -234,6 +242,17 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
                 )
             )
     return sorted(ops, key=lambda op: (_ACTION_ORDER[op.action], op.name))
+
+
+def _duplicates(view: ItemView, base: Mapping[str, str]) -> list[WriteOp]:
+    """Later copies of our comment (two runs raced): the oldest stays, these go."""
+    if view.comment is None or view.system not in _DELETE_SYSTEMS:
+        return []
+    return [
+        WriteOp(**base, action="comment.delete", target=dup)  # type: ignore[arg-type]
+        for dup in view.comment.duplicates
+        if dup and dup != view.comment.id
+    ]
 
 
 def _dumps(value: Any) -> str:
@@ -325,6 +344,8 @@ def _describe_item(ops: list[WriteOp], view: ItemView | None) -> str:
                 old.splitlines(), to_text(op.body).splitlines(), "shown", "planned", lineterm=""
             )
             lines += _indent("\n".join(diff))
+        elif op.action == "comment.delete":
+            lines.append(f"  comment: delete {op.target} (a duplicate of ours)")
         elif op.action == "property.set":
             ptype = _value_type(op.value)
             before = _property_key(view.property_value, ptype) if view is not None else ""

@@ -8,7 +8,9 @@ keys), so that text can neither break the markup, mention anyone, nor fake our m
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol
@@ -45,6 +47,7 @@ __all__ = [
     "is_current",
     "labels_for",
     "marker_for",
+    "markers_for",
     "order_findings",
     "property_value_for",
     "render_comment",
@@ -125,9 +128,18 @@ class People(Protocol):
 
 
 def marker_for(system: str, item_id: str) -> str:
-    """The string that identifies our comment on one item; hex only, safe in any markup."""
+    """The string that identifies our comment on one item; hex only, safe in any markup.
+
+    Pass the item's `uid` (which survives a repository rename or an issue moved to another
+    project); comments written before uids existed carry the marker of the item's `id`, and
+    `markers_for` lists both so they are still found."""
     digest = hashlib.sha256(f"{system}\x00{item_id}".encode()).hexdigest()
     return f"{MARKER_PREFIX}{digest[:12]}"
+
+
+def markers_for(system: str, item_id: str, uid: str = "") -> tuple[str, ...]:
+    """Every marker our comment on this item may carry: by uid first, then the older by id."""
+    return tuple(dict.fromkeys((marker_for(system, uid or item_id), marker_for(system, item_id))))
 
 
 def _token(marker: str, content: str) -> str:
@@ -138,12 +150,61 @@ def _token(marker: str, content: str) -> str:
 
 
 def is_current(shown: str, body: str) -> bool:
-    """True when an item's comment (exact body or its plain text) is this body."""
+    """True when an item's comment (exact body or its plain text) is this body.
+
+    Our token (marker + revision) must be there, and so must every visible word: a person's
+    edit that keeps our footer is overwritten, as the footer says. Mentions are the one part
+    whose plain text a service spells its own way ("@Ana Souza" for a user id), so a mention's
+    place may hold any words.
+    """
     if shown == body:
         return True
     # Only our own text can hold a token: `clean` breaks the marker word in user text.
     match = _TOKEN.search(body)
-    return match is not None and match.group(0) in shown
+    if match is None or match.group(0) not in shown:
+        return False
+    want, have = _body_words(body), _WORD.findall(to_text(shown))
+    matcher = difflib.SequenceMatcher(None, want, have, autojunk=False)
+    for op, i1, i2, _, _ in matcher.get_opcodes():
+        # Any difference must sit where a mention is: in its place, or right beside it.
+        if op == "equal":
+            continue
+        if i2 > i1 and all(w == _MENTION for w in want[i1:i2]):
+            continue
+        if i2 == i1 and _MENTION in want[max(i1 - 1, 0) : i1 + 1]:
+            continue
+        return False
+    return True
+
+
+_MENTION = "\x00"  # stands for a mention in a body's word list
+_WORD = re.compile(r"[^\W_]+")
+_BODY_WORD = re.compile(r"\x00|[^\W_]+")
+_TEXT_MENTION = re.compile(r"\[~accountid:[^\]]*\]|(?<![\w\\])@[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def _body_words(body: str) -> list[str]:
+    """The visible words of a comment we would write, a mention standing as `_MENTION`."""
+    try:
+        value: Any = json.loads(body)
+    except ValueError:
+        return _BODY_WORD.findall(_TEXT_MENTION.sub(f" {_MENTION} ", body))
+    return _BODY_WORD.findall(_json_text(value))
+
+
+def _json_text(node: Any) -> str:
+    """ADF or Notion rich text as text, each mention as `_MENTION`."""
+    if isinstance(node, list):  # Notion rich text: runs of one text
+        return "".join(_json_text(n) for n in node)
+    if not isinstance(node, dict):
+        return ""
+    if node.get("type") == "mention":
+        return f" {_MENTION} "
+    if node.get("type") == "text":
+        text = node.get("text")
+        return str(text.get("content", "") if isinstance(text, dict) else text or "")
+    sep = "" if node.get("type") in ("paragraph", "heading") else " "
+    return sep.join(_json_text(n) for n in node.get("content") or [])
 
 
 def order_findings(findings: Iterable[Finding]) -> list[Finding]:
@@ -248,16 +309,18 @@ def render_comment(
     item_id: str,
     item_key: str = "",
     links: Sequence[tuple[str, str]] = (),
+    uid: str = "",
 ) -> str:
     """Our comment for one item: a summary, one line per finding, then the marker.
 
     `links` are (key, url) of the other items in the same handoff. With no findings this is
     the short all-clear. Findings that do not fit the system's size limit are counted instead.
+    The marker names the item by `uid` (an id that survives renames and moves) when given.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown comment format {fmt!r}; use one of {', '.join(FORMATS)}")
     ordered = order_findings(findings)
-    marker = marker_for(system, item_id)
+    marker = marker_for(system, uid or item_id)
 
     def build(shown: int) -> str:
         doc = _document(system, ordered, people, item_id, item_key, links, shown, "")

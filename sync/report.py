@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from sync.knowledge import age
 from sync.markup import clean, safe_url
 from sync.report_data import ESCALATION_NOTE, Filters, Heatmap, ReportData, ReportLine, gather
 from sync.report_html import render_html
@@ -108,6 +109,11 @@ def render_markdown(data: ReportData) -> str:
         f"{len(data.open_lines)} open findings ({counts}); {data.records} handoffs tracked; "
         f"{len(data.closed)} loops closed since {data.since:%Y-%m-%d}."
     )
+    for scope, at in data.stale:
+        out[-1] += (
+            f" {scope} was last read in full {age(now - at)} before this report "
+            f"({at:%Y-%m-%d %H:%M} UTC); its findings are as of then."
+        )
     if data.filters.team or data.filters.owner:
         shown = [f"team {data.filters.team}" if data.filters.team else ""]
         shown.append(f"owner {data.filters.owner}" if data.filters.owner else "")
@@ -196,6 +202,7 @@ def render_json(data: ReportData) -> str:
     doc = {
         "generated": data.generated.isoformat(),
         "last_run": data.last_run.isoformat() if data.last_run else None,
+        "last_read_in_full": {scope: at.isoformat() for scope, at in data.stale},
         "since": data.since.isoformat(),
         "filters": {"team": data.filters.team, "owner": data.filters.owner},
         "handoffs": data.records,

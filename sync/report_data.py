@@ -132,6 +132,8 @@ class ReportData:
     last_run: datetime | None = None
     records: int = 0  # handoffs the state knows of
     teams: tuple[str, ...] = field(default=())
+    # Scopes the last run could not read: when each was last read in full.
+    stale: tuple[tuple[str, datetime], ...] = field(default=())
 
     def of(self, code: str, subject: str | None = None) -> list[ReportLine]:
         return [
@@ -262,8 +264,16 @@ def gather(
         trend=tuple(trend),
         last_run=runs[0].started if runs else None,
         records=len(records),
+        stale=_stale(state, runs[0].started if runs else None),
         teams=tuple(sorted(set(teams.values()), key=str.casefold)),
     )
+
+
+def _stale(state: State, last_run: datetime | None) -> tuple[tuple[str, datetime], ...]:
+    """Scopes not read whole by the last run, with when they last were."""
+    if last_run is None:
+        return ()
+    return tuple(sorted((s, at) for s, at in state.last_reads().items() if at < last_run))
 
 
 def _order(ln: ReportLine) -> tuple[Any, ...]:

@@ -307,6 +307,21 @@ class State(FindingsHistory, OutboxLedger):
             )
             return cursor
 
+    def mark_read(self, scope_key: str, at: datetime) -> None:
+        """Remember that a scope's pull came back whole at `at`."""
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "INSERT INTO scope_reads (scope, read_at) VALUES (?, ?) "
+                "ON CONFLICT(scope) DO UPDATE SET read_at = excluded.read_at",
+                [scope_key, iso(at)],
+            )
+
+    def last_reads(self) -> dict[str, datetime]:
+        """When each scope was last read whole (scopes never read are absent)."""
+        with self._lock:
+            rows = self.db.execute("SELECT scope, read_at FROM scope_reads").fetchall()
+        return {scope: datetime.fromisoformat(at) for scope, at in rows}
+
     def reset_cursor(self, scope_key: str | None = None) -> None:
         """Forget one scope's cursor (or all): the next pull is a full one."""
         with self._lock, self.db.atomic():

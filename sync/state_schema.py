@@ -49,6 +49,13 @@ def _item_activity(db: Database) -> None:
     db.execute("ALTER TABLE items ADD COLUMN quiet_until TEXT")
 
 
+@migrations(name="0003_scope_reads")
+def _scope_reads(db: Database) -> None:
+    # When each scope was last read in full and without error: a run that cannot read it
+    # uses its stored items and says how old they are.
+    db.execute("CREATE TABLE scope_reads (scope TEXT PRIMARY KEY, read_at TEXT NOT NULL)")
+
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,

@@ -445,3 +445,29 @@ def _inject(fake: FakeConnector, action: str | None, kind: str) -> None:
         fake.land_then_fail(action)
     else:
         fake.fail_next(action, errors[kind]())
+
+
+def test_a_comment_carrying_the_older_marker_by_id_is_edited_not_doubled() -> None:
+    # Markers now name an item by its uid; a comment posted before carries the marker of its
+    # id, and must still be the one comment we keep (issue 11: exactly one comment).
+    from sync.render import marker_for
+
+    fake = FakeConnector("github")
+    fake.add_item("acme/web#1")
+    legacy = marker_for("github", "acme/web#1")
+    fake.add_comment("acme/web#1", f"Old findings\n<!-- {legacy}/0000000000 -->")
+    new = marker_for("github", "555")
+    op = WriteOp(
+        system="github",
+        scope="github:acme/web",
+        item_id="acme/web#1",
+        item_key="acme/web#1",
+        action="comment.create",
+        body=f"New findings\n<!-- {new}/1111111111 -->",
+        marker=new,
+    )
+    with State.memory() as state:
+        report = run([op], {"github": fake}, state)
+    assert report.ok
+    (only,) = fake.comments("acme/web#1")
+    assert "New findings" in only.body

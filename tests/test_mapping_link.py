@@ -143,3 +143,22 @@ def test_an_approvers_go_decision_signs_off_the_cost_cap() -> None:
     assert decision.value.who.key == "hugo"
     found = evaluate(record, RulesConfig(), directory, T0.replace(year=2026, month=11, day=2))
     assert not [f for f in found if f.code == "decision-missing" and "cost cap" in f.message]
+
+
+def test_a_pr_naming_only_a_key_jira_does_not_have_is_unlinked_and_names_it() -> None:
+    pr = SourceItem(
+        system="github",
+        scope="github:acme/web",
+        id="acme/web#9",
+        key="acme/web#9",
+        url="https://github.com/acme/web/pull/9",
+        kind="pull",
+        updated=datetime(2026, 11, 1, tzinfo=UTC),
+        title="EXP-99 tidy",
+    )
+    (unknown,) = build_records([pr], FieldMaps(), Directory(), CFG, known_keys={"EXP-1"})
+    assert (unknown.key, unknown.linked, unknown.unknown_keys) == ("acme/web#9", False, ("EXP-99",))
+    (known,) = build_records([pr], FieldMaps(), Directory(), CFG, known_keys={"EXP-99"})
+    assert (known.key, known.linked) == ("EXP-99", True)
+    (unsure,) = build_records([pr], FieldMaps(), Directory(), CFG)  # Jira not read in full
+    assert (unsure.key, unsure.linked) == ("EXP-99", True)

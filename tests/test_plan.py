@@ -350,3 +350,35 @@ def test_planning_after_applying_a_plan_gives_nothing(
                 if op.action.endswith("property.set"):
                     assert "All clear" in op.value or '"status":"clear"' in op.value
     assert replan(targets, cfg, plain) == []
+
+
+# --- duplicates of our comment (issue 11) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("system", ["jira", "github"])
+def test_later_copies_of_our_comment_are_deleted_and_the_oldest_kept(system: str) -> None:
+    item = "10001" if system == "jira" else "acme/web#3"
+    ref = CommentRef("100", "whatever", duplicates=("101", "102"))
+    ops = plan([Target(view(system, item, comment=ref), (finding(),))], PlanConfig(), PEOPLE)
+    deletes = [op for op in ops if op.action == "comment.delete"]
+    assert [op.target for op in deletes] == ["101", "102"]
+    assert all(op.target != "100" for op in ops if op.action != "comment.update")
+    assert "comment: delete 101" in describe(ops)
+
+
+def test_notion_duplicates_stay_since_its_api_cannot_delete_comments() -> None:
+    ref = CommentRef("c-1", "whatever", duplicates=("c-2",))
+    ops = plan([Target(view("notion", "p1", comment=ref), (finding(),))], PlanConfig(), PEOPLE)
+    assert not [op for op in ops if op.action == "comment.delete"]
+
+
+@pytest.mark.parametrize("system", ["jira", "github", "notion"])
+def test_the_marker_names_the_item_by_its_uid_when_known(system: str) -> None:
+    ops = plan([Target(view(system, "acme/web#3", uid="4242"), (finding(),))], PlanConfig(), PEOPLE)
+    (create,) = [op for op in ops if op.action == "comment.create"]
+    assert create.marker == marker_for(system, "4242") != marker_for(system, "acme/web#3")
+    assert (
+        create.marker in adf_to_text(json.loads(create.body))
+        if system == "jira" and (create.body.startswith("{"))
+        else create.marker in create.body
+    )

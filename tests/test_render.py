@@ -451,3 +451,13 @@ def test_entity_property_is_deterministic_json_and_bounded() -> None:
         "status": "clear",
         "version": 1,
     }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_edit_that_keeps_our_footer_is_not_current(fmt: str) -> None:
+    body = render_comment(system_of(fmt), [finding()], None, fmt=fmt, item_id="1")
+    shown = plain(fmt, body)
+    edited = shown.replace("Missing", "Not really missing, ignore this", 1)
+    assert edited != shown
+    assert not is_current(edited, body)
+    assert not is_current("Done, thanks! " + shown, body)

@@ -500,6 +500,17 @@ class GithubService(RepoMoves, Service):
         r.touch(r.items[c.number], c.updated)
         return self._r(req).comment(r, c)
 
+    @route("DELETE", _R + r"/issues/comments/(?P<comment_id>\d+)")
+    def delete_comment(self, req: Request, owner: str, repo: str, comment_id: str) -> Any:
+        """GitHub answers 204 and no body; a second delete answers 404."""
+        r = self._repo(owner, repo, req)
+        c = self._comment(r, comment_id, req)
+        del r.comments[c.id]
+        it = r.items[c.number]
+        it.comments.remove(c.id)
+        r.touch(it, self.server.now().replace(microsecond=0))
+        return Response(204, b"")
+
     # -- routes: labels --------------------------------------------------------------------
     def _label_names(self, req: Request) -> list[str]:
         try:

@@ -393,6 +393,25 @@ class JiraService(JiraStore, Service):
         self.touch(issue)
         return self.comment_json(issue, c, v)
 
+    @route("DELETE", V + r"/issue/(?P<ref>[^/]+)/comment/(?P<cid>[^/]+)")
+    def comment_delete(self, req: Request, v: str, ref: str, cid: str) -> Any:
+        """Jira answers 204 and no body; only the author (or an admin) may delete."""
+        issue = self.find_issue(ref)
+        c = self._comment(issue, cid)
+        if c["author"] != self.account_id:
+            self._fail(403, "You do not have the permission to delete this comment.")
+        issue["comments"].remove(c)
+        self.touch(issue)
+        return Response(204, b"")
+
+    @route("DELETE", V + r"/issue/(?P<ref>[^/]+)")
+    def issue_delete(self, req: Request, v: str, ref: str) -> Any:
+        """Jira answers 204; the issue then answers 404 and leaves every search."""
+        issue = self.find_issue(ref)
+        issue["state"] = "deleted"
+        self.touch(issue)
+        return Response(204, b"")
+
     def _comment(self, issue: dict[str, Any], cid: str) -> dict[str, Any]:
         for c in issue["comments"]:
             if c["id"] == cid:
