@@ -346,8 +346,15 @@ class GithubConnector:
             self._call(scope, lambda: comment.edit(op.body), WRITE_PERMISSION, item_id=op.item_id)
             return WriteResult(op.key, True, target=op.target)
         if op.action == "label.add":
+            # GitHub's description takes {"labels": [...]}; PyGithub's add_to_labels would send
+            # a bare array, so the request goes through its requester instead.
+            add = {"labels": [op.name]}
+            post = self.client.requester.requestJsonAndCheck
             self._call(
-                scope, lambda: issue.add_to_labels(op.name), WRITE_PERMISSION, item_id=op.item_id
+                scope,
+                lambda: post("POST", f"{issue.url}/labels", input=add),
+                WRITE_PERMISSION,
+                item_id=op.item_id,
             )
             return WriteResult(op.key, True)
         if op.action == "label.remove":
