@@ -24,6 +24,7 @@ from openapi_check import find_template, spec_dict, validate_request
 
 from connectors.sandbox import DEFAULT_TOKENS, JIRA_EMAIL, LoggedRequest, Sandbox
 from sync.cli import main
+from sync.demo import run_demo
 
 GITHUB = "github.api.github.com.json.gz"
 JIRA_V3 = "jira-platform-v3.swagger-v3.v3.json"
@@ -251,6 +252,28 @@ def _validate_all(
     return sorted(problems.values()), gaps_hit
 
 
+def _assert_valid(specs: Path, log: list[LoggedRequest], notes: set[str]) -> set[str]:
+    """Fail with every kind of request no description accepts; return the gaps met."""
+    problems, gaps_hit = _validate_all(specs, log, notes)
+    assert not problems, (
+        f"{len(problems)} kind(s) of request the descriptions do not accept:\n\n"
+        + "\n\n".join(problems)
+    )
+    return gaps_hit
+
+
+def test_every_request_of_the_demo_is_one_the_services_describe(
+    specs: Path, tmp_path: Path
+) -> None:
+    """`handoff demo`: the bigger team, ADF with mentions, several repos and data sources."""
+    held: list[LoggedRequest] = []
+    run_demo(tmp_path / "demo", inspect=lambda sb: held.extend(sb.log()))
+    ours = [e for e in held if e.status != 0]
+    assert {e.service for e in ours} == {"jira", "github", "notion"}
+    assert any(e.write for e in ours)
+    _assert_valid(specs, ours, set())
+
+
 @pytest.mark.parametrize("api_version", [3, 2])
 def test_every_request_of_a_session_is_one_the_services_describe(
     api_version: int, specs: Path, tmp_path: Path
@@ -266,11 +289,7 @@ def test_every_request_of_a_session_is_one_the_services_describe(
     assert {("jira", "POST"), ("jira", "PUT"), ("notion", "PATCH")} <= writes
     assert any(e.path.startswith(f"/rest/api/{api_version}/") for e in log)
     notes: set[str] = set()
-    problems, gaps_hit = _validate_all(specs, log, notes)
-    assert not problems, (
-        f"{len(problems)} kind(s) of request the descriptions do not accept:\n\n"
-        + "\n\n".join(problems)
-    )
+    gaps_hit = _assert_valid(specs, log, notes)
     # Each documented gap is still one this session meets (the list stays honest).
     documented = {*NOT_DESCRIBED.values(), *(why for why, _ in BODY_GAPS.values())}
     assert gaps_hit == documented, gaps_hit
