@@ -6,6 +6,7 @@ the real client libraries against the sandbox, once with Jira API v3 and once wi
 sandbox's request log then holds every request; each is checked in process (openapi-core)
 against GitHub's full official description, Atlassian's Jira description and Notion's: the
 operation exists, every query parameter is declared, parameters, headers and JSON body validate.
+`handoff demo` (the bigger team) is checked the same way.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def _run(config: Path, *args: str) -> str:
     return result.output
 
 
-def _fix_everything(sb: Sandbox, api_version: int) -> None:
+def _fix_everything(sb: Sandbox) -> None:
     """What the team does after reading the comments: briefs complete, an owner named, the
     unlinked PR linked to its ticket."""
     jira = f"{sb.url}/rest/api/2/issue"
@@ -170,7 +171,7 @@ def _session(sb: Sandbox, folder: Path, api_version: int) -> list[LoggedRequest]
     first = _run(config, "sync")
     assert "0 open findings" not in first
     before_fixes = len(sb.log())
-    _fix_everything(sb, api_version)
+    _fix_everything(sb)
     after_fixes = len(sb.log())
     cleared = _run(config, "sync")
     assert "0 open findings" in cleared, cleared
