@@ -161,8 +161,9 @@ class _Naive:
                 pr.create_issue_comment(op.body)
             elif op.action == "comment.update":
                 self.found[key].edit(op.body)
-            elif op.action == "label.add":
-                pr.add_to_labels(op.name)
+            elif op.action == "label.add":  # GitHub's description takes {"labels": [...]}
+                pr.requester.requestJsonAndCheck(
+                    "POST", f"{pr.issue_url}/labels", input={"labels": [op.name]})
             elif op.action == "label.remove":
                 pr.remove_from_labels(op.name)
         elif op.action == "comment.create":

@@ -91,7 +91,7 @@ def _touch(sb: Sandbox, ws: dict[str, Any]) -> None:
                  json={"update": {"labels": [{"add": "touched"}]}}).raise_for_status()
     gh = {"Authorization": "token sandbox-github-write"}
     for repo in ws["github"]["repos"]:
-        requests.post(f"{sb.url}/api/v3/repos/{repo}/issues/1/labels", json=["touched"],
+        requests.post(f"{sb.url}/api/v3/repos/{repo}/issues/1/labels", json={"labels": ["touched"]},
                       headers=gh, timeout=30).raise_for_status()
     notion = {"Authorization": "Bearer sandbox-notion-write", "Notion-Version": "2025-09-03"}
     for db in ws["notion"]["databases"]:

@@ -410,8 +410,15 @@ class GithubConnector(RepoPlaces):
                 return WriteResult(op.key, True, target=op.target, detail="already gone")
             return WriteResult(op.key, True, target=op.target)
         if op.action == "label.add":
+            # GitHub's description takes {"labels": [...]}; PyGithub's add_to_labels would send
+            # a bare array, so the request goes through its requester instead.
+            add = {"labels": [op.name]}
+            post = self.client.requester.requestJsonAndCheck
             self._call(
-                scope, lambda: issue.add_to_labels(op.name), WRITE_PERMISSION, item_id=op.item_id
+                scope,
+                lambda: post("POST", f"{issue.url}/labels", input=add),
+                WRITE_PERMISSION,
+                item_id=op.item_id,
             )
             return WriteResult(op.key, True)
         if op.action == "label.remove":

@@ -143,7 +143,7 @@ def test_apply_comment_and_label_writes(sb: Sandbox) -> None:
     updated = gh.apply(op("comment.update", body="all clear", target=made.target))
     assert updated.target == made.target
     gh.apply(op("label.add", name="handoff:missing"))
-    assert sb.log(method="POST")[-1].body == ["handoff:missing"]  # the bare array
+    assert sb.log(method="POST")[-1].body == {"labels": ["handoff:missing"]}  # as described
     removed = gh.apply(op("label.remove", name="handoff:missing"))
     again = gh.apply(op("label.remove", name="handoff:missing"))
     assert removed.ok and again.ok and "not on the item" in again.detail

@@ -154,7 +154,7 @@ class SyncMachine(RuleBasedStateMachine):
             return
         path = f"/api/v3/repos/acme/web/issues/{item}/labels"
         if add:
-            self._as_team(("POST", path, [label]))
+            self._as_team(("POST", path, {"labels": [label]}))
         elif label in self.sb.github.repos["acme/web"].items[item].labels:
             self._as_team(("DELETE", f"{path}/{label}", None))
 
@@ -442,7 +442,7 @@ class SyncMachine(RuleBasedStateMachine):
             if what == "comments":
                 return [("github", f"{repo}#{num}", "comment")]
             action = "label.add" if e.method == "POST" else "label.remove"
-            names = body if isinstance(body, list) else [unquote(m.group(4) or "")]
+            names = body["labels"] if isinstance(body, dict) else [unquote(m.group(4) or "")]
             return [("github", f"{repo}#{num}", action) for _ in names]
         m = re.fullmatch(r"/v1/(comments|pages)(?:/([^/]+))?", path)
         assert m, path

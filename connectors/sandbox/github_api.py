@@ -60,6 +60,8 @@ _MESSAGES = {
     502: "Server Error",
     503: "Service Unavailable",
 }
+# GitHub's answer to a body that matches none of an operation's request schemas.
+_NOT_AN_OBJECT = "Invalid request.\n\nFor 'links/0/schema', {} is not an object."
 ISSUE_BODY_LIMIT = 65536  # GitHub: "body is too long (maximum is 65536 characters)"
 PRIMARY_MESSAGE = "API rate limit exceeded for user ID {uid}."
 SECONDARY_MESSAGE = (
@@ -517,8 +519,11 @@ class GithubService(RepoMoves, Service):
             data = req.json()
         except ValueError:
             raise ApiError(self.error(400, "Problems parsing JSON", req)) from None
-        if isinstance(data, dict):
-            data = data.get("labels")
+        if not isinstance(data, dict):
+            # GitHub's description takes only {"labels": [...]}; a bare array (what PyGithub's
+            # add_to_labels and set_labels send) matches none of its request schemas.
+            raise ApiError(self.error(422, _NOT_AN_OBJECT.format(json.dumps(data)), req))
+        data = data.get("labels")
         if not isinstance(data, list):
             raise ApiError(self.error(422, "Validation Failed", req))
         names = [d.get("name") if isinstance(d, dict) else d for d in data]

@@ -129,6 +129,9 @@ class LoggedRequest:
     status: int
     write: bool
     at: float
+    # The headers that shape the request (content type, API version, auth scheme), with every
+    # credential cut to its scheme: enough to check a request against a description, no secret.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class SlidingWindow:
@@ -465,6 +468,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 status=status,
                 write=service.is_write(req),
                 at=time.monotonic(),
+                headers=_loggable_headers(req.headers),
             )
         )
 
@@ -508,6 +512,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _loggable_headers(headers: Message) -> dict[str, str]:
+    """The request's headers with credentials reduced to their scheme ("Basic", "Bearer")."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.lower() in _SECRET_HEADERS:
+            value = value.split(" ", 1)[0] + " <redacted>" if " " in value else "<redacted>"
+        out[name] = value
+    return out
 
 
 def paginate(items: list[Any], start: int, size: int) -> tuple[list[Any], int | None]:
