@@ -97,6 +97,8 @@ def open_connector(settings: Settings, system: str, policy: RetryPolicy) -> Conn
             policy=policy,
             page_size=cfg.page_size,
             email=cfg.email,
+            # The entity property rides along in the search, so the plan sees what is there.
+            properties=_entity_properties(settings),
         )
     if system == "github":
         from connectors import github
@@ -111,3 +113,8 @@ def open_connector(settings: Settings, system: str, policy: RetryPolicy) -> Conn
     return notion.NotionConnector(
         client_n, body_fields=settings.fields.notion.needs_body(), policy=policy
     )
+
+
+def _entity_properties(settings: Settings) -> tuple[str, ...]:
+    writeback = settings.writeback
+    return (writeback.entity_property_key,) if writeback.jira_entity_property else ()

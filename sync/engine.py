@@ -320,6 +320,8 @@ class Engine:
         changed: Collection[tuple[str, str]] = (),
     ) -> list[Target]:
         prop = self.settings.notion_property.name
+        writeback = self.settings.writeback
+        entity = writeback.entity_property_key if writeback.jira_entity_property else ""
         comments = _stored_comments(state)
         targets = []
         for record in records:
@@ -328,7 +330,9 @@ class Engine:
                 item = items.get((src.system, src.item_id))
                 if item is None or item.system not in systems:
                     continue
-                view = ItemView.from_item(item, property_name=prop)
+                view = ItemView.from_item(
+                    item, property_name=prop, entity_property_key=entity
+                )
                 stored = comments.get((item.system, item.id))
                 if stored is not None and (item.scope, item.id) in changed:
                     shown = self._shown_comment(item, stored)
