@@ -10,7 +10,7 @@ from connectors.base import Connector, Scope
 from connectors.errors import ConfigError, ConnectorError
 from sync.settings import Settings
 
-__all__ = ["Connections", "connect", "open_connector", "scopes_of"]
+__all__ = ["Connections", "connect", "no_scopes_message", "open_connector", "scopes_of"]
 
 
 @dataclass
@@ -34,6 +34,21 @@ def scopes_of(settings: Settings, only: Collection[str] = ()) -> list[Scope]:
     return scopes
 
 
+def no_scopes_message(only: Collection[str] = ()) -> str:
+    """What to add when a config gives nothing to check (an empty file, or no scopes)."""
+    wanted = {
+        "jira": "[jira] projects (and [jira] url)",
+        "github": "[github] repos",
+        "notion": "[notion] databases",
+    }
+    names = [v for k, v in wanted.items() if not only or k in only]
+    which = f" for {', '.join(sorted(only))}" if only else ""
+    return (
+        f"the config names nothing to check{which}: add {', '.join(names[:-1])}"
+        f"{' or ' if len(names) > 1 else ''}{names[-1]} (see config.example.toml)."
+    )
+
+
 def _token(settings: Settings, system: str) -> str:
     secret = getattr(settings, system).token
     if secret is None or not secret.get_secret_value():
@@ -51,6 +66,8 @@ def connect(
     reported and left out so the others still run."""
     policy = policy or RetryPolicy()
     out = Connections(scopes=scopes_of(settings, only))
+    if not out.scopes:
+        raise ConfigError(no_scopes_message(only))
     systems = {s.system for s in out.scopes}
     for system in ("jira", "github", "notion"):
         if system not in systems:
