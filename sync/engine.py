@@ -27,6 +27,7 @@ from sync.plan import ItemView, PlanConfig, Target, describe, plan
 from sync.render import marker_for
 from sync.settings import Settings
 from sync.state import State
+from sync.state_identity import check_served, served_by
 
 __all__ = ["Engine", "ScopeOutcome", "SyncOptions", "SyncResult", "plan_config"]
 
@@ -45,6 +46,7 @@ class SyncOptions:
     dry_run: bool = False
     full: bool = False
     only: frozenset[str] = frozenset()  # systems to pull and write; empty means all
+    adopt_config: bool = False  # let the state file serve this config from now on
 
 
 @dataclass
@@ -146,8 +148,10 @@ class Engine:
         if opts.dry_run:
             # An in-memory copy: the plan uses real history and the file stays untouched.
             with State.copy_of(path) as state:
+                check_served(state, served_by(self.settings), adopt=opts.adopt_config)
                 return self._run(state, opts)
         with run_lock(lock_path(path)), State.open(path) as state:
+            check_served(state, served_by(self.settings), adopt=opts.adopt_config)
             return self._run(state, opts)
 
     def _run(self, state: State, opts: SyncOptions) -> SyncResult:
