@@ -188,3 +188,18 @@ def example_config(sb: Sandbox, state: Path) -> str:
         text, n = re.subn(pattern, value, text, count=1, flags=re.M)
         assert n == 1, pattern
     return text
+
+
+def test_renamed_labels_are_the_ones_written_and_kept(tmp_path: Path) -> None:
+    with Sandbox(workspace()) as sb:
+        settings = config(tmp_path, sb, '[labels]\nunlinked = "no-ticket"\n')
+        assert sync(settings).exit_code == 0
+        resp = requests.get(
+            f"{sb.url}/api/v3/repos/acme/web/issues/2/labels",
+            headers={"Authorization": "token sandbox-github-write"},
+            timeout=5,
+        )
+        assert [label["name"] for label in resp.json()] == ["no-ticket"]
+        sb.clear_log()
+        assert sync(settings).exit_code == 0
+        assert writes(sb) == []
