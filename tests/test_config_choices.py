@@ -54,9 +54,11 @@ def config(tmp_path: Path, sb: Sandbox, extra: str = "", *, api_version: int = 2
             if f"\n{table}\n" not in text:
                 text = f"{table}\n" + text  # a new table goes first, before [[people]]
         elif line.strip():
-            text = text.replace(f"\n{table}\n", f"\n{table}\n{line}\n", 1) if (
-                f"\n{table}\n" in text
-            ) else text.replace(f"{table}\n", f"{table}\n{line}\n", 1)
+            text = (
+                text.replace(f"\n{table}\n", f"\n{table}\n{line}\n", 1)
+                if (f"\n{table}\n" in text)
+                else text.replace(f"{table}\n", f"{table}\n{line}\n", 1)
+            )
     path.write_text(text, encoding="utf-8")
     return load_settings(path)
 
@@ -158,12 +160,17 @@ def test_the_example_config_as_shipped_syncs(tmp_path: Path) -> None:
     with Sandbox(workspace()) as sb:
         path = tmp_path / "example.toml"
         path.write_text(example_config(sb, tmp_path / "s.db"), encoding="utf-8")
-        env = {"jira": "sandbox-jira-write", "github": "sandbox-github-write",
-               "notion": "sandbox-notion-write"}
+        env = {
+            "jira": "sandbox-jira-write",
+            "github": "sandbox-github-write",
+            "notion": "sandbox-notion-write",
+        }
         settings = load_settings(path)
         settings = settings.model_copy(
-            update={s: getattr(settings, s).model_copy(update={"token": SecretStr(t)})
-                    for s, t in env.items()}
+            update={
+                s: getattr(settings, s).model_copy(update={"token": SecretStr(t)})
+                for s, t in env.items()
+            }
         )
         first = sync(settings)
         assert first.exit_code == 0, first.errors
@@ -181,7 +188,7 @@ def example_config(sb: Sandbox, state: Path) -> str:
         r'^email = "bot@example\.com"': f'email = "{JIRA_EMAIL}"',
         r'^url = "https://api\.github\.com"': f'url = "{sb.url}/api/v3"',
         r'^url = "https://api\.notion\.com"': f'url = "{sb.url}"',
-        r'^databases = \[\]': f'databases = ["{DB_ID}"]',
+        r"^databases = \[\]": f'databases = ["{DB_ID}"]',
         r'^path = "handoff-state\.db"': f'path = "{state}"',
     }
     for pattern, value in subs.items():

@@ -110,9 +110,7 @@ def synced(sb: Sandbox, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("flag", ["--team", "--owner"])
-def test_report_with_an_unknown_team_or_owner_lists_the_known_ones(
-    synced: Path, flag: str
-) -> None:
+def test_report_with_an_unknown_team_or_owner_lists_the_known_ones(synced: Path, flag: str) -> None:
     result = run("report", "--config", str(synced), flag, "Nope")
     assert result.exit_code == 2, result.output
     line = one_line(result)
@@ -123,9 +121,7 @@ def test_report_with_an_unknown_team_or_owner_lists_the_known_ones(
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--team", "exp"), ("--owner", "ben")])
-def test_report_with_a_known_team_or_owner_still_works(
-    synced: Path, flag: str, value: str
-) -> None:
+def test_report_with_a_known_team_or_owner_still_works(synced: Path, flag: str, value: str) -> None:
     result = run("report", "--config", str(synced), flag, value, "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["open"]
