@@ -13,6 +13,7 @@ or by us, so a comment cannot be doubled; the engine looks for the marker before
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Iterator
@@ -251,6 +252,22 @@ class GithubConnector(RepoPlaces):
         scope = Scope(self.system, full)
         data = self._call(scope, lambda: self._get(f"/repos/{full}")[1], READ_PERMISSION)
         return {k: bool(v) for k, v in (data.get("permissions") or {}).items()}
+
+    def repo_names(self, limit: int = 100) -> list[str]:
+        """"owner/name" of the repositories the token reaches (`handoff init`), at most
+        `limit`, sorted."""
+        scope = Scope(self.system, "user")
+        names: list[str] = []
+        for page in range(1, limit // 100 + 2):
+            query = {"per_page": 100, "page": page}
+            _, data = self._call(scope, functools.partial(self._get, "/user/repos", query), "none")
+            if not isinstance(data, list):
+                raise BadAnswer("GitHub answered the repository list (/user/repos) with something "
+                                "else than a list", system=self.system, scope="github:user")
+            names += [str(r["full_name"]) for r in data if isinstance(r, dict)]
+            if len(data) < 100 or len(names) >= limit:
+                break
+        return sorted(names[:limit])
 
     def token_scopes(self) -> list[str] | None:
         """A classic token's OAuth scopes (X-OAuth-Scopes); None for fine-grained and app

@@ -350,6 +350,11 @@ class JiraConnector:
         prime_field_cache(self.client, found)
         return found
 
+    def project_keys(self) -> list[str]:
+        """The keys of every project the account can browse (`handoff init`), sorted."""
+        projects = self._call(self.client.projects, what="the project list")
+        return sorted(str(p.key) for p in projects)
+
     def my_permissions(self, project: str, keys: Sequence[str]) -> dict[str, bool]:
         """Whether the token's account holds each project permission in `project`, asked
         without writing anything (/mypermissions); NotFound when the project is not visible."""

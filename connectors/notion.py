@@ -254,6 +254,16 @@ class NotionConnector:
                           email=(user.get("person") or {}).get("email", ""),
                           kind="bot" if bot else "person")
 
+    def database_ids(self) -> list[str]:
+        """The databases shared with the integration (`handoff init`): the parents of the data
+        sources search finds, sorted."""
+        found = self._paged(
+            lambda **kw: self.client.search(
+                filter={"property": "object", "value": "data_source"}, **kw),
+            scope="", what="search")
+        ids = {str((ds.get("parent") or {}).get("database_id") or "") for ds in found}
+        return sorted(i for i in ids if i)
+
     def me(self) -> str:
         """Our bot user's id (asked once)."""
         if self._me is None:

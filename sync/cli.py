@@ -149,6 +149,13 @@ def main(log_format: str, verbose: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option(
+    "--adopt-config",
+    "adopt",
+    is_flag=True,
+    help="Let the state file serve this config from now on, when it was built for another "
+    "one (other systems, URLs or scopes); without it such a sync is refused.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress on stderr (default: on when stderr is a terminal).",
@@ -166,6 +173,7 @@ def sync(
     full: bool,
     only: tuple[str, ...],
     as_json: bool,
+    adopt: bool,
     progress: bool | None,
     every: float | None,
 ) -> None:
@@ -175,8 +183,10 @@ def sync(
     and changes nothing anywhere (not even its own state file).
     """
     if every is None:
-        sys.exit(_sync_once(config, dry_run, full, only, as_json, progress))
-    _serve(every * 60, lambda: _sync_once(config, dry_run, False, only, as_json, progress))
+        sys.exit(_sync_once(config, dry_run, full, only, as_json, progress, adopt))
+    _serve(
+        every * 60, lambda: _sync_once(config, dry_run, False, only, as_json, progress, adopt)
+    )
 
 
 def _sync_once(
@@ -186,6 +196,7 @@ def _sync_once(
     only: tuple[str, ...],
     as_json: bool,
     progress: bool | None,
+    adopt: bool = False,
 ) -> int:
     """One sync; returns its exit code."""
     from sync.apply import Pacer
@@ -205,7 +216,8 @@ def _sync_once(
             pacer=Pacer(),
             progress=_progress(show),
         )
-        result = engine.run(SyncOptions(dry_run=dry_run, full=full, only=frozenset(only)))
+        opts = SyncOptions(dry_run=dry_run, full=full, only=frozenset(only), adopt_config=adopt)
+        result = engine.run(opts)
     except HandoffSyncError as exc:
         return _report(exc)
     result.errors[:0] = conns.errors

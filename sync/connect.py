@@ -19,7 +19,14 @@ from connectors.base import (
 from connectors.errors import ConfigError, ConnectorError
 from sync.settings import Settings
 
-__all__ = ["Connections", "Unreachable", "connect", "open_connector", "scopes_of"]
+__all__ = [
+    "Connections",
+    "Unreachable",
+    "connect",
+    "no_scopes_message",
+    "open_connector",
+    "scopes_of",
+]
 
 
 @dataclass
@@ -65,6 +72,21 @@ def scopes_of(settings: Settings, only: Collection[str] = ()) -> list[Scope]:
     return scopes
 
 
+def no_scopes_message(only: Collection[str] = ()) -> str:
+    """What to add when a config gives nothing to check (an empty file, or no scopes)."""
+    wanted = {
+        "jira": "[jira] projects (and [jira] url)",
+        "github": "[github] repos",
+        "notion": "[notion] databases",
+    }
+    names = [v for k, v in wanted.items() if not only or k in only]
+    which = f" for {', '.join(sorted(only))}" if only else ""
+    return (
+        f"the config names nothing to check{which}: add {', '.join(names[:-1])}"
+        f"{' or ' if len(names) > 1 else ''}{names[-1]} (see config.example.toml)."
+    )
+
+
 def _token(settings: Settings, system: str) -> str:
     secret = getattr(settings, system).token
     if secret is None or not secret.get_secret_value():
@@ -82,6 +104,8 @@ def connect(
     reported in `errors` and stands in as `Unreachable`, so the engine sees it was not read."""
     policy = policy or RetryPolicy()
     out = Connections(scopes=scopes_of(settings, only))
+    if not out.scopes:
+        raise ConfigError(no_scopes_message(only))
     systems = {s.system for s in out.scopes}
     for system in ("jira", "github", "notion"):
         if system not in systems:
@@ -127,6 +151,8 @@ def open_connector(settings: Settings, system: str, policy: RetryPolicy) -> Conn
             policy=policy,
             page_size=cfg.page_size,
             email=cfg.email,
+            # The entity property rides along in the search, so the plan sees what is there.
+            properties=_entity_properties(settings),
         )
     if system == "github":
         from connectors import github
@@ -141,3 +167,8 @@ def open_connector(settings: Settings, system: str, policy: RetryPolicy) -> Conn
     return notion.NotionConnector(
         client_n, body_fields=settings.fields.notion.needs_body(), policy=policy
     )
+
+
+def _entity_properties(settings: Settings) -> tuple[str, ...]:
+    writeback = settings.writeback
+    return (writeback.entity_property_key,) if writeback.jira_entity_property else ()

@@ -21,7 +21,7 @@ import click
 from connectors._retry import RetryPolicy
 from connectors.base import Account, Scope
 from connectors.errors import AuthError, ConfigError, ConnectorError, NotFound, scrub
-from sync.connect import open_connector, scopes_of
+from sync.connect import no_scopes_message, open_connector, scopes_of
 from sync.doctor_checks import Check, check_people, jira_field_checks, notion_property_checks
 from sync.settings import Settings, load_settings
 
@@ -349,7 +349,10 @@ def doctor_command(config: str | None, as_json: bool) -> None:
     except ConfigError as exc:
         checks = [Check("config", "FAIL", exc.message)]
     else:
-        checks = [Check("config", "ok", f"{path} loads"), *run_checks(settings)]
+        if scopes_of(settings):
+            checks = [Check("config", "ok", f"{path} loads"), *run_checks(settings)]
+        else:
+            checks = [Check("config", "FAIL", f"{path}: {no_scopes_message()}")]
     failed = any(c.status == "FAIL" for c in checks)
     if as_json:
         body = {"ok": not failed, "checks": [asdict(c) for c in checks]}

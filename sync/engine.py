@@ -38,6 +38,7 @@ from sync.plan import ItemView, PlanConfig, Target, describe, plan
 from sync.render import markers_for
 from sync.settings import Settings
 from sync.state import State
+from sync.state_identity import check_served, served_by
 
 __all__ = ["Engine", "ScopeOutcome", "SyncOptions", "SyncResult", "plan_config"]
 
@@ -56,6 +57,7 @@ class SyncOptions:
     dry_run: bool = False
     full: bool = False
     only: frozenset[str] = frozenset()  # systems to pull and write; empty means all
+    adopt_config: bool = False  # let the state file serve this config from now on
 
 
 @dataclass
@@ -165,8 +167,10 @@ class Engine:
         if opts.dry_run:
             # An in-memory copy: the plan uses real history and the file stays untouched.
             with State.copy_of(path) as state:
+                check_served(state, served_by(self.settings), adopt=opts.adopt_config)
                 return self._run(state, opts)
         with run_lock(lock_path(path)), State.open(path) as state:
+            check_served(state, served_by(self.settings), adopt=opts.adopt_config)
             return self._run(state, opts)
 
     def _run(self, state: State, opts: SyncOptions) -> SyncResult:
@@ -373,6 +377,8 @@ class Engine:
         changed: Collection[tuple[str, str]] = (),
     ) -> list[Target]:
         prop = self.settings.notion_property.name
+        writeback = self.settings.writeback
+        entity = writeback.entity_property_key if writeback.jira_entity_property else ""
         comments = _stored_comments(state)
         targets = []
         for record in records:
@@ -381,7 +387,9 @@ class Engine:
                 item = items.get((src.system, src.item_id))
                 if item is None or item.system not in systems:
                     continue
-                view = ItemView.from_item(item, property_name=prop)
+                view = ItemView.from_item(
+                    item, property_name=prop, entity_property_key=entity
+                )
                 stored = comments.get((item.system, item.id))
                 if stored is not None and (item.scope, item.id) in changed:
                     shown = self._shown_comment(item, stored)

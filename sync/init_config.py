@@ -25,7 +25,7 @@ from connectors.errors import ConfigError, ConnectorError, scrub
 from mapping.fields import JIRA_STANDARD_FIELDS, JiraMap, NotionMap
 from sync.settings import NotionPropertySettings, load_settings
 
-__all__ = ["Answers", "Found", "discover", "init_command", "render_config"]
+__all__ = ["Answers", "Found", "discover", "fill_scopes", "init_command", "render_config"]
 
 POLICY = RetryPolicy(attempts=2, base=0.5, cap=2.0, deadline=20.0, timeout=15.0)
 SANDBOX_READ_TOKENS = {s: f"sandbox-{s}-read" for s in ("jira", "github", "notion")}
@@ -102,6 +102,39 @@ def discover(answers: Answers, *, sandbox: bool = False) -> Found:
             "again with --force to fill them in"
         )
     return found
+
+
+def fill_scopes(answers: Answers, *, sandbox: bool = False) -> list[str]:
+    """Fill each scope list left empty with what that system's token can see; reads only.
+
+    Used with --from-sandbox, so the config checks what the sandbox serves. Returns notes on
+    what could not be listed.
+    """
+    from connectors import github, jira, notion
+
+    notes: list[str] = []
+    listers: dict[str, Any] = {
+        "jira_projects": lambda t: jira.JiraConnector(
+            jira.open_client(answers.jira_url, answers.jira_email, t, timeout=POLICY.timeout),
+            policy=POLICY,
+        ).project_keys(),
+        "github_repos": lambda t: github.GithubConnector(
+            github.open_client(answers.github_url, t, timeout=POLICY.timeout), policy=POLICY
+        ).repo_names(),
+        "notion_databases": lambda t: notion.NotionConnector(
+            notion.open_client(answers.notion_url, t, timeout=POLICY.timeout), policy=POLICY
+        ).database_ids(),
+    }
+    for attr, lister in listers.items():
+        system = attr.split("_")[0]
+        token = _token(system, sandbox)
+        if getattr(answers, attr) or not token:
+            continue
+        try:
+            setattr(answers, attr, list(lister(token)))
+        except ConnectorError as exc:
+            notes.append(f"{system.capitalize()} scopes not listed: {exc.message}")
+    return notes
 
 
 def _toml(value: Any) -> str:
@@ -322,7 +355,9 @@ def init_command(
         answers.jira_projects = _ask_list("Jira project keys", jira_projects, interactive)
     answers.github_repos = _ask_list("GitHub repos (owner/name)", github_repos, interactive)
     answers.notion_databases = _ask_list("Notion database ids", notion_databases, interactive)
+    notes = fill_scopes(answers, sandbox=True) if from_sandbox else []
     found = discover(answers, sandbox=bool(from_sandbox))
+    found.notes[:0] = notes
     text = render_config(answers, found)
     path.write_text(text, encoding="utf-8")
     try:

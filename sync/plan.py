@@ -287,6 +287,10 @@ def _property_key(text: str | None, ptype: str) -> str:
                 content = (obj.get("text") or {}).get("content")
                 parts.append(str(obj.get("plain_text", content or "")))
         return "".join(parts)
+    if ptype == "multi_select" and isinstance(inner, list):
+        return ", ".join(str(o.get("name") or "") for o in inner if isinstance(o, dict))
+    if ptype == "checkbox":
+        return "yes" if inner is True else ""  # unticked is Notion's empty checkbox
     if isinstance(inner, dict):
         return str(inner.get("name") or "")
     return ""
@@ -350,7 +354,7 @@ def _describe_item(ops: list[WriteOp], view: ItemView | None) -> str:
             ptype = _value_type(op.value)
             before = _property_key(view.property_value, ptype) if view is not None else ""
             after = _property_key(op.value, ptype)
-            lines.append(f'  property "{op.name}": {before or "(empty)"} -> {after}')
+            lines.append(f'  property "{op.name}": {before or "(empty)"} -> {after or "(empty)"}')
         elif op.action == "entity_property.set":
             value = _loads(op.value) or {}
             lines.append(f"  entity property {op.name}: set ({value.get('count', 0)} findings)")

@@ -54,7 +54,7 @@ __all__ = [
     "to_text",
 ]
 
-PropType = Literal["select", "status", "rich_text"]
+PropType = Literal["select", "status", "rich_text", "multi_select", "checkbox"]
 
 # What people read. Module constants, trusted by the writers: no markup specials in them.
 ALL_CLEAR = "All clear — nothing missing as of this check."
@@ -356,7 +356,11 @@ def _option(name: str) -> str:
 def property_value_for(
     findings: Iterable[Finding], prop_type: PropType, names: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The Notion property value for an item's findings; "All clear" when there are none."""
+    """The Notion property value for an item's findings; "All clear" when there are none.
+
+    rich_text and multi_select name every finding code, select and status the most severe
+    one, and a checkbox is ticked while any finding is open.
+    """
     ordered = order_findings(findings)
 
     def name(code: str) -> str:
@@ -366,6 +370,11 @@ def property_value_for(
         codes = list(dict.fromkeys(f.code for f in ordered)) or ["all-clear"]
         text = clean(", ".join(name(c) for c in codes), _NOTION_CHARS)
         return {"rich_text": [{"type": "text", "text": {"content": text}}]}
+    if prop_type == "multi_select":
+        codes = list(dict.fromkeys(f.code for f in ordered)) or ["all-clear"]
+        return {"multi_select": [{"name": _option(name(c))} for c in codes]}
+    if prop_type == "checkbox":
+        return {"checkbox": bool(ordered)}  # ticked while findings are open
     if prop_type not in ("select", "status"):
         raise ValueError(f"unsupported Notion property type {prop_type!r}")
     top = ordered[0].code if ordered else "all-clear"

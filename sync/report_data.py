@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import SYSTEMS
+from connectors.errors import ConfigError
 from mapping.fields import DEFAULT_NAMES
 from sync.state import State
 
@@ -244,6 +245,7 @@ def gather(
         f"SELECT {_FINDING_COLS} FROM findings WHERE resolved_at >= ?", [_iso(since)]
     ).fetchall()
     owners = _owners(open_rows + closed_rows)
+    _check_filters(filters, teams, owners, names)
     open_lines = [_line(r, records, teams, owners, names) for r in open_rows]
     closed = [_line(r, records, teams, owners, names) for r in closed_rows]
     open_lines = sorted(filter(filters.matches, open_lines), key=_order)
@@ -274,6 +276,30 @@ def _stale(state: State, last_run: datetime | None) -> tuple[tuple[str, datetime
     if last_run is None:
         return ()
     return tuple(sorted((s, at) for s, at in state.last_reads().items() if at < last_run))
+
+
+def _check_filters(
+    filters: Filters, teams: Mapping[str, str], owners: Mapping[str, str], names: Mapping[str, str]
+) -> None:
+    """A `--team` or `--owner` that names nobody is a mistake, not an all-clear: say which
+    ones the state knows."""
+    if filters.team:
+        known = sorted(set(teams.values()), key=str.casefold)
+        if filters.team.casefold() not in {t.casefold() for t in known}:
+            raise ConfigError(
+                f"--team {filters.team!r}: no handoff in the state belongs to that team; "
+                f"known teams: {', '.join(known) or 'none yet (run `handoff sync` first)'}."
+            )
+    if filters.owner:
+        keys = set(owners.values()) | set(names)
+        shown = {names.get(k, k): k for k in keys}
+        wanted = filters.owner.casefold()
+        if wanted not in {k.casefold() for k in keys} | {n.casefold() for n in shown}:
+            listed = [f"{n} ({k})" if n != k else k for n, k in sorted(shown.items())]
+            raise ConfigError(
+                f"--owner {filters.owner!r}: nobody by that key or name owns a handoff or is "
+                f"in [[people]]; known owners: {', '.join(listed) or 'none yet'}."
+            )
 
 
 def _order(ln: ReportLine) -> tuple[Any, ...]:

@@ -141,7 +141,9 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     def rules_config(self) -> RulesConfig:
-        """The rules with `[escalation]` folded in."""
+        """The rules with `[escalation]` folded in; a `[rules.escalation]` table is kept."""
+        if "escalation" in self.rules.model_fields_set:
+            return self.rules
         return self.rules.model_copy(update={"escalation": self.escalation})
 
     def directory(self) -> Directory:
@@ -201,4 +203,10 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(lines[0], internal="\n".join(lines)) from None
     for token in settings.tokens():
         register_secret(token.get_secret_value())
+    both = "escalation" in settings.model_fields_set
+    if both and "escalation" in settings.rules.model_fields_set:
+        raise ConfigError(
+            f"{name}: both [escalation] and [rules.escalation] are set; keep one "
+            "(config.example.toml uses [escalation])."
+        )
     return settings

@@ -56,6 +56,12 @@ def _scope_reads(db: Database) -> None:
     db.execute("CREATE TABLE scope_reads (scope TEXT PRIMARY KEY, read_at TEXT NOT NULL)")
 
 
+@migrations(name="0004_served_config")
+def _served_config(db: Database) -> None:
+    # meta: small facts about the state itself, e.g. which config it serves (sync.state_identity).
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,

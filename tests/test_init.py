@@ -130,3 +130,20 @@ def test_env_tokens_are_used_to_read_names_and_bad_ones_are_reported_unprinted(
     assert "Jira fields not read" in bad.output and "rejected the token" in bad.output
     assert "not-the-token-77" not in bad.output + out.read_text(encoding="utf-8")
     assert "[fields.jira.fields]" not in out.read_text(encoding="utf-8")
+
+
+def test_from_sandbox_without_scope_flags_writes_the_scopes_the_sandbox_serves(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    out = tmp_path / "handoff.toml"
+    result = init("-o", str(out), "--from-sandbox", sb.url)
+    assert result.exit_code == 0, result.output
+    settings = load_settings(out)
+    ws = sb.workspace
+    assert settings.jira.projects == sorted(p["key"] for p in ws["jira"]["projects"])
+    assert settings.github.repos == sorted(ws["github"]["repos"])
+    assert settings.notion.databases == [db_id(sb)]
+    assert settings.link.projects == settings.jira.projects
+    doctor = CliRunner(env=WRITE_ENV).invoke(main, ["doctor", "--config", str(out)])
+    assert doctor.exit_code == 0, doctor.output
+    assert sb.log(write=True) == []

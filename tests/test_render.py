@@ -434,8 +434,15 @@ def test_property_values() -> None:
     }
     commas = property_value_for(fs, "select", {"ownerless": "No owner, really"})
     assert "," not in commas["select"]["name"]
+    multi = property_value_for(fs, "multi_select", names)
+    assert multi == {"multi_select": [{"name": "No owner"}, {"name": "Too many informed"}]}
+    assert property_value_for([], "multi_select", names) == {
+        "multi_select": [{"name": "All clear"}]
+    }
+    assert property_value_for(fs, "checkbox", names) == {"checkbox": True}
+    assert property_value_for([], "checkbox", names) == {"checkbox": False}
     with pytest.raises(ValueError):
-        property_value_for(fs, "multi_select", names)  # type: ignore[arg-type]
+        property_value_for(fs, "people", names)  # type: ignore[arg-type]
 
 
 def test_entity_property_is_deterministic_json_and_bounded() -> None:

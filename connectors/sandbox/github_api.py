@@ -596,6 +596,12 @@ class GithubService(RepoMoves, Service):
         )
         return me
 
+    @route("GET", r"/api/v3/user/repos")
+    def my_repos(self, req: Request) -> Any:
+        # Every repository the token can reach (the sandbox's tokens reach them all).
+        repos = sorted(self.repos.values(), key=lambda r: f"{r.owner}/{r.name}".lower())
+        return self._page(req, repos, lambda r: self._r(req).repo(r, full=False))
+
     @route("GET", r"/api/v3/users/(?P<login>[^/]+)")
     def get_user(self, req: Request, login: str) -> Any:
         if login not in self.users:

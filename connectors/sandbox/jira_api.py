@@ -125,6 +125,17 @@ class JiraService(JiraStore, Service):
         me = self.user_json(self.account_id, v) or {}
         return {**me, "locale": "en_US"}
 
+    @route("GET", V + r"/project")
+    def project_list(self, req: Request, v: str) -> Any:
+        # "Get all projects" (deprecated in favour of /project/search, still served): a bare
+        # array of every project the account can browse.
+        base = f"{self._base()}/rest/api/{v}"
+        return [
+            {"expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
+             "self": f"{base}/project/{p['id']}", **p, "isPrivate": False, "properties": {}}
+            for p in self.projects.values()
+        ]
+
     @route("GET", V + r"/field")
     def field_list(self, req: Request, v: str) -> Any:
         return self.fields

@@ -231,6 +231,29 @@ class NotionService(NotionStore, Service):
                 "url": f"https://www.notion.so/{src.db.id.replace('-', '')}",
                 "public_url": None, "in_trash": False, "archived": False}
 
+    @route("POST", r"/v1/search")
+    def search(self, req: Request) -> dict[str, Any]:
+        # Data sources (or pages) shared with the integration whose title holds `query`.
+        body = self._body(req)
+        size = self._page_size(body.get("page_size"), "body.page_size")
+        kind = (body.get("filter") or {}).get("value", "")
+        if kind not in ("", "page", "data_source"):
+            raise self._invalid("body failed validation: body.filter.value should be "
+                                f'`"page"` or `"data_source"`, instead was `"{kind}"`.')
+        words = str(body.get("query") or "").casefold()
+        found: list[dict[str, Any]] = []
+        if kind in ("", "data_source"):
+            found += [self.get_data_source(req, s.id) for s in self.sources.values()
+                      if s.db.shared and words in s.name.casefold()]
+        if kind in ("", "page"):
+            found += [self.render_page(p) for p in self.pages.values()
+                      if p.source.db.shared and not p.trashed]
+        start = int(body["start_cursor"]) if str(body.get("start_cursor", "")).isdigit() else 0
+        chunk, more = found[start:start + size], start + size < len(found)
+        return {"object": "list", "results": chunk,
+                "next_cursor": str(start + size) if more else None, "has_more": more,
+                "type": "page_or_data_source", "page_or_data_source": {}}
+
     @route("POST", rf"/v1/data_sources/(?P<ds_id>{_ANY})/query")
     def query(self, req: Request, ds_id: str) -> dict[str, Any]:
         src = self._source(ds_id)
