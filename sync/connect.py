@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from connectors._retry import RetryPolicy
 from connectors.base import Connector, Scope
-from connectors.errors import ConfigError, ConnectorError
+from connectors.errors import AuthError, ConfigError, ConnectorError
 from sync.settings import Settings
 
 __all__ = ["Connections", "connect", "open_connector", "scopes_of"]
@@ -18,6 +18,7 @@ class Connections:
     connectors: dict[str, Connector] = field(default_factory=dict)
     scopes: list[Scope] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # systems that could not be reached
+    refused: list[str] = field(default_factory=list)  # of those, systems that refused the token
 
 
 def scopes_of(settings: Settings, only: Collection[str] = ()) -> list[Scope]:
@@ -60,6 +61,8 @@ def connect(
             _ask_who_we_are(connector, policy)
         except ConnectorError as exc:
             out.errors.append(exc.message)
+            if isinstance(exc, AuthError):
+                out.refused.append(system)
             continue
         out.connectors[system] = connector
     out.scopes = [s for s in out.scopes if s.system in out.connectors]
