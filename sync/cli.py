@@ -1,15 +1,23 @@
 """The `handoff` command line: the only place where errors become exit codes and text.
 
-Exit codes: 0 all went well; 1 some items or scopes failed (the rest was done); 2 the config,
-a token or a permission is wrong (nothing was written); 3 another run holds the lock.
+Exit codes: 0 all went well; 1 some items or scopes failed (the rest was done), or an
+unexpected error; 2 the config, a token or a permission is wrong (nothing was written); 3
+another run holds the lock; 130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM.
+
+No command prints a raw traceback: `_Group.invoke` turns any error into one scrubbed line on
+stderr (the detail goes to the debug log), and `--json` then prints one JSON line on stdout.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import signal
+import sqlite3
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,9 @@ from connectors.errors import HandoffSyncError, scrub
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as shells report
+STOPPED = "stopped after {done} of {total} writes; the next run finishes them."
+log = logging.getLogger("handoff.cli")
 DEFAULT_CONFIG = "handoff.toml"
 CONFIG_HELP = f"Config file (default: ./{DEFAULT_CONFIG}, or $HANDOFF_CONFIG)."
 
@@ -56,14 +67,31 @@ def _setup_logging(log_format: str, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _report(exc: HandoffSyncError) -> int:
-    """Say what went wrong in one line on stderr; return the documented exit code for it."""
+def _report(exc: HandoffSyncError, as_json: bool = False) -> int:
+    """Say what went wrong in one line on stderr (and, for --json, one JSON line on stdout);
+    return the documented exit code for it."""
+    code = exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
     click.echo(f"handoff: {exc.message}", err=True)
-    return exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": exc.message, "exit_code": code}))
+    return code
 
 
 def _fail(exc: HandoffSyncError) -> None:
     sys.exit(_report(exc))
+
+
+def _unexpected(exc: BaseException) -> HandoffSyncError:
+    """Any other exception as one line; the traceback goes to the debug log only."""
+    if isinstance(exc, sqlite3.Error):
+        from sync.state_errors import state_error
+
+        return state_error(exc, None)
+    log.debug("unexpected error", exc_info=exc)
+    return HandoffSyncError(
+        f"unexpected error ({type(exc).__name__}: {exc}). Run again with -v for the log, and "
+        "please report it."
+    )
 
 
 def _config_path(config: str | None) -> Path:
@@ -103,6 +131,22 @@ LAZY_COMMANDS = {
 
 
 class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; whatever escapes it becomes one line and an exit code."""
+        args = [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        as_json = "--json" in args
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except HandoffSyncError as exc:
+            sys.exit(_report(exc, as_json))
+        except KeyboardInterrupt:
+            _report(HandoffSyncError("stopped by SIGINT (Ctrl-C)."), as_json)
+            sys.exit(EXIT_SIGNAL["SIGINT"])
+        except Exception as exc:
+            sys.exit(_report(_unexpected(exc), as_json))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
 
@@ -187,50 +231,98 @@ def _sync_once(
     as_json: bool,
     progress: bool | None,
 ) -> int:
-    """One sync; returns its exit code."""
-    from sync.apply import Pacer
-    from sync.connect import connect
-    from sync.engine import Engine, SyncOptions
+    """One sync; returns its exit code. SIGINT/SIGTERM during the writes let the write in
+    flight finish and leave the rest to the next run (exit 130/143)."""
+    from sync.apply import Stop
 
+    halt = Stop()
     try:
-        settings = _load(config)
-        conns = connect(settings, only)
-        show = progress if progress is not None else sys.stderr.isatty()
-        # Writes stay under each system's budget (GitHub: 80 content-creating requests a
-        # minute), so a first sync of a big repo is paced rather than rate-limited.
-        engine = Engine(
-            settings,
-            conns.connectors,
-            conns.scopes,
-            pacer=Pacer(),
-            progress=_progress(show),
-        )
-        result = engine.run(SyncOptions(dry_run=dry_run, full=full, only=frozenset(only)))
+        with _stop_on_signals(halt):
+            result, conns = _run_engine(config, dry_run, full, only, progress, halt)
     except HandoffSyncError as exc:
-        return _report(exc)
-    result.errors[:0] = conns.errors
+        return _report(exc, as_json)
+    except KeyboardInterrupt:
+        why = halt.reason or "SIGINT"
+        _report(HandoffSyncError(f"stopped by {why} before any write."), as_json)
+        return EXIT_SIGNAL.get(why, 130)
     if as_json:
-        click.echo(json.dumps(_result_json(result), indent=2))
+        click.echo(json.dumps(_result_json(result)))
     else:
         if dry_run:
             click.echo(result.plan_text or "Nothing to write: every item is up to date.")
         click.echo(_summary(result))
-    if result.failed or conns.errors:
-        if _only_auth_errors(conns.errors, result):
-            return EXIT_CONFIG
+    if result.interrupted:
+        a = result.applied
+        left = a.not_attempted if a else len(result.ops)
+        stopped = STOPPED.format(done=len(result.ops) - left, total=len(result.ops))
+        click.echo(f"handoff: {stopped}", err=True)
+        return EXIT_SIGNAL.get(result.interrupted, 130)
+    if result.failed:
+        if conns.refused and not result.scopes:
+            return EXIT_CONFIG  # nothing could even connect: a token problem, not a partial run
         return result.exit_code or EXIT_FAILED
     return EXIT_OK
 
 
-def _serve(interval: float, once: Callable[[], int]) -> None:
-    """Run `once` every `interval` seconds until SIGTERM/SIGINT; a run in progress finishes.
+def _run_engine(
+    config: str | None,
+    dry_run: bool,
+    full: bool,
+    only: tuple[str, ...],
+    progress: bool | None,
+    halt: Any,
+) -> tuple[Any, Any]:
+    from sync.apply import Pacer
+    from sync.connect import connect
+    from sync.engine import Engine, SyncOptions
 
-    A broken config (exit 2) stops the service: retrying cannot fix it. Other failures are
-    logged by the run itself and the next run tries again.
+    settings = _load(config)
+    conns = connect(settings, only)
+    show = progress if progress is not None else sys.stderr.isatty()
+    # Writes stay under each system's budget (GitHub: 80 content-creating requests a
+    # minute), so a first sync of a big repo is paced rather than rate-limited.
+    engine = Engine(
+        settings,
+        conns.connectors,
+        conns.scopes,
+        pacer=Pacer(),
+        progress=_progress(show),
+        halt=halt,
+        known_errors=conns.errors,
+    )
+    result = engine.run(SyncOptions(dry_run=dry_run, full=full, only=frozenset(only)))
+    return result, conns
+
+
+@contextmanager
+def _stop_on_signals(halt: Any) -> Iterator[None]:
+    """While the block runs, SIGINT/SIGTERM ask `halt` to stop; before the writes have begun
+    there is nothing to finish, so the signal ends the run at once (KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+    def ask(signum: int, frame: object) -> None:
+        halt.set(names[signal.Signals(signum)])
+        if not halt.writing:
+            raise KeyboardInterrupt
+
+    old = {sig: signal.signal(sig, ask) for sig in names}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _serve(interval: float, once: Callable[[], int], *, max_runs: int | None = None) -> None:
+    """Run `once` every `interval` seconds until SIGTERM/SIGINT (or `max_runs`, for tests).
+
+    Only a config, token or permission problem (exit 2) stops the service: retrying cannot
+    fix it. Refused connections, 5xx and timeouts are logged and the next interval tries
+    again. A signal during a run stops its writes and ends the service (exit 130/143).
     """
-    import signal
-    import threading
-
     stop = threading.Event()
 
     def ask_stop(signum: int, frame: object) -> None:
@@ -238,19 +330,29 @@ def _serve(interval: float, once: Callable[[], int]) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, ask_stop)
-    log = logging.getLogger("handoff.service")
+    service = logging.getLogger("handoff.service")
+    runs = 0
     while not stop.is_set():
-        code = once()
-        if code == EXIT_CONFIG:
-            sys.exit(EXIT_CONFIG)
-        log.info("run ended with exit code %d; next in %.0f s", code, interval)
+        try:
+            code = once()
+        except Exception as exc:  # a bug in one run must not end the service
+            code = _report(_unexpected(exc))
+        runs += 1
+        if code == EXIT_CONFIG or code in EXIT_SIGNAL.values():
+            sys.exit(code)
+        if code == EXIT_OK:
+            service.info("run ended with exit code 0; next in %.0f s", interval)
+        else:
+            service.warning(
+                "run ended with exit code %d (see above; a system may be down); trying again "
+                "at the next interval, next in %.0f s",
+                code,
+                interval,
+            )
+        if max_runs is not None and runs >= max_runs:
+            break
         stop.wait(interval)
-    log.info("stopped")
-
-
-def _only_auth_errors(conn_errors: list[str], result: Any) -> bool:
-    # Nothing could even connect: that is a config/token problem, not a partial run.
-    return bool(conn_errors) and not result.scopes
+    service.info("stopped")
 
 
 def _result_json(result: Any) -> dict[str, Any]:
@@ -273,6 +375,7 @@ def _result_json(result: Any) -> dict[str, Any]:
             for f in (result.applied.failures if result.applied else [])
         ],
         "errors": result.errors,
+        "interrupted": result.interrupted or None,
         "ok": not result.failed,
     }
 
@@ -303,17 +406,21 @@ def status(config: str | None, as_json: bool) -> None:
     """Show the last runs, open findings by kind, cursors and queued writes."""
     from sync.state import State
 
-    try:
-        settings = _load(config)
-        path = Path(settings.state.path)
-        if not path.exists():
+    settings = _load(config)
+    path = Path(settings.state.path)
+    if not path.exists():
+        if as_json:
+            click.echo(json.dumps({"ok": True, "runs": [], "state": None}))
+        else:
             click.echo(f"No state yet at {path}: run `handoff sync` first.")
-            return
+        return
+    try:
         with State.copy_of(path) as state:
             st = state.status()
-    except HandoffSyncError as exc:
-        _fail(exc)
-        return
+    except sqlite3.Error as exc:
+        from sync.state_errors import state_error
+
+        raise state_error(exc, path) from exc
     if as_json:
         click.echo(
             json.dumps(
@@ -333,8 +440,7 @@ def status(config: str | None, as_json: bool) -> None:
                     "cursors": {k: v.updated.isoformat() for k, v in st.cursors.items()},
                     "queued": st.outbox,
                     "items": st.items,
-                },
-                indent=2,
+                }
             )
         )
         return
@@ -342,9 +448,8 @@ def status(config: str | None, as_json: bool) -> None:
     for r in st.runs:
         ended = r.ended.strftime("%Y-%m-%d %H:%M") if r.ended else "did not finish"
         kind = " (dry run)" if r.dry_run else ""
-        click.echo(
-            f"  #{r.id} {r.started:%Y-%m-%d %H:%M} → {ended}: {r.outcome or '?'}{kind}"
-        )
+        outcome = r.outcome or ("still running, or killed" if r.ended is None else "?")
+        click.echo(f"  #{r.id} {r.started:%Y-%m-%d %H:%M} → {ended}: {outcome}{kind}")
     click.echo("Open findings:")
     for code, n in sorted(st.open_findings.items()):
         click.echo(f"  {code}: {n}")

@@ -209,7 +209,7 @@ def demo_command(folder: str, api_version: str, keep_running: bool, as_json: boo
             "findings": sorted({(f.record_key, f.code) for f in sync.findings}),
             "ok": not sync.failed,
         }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps(payload))
         return
     click.echo(
         f"Synced a demo team: {counts['items']} items in Jira, GitHub and Notion folded into "
