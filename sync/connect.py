@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
@@ -60,13 +61,34 @@ def connect(
             connector = open_connector(settings, system, policy)
             _ask_who_we_are(connector, policy)
         except ConnectorError as exc:
-            out.errors.append(exc.message)
+            out.errors.append(_named(exc, system, getattr(settings, system).url))
             if isinstance(exc, AuthError):
                 out.refused.append(system)
             continue
         out.connectors[system] = connector
     out.scopes = [s for s in out.scopes if s.system in out.connectors]
     return out
+
+
+_NAMES = {"jira": "Jira", "github": "GitHub", "notion": "Notion"}
+
+
+def _named(exc: ConnectorError, system: str, url: str) -> str:
+    """The error of a system that could not be opened, naming what failed and where."""
+    name = _NAMES.get(system, system)
+    cause: BaseException | None = exc
+    for _ in range(10):  # the client libraries wrap the socket error a few levels deep
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError):
+            return (
+                f"{system}: connection refused by {url} ({name}): check the URL, and that the "
+                "service is up; the next run tries again."
+            )
+        if isinstance(cause, socket.gaierror):
+            return f"{system}: the host of {url} ({name}) cannot be found: check the URL."
+        cause = cause.__cause__ or cause.__context__
+    return exc.message if url in exc.message else f"{exc.message} ({url})"
 
 
 def _ask_who_we_are(connector: Connector, policy: RetryPolicy) -> None:

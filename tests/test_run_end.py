@@ -125,7 +125,9 @@ def test_status_and_report_show_a_failed_run_with_its_reason(
         assert "failed" in report.output and "github" in report.output.lower(), report.output
 
 
-def test_every_rides_out_an_outage_and_syncs_when_the_systems_are_back(tmp_path: Path) -> None:
+def test_every_rides_out_an_outage_and_syncs_when_the_systems_are_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # The sandbox is down (connection refused) for the first run and back for the second.
     probe = Sandbox(workspace())
     probe.start()
@@ -151,3 +153,8 @@ def test_every_rides_out_an_outage_and_syncs_when_the_systems_are_back(tmp_path:
             sb.stop()
     assert codes == [1, 0]
     assert back and back[0].log(write=True)
+    # The outage is named with what and where.
+    out = capsys.readouterr().out
+    for name in ("Jira", "GitHub", "Notion"):
+        assert f"connection refused by http://127.0.0.1:{port}" in out
+        assert f"({name})" in out, out
