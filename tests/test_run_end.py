@@ -18,7 +18,8 @@ from engine_fixtures import workspace, write_config
 from test_crash import marker_comments
 
 from connectors.sandbox import Fault, Sandbox
-from sync.cli import _serve, _sync_once, main
+from sync.cli import main
+from sync.cli_sync import _serve, _sync_once
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_DELAY = 1.0  # seconds each write hangs on the server, so a signal lands mid-write
