@@ -136,7 +136,12 @@ class _Group(click.Group):
         as_json = "--json" in args
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.ClickException as exc:  # a usage error: click prints it on stderr
+            if as_json:
+                body = {"ok": False, "error": exc.format_message(), "exit_code": exc.exit_code}
+                click.echo(json.dumps(body))
+            raise
+        except (click.exceptions.Exit, click.Abort):
             raise
         except HandoffSyncError as exc:
             sys.exit(_report(exc, as_json))

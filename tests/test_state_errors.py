@@ -201,6 +201,11 @@ def test_json_is_one_line_on_stdout_in_success_and_error(
         body = _json_line(bad)
         assert body["ok"] is False and "missing.toml" in json.dumps(body), command
         assert "Traceback" not in bad.stderr
+    usage = handoff("sync", "--config", str(config), "--only", "nope", "--json")
+    assert usage.returncode == 2 and _json_line(usage)["ok"] is False
+    demo = handoff("demo", "--dir", "/proc/handoff-demo", "--json")
+    assert demo.returncode == 1 and "Traceback" not in demo.stderr
+    assert "/proc/handoff-demo" in str(_json_line(demo)["error"])
     # An unexpected failure (a damaged state file) is one JSON line too, exit 1.
     with state.open("r+b") as f:
         f.seek(0)
