@@ -159,3 +159,34 @@ def test_every_rides_out_an_outage_and_syncs_when_the_systems_are_back(
     for name in ("Jira", "GitHub", "Notion"):
         assert f"connection refused by http://127.0.0.1:{port}" in out
         assert f"({name})" in out, out
+
+
+def test_a_signal_before_any_write_ends_the_run_at_once_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(workspace()) as sb:
+        state = tmp_path / "state.db"
+        config = write_config(tmp_path / "c.toml", sb.url, state)
+        # Every read of Jira's issue search hangs for a long while: the run sits in its pull.
+        sb.inject("*", r"/search", Fault(delay=20), times=50)
+        proc = _start_sync(config)
+        try:
+            deadline = time.monotonic() + 60
+            while not state.exists():
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            time.sleep(0.5)
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 130, (out, err)
+        assert took < 10, took  # not the 20 s the hung read would take
+        assert "Traceback" not in err and "before any write" in err, err
+        assert sb.log(write=True) == []
+        status = CliRunner().invoke(main, ["status", "--config", str(config)])
+        assert "interrupted by SIGINT before any write" in status.output, status.output
