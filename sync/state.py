@@ -43,7 +43,7 @@ from sqlite_utils import Database
 
 from connectors.base import CommentRef, Cursor, SourceItem
 from connectors.errors import StateError
-from sync.state_errors import READ_ONLY, state_error
+from sync.state_errors import state_error
 from sync.state_history import FindingsHistory
 from sync.state_outbox import OutboxLedger
 from sync.state_schema import (
@@ -61,7 +61,6 @@ from sync.state_schema import (
 )
 
 __all__ = [
-    "READ_ONLY",
     "AuditRow",
     "FindingLike",
     "FindingsDelta",
@@ -79,18 +78,19 @@ log = logging.getLogger(__name__)
 
 _BATCH = 1000  # rows per transaction when streaming items in or out
 
+
 def _open_read_only(where: Path) -> sqlite3.Connection:
     """A read-only connection to the file; on a read-only folder (no room for SQLite's shared
     memory file) the file is opened as immutable, which nobody can change there anyway."""
     uri = where.resolve().as_uri()
+    con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=5.0)
     try:
-        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=5.0)
         con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         return con
     except sqlite3.OperationalError:
+        con.close()
         if os.access(where.parent, os.W_OK):
             raise
-        con.close()
         return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
