@@ -53,6 +53,7 @@ __all__ = [
     "Budget",
     "Failure",
     "Pacer",
+    "Stop",
     "apply",
 ]
 
@@ -117,6 +118,26 @@ class Pacer:
                 self.sleep(pause)
 
 
+class Stop:
+    """Asked from a signal handler: each system finishes the write in flight, and its
+    remaining writes are recorded as not attempted (the next run's plan sends them).
+
+    `writing` says the run has reached its writes; before that a signal need not wait for
+    anything (see `sync.cli`)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+        self.writing = False
+
+    def set(self, reason: str) -> None:
+        self.reason = self.reason or reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
 @dataclass(frozen=True)
 class Failure:
     """One write that did not happen, said for the person who reads the report."""
@@ -140,6 +161,7 @@ class ApplyReport:
     failures: list[Failure] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)  # system -> why it stopped
     refused: set[str] = field(default_factory=set)  # systems whose token may not write
+    interrupted: str = ""  # why the run stopped writing early (a signal), else ""
 
     @property
     def ok(self) -> bool:
@@ -154,6 +176,7 @@ class ApplyReport:
         self.failures.extend(other.failures)
         self.stopped.update(other.stopped)
         self.refused |= other.refused
+        self.interrupted = self.interrupted or other.interrupted
 
 
 _WHAT = {
@@ -178,10 +201,11 @@ def apply(
     now: Callable[[], datetime],
     pacer: Pacer | None = None,
     on_progress: Progress | None = None,
+    halt: Stop | None = None,
 ) -> ApplyReport:
     """Send `ops` through the outbox; one thread per system. `on_progress(op, outcome)` is
     called from those threads with "done", "unchanged", "skipped", "failed" or
-    "not-attempted"."""
+    "not-attempted". Once `halt` is set, no further write starts."""
     by_system: dict[str, list[WriteOp]] = {}
     for op in ops:
         by_system.setdefault(op.system, []).append(op)
@@ -190,6 +214,8 @@ def apply(
         _SystemRun(system, todo, connectors.get(system), state, run_id, now, pacer, on_progress)
         for system, todo in by_system.items()
     ]
+    for w in workers:
+        w.halt = halt
     report = ApplyReport()
     if len(workers) <= 1:
         for w in workers:
@@ -226,11 +252,15 @@ class _SystemRun:
         self.pacer = pacer
         self.on_progress = on_progress
         self.report = ApplyReport()
+        self.halt: Stop | None = None
 
     def run(self) -> ApplyReport:
         stop = "" if self.connector else f"no {self.system} connector is configured"
         in_a_row = 0  # transient failures since the last success
         for op in self.ops:
+            if not stop and self.halt is not None and self.halt.is_set():
+                self.report.interrupted = self.halt.reason
+                stop = f"Not attempted: the run was stopped ({self.halt.reason})."
             if stop:
                 self._fail(op, stop, attempted=False)
                 continue

@@ -1,14 +1,20 @@
 """The `handoff` command line: the only place where errors become exit codes and text.
 
-Exit codes: 0 all went well; 1 some items or scopes failed (the rest was done); 2 the config,
-a token or a permission is wrong (nothing was written); 3 another run holds the lock.
+Exit codes: 0 all went well; 1 some items or scopes failed (the rest was done), or an
+unexpected error; 2 the config, a token or a permission is wrong (nothing was written); 3
+another run holds the lock; 130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM.
+
+No command prints a raw traceback: `_Group.invoke` turns any error into one scrubbed line on
+stderr (the detail goes to the debug log), and `--json` then prints one JSON line on stdout.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,9 @@ from connectors.errors import HandoffSyncError, scrub
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as shells report
+STOPPED = "stopped after {done} of {total} writes; the next run finishes them."
+log = logging.getLogger("handoff.cli")
 DEFAULT_CONFIG = "handoff.toml"
 CONFIG_HELP = f"Config file (default: ./{DEFAULT_CONFIG}, or $HANDOFF_CONFIG)."
 
@@ -56,14 +65,31 @@ def _setup_logging(log_format: str, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _report(exc: HandoffSyncError) -> int:
-    """Say what went wrong in one line on stderr; return the documented exit code for it."""
+def _report(exc: HandoffSyncError, as_json: bool = False) -> int:
+    """Say what went wrong in one line on stderr (and, for --json, one JSON line on stdout);
+    return the documented exit code for it."""
+    code = exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
     click.echo(f"handoff: {exc.message}", err=True)
-    return exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": exc.message, "exit_code": code}))
+    return code
 
 
 def _fail(exc: HandoffSyncError) -> None:
     sys.exit(_report(exc))
+
+
+def _unexpected(exc: BaseException) -> HandoffSyncError:
+    """Any other exception as one line; the traceback goes to the debug log only."""
+    if isinstance(exc, sqlite3.Error):
+        from sync.state_errors import state_error
+
+        return state_error(exc, None)
+    log.debug("unexpected error", exc_info=exc)
+    return HandoffSyncError(
+        f"unexpected error ({type(exc).__name__}: {exc}). Run again with -v for the log, and "
+        "please report it."
+    )
 
 
 def _config_path(config: str | None) -> Path:
@@ -99,10 +125,32 @@ LAZY_COMMANDS = {
     "report": "sync.report:report_command",
     "doctor": "sync.doctor:doctor_command",
     "init": "sync.init_config:init_command",
+    "status": "sync.cli_status:status_command",
 }
 
 
 class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; whatever escapes it becomes one line and an exit code."""
+        args = [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        as_json = "--json" in args
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:  # a usage error: click prints it on stderr
+            if as_json:
+                body = {"ok": False, "error": exc.format_message(), "exit_code": exc.exit_code}
+                click.echo(json.dumps(body))
+            raise
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except HandoffSyncError as exc:
+            sys.exit(_report(exc, as_json))
+        except KeyboardInterrupt:
+            _report(HandoffSyncError("stopped by SIGINT (Ctrl-C)."), as_json)
+            sys.exit(EXIT_SIGNAL["SIGINT"])
+        except Exception as exc:
+            sys.exit(_report(_unexpected(exc), as_json))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
 
@@ -131,8 +179,9 @@ class _Group(click.Group):
 def main(log_format: str, verbose: bool) -> None:
     """Check handoffs across Jira, GitHub and Notion and say what is missing where people look.
 
-    Exit codes: 0 ok; 1 some items or scopes failed (the rest was done); 2 config, token or
-    permission problem (nothing written); 3 another run holds the lock.
+    Exit codes: 0 ok; 1 some items or scopes failed (the rest was done), a system or the
+    state file could not be used; 2 config, token or permission problem (nothing written); 3
+    another run holds the lock; 130 stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM.
     """
     _setup_logging(log_format, verbose)
 
@@ -182,192 +231,13 @@ def sync(
     With --dry-run it prints each comment it would write and each label it would add or remove,
     and changes nothing anywhere (not even its own state file).
     """
+    from sync.cli_sync import _serve, _sync_once
+
     if every is None:
         sys.exit(_sync_once(config, dry_run, full, only, as_json, progress, adopt))
     _serve(
         every * 60, lambda: _sync_once(config, dry_run, False, only, as_json, progress, adopt)
     )
-
-
-def _sync_once(
-    config: str | None,
-    dry_run: bool,
-    full: bool,
-    only: tuple[str, ...],
-    as_json: bool,
-    progress: bool | None,
-    adopt: bool = False,
-) -> int:
-    """One sync; returns its exit code."""
-    from sync.apply import Pacer
-    from sync.connect import connect
-    from sync.engine import Engine, SyncOptions
-
-    try:
-        settings = _load(config)
-        conns = connect(settings, only)
-        show = progress if progress is not None else sys.stderr.isatty()
-        # Writes stay under each system's budget (GitHub: 80 content-creating requests a
-        # minute), so a first sync of a big repo is paced rather than rate-limited.
-        engine = Engine(
-            settings,
-            conns.connectors,
-            conns.scopes,
-            pacer=Pacer(),
-            progress=_progress(show),
-        )
-        opts = SyncOptions(dry_run=dry_run, full=full, only=frozenset(only), adopt_config=adopt)
-        result = engine.run(opts)
-    except HandoffSyncError as exc:
-        return _report(exc)
-    result.errors[:0] = conns.errors
-    if as_json:
-        click.echo(json.dumps(_result_json(result), indent=2))
-    else:
-        if dry_run:
-            click.echo(result.plan_text or "Nothing to write: every item is up to date.")
-        click.echo(_summary(result))
-    if result.failed or conns.errors:
-        if _only_auth_errors(conns.errors, result):
-            return EXIT_CONFIG
-        return result.exit_code or EXIT_FAILED
-    return EXIT_OK
-
-
-def _serve(interval: float, once: Callable[[], int]) -> None:
-    """Run `once` every `interval` seconds until SIGTERM/SIGINT; a run in progress finishes.
-
-    A broken config (exit 2) stops the service: retrying cannot fix it. Other failures are
-    logged by the run itself and the next run tries again.
-    """
-    import signal
-    import threading
-
-    stop = threading.Event()
-
-    def ask_stop(signum: int, frame: object) -> None:
-        stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, ask_stop)
-    log = logging.getLogger("handoff.service")
-    while not stop.is_set():
-        code = once()
-        if code == EXIT_CONFIG:
-            sys.exit(EXIT_CONFIG)
-        log.info("run ended with exit code %d; next in %.0f s", code, interval)
-        stop.wait(interval)
-    log.info("stopped")
-
-
-def _only_auth_errors(conn_errors: list[str], result: Any) -> bool:
-    # Nothing could even connect: that is a config/token problem, not a partial run.
-    return bool(conn_errors) and not result.scopes
-
-
-def _result_json(result: Any) -> dict[str, Any]:
-    return {
-        "run": result.run_id,
-        "dry_run": result.dry_run,
-        "counts": result.counts(),
-        "scopes": [
-            {"scope": s.scope, "pulled": s.pulled, "error": s.error or None}
-            for s in result.scopes
-        ],
-        "writes": [
-            {"system": op.system, "item": op.item_key, "action": op.action, "name": op.name}
-            for op in result.ops
-        ]
-        if result.dry_run
-        else None,
-        "failures": [
-            {"system": f.system, "item": f.item_key, "action": f.action, "message": f.message}
-            for f in (result.applied.failures if result.applied else [])
-        ],
-        "errors": result.errors,
-        "ok": not result.failed,
-    }
-
-
-def _summary(result: Any) -> str:
-    c = result.counts()
-    verb = "would write" if result.dry_run else "wrote"
-    lines = [
-        f"{c['items']} items pulled from {len(result.scopes)} scopes; {c['records']} handoffs; "
-        f"{c['findings']} open findings; {verb} {c['writes_planned']} changes."
-    ]
-    if result.applied is not None:
-        a = result.applied
-        lines.append(
-            f"Writes: {a.done} done, {a.unchanged + a.skipped} already in place, {a.failed} "
-            f"failed, {a.not_attempted} not attempted."
-        )
-        lines += [f"  failed: {f.system} {f.item_key}: {f.message}" for f in a.failures[:20]]
-        lines += [f"  stopped {s}: {why}" for s, why in a.stopped.items()]
-    lines += [f"  error: {e}" for e in result.errors]
-    return "\n".join(lines)
-
-
-@main.command()
-@click.option("--config", "config", metavar="PATH", help=CONFIG_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(config: str | None, as_json: bool) -> None:
-    """Show the last runs, open findings by kind, cursors and queued writes."""
-    from sync.state import State
-
-    try:
-        settings = _load(config)
-        path = Path(settings.state.path)
-        if not path.exists():
-            click.echo(f"No state yet at {path}: run `handoff sync` first.")
-            return
-        with State.copy_of(path) as state:
-            st = state.status()
-    except HandoffSyncError as exc:
-        _fail(exc)
-        return
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "runs": [
-                        {
-                            "id": r.id,
-                            "started": r.started.isoformat(),
-                            "ended": r.ended.isoformat() if r.ended else None,
-                            "dry_run": r.dry_run,
-                            "outcome": r.outcome,
-                            "counts": r.counts,
-                        }
-                        for r in st.runs
-                    ],
-                    "open_findings": st.open_findings,
-                    "cursors": {k: v.updated.isoformat() for k, v in st.cursors.items()},
-                    "queued": st.outbox,
-                    "items": st.items,
-                },
-                indent=2,
-            )
-        )
-        return
-    click.echo("Last runs:")
-    for r in st.runs:
-        ended = r.ended.strftime("%Y-%m-%d %H:%M") if r.ended else "did not finish"
-        kind = " (dry run)" if r.dry_run else ""
-        click.echo(
-            f"  #{r.id} {r.started:%Y-%m-%d %H:%M} → {ended}: {r.outcome or '?'}{kind}"
-        )
-    click.echo("Open findings:")
-    for code, n in sorted(st.open_findings.items()):
-        click.echo(f"  {code}: {n}")
-    if not st.open_findings:
-        click.echo("  none")
-    click.echo("Items: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items.items())))
-    click.echo("Cursors:")
-    for scope, cur in st.cursors.items():
-        click.echo(f"  {scope}: {cur.updated:%Y-%m-%d %H:%M:%S} UTC")
-    queued = {s: sum(v.values()) for s, v in st.outbox.items()}
-    click.echo("Queued writes: " + (", ".join(f"{s} {n}" for s, n in queued.items()) or "none"))
 
 
 @main.command()
@@ -392,7 +262,6 @@ def sandbox(
     With --config-out it writes a complete config (URLs, tokens, every scope) that
     `handoff sync --config PATH` uses as it is.
     """
-    import threading
 
     from connectors.sandbox import Sandbox, load_workspace
     from connectors.sandbox.demo import demo_workspace, sandbox_config

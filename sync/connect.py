@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -16,7 +17,7 @@ from connectors.base import (
     WriteOp,
     WriteResult,
 )
-from connectors.errors import ConfigError, ConnectorError
+from connectors.errors import AuthError, ConfigError, ConnectorError
 from sync.settings import Settings
 
 __all__ = [
@@ -34,6 +35,7 @@ class Connections:
     connectors: dict[str, Connector] = field(default_factory=dict)
     scopes: list[Scope] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # systems that could not be reached
+    refused: list[str] = field(default_factory=list)  # of those, systems that refused the token
 
 
 class Unreachable:
@@ -114,10 +116,35 @@ def connect(
             connector = open_connector(settings, system, policy)
             _ask_who_we_are(connector, policy)
         except ConnectorError as exc:
-            out.errors.append(exc.message)
+            named = _named(exc, system, getattr(settings, system).url)
+            exc.message = named  # what the engine shows for each of its scopes
+            out.errors.append(named)
+            if isinstance(exc, AuthError):
+                out.refused.append(system)
             connector = Unreachable(system, exc)
         out.connectors[system] = connector
     return out
+
+
+_NAMES = {"jira": "Jira", "github": "GitHub", "notion": "Notion"}
+
+
+def _named(exc: ConnectorError, system: str, url: str) -> str:
+    """The error of a system that could not be opened, naming what failed and where."""
+    name = _NAMES.get(system, system)
+    cause: BaseException | None = exc
+    for _ in range(10):  # the client libraries wrap the socket error a few levels deep
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError):
+            return (
+                f"{system}: connection refused by {url} ({name}): check the URL, and that the "
+                "service is up; the next run tries again."
+            )
+        if isinstance(cause, socket.gaierror):
+            return f"{system}: the host of {url} ({name}) cannot be found: check the URL."
+        cause = cause.__cause__ or cause.__context__
+    return exc.message if url in exc.message else f"{exc.message} ({url})"
 
 
 def _ask_who_we_are(connector: Connector, policy: RetryPolicy) -> None:

@@ -196,8 +196,11 @@ def demo_command(folder: str, api_version: str, keep_running: bool, as_json: boo
     """
     try:
         result = run_demo(Path(folder), api_version=int(api_version), keep_running=keep_running)
-    except HandoffSyncError as exc:
-        raise click.ClickException(exc.message) from None
+    except OSError as exc:  # the CLI prints it as one line (and one JSON line with --json)
+        raise HandoffSyncError(
+            f"cannot use the demo folder {folder} ({exc.strerror or exc}): pass --dir with a "
+            "folder this user can write."
+        ) from exc
     sync = result.sync
     counts = sync.counts()
     if as_json:
@@ -209,7 +212,7 @@ def demo_command(folder: str, api_version: str, keep_running: bool, as_json: boo
             "findings": sorted({(f.record_key, f.code) for f in sync.findings}),
             "ok": not sync.failed,
         }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps(payload))
         return
     click.echo(
         f"Synced a demo team: {counts['items']} items in Jira, GitHub and Notion folded into "

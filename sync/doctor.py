@@ -356,7 +356,7 @@ def doctor_command(config: str | None, as_json: bool) -> None:
     failed = any(c.status == "FAIL" for c in checks)
     if as_json:
         body = {"ok": not failed, "checks": [asdict(c) for c in checks]}
-        click.echo(scrub(json.dumps(body, indent=2)))
+        click.echo(scrub(json.dumps(body)))
     else:
         click.echo(render(checks))
     sys.exit(2 if failed else 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,7 @@ from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
-from sync.apply import ApplyReport, Pacer, apply
+from sync.apply import ApplyReport, Pacer, Stop, apply
 from sync.clock import clamp_cursor
 from sync.connect import Unreachable
 from sync.knowledge import (
@@ -37,10 +38,17 @@ from sync.lock import lock_path, run_lock
 from sync.plan import ItemView, PlanConfig, Target, describe, plan
 from sync.render import markers_for
 from sync.settings import Settings
-from sync.state import State
+from sync.state import State, state_error
 from sync.state_identity import check_served, served_by
 
-__all__ = ["Engine", "ScopeOutcome", "SyncOptions", "SyncResult", "plan_config"]
+__all__ = [
+    "Engine",
+    "ScopeOutcome",
+    "SyncOptions",
+    "SyncResult",
+    "plan_config",
+    "run_outcome",
+]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,7 @@ class SyncResult:
     # items stand in for them).
     stale: dict[str, datetime] = field(default_factory=dict)
     at: datetime | None = None  # when the run started
+    interrupted: str = ""  # the signal that stopped the run early, else ""
 
     @property
     def failed(self) -> bool:
@@ -122,6 +131,28 @@ class SyncResult:
         return out
 
 
+def run_outcome(result: SyncResult) -> str:
+    """How a run ended, with the reason, as `handoff status` and the report show it."""
+    if result.interrupted and result.applied is None:
+        return f"interrupted by {result.interrupted} before any write"
+    if result.interrupted:
+        ops = len(result.ops)
+        left = result.applied.not_attempted if result.applied else ops
+        return (
+            f"interrupted by {result.interrupted} after {ops - left} of {ops} writes; "
+            "the rest not attempted"
+        )
+    if result.dry_run:
+        return "dry-run"
+    if not result.failed:
+        return "ok"
+    reasons = list(result.errors)
+    if result.applied is not None:
+        reasons += [f.message for f in result.applied.failures]
+    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return f"failed: {reasons[0][:300] if reasons else 'see the log'}{more}"
+
+
 def plan_config(settings: Settings) -> PlanConfig:
     """How to write back, from settings."""
     return PlanConfig(
@@ -153,6 +184,8 @@ class Engine:
         clock: Callable[[], datetime] = _utcnow,
         pacer: Pacer | None = None,
         progress: Progress | None = None,
+        halt: Stop | None = None,
+        known_errors: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.connectors = dict(connectors)
@@ -160,6 +193,9 @@ class Engine:
         self.clock = clock
         self.pacer = pacer
         self.progress = progress or (lambda phase, done, total: None)
+        self.halt = halt
+        # Systems that could not even be opened (sync.connect): the run must not end as "ok".
+        self.known_errors = list(known_errors)
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, opts: SyncOptions) -> SyncResult:
@@ -176,7 +212,9 @@ class Engine:
     def _run(self, state: State, opts: SyncOptions) -> SyncResult:
         now = self.clock()
         run_id = state.start_run(now, dry_run=opts.dry_run)
-        result = SyncResult(run_id=run_id, dry_run=opts.dry_run, at=now)
+        result = SyncResult(
+            run_id=run_id, dry_run=opts.dry_run, at=now, errors=list(self.known_errors)
+        )
         systems = [s for s in self.connectors if not opts.only or s in opts.only]
         try:
             directory, people_failed = self._directory(systems, result)
@@ -234,6 +272,8 @@ class Engine:
             if opts.dry_run:
                 result.plan_text = describe(result.ops, [t.item for t in targets])
             else:
+                if self.halt is not None:
+                    self.halt.writing = True
                 self.progress("write", 0, len(result.ops))
                 done = [0]
 
@@ -249,7 +289,9 @@ class Engine:
                     now=self.clock,
                     pacer=self.pacer,
                     on_progress=on_progress,
+                    halt=self.halt,
                 )
+                result.interrupted = result.applied.interrupted
                 # Every pulled item is stored and was planned above; now the cursors may move.
                 for outcome in result.scopes:
                     if not outcome.error and outcome.newest is not None:
@@ -259,10 +301,28 @@ class Engine:
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
+        except sqlite3.Error as exc:
+            error = state_error(exc, self.settings.state.path)
+            result.errors.append(error.message)
+            raise error from exc
+        except BaseException as exc:  # a bug, or Ctrl-C before the writes: never "ok"
+            if isinstance(exc, KeyboardInterrupt):
+                result.interrupted = (self.halt.reason if self.halt else "") or "SIGINT"
+            else:
+                result.errors.append(f"unexpected error ({type(exc).__name__}); see the log")
+            raise
         finally:
-            outcome_text = "dry-run" if opts.dry_run else ("failed" if result.failed else "ok")
-            state.finish_run(run_id, self.clock(), outcome=outcome_text, counts=result.counts())
+            self._finish(state, run_id, result)
         return result
+
+    def _finish(self, state: State, run_id: int, result: SyncResult) -> None:
+        """Record how the run ended; a state file that cannot take even that is logged."""
+        try:
+            state.finish_run(
+                run_id, self.clock(), outcome=run_outcome(result), counts=result.counts()
+            )
+        except sqlite3.Error as exc:
+            log.warning("could not record how run %d ended: %s", run_id, exc)
 
     # -- steps -----------------------------------------------------------------------------
     def _unreached(self, scope_key: str) -> bool:
@@ -433,6 +493,4 @@ def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:
 
 def _stored_comments(state: State) -> dict[tuple[str, str], CommentRef]:
     """Where we wrote our comment on every item, in one read instead of one per item."""
-    return {
-        (c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()
-    }
+    return {(c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()}

@@ -7,6 +7,7 @@ the second run prints.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.errors import LockHeld, StateError
+from sync.state_errors import READ_ONLY
 
 __all__ = ["lock_path", "run_lock"]
 
@@ -24,8 +26,12 @@ log = logging.getLogger(__name__)
 
 
 def lock_path(state_path: str | Path) -> Path:
-    """The lock file that guards a state database: `<state>.lock`."""
-    p = Path(state_path)
+    """The lock file that guards a state database: `<state>.lock` beside the real file.
+
+    Keyed on the real path: the same state reached through a symlink (or `..`) must share
+    one lock, or two runs write to the same items at once.
+    """
+    p = Path(os.path.realpath(state_path))
     return p.with_name(p.name + ".lock")
 
 
@@ -39,6 +45,10 @@ def run_lock(path: str | Path, *, now: datetime | None = None) -> Iterator[Path]
     try:
         fd = os.open(where, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise StateError(
+                READ_ONLY.format(folder=where.parent, why=exc.strerror), internal=repr(exc)
+            ) from exc
         raise StateError(
             f"Cannot create the lock file {where} ({exc.strerror}). Check that its folder "
             "exists and is writable by this user.",

@@ -105,7 +105,7 @@ def render_markdown(data: ReportData) -> str:
         if data.last_run
         else "No sync has run yet. ",
     ]
-    out[-1] += (
+    out[-1] += data.last_run_note + (
         f"{len(data.open_lines)} open findings ({counts}); {data.records} handoffs tracked; "
         f"{len(data.closed)} loops closed since {data.since:%Y-%m-%d}."
     )
@@ -203,6 +203,7 @@ def render_json(data: ReportData) -> str:
         "generated": data.generated.isoformat(),
         "last_run": data.last_run.isoformat() if data.last_run else None,
         "last_read_in_full": {scope: at.isoformat() for scope, at in data.stale},
+        "last_run_outcome": data.last_outcome or None,
         "since": data.since.isoformat(),
         "filters": {"team": data.filters.team, "owner": data.filters.owner},
         "handoffs": data.records,

@@ -135,6 +135,15 @@ class ReportData:
     teams: tuple[str, ...] = field(default=())
     # Scopes the last run could not read: when each was last read in full.
     stale: tuple[tuple[str, datetime], ...] = field(default=())
+    last_outcome: str = ""  # how the last sync ended ("ok", "failed: why", "interrupted ...")
+
+    @property
+    def last_run_note(self) -> str:
+        """A sentence when the last sync did not end well: its findings may be out of date."""
+        if self.last_run is None or self.last_outcome in ("ok", "dry-run"):
+            return ""
+        how = self.last_outcome or "did not finish (killed, or still running)"
+        return f"The last sync did not complete: {how}. "
 
     def of(self, code: str, subject: str | None = None) -> list[ReportLine]:
         return [
@@ -265,6 +274,7 @@ def gather(
         closed=tuple(closed),
         trend=tuple(trend),
         last_run=runs[0].started if runs else None,
+        last_outcome=(runs[0].outcome or "") if runs else "",
         records=len(records),
         stale=_stale(state, runs[0].started if runs else None),
         teams=tuple(sorted(set(teams.values()), key=str.casefold)),

@@ -348,8 +348,10 @@ def render_html(data: ReportData) -> str:
 def _subtitle(data: ReportData) -> str:
     parts = [
         f"Generated {_when(data.generated)} from the last sync ({_when(data.last_run)}).",
+        data.last_run_note.strip(),
         f"{len(data.open_lines)} open findings; {data.records} handoffs tracked.",
     ]
+    parts = [p for p in parts if p]
     if data.filters.team:
         parts.append(f"Team: {data.filters.team}.")
     if data.filters.owner:

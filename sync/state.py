@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -42,10 +43,10 @@ from sqlite_utils import Database
 
 from connectors.base import CommentRef, Cursor, SourceItem
 from connectors.errors import StateError
+from sync.state_errors import state_error
 from sync.state_history import FindingsHistory
 from sync.state_outbox import OutboxLedger
 from sync.state_schema import (
-    FIX_HINT,
     AuditRow,
     FindingLike,
     FindingsDelta,
@@ -70,11 +71,27 @@ __all__ = [
     "Status",
     "StoredComment",
     "migrations",
+    "state_error",
 ]
 
 log = logging.getLogger(__name__)
 
 _BATCH = 1000  # rows per transaction when streaming items in or out
+
+
+def _open_read_only(where: Path) -> sqlite3.Connection:
+    """A read-only connection to the file; on a read-only folder (no room for SQLite's shared
+    memory file) the file is opened as immutable, which nobody can change there anyway."""
+    uri = where.resolve().as_uri()
+    con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=5.0)
+    try:
+        con.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return con
+    except sqlite3.OperationalError:
+        con.close()
+        if os.access(where.parent, os.W_OK):
+            raise
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
 class State(FindingsHistory, OutboxLedger):
@@ -104,11 +121,8 @@ class State(FindingsHistory, OutboxLedger):
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.enable_wal()  # readers (`handoff status`) never wait for a sync
             return cls(db, path=where)
-        except sqlite3.DatabaseError as exc:
-            raise StateError(
-                f"The state file {where} cannot be read as SQLite ({exc}). {FIX_HINT}",
-                internal=repr(exc),
-            ) from exc
+        except sqlite3.Error as exc:
+            raise state_error(exc, where) from exc
 
     @classmethod
     def memory(cls) -> State:
@@ -123,16 +137,16 @@ class State(FindingsHistory, OutboxLedger):
         mem = sqlite3.connect(":memory:", check_same_thread=False)
         if where.exists():
             try:
-                src = sqlite3.connect(f"{where.resolve().as_uri()}?mode=ro", uri=True)
+                src = _open_read_only(where)
                 try:
+                    # A first read fails after the timeout if another program holds the
+                    # file; backup() itself would retry a locked file for ever.
+                    src.execute("SELECT count(*) FROM sqlite_master").fetchone()
                     src.backup(mem)
                 finally:
                     src.close()
-            except sqlite3.DatabaseError as exc:
-                raise StateError(
-                    f"The state file {where} cannot be read as SQLite ({exc}). {FIX_HINT}",
-                    internal=repr(exc),
-                ) from exc
+            except sqlite3.Error as exc:
+                raise state_error(exc, where) from exc
         return cls(Database(mem), path=str(where))
 
     def _migrate(self) -> None:
@@ -147,11 +161,8 @@ class State(FindingsHistory, OutboxLedger):
                         "another state file."
                     )
                 migrations.apply(self.db)
-        except sqlite3.DatabaseError as exc:
-            raise StateError(
-                f"The state file {self.path} cannot be read as SQLite ({exc}). {FIX_HINT}",
-                internal=repr(exc),
-            ) from exc
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -42,9 +42,8 @@ FAULT_POLICY = RetryPolicy(
 def run_sync(settings: Settings, policy: RetryPolicy = FAULT_POLICY, **opts: Any) -> SyncResult:
     """One in-process sync through the real clients, as `handoff sync` runs it."""
     conns = connect(settings, policy=policy)
-    result = Engine(settings, conns.connectors, conns.scopes).run(SyncOptions(**opts))
-    result.errors[:0] = conns.errors
-    return result
+    engine = Engine(settings, conns.connectors, conns.scopes, known_errors=conns.errors)
+    return engine.run(SyncOptions(**opts))
 
 
 def handoff(

@@ -64,6 +64,22 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
     assert test_command.strip() in ci
 
 
+def test_the_readme_exit_codes_are_the_ones_the_commands_use() -> None:
+    from sync import cli
+
+    table = re.search(r"Exit codes:\n\n((?:\|.*\n)+)", README)
+    assert table, "README: the exit-code table is missing"
+    documented = {int(c) for c in re.findall(r"^\| `(\d+)` \|", table[1], re.M)}
+    used = {cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_CONFIG, cli.EXIT_LOCKED}
+    used |= set(cli.EXIT_SIGNAL.values())
+    assert documented == used == {0, 1, 2, 3, 130, 143}
+    helped = CliRunner().invoke(main, ["--help"]).output
+    assert all(str(code) in helped for code in used)
+    # The messages the README quotes are the ones the commands print.
+    assert cli.STOPPED.split("{")[0] in README and "the next run finishes them" in README
+    assert "connection refused by" in README
+
+
 def test_a_missing_config_is_exit_2_with_the_fix(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["sync", "--config", str(tmp_path / "nope.toml")])
     assert out.exit_code == 2

@@ -63,6 +63,7 @@ def test_handoff_demo_from_the_command_line_in_a_fresh_folder(tmp_path: Path) ->
         env=env,
     )
     assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 1, out.stdout  # --json: exactly one line
     payload = json.loads(out.stdout)
     assert payload["ok"] is True
     assert (tmp_path / "d" / "handoff.toml").exists() and (tmp_path / "d" / "state.db").exists()

@@ -110,7 +110,7 @@ def landed(sb: Sandbox) -> list[tuple[str, str, int]]:
 
 @pytest.mark.parametrize("system", SYSTEMS)
 @pytest.mark.parametrize("problem", ["unreachable-url", "wrong-token"])
-def test_a_system_that_cannot_be_used_says_so_once_exits_2_and_writes_nothing(
+def test_a_system_that_cannot_be_used_says_so_once_and_writes_nothing(
     system: str, problem: str, tmp_path: Path
 ) -> None:
     with Sandbox(_workspace_tokens()) as sb:
@@ -118,7 +118,9 @@ def test_a_system_that_cannot_be_used_says_so_once_exits_2_and_writes_nothing(
 
         result = handoff("sync", "--config", str(config))
 
-        assert result.exit_code == 2, result.output
+        # A rejected token is a config problem (2); a refused connection may be an outage,
+        # which the next run (or `--every`) retries (1). Issue #11.
+        assert result.exit_code == (1 if problem == "unreachable-url" else 2), result.output
         assert sb.log(write=True) == []
         message = one_message(result)
         assert message and system in message.lower(), result.output

@@ -1,0 +1,77 @@
+"""`handoff status`: the last runs (and how each ended), open findings, cursors, queued writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import click
+
+from sync.cli import CONFIG_HELP, _load
+
+__all__ = ["status_command"]
+
+
+@click.command("status")
+@click.option("--config", "config", metavar="PATH", help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status_command(config: str | None, as_json: bool) -> None:
+    """Show the last runs, open findings by kind, cursors and queued writes."""
+    from sync.state import State
+
+    settings = _load(config)
+    path = Path(settings.state.path)
+    if not path.exists():
+        if as_json:
+            click.echo(json.dumps({"ok": True, "runs": [], "state": None}))
+        else:
+            click.echo(f"No state yet at {path}: run `handoff sync` first.")
+        return
+    try:
+        with State.copy_of(path) as state:
+            st = state.status()
+    except sqlite3.Error as exc:
+        from sync.state_errors import state_error
+
+        raise state_error(exc, path) from exc
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "runs": [
+                        {
+                            "id": r.id,
+                            "started": r.started.isoformat(),
+                            "ended": r.ended.isoformat() if r.ended else None,
+                            "dry_run": r.dry_run,
+                            "outcome": r.outcome,
+                            "counts": r.counts,
+                        }
+                        for r in st.runs
+                    ],
+                    "open_findings": st.open_findings,
+                    "cursors": {k: v.updated.isoformat() for k, v in st.cursors.items()},
+                    "queued": st.outbox,
+                    "items": st.items,
+                }
+            )
+        )
+        return
+    click.echo("Last runs:")
+    for r in st.runs:
+        ended = r.ended.strftime("%Y-%m-%d %H:%M") if r.ended else "did not finish"
+        kind = " (dry run)" if r.dry_run else ""
+        outcome = r.outcome or ("still running, or killed" if r.ended is None else "?")
+        click.echo(f"  #{r.id} {r.started:%Y-%m-%d %H:%M} → {ended}: {outcome}{kind}")
+    click.echo("Open findings:")
+    for code, n in sorted(st.open_findings.items()):
+        click.echo(f"  {code}: {n}")
+    if not st.open_findings:
+        click.echo("  none")
+    click.echo("Items: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items.items())))
+    click.echo("Cursors:")
+    for scope, cur in st.cursors.items():
+        click.echo(f"  {scope}: {cur.updated:%Y-%m-%d %H:%M:%S} UTC")
+    queued = {s: sum(v.values()) for s, v in st.outbox.items()}
+    click.echo("Queued writes: " + (", ".join(f"{s} {n}" for s, n in queued.items()) or "none"))
