@@ -28,6 +28,9 @@ from sync.report_data import gather
 from sync.report_html import CSP, render_html
 from sync.state import State
 
+# One worker runs every test here: one Chromium to start, and never two apt-get runs at once.
+pytestmark = pytest.mark.xdist_group("chromium")
+
 INSTALL_TIMEOUT = 600  # seconds for apt-get, when the test has to install Chromium
 STEP_TIMEOUT = 20.0  # seconds for the browser to start, or any one page load or evaluation
 # A title that would leave a mark if it ever ran, with or without the CSP.
