@@ -27,6 +27,9 @@ from sync.engine import SyncResult
 from sync.settings import Settings, load_settings
 from sync.state import State
 
+# End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
+pytestmark = pytest.mark.slow
+
 PAGE = "9a8b7c6d-0000-4000-8000-0000000000a1"
 SCOPES = {"jira": "jira:EXP", "github": "github:acme/web", "notion": f"notion:{DB_ID}"}
 TOKEN = re.compile(r"handoff-sync:[0-9a-f]+/[0-9a-f]+")
