@@ -2,8 +2,8 @@
 
 The renderers are pure functions of a `ReportData` (`sync.report_data.gather` builds one from
 the state database). User text is escaped for each format: Markdown escapes every character
-that could start markup, HTML goes through `html.escape` (see `sync.report_html`), and JSON is
-JSON. Links are kept only when they are http(s) URLs.
+that could start markup, HTML is a Jinja2 template with autoescape (see `sync.report_html`),
+and JSON is JSON. Links are kept only when they are http(s) URLs.
 """
 
 from __future__ import annotations

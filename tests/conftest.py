@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 # CI must be repeatable: the same examples every run (explore locally, where a new failing
-# example is news rather than a red build). deadline=None: shared machines are noisy.
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+# example is news rather than a red build). deadline=None: shared machines are noisy, and
+# under pytest-xdist two workers share the cores. database=None in CI: derandomized runs have
+# nothing to replay, and no worker then writes ./.hypothesis in the checkout. Locally the
+# example database stays: it is keyed by test, and xdist runs each test in one worker only.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, database=None)
 settings.register_profile("dev", deadline=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
@@ -26,3 +30,15 @@ def shared_api() -> Path:
             pytest.fail(f"{SHARED_API} is missing: CI must run beside ../shared/api")
         pytest.skip(f"{SHARED_API} not present on this machine")
     return SHARED_API
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, the lone long runs before the matrices of many short cells.
+
+    pytest-xdist hands out tests in collection order, a few at a time: a two-minute test picked
+    up last would keep one worker busy long after the other has run out of work. A module with
+    one or two slow tests holds long runs (crash, property, bench); one with 150 (the fault
+    matrix) holds short cells that fill the gaps. The sort is stable: otherwise file order.
+    """
+    slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, slow[item.path]))

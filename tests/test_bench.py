@@ -15,6 +15,10 @@ sys.path.insert(0, str(ROOT))
 from bench import measure  # noqa: E402
 from bench.report import TITLE, replace_section  # noqa: E402
 
+# One xdist worker runs this module, so the quick benchmark run (about a minute, the module
+# fixture) is made once, not once per worker.
+pytestmark = pytest.mark.xdist_group("bench")
+
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> dict:
@@ -31,6 +35,7 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return data
 
 
+@pytest.mark.slow
 def test_quick_run_meets_the_request_targets(quick: dict) -> None:
     (size,) = quick["sizes"].values()
     scopes = len(size["scopes"])
@@ -51,6 +56,7 @@ def test_quick_run_meets_the_request_targets(quick: dict) -> None:
     assert first["requests"]["by_class"]["comment.create"] == first["flagged_items"] > 0
 
 
+@pytest.mark.slow
 def test_naive_baseline_plans_the_same_writes_with_more_requests(quick: dict) -> None:
     (size,) = quick["sizes"].values()
     assert size["naive_first"]["planned"] == size["first"]["planned"]

@@ -6,12 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from engine_fixtures import workspace, write_config
 from fault_helpers import ROOT, posted_comments, run_sync
 
 from connectors.sandbox import Sandbox
 from sync.settings import load_settings
 from sync.state import State
+
+# End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
+pytestmark = pytest.mark.slow
 
 
 def test_two_syncs_at_once_one_runs_the_other_exits_3(tmp_path: Path) -> None:

@@ -11,11 +11,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from connectors.sandbox.demo import DEMO_CLEAN, DEMO_EXPECTED
 from sync.cli import main
 from sync.demo import run_demo
+
+# End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import pytest
 import requests
 from engine_fixtures import BEN_NOTION, workspace, write_config
 from hypothesis import HealthCheck, settings
@@ -41,6 +42,9 @@ from sync.engine import Engine, SyncOptions, SyncResult, plan_config
 from sync.render import MARKER_PREFIX, is_current, labels_for
 from sync.settings import load_settings
 from sync.state import State
+
+# End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 # FAST_POLICY with a 1 s client timeout, so a write that lands but never answers costs 1 s.

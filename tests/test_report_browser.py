@@ -1,35 +1,38 @@
 """The HTML report in headless Chromium: charts render, nothing logs an error, no title runs.
 
-Chromium is driven over the DevTools protocol through a minimal stdlib WebSocket client (one
-connection, unfragmented text frames, which is all Chromium sends us). In CI (CI=true) a missing
-Chromium that cannot be installed is a failure, never a skip.
+Playwright for Python drives the system Chromium (`executable_path`, never a browser that
+Playwright downloads: `playwright install` is not part of this project). In CI (CI=true) a
+missing Chromium that cannot be installed is a failure, never a skip.
 """
 
 from __future__ import annotations
 
-import base64
+import html
 import json
 import os
 import re
 import shutil
-import socket
-import struct
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from test_report import NAMES, NOW, SECOND, _f, fill
 
 from sync.report_data import gather
-from sync.report_html import render_html
+from sync.report_html import CSP, render_html
 from sync.state import State
 
+# One worker runs every test here: one Chromium to start, and never two apt-get runs at once.
+pytestmark = pytest.mark.xdist_group("chromium")
+
 INSTALL_TIMEOUT = 600  # seconds for apt-get, when the test has to install Chromium
-STEP_TIMEOUT = 20.0  # seconds for any one DevTools answer or page load
+STEP_TIMEOUT = 20.0  # seconds for the browser to start, or any one page load or evaluation
 # A title that would leave a mark if it ever ran, with or without the CSP.
 MARKING_TITLE = (
     "<script>document.title='pwned';document.documentElement.dataset.pwned='1'</script>"
@@ -70,168 +73,68 @@ def chromium() -> str:
     pytest.skip(why or "Chromium not found")
 
 
-# --- a minimal DevTools client --------------------------------------------------------------
+# --- the browser, through Playwright ---------------------------------------------------------
 
-
-class DevTools:
-    """One WebSocket to one page target; `call` sends a command and collects events."""
-
-    def __init__(self, ws_url: str) -> None:
-        m = re.fullmatch(r"ws://([\d.]+):(\d+)(/.*)", ws_url)
-        assert m, ws_url
-        self.sock = socket.create_connection((m[1], int(m[2])), timeout=STEP_TIMEOUT)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(
-            (
-                f"GET {m[3]} HTTP/1.1\r\nHost: {m[1]}:{m[2]}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(4096)
-            assert chunk, "DevTools closed during the handshake"
-            head += chunk
-        assert head.startswith(b"HTTP/1.1 101"), head[:80]
-        self.buf = head.split(b"\r\n\r\n", 1)[1]
-        self.next_id = 0
-        self.events: list[dict[str, Any]] = []
-
-    def _read(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            assert chunk, "DevTools closed the connection"
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def _recv(self) -> dict[str, Any]:
-        first, second = self._read(2)
-        size = second & 0x7F
-        if size == 126:
-            size = struct.unpack(">H", self._read(2))[0]
-        elif size == 127:
-            size = struct.unpack(">Q", self._read(8))[0]
-        payload = self._read(size)
-        assert first & 0x0F == 1 and first & 0x80, "expected one whole text frame"
-        message: dict[str, Any] = json.loads(payload)
-        return message
-
-    def send(self, method: str, **params: Any) -> int:
-        self.next_id += 1
-        data = json.dumps({"id": self.next_id, "method": method, "params": params}).encode()
-        mask = os.urandom(4)
-        if len(data) < 126:
-            header = struct.pack(">BB", 0x81, 0x80 | len(data))
-        else:
-            header = struct.pack(">BBH", 0x81, 0x80 | 126, len(data))
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-        self.sock.sendall(header + mask + masked)
-        return self.next_id
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        wanted = self.send(method, **params)
-        for _ in range(10_000):
-            message = self._recv()
-            if message.get("id") == wanted:
-                assert "error" not in message, message
-                result: dict[str, Any] = message.get("result", {})
-                return result
-            if "method" in message:
-                self.events.append(message)
-        raise AssertionError(f"no answer to {method}")
-
-    def wait_event(self, method: str) -> dict[str, Any]:
-        for event in self.events:
-            if event["method"] == method:
-                return event
-        for _ in range(10_000):
-            message = self._recv()
-            if "method" in message:
-                self.events.append(message)
-                if message["method"] == method:
-                    return message
-        raise AssertionError(f"no {method} event")
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        assert "exceptionDetails" not in result, result
-        return result["result"].get("value")
-
-    def close(self) -> None:
-        self.sock.close()
+# Flags for a quiet headless run as root in a container: no sandbox (root), no GPU, and nothing
+# that would reach the network on its own (QUIC, updates, sync, background fetches).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """Headless Chromium with DevTools on a free loopback port; yields the port."""
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    proc = subprocess.Popen(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            "--window-size=1200,2000",
-            "about:blank",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + STEP_TIMEOUT
-        while not port_file.exists() or not port_file.read_text().strip():
-            assert proc.poll() is None, "Chromium exited at start"
-            assert time.monotonic() < deadline, "Chromium did not open DevTools"
-            time.sleep(0.05)
-        yield int(port_file.read_text().split()[0])
-    finally:
-        proc.terminate()
+def browser(chromium: str) -> Iterator[Browser]:
+    """The system Chromium, headless, driven by Playwright (never its own downloaded browser)."""
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            timeout=STEP_TIMEOUT * 1000,
+        )
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            yield launched
+        finally:
+            launched.close()
 
 
-def open_page(port: int, path: Path) -> DevTools:
-    """A fresh tab with the report loaded; console and log events are being collected."""
-    with urllib.request.urlopen(
-        urllib.request.Request(f"http://127.0.0.1:{port}/json/new?about:blank", method="PUT"),
-        timeout=STEP_TIMEOUT,
-    ) as answer:
-        target = json.loads(answer.read())
-    tab = DevTools(target["webSocketDebuggerUrl"])
-    for domain in ("Page", "Runtime", "Log"):
-        tab.call(f"{domain}.enable")
-    tab.call("Page.navigate", url=path.as_uri())
-    tab.wait_event("Page.loadEventFired")
-    return tab
+@dataclass
+class Tab:
+    """A page with the report loaded, and every error the page or the console reported."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+    def evaluate(self, expression: str) -> Any:
+        return self.page.evaluate(expression)
 
 
-def errors_of(tab: DevTools) -> list[str]:
-    tab.evaluate("1")  # drain events that arrived with the load
-    out = []
-    for event in tab.events:
-        params = event.get("params", {})
-        if event["method"] == "Runtime.exceptionThrown":
-            out.append(str(params["exceptionDetails"]))
-        elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") == "error":
-            out.append(str(params.get("args")))
-        elif event["method"] == "Log.entryAdded" and params["entry"]["level"] == "error":
-            out.append(params["entry"].get("text", ""))
-    return out
+def _on_console(errors: list[str], message: ConsoleMessage) -> None:
+    # Playwright reports both console.error() and Chromium's own log entries (a CSP
+    # violation, a failed load) as console messages.
+    if message.type == "error":
+        errors.append(message.text)
+
+
+@contextmanager
+def open_page(browser: Browser, path: Path) -> Iterator[Tab]:
+    """A fresh tab with the page loaded; console errors and uncaught exceptions are collected."""
+    page = browser.new_page(viewport={"width": 1200, "height": 2000})
+    page.set_default_timeout(STEP_TIMEOUT * 1000)
+    tab = Tab(page)
+    page.on("console", partial(_on_console, tab.errors))
+    page.on("pageerror", lambda exc: tab.errors.append(f"uncaught: {exc}"))
+    try:
+        page.goto(path.as_uri(), wait_until="load")
+        yield tab
+    finally:
+        page.close()
 
 
 @pytest.fixture(scope="module")
@@ -254,40 +157,48 @@ CHARTS = """JSON.stringify([...document.querySelectorAll('svg.chart')].map(s => 
 }))"""
 
 
-def test_charts_render_with_size_and_no_console_errors(browser: int, report: Path) -> None:
-    tab = open_page(browser, report)
-    try:
+def test_charts_render_with_size_and_no_console_errors(browser: Browser, report: Path) -> None:
+    with open_page(browser, report) as tab:
         charts = json.loads(tab.evaluate(CHARTS))
         assert [c["id"] for c in charts] == ["trend-chart", "heat-team", "heat-owner"]
         assert all(c["w"] > 100 and c["h"] > 50 and c["shapes"] > 0 for c in charts), charts
-        assert errors_of(tab) == []
-    finally:
-        tab.close()
+        assert tab.errors == []
 
 
-def test_a_script_in_a_title_does_not_run(browser: int, report: Path) -> None:
-    tab = open_page(browser, report)
-    try:
+def test_a_script_in_a_title_does_not_run(browser: Browser, report: Path) -> None:
+    with open_page(browser, report) as tab:
         assert tab.evaluate("document.title").startswith("Handoff report")
         assert tab.evaluate("document.documentElement.dataset.pwned || ''") == ""
         assert tab.evaluate("document.querySelectorAll('script, img').length") == 0
         text = tab.evaluate("document.body.innerText")
         assert "<script>document.title='pwned'" in text  # shown as text, not run
-    finally:
-        tab.close()
 
 
 def test_escaping_alone_stops_the_script_even_without_the_csp(
-    browser: int, report: Path, tmp_path: Path
+    browser: Browser, report: Path, tmp_path: Path
 ) -> None:
     bare = tmp_path / "no-csp.html"
     page = report.read_text(encoding="utf-8")
     bare.write_text(re.sub(r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>", "", page))
     assert "Content-Security-Policy" not in bare.read_text()
-    tab = open_page(browser, bare)
-    try:
+    with open_page(browser, bare) as tab:
         assert tab.evaluate("document.title").startswith("Handoff report")
         assert tab.evaluate("document.documentElement.dataset.pwned || ''") == ""
-        assert errors_of(tab) == []
-    finally:
-        tab.close()
+        assert tab.errors == []
+
+
+def test_the_error_collector_sees_what_the_csp_blocks(browser: Browser, tmp_path: Path) -> None:
+    """The `errors == []` checks above mean something: a blocked script and a thrown error show."""
+    page = tmp_path / "blocked.html"
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(CSP)}">'
+    page.write_text(
+        f"<!DOCTYPE html><html><head>{meta}</head><body>"
+        "<script>document.title='ran'</script></body></html>"
+    )
+    with open_page(browser, page) as tab:
+        assert tab.evaluate("document.title") != "ran"
+        assert any("Content Security Policy" in e for e in tab.errors), tab.errors
+    bare = tmp_path / "throws.html"
+    bare.write_text("<!DOCTYPE html><html><body><script>null.boom</script></body></html>")
+    with open_page(browser, bare) as tab:
+        assert any(e.startswith("uncaught:") for e in tab.errors), tab.errors

@@ -20,6 +20,9 @@ from fault_helpers import dump_state, handoff
 
 from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
 
+# End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
+pytestmark = pytest.mark.slow
+
 GOOD = {"jira": "jq7-Xv2-pl4m", "github": "gz9-Kp4-tr8w", "notion": "nm3-Wr8-qs1d"}
 WRONG = {"jira": "jw5-Bad-zz01", "github": "gw6-Bad-zz02", "notion": "nw7-Bad-zz03"}
 
