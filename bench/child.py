@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 from sync.connect import connect  # noqa: E402
 from sync.engine import Engine, SyncOptions  # noqa: E402
 from sync.settings import Settings, load_settings  # noqa: E402
-from sync.state import State  # noqa: E402
+from sync.store.sqlite import SqliteStore as State  # noqa: E402
 
 
 def _flagged_items(settings: Settings, flagged: set[str]) -> int:

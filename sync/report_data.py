@@ -24,7 +24,7 @@ from typing import Any
 from connectors.base import SYSTEMS
 from connectors.errors import ConfigError
 from mapping.fields import DEFAULT_NAMES
-from sync.state import State
+from sync.store.sqlite import SqliteStore as State
 
 __all__ = [
     "ESCALATION_NOTE",

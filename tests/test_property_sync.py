@@ -40,7 +40,7 @@ from sync.connect import connect
 from sync.engine import Engine, SyncOptions, SyncResult, plan_config
 from sync.render import MARKER_PREFIX, is_current, labels_for
 from sync.settings import load_settings
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 # FAST_POLICY with a 1 s client timeout, so a write that lands but never answers costs 1 s.
@@ -297,7 +297,7 @@ class SyncMachine(RuleBasedStateMachine):
         comments = self._our_comments()
         assert all(len(found) <= 1 for found in comments.values()), comments
         cfg = plan_config(self.settings)
-        with State.open(self.settings.state.path) as state:
+        with SqliteStore.open(self.settings.state.path) as state:
             stored = {(c.system, c.item_id): c.body for c in state.iter_comments()}
             wanted: dict[str, set[str]] = {}
             for f in final.findings:

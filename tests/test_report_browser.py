@@ -26,7 +26,7 @@ from test_report import NAMES, NOW, SECOND, _f, fill
 
 from sync.report_data import gather
 from sync.report_html import render_html
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 INSTALL_TIMEOUT = 600  # seconds for apt-get, when the test has to install Chromium
 STEP_TIMEOUT = 20.0  # seconds for any one DevTools answer or page load
@@ -236,7 +236,7 @@ def errors_of(tab: DevTools) -> list[str]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    with State.memory() as state:
+    with SqliteStore.memory() as state:
         fill(state)
         run = state.start_run(NOW)
         marked = _f(5, "ownerless", "outcome_owner", notify=(), message=MARKING_TITLE)
