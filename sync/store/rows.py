@@ -151,8 +151,6 @@ def op_from_json(text: str) -> WriteOp:
     return WriteOp(**json.loads(text))
 
 
-
-
 @dataclass(frozen=True)
 class RecordRow:
     """A stored handoff record: its key, title and the "system:item_id" of its items."""
