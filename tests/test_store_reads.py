@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.base import SourceItem
-from sync.store import FindingRow, RecordRow, Store, copy_of, memory_store, open_store
+from sync.store import (
+    FindingRow,
+    RecordRow,
+    Store,
+    copy_of,
+    discard,
+    memory_store,
+    open_store,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -127,3 +135,15 @@ def test_served_config_survives_reopening_and_copies(tmp_path) -> None:  # type:
         s.serve_config('{"jira": 2}')
     with copy_of(path) as c:
         assert c.served_config() == '{"jira": 2}'
+
+
+def test_discard_leaves_nothing_that_open_would_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "state.db"
+    with open_store(path) as s:
+        s.start_run(T0)
+        # While open in WAL mode the journal files exist beside the state.
+        assert {p.name for p in tmp_path.iterdir()} >= {"state.db", "state.db-wal"}
+    discard(path)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("state.db")]
+    with open_store(path) as fresh:
+        assert fresh.runs() == []

@@ -49,6 +49,7 @@ __all__ = [
     "Store",
     "StoredComment",
     "copy_of",
+    "discard",
     "memory_store",
     "open_store",
     "run_lock",
@@ -73,6 +74,11 @@ def copy_of(where: Settings | str | Path) -> Store:
     """A private in-memory copy of the state: plan or read with the real history while the
     state itself stays byte-for-byte unchanged. A missing state gives an empty one."""
     return SqliteStore.copy_of(_path(where))
+
+
+def discard(where: Settings | str | Path) -> None:
+    """Delete a state and whatever the backend keeps beside it: the next open starts empty."""
+    SqliteStore.discard(_path(where))
 
 
 def memory_store() -> Store:

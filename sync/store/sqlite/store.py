@@ -107,6 +107,13 @@ class SqliteStore(FindingsHistory, OutboxLedger, Reads):
         """A fresh in-memory state (tests, or a run that must leave no trace)."""
         return cls(Database(sqlite3.connect(":memory:", check_same_thread=False)))
 
+    @staticmethod
+    def discard(path: str | Path) -> None:
+        """Delete the state file and SQLite's journal files beside it (not the lock)."""
+        where = Path(path)
+        for name in (where.name, f"{where.name}-wal", f"{where.name}-shm"):
+            (where.parent / name).unlink(missing_ok=True)
+
     @classmethod
     def copy_of(cls, path: str | Path) -> SqliteStore:
         """An in-memory copy of the file: a dry run plans with the real history and the file
