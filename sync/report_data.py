@@ -15,14 +15,14 @@ Notion select, a Jira custom field named Team), else the project, repo or databa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import SYSTEMS
 from connectors.errors import ConfigError
 from mapping.fields import DEFAULT_NAMES
+from sync.report_people import owners_of, teams_of
 from sync.store import FindingRow, Store
 
 __all__ = [
@@ -39,7 +39,6 @@ WEEK = timedelta(days=7)
 TREND_RUNS = 30  # runs on the trend chart when no --since narrows it
 NO_OWNER = "(no owner)"
 NO_TEAM = "(no team)"
-_TEAM_FIELDS = ("team",)
 ESCALATION_NOTE = (
     "Findings open past their window in the owner's working hours. Step 0 tells the owner; "
     "each later step of the ladder tells more people (by default the cost-cap approver, then "
@@ -235,10 +234,10 @@ def gather(
     since = filters.since or now - WEEK
     names = names or {}
     records = {r.key: (r.title, list(r.item_ids)) for r in state.records()}
-    teams = _teams(state, records)
+    teams = teams_of(state, records)
     open_rows = state.findings(open_only=True)
     closed_rows = state.findings(resolved_since=since)
-    owners = _owners(open_rows + closed_rows)
+    owners = owners_of(open_rows + closed_rows)
     _check_filters(filters, teams, owners, names)
     open_lines = [_line(r, records, teams, owners, names) for r in open_rows]
     closed = [_line(r, records, teams, owners, names) for r in closed_rows]
@@ -300,69 +299,6 @@ def _check_filters(
 def _order(ln: ReportLine) -> tuple[Any, ...]:
     rank = {"error": 0, "warning": 1}.get(ln.severity, 2)
     return (rank, ln.code, ln.record, ln.subject)
-
-
-def _owners(rows: Iterable[FindingRow]) -> dict[str, str]:
-    """Record key -> owner key: the first person told, unless the outcome owner is missing."""
-    owners: dict[str, str] = {}
-    no_owner: set[str] = set()
-    for row in rows:
-        record = row.record_key
-        if row.code == "ownerless" and row.subject == "outcome_owner" and row.resolved_at is None:
-            no_owner.add(record)
-        if row.notify and record not in owners:
-            owners[record] = row.notify[0]
-    return {k: v for k, v in owners.items() if k not in no_owner}
-
-
-def _teams(state: Store, records: Mapping[str, tuple[str, list[str]]]) -> dict[str, str]:
-    """Record key -> team: a "Team" field on any of its items, else its first item's scope."""
-    found: dict[str, str] = {}
-    for key, (_, item_ids) in records.items():
-        scope = ""
-        for ref in sorted(item_ids, key=_jira_first):
-            system, _, item_id = ref.partition(":")
-            item = state.item(system, item_id)
-            if item is None:
-                continue
-            scope = scope or item.scope.partition(":")[2]
-            team = _team_field(item.fields)
-            if team:
-                found[key] = team
-                break
-        else:
-            found[key] = scope
-    return found
-
-
-def _jira_first(ref: str) -> tuple[int, str]:
-    # A handoff's home is its Jira issue when it has one, as in the record itself.
-    system = ref.partition(":")[0]
-    return (SYSTEMS.index(system) if system in SYSTEMS else len(SYSTEMS), ref)
-
-
-def _team_field(fields: Mapping[str, Any]) -> str:
-    for name, value in fields.items():
-        if str(name).strip().casefold() in _TEAM_FIELDS:
-            text = _plain(value)
-            if text:
-                return text
-    return ""
-
-
-def _plain(value: Any) -> str:
-    """A select/option/user-ish value as text: Notion {"select": {"name"}}, Jira {"value"}."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, list):
-        return next((t for t in map(_plain, value) if t), "")
-    if isinstance(value, dict):
-        for key in ("select", "name", "value", "displayName"):
-            if key in value:
-                text = _plain(value[key])
-                if text:
-                    return text
-    return ""
 
 
 def _line(
