@@ -19,19 +19,17 @@ sys.path.insert(0, str(ROOT))
 from sync.connect import connect  # noqa: E402
 from sync.engine import Engine, SyncOptions  # noqa: E402
 from sync.settings import Settings, load_settings  # noqa: E402
-from sync.state import State  # noqa: E402
+from sync.store import open_store  # noqa: E402
 
 
 def _flagged_items(settings: Settings, flagged: set[str]) -> int:
     """Items that belong to a record with findings: each must carry our comment."""
-    import json as _json
-
-    with State.open(settings.state.path) as state:
-        rows = state.db.execute("SELECT key, item_ids FROM records").fetchall()
+    with open_store(settings) as state:
+        rows = state.records()
     items: set[str] = set()
-    for key, ids in rows:
-        if key in flagged:
-            items.update(_json.loads(ids))
+    for row in rows:
+        if row.key in flagged:
+            items.update(row.item_ids)
     return len(items)
 
 

@@ -21,7 +21,7 @@ from connectors.base import SourceItem
 from sync.engine import Engine, plan_config
 from sync.plan import plan
 from sync.settings import Settings
-from sync.state import State
+from sync.store import memory_store, open_store
 
 __all__ = ["load_items", "measure", "replicate"]
 
@@ -30,7 +30,7 @@ _SHIFT = 1_000_000
 
 
 def load_items(path: str | Path) -> list[SourceItem]:
-    with State.open(path) as state:
+    with open_store(path) as state:
         return [i for i in state.iter_items() if i.state == "present"]
 
 
@@ -63,7 +63,7 @@ def _pipeline(settings: Settings, items: list[SourceItem], now: datetime) -> tup
     from mapping.link import build_records
 
     engine = Engine(settings, {}, [])
-    with State.memory() as state:
+    with memory_store() as state:
         directory = settings.directory()
         by_id = {(i.system, i.id): i for i in items}
         records = build_records(by_id.values(), settings.fields, directory, settings.link)

@@ -19,7 +19,7 @@ and RateLimited stop that system (its remaining ops are recorded as not attempte
 other systems go on; so do GIVE_UP_AFTER transient failures in a row (the system is down).
 
 Each system runs in its own thread; the state serialises their writes behind one lock (see
-`sync.state`), which costs nothing next to the APIs' own pace.
+`sync.store`), which costs nothing next to the APIs' own pace.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from connectors.errors import (
     scrub,
 )
 from sync.render import MARKER_PREFIX, is_current, marker_for
-from sync.state import State
+from sync.store import Store
 
 __all__ = [
     "DEFAULT_BUDGETS",
@@ -195,7 +195,7 @@ GIVE_UP_AFTER = 10  # transient failures in a row after which a system is taken 
 def apply(
     ops: Sequence[WriteOp],
     connectors: Mapping[str, Connector],
-    state: State,
+    state: Store,
     *,
     run_id: int,
     now: Callable[[], datetime],
@@ -237,7 +237,7 @@ class _SystemRun:
         system: str,
         ops: list[WriteOp],
         connector: Connector | None,
-        state: State,
+        state: Store,
         run_id: int,
         now: Callable[[], datetime],
         pacer: Pacer | None,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -81,10 +80,10 @@ def _fail(exc: HandoffSyncError) -> None:
 
 def _unexpected(exc: BaseException) -> HandoffSyncError:
     """Any other exception as one line; the traceback goes to the debug log only."""
-    if isinstance(exc, sqlite3.Error):
-        from sync.state_errors import state_error
+    from sync.store import STORE_ERRORS, store_error
 
-        return state_error(exc, None)
+    if isinstance(exc, STORE_ERRORS):
+        return store_error(exc, None)
     log.debug("unexpected error", exc_info=exc)
     return HandoffSyncError(
         f"unexpected error ({type(exc).__name__}: {exc}). Run again with -v for the log, and "

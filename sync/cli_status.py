@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import click
@@ -18,7 +17,7 @@ __all__ = ["status_command"]
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_command(config: str | None, as_json: bool) -> None:
     """Show the last runs, open findings by kind, cursors and queued writes."""
-    from sync.state import State
+    from sync.store import STORE_ERRORS, copy_of, store_error
 
     settings = _load(config)
     path = Path(settings.state.path)
@@ -29,12 +28,10 @@ def status_command(config: str | None, as_json: bool) -> None:
             click.echo(f"No state yet at {path}: run `handoff sync` first.")
         return
     try:
-        with State.copy_of(path) as state:
+        with copy_of(path) as state:
             st = state.status()
-    except sqlite3.Error as exc:
-        from sync.state_errors import state_error
-
-        raise state_error(exc, path) from exc
+    except STORE_ERRORS as exc:
+        raise store_error(exc, path) from exc
     if as_json:
         click.echo(
             json.dumps(

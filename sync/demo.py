@@ -61,11 +61,11 @@ def run_demo(
     from sync.connect import connect
     from sync.engine import Engine, SyncOptions
     from sync.settings import load_settings
+    from sync.store import discard
 
     folder.mkdir(parents=True, exist_ok=True)
     state = folder / "state.db"
-    for stale in (state, folder / "state.db-wal", folder / "state.db-shm"):
-        stale.unlink(missing_ok=True)  # each demo starts from a fresh team and a fresh state
+    discard(state)  # each demo starts from a fresh team and a fresh state
     sb = Sandbox(demo_workspace())
     sb.start()
     try:

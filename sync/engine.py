@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,12 +33,11 @@ from sync.knowledge import (
     stale_note,
     stale_scopes,
 )
-from sync.lock import lock_path, run_lock
 from sync.plan import ItemView, PlanConfig, Target, describe, plan
 from sync.render import markers_for
 from sync.settings import Settings
-from sync.state import State, state_error
-from sync.state_identity import check_served, served_by
+from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
+from sync.store.identity import check_served, served_by
 
 __all__ = [
     "Engine",
@@ -199,17 +197,16 @@ class Engine:
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, opts: SyncOptions) -> SyncResult:
-        path = self.settings.state.path
         if opts.dry_run:
-            # An in-memory copy: the plan uses real history and the file stays untouched.
-            with State.copy_of(path) as state:
+            # An in-memory copy: the plan uses real history and the state stays untouched.
+            with copy_of(self.settings) as state:
                 check_served(state, served_by(self.settings), adopt=opts.adopt_config)
                 return self._run(state, opts)
-        with run_lock(lock_path(path)), State.open(path) as state:
+        with run_lock(self.settings), open_store(self.settings) as state:
             check_served(state, served_by(self.settings), adopt=opts.adopt_config)
             return self._run(state, opts)
 
-    def _run(self, state: State, opts: SyncOptions) -> SyncResult:
+    def _run(self, state: Store, opts: SyncOptions) -> SyncResult:
         now = self.clock()
         run_id = state.start_run(now, dry_run=opts.dry_run)
         result = SyncResult(
@@ -301,8 +298,8 @@ class Engine:
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
-        except sqlite3.Error as exc:
-            error = state_error(exc, self.settings.state.path)
+        except STORE_ERRORS as exc:
+            error = store_error(exc, self.settings)
             result.errors.append(error.message)
             raise error from exc
         except BaseException as exc:  # a bug, or Ctrl-C before the writes: never "ok"
@@ -315,13 +312,13 @@ class Engine:
             self._finish(state, run_id, result)
         return result
 
-    def _finish(self, state: State, run_id: int, result: SyncResult) -> None:
+    def _finish(self, state: Store, run_id: int, result: SyncResult) -> None:
         """Record how the run ended; a state file that cannot take even that is logged."""
         try:
             state.finish_run(
                 run_id, self.clock(), outcome=run_outcome(result), counts=result.counts()
             )
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             log.warning("could not record how run %d ended: %s", run_id, exc)
 
     # -- steps -----------------------------------------------------------------------------
@@ -348,7 +345,7 @@ class Engine:
         return directory, failed
 
     def _pull(
-        self, state: State, systems: Sequence[str], opts: SyncOptions, run_id: int, now: datetime
+        self, state: Store, systems: Sequence[str], opts: SyncOptions, run_id: int, now: datetime
     ) -> list[ScopeOutcome]:
         """Pull every scope of `systems`, one thread per system, storing items as they come."""
         outcomes = {s.key: ScopeOutcome(s.key) for s in self.scopes if s.system in systems}
@@ -418,7 +415,7 @@ class Engine:
 
     def _evaluate(
         self,
-        state: State,
+        state: Store,
         records: Sequence[HandoffRecord],
         directory: Directory,
         now: datetime,
@@ -429,7 +426,7 @@ class Engine:
 
     def _targets(
         self,
-        state: State,
+        state: Store,
         records: Sequence[HandoffRecord],
         findings: Mapping[str, list[Finding]],
         items: Mapping[tuple[str, str], SourceItem],
@@ -491,6 +488,6 @@ def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:
     return replace(view, comment=comment)
 
 
-def _stored_comments(state: State) -> dict[tuple[str, str], CommentRef]:
+def _stored_comments(state: Store) -> dict[tuple[str, str], CommentRef]:
     """Where we wrote our comment on every item, in one read instead of one per item."""
     return {(c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.base import SourceItem
-from sync.state import State
+from sync.store import Store
 
 __all__ = [
     "ScopeOutcome",
@@ -47,7 +47,7 @@ class ScopeOutcome:
 
 
 def blind_scopes(
-    state: State, outcomes: Sequence[ScopeOutcome], people_failed: Mapping[str, bool]
+    state: Store, outcomes: Sequence[ScopeOutcome], people_failed: Mapping[str, bool]
 ) -> tuple[list[str], bool]:
     """Scopes never read in full whose read (pull, or its system's people) failed now, and
     whether a refused token or permission is among the causes."""
@@ -62,7 +62,7 @@ def blind_scopes(
     return blind, auth
 
 
-def record_reads(state: State, outcomes: Sequence[ScopeOutcome], now: datetime) -> None:
+def record_reads(state: Store, outcomes: Sequence[ScopeOutcome], now: datetime) -> None:
     """Every scope pulled without error was read whole as of `now`."""
     for o in outcomes:
         if not o.error:
@@ -70,7 +70,7 @@ def record_reads(state: State, outcomes: Sequence[ScopeOutcome], now: datetime) 
 
 
 def stale_scopes(
-    state: State, outcomes: Sequence[ScopeOutcome], blind: Sequence[str]
+    state: Store, outcomes: Sequence[ScopeOutcome], blind: Sequence[str]
 ) -> dict[str, datetime]:
     """Scopes read before that failed now -> when they were last read whole."""
     failed = [o.scope for o in outcomes if o.error and o.scope not in blind]
@@ -103,7 +103,7 @@ def age(delta: timedelta) -> str:
     return f"{seconds // 86400} days"
 
 
-def mark_gone(state: State, outcomes: Sequence[ScopeOutcome]) -> None:
+def mark_gone(state: Store, outcomes: Sequence[ScopeOutcome]) -> None:
     """A full pull that came back whole and no longer returns a stored item: the item was
     deleted (or left the scope), so its findings close. A failed pull proves nothing."""
     for out in outcomes:

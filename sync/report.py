@@ -250,7 +250,7 @@ def report_data(
     """The report's data from a config file (its state and people) or, with `from_state`, a
     state file alone. Reads a copy: the state file is never changed."""
     from sync.settings import load_settings
-    from sync.state import State
+    from sync.store import copy_of
 
     names: dict[str, str] = {}
     path = source
@@ -260,7 +260,7 @@ def report_data(
         names = {p.key: p.name or p.key for p in settings.people}
     if not path.exists():
         raise FileNotFoundError(2, "no state file", str(path))
-    with State.copy_of(path) as state:
+    with copy_of(path) as state:
         return gather(state, now=datetime.now(UTC), filters=filters or Filters(), names=names)
 
 

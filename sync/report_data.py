@@ -2,7 +2,7 @@
 
 `gather(state, now=...)` reads open and recently closed findings, the records and items they
 belong to, and the per-run counts, and returns a `ReportData` that the renderers in
-`sync.report` turn into Markdown, HTML or JSON. It only reads: give it `State.copy_of(path)`.
+`sync.report` turn into Markdown, HTML or JSON. It only reads: give it `sync.store.copy_of(path)`.
 
 Who owns a handoff: the first person its findings notify. The escalation ladder always starts
 with the outcome owner (else the engineering owner), so that person comes first; a handoff whose
@@ -15,16 +15,15 @@ Notion select, a Jira custom field named Team), else the project, repo or databa
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import SYSTEMS
 from connectors.errors import ConfigError
 from mapping.fields import DEFAULT_NAMES
-from sync.state import State
+from sync.report_people import owners_of, teams_of
+from sync.store import FindingRow, Store
 
 __all__ = [
     "ESCALATION_NOTE",
@@ -40,7 +39,6 @@ WEEK = timedelta(days=7)
 TREND_RUNS = 30  # runs on the trend chart when no --since narrows it
 NO_OWNER = "(no owner)"
 NO_TEAM = "(no team)"
-_TEAM_FIELDS = ("team",)
 ESCALATION_NOTE = (
     "Findings open past their window in the owner's working hours. Step 0 tells the owner; "
     "each later step of the ladder tells more people (by default the cost-cap approver, then "
@@ -224,14 +222,8 @@ def field_label(name: str) -> str:
 
 # --- gathering --------------------------------------------------------------------------
 
-_FINDING_COLS = (
-    "record_key, code, severity, subject, message, system, item_key, url, notify, "
-    "escalation, first_seen, resolved_at"
-)
-
-
 def gather(
-    state: State,
+    state: Store,
     *,
     now: datetime,
     filters: Filters | None = None,
@@ -241,19 +233,11 @@ def gather(
     filters = filters or Filters()
     since = filters.since or now - WEEK
     names = names or {}
-    db = state.db
-    records = {
-        key: (title or "", json.loads(items or "[]"))
-        for key, title, items in db.execute("SELECT key, title, item_ids FROM records").fetchall()
-    }
-    teams = _teams(state, records)
-    open_rows = db.execute(
-        f"SELECT {_FINDING_COLS} FROM findings WHERE resolved_at IS NULL"
-    ).fetchall()
-    closed_rows = db.execute(
-        f"SELECT {_FINDING_COLS} FROM findings WHERE resolved_at >= ?", [_iso(since)]
-    ).fetchall()
-    owners = _owners(open_rows + closed_rows)
+    records = {r.key: (r.title, list(r.item_ids)) for r in state.records()}
+    teams = teams_of(state, records)
+    open_rows = state.findings(open_only=True)
+    closed_rows = state.findings(resolved_since=since)
+    owners = owners_of(open_rows + closed_rows)
     _check_filters(filters, teams, owners, names)
     open_lines = [_line(r, records, teams, owners, names) for r in open_rows]
     closed = [_line(r, records, teams, owners, names) for r in closed_rows]
@@ -281,7 +265,7 @@ def gather(
     )
 
 
-def _stale(state: State, last_run: datetime | None) -> tuple[tuple[str, datetime], ...]:
+def _stale(state: Store, last_run: datetime | None) -> tuple[tuple[str, datetime], ...]:
     """Scopes not read whole by the last run, with when they last were."""
     if last_run is None:
         return ()
@@ -317,109 +301,37 @@ def _order(ln: ReportLine) -> tuple[Any, ...]:
     return (rank, ln.code, ln.record, ln.subject)
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _owners(rows: Iterable[tuple[Any, ...]]) -> dict[str, str]:
-    """Record key -> owner key: the first person told, unless the outcome owner is missing."""
-    owners: dict[str, str] = {}
-    no_owner: set[str] = set()
-    for row in rows:
-        record, code, subject, notify, resolved = row[0], row[1], row[3], row[8], row[11]
-        if code == "ownerless" and subject == "outcome_owner" and resolved is None:
-            no_owner.add(record)
-        told = json.loads(notify or "[]")
-        if told and record not in owners:
-            owners[record] = str(told[0])
-    return {k: v for k, v in owners.items() if k not in no_owner}
-
-
-def _teams(state: State, records: Mapping[str, tuple[str, list[str]]]) -> dict[str, str]:
-    """Record key -> team: a "Team" field on any of its items, else its first item's scope."""
-    found: dict[str, str] = {}
-    for key, (_, item_ids) in records.items():
-        scope = ""
-        for ref in sorted(item_ids, key=_jira_first):
-            system, _, item_id = ref.partition(":")
-            row = state.db.execute(
-                "SELECT scope, fields FROM items WHERE system = ? AND id = ?", [system, item_id]
-            ).fetchone()
-            if row is None:
-                continue
-            scope = scope or str(row[0]).partition(":")[2]
-            team = _team_field(json.loads(row[1] or "{}"))
-            if team:
-                found[key] = team
-                break
-        else:
-            found[key] = scope
-    return found
-
-
-def _jira_first(ref: str) -> tuple[int, str]:
-    # A handoff's home is its Jira issue when it has one, as in the record itself.
-    system = ref.partition(":")[0]
-    return (SYSTEMS.index(system) if system in SYSTEMS else len(SYSTEMS), ref)
-
-
-def _team_field(fields: Mapping[str, Any]) -> str:
-    for name, value in fields.items():
-        if str(name).strip().casefold() in _TEAM_FIELDS:
-            text = _plain(value)
-            if text:
-                return text
-    return ""
-
-
-def _plain(value: Any) -> str:
-    """A select/option/user-ish value as text: Notion {"select": {"name"}}, Jira {"value"}."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, list):
-        return next((t for t in map(_plain, value) if t), "")
-    if isinstance(value, dict):
-        for key in ("select", "name", "value", "displayName"):
-            if key in value:
-                text = _plain(value[key])
-                if text:
-                    return text
-    return ""
-
-
 def _line(
-    row: tuple[Any, ...],
+    row: FindingRow,
     records: Mapping[str, tuple[str, list[str]]],
     teams: Mapping[str, str],
     owners: Mapping[str, str],
     names: Mapping[str, str],
 ) -> ReportLine:
-    record, code, severity, subject, message, system, item_key, url, notify = row[:9]
-    escalation, first_seen, resolved_at = row[9:]
+    record = row.record_key
     owner = owners.get(record, "")
-    told = json.loads(notify or "[]")
     return ReportLine(
         record=record,
         title=records.get(record, ("", []))[0],
-        code=code,
-        severity=severity or "warning",
-        subject=subject or "",
-        message=message or "",
-        system=system or "",
-        item_key=item_key or record,
-        url=url or "",
+        code=row.code,
+        severity=row.severity or "warning",
+        subject=row.subject,
+        message=row.message,
+        system=row.system,
+        item_key=row.item_key or record,
+        url=row.url,
         owner=owner,
         owner_name=names.get(owner, owner),
         team=teams.get(record, ""),
-        opened=datetime.fromisoformat(first_seen),
-        escalation=int(escalation or 0),
-        notified=tuple(dict.fromkeys(names.get(k, k) for k in told)),
-        resolved=datetime.fromisoformat(resolved_at) if resolved_at else None,
+        opened=row.first_seen,
+        escalation=row.escalation,
+        notified=tuple(dict.fromkeys(names.get(k, k) for k in row.notify)),
+        resolved=row.resolved_at,
     )
 
 
 def _trend_of(
-    state: State,
+    state: Store,
     filters: Filters,
     records: Mapping[str, tuple[str, list[str]]],
     teams: Mapping[str, str],
@@ -428,15 +340,12 @@ def _trend_of(
 ) -> list[TrendPoint]:
     """The trend for one team or owner, rebuilt from each finding's current episode (an
     earlier episode of a finding that reopened is not counted)."""
-    runs = state.db.execute(
-        "SELECT id, started FROM runs WHERE dry_run = 0 ORDER BY id DESC LIMIT ?", [TREND_RUNS]
-    ).fetchall()
-    rows = state.db.execute(f"SELECT {_FINDING_COLS} FROM findings").fetchall()
-    lines = [_line(r, records, teams, owners, names) for r in rows]
+    runs = state.runs(TREND_RUNS, dry_runs=False)
+    lines = [_line(r, records, teams, owners, names) for r in state.findings()]
     lines = [ln for ln in lines if filters.matches(ln)]
     points = []
-    for rid, started in sorted(runs):
-        at = datetime.fromisoformat(started)
+    for run in sorted(runs, key=lambda r: r.id):
+        rid, at = run.id, run.started
         counts: dict[str, int] = {}
         for ln in lines:
             if ln.opened <= at and (ln.resolved is None or ln.resolved > at):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from connectors.base import Connector, WriteOp
 from connectors.errors import AuthError, ItemError, NotFound, RateLimited, TransientError
 from sync.apply import GIVE_UP_AFTER, Budget, Pacer, apply
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MARKER = "<!-- handoff-sync -->"
@@ -62,13 +62,13 @@ def plan(fakes: dict[str, FakeConnector], items: int = 3) -> list[WriteOp]:
     return [w for s in fakes for i in range(items) for w in (comment(s, str(i)), label(s, str(i)))]
 
 
-def run(ops: list[WriteOp], fakes: dict[str, FakeConnector], state: State, **kw: object):  # type: ignore[no-untyped-def]
+def run(ops: list[WriteOp], fakes: dict[str, FakeConnector], state: SqliteStore, **kw: object):  # type: ignore[no-untyped-def]
     conns: dict[str, Connector] = dict(fakes)
     return apply(ops, conns, state, run_id=state.start_run(T0), now=now, **kw)  # type: ignore[arg-type]
 
 
 def assert_converged(
-    fakes: dict[str, FakeConnector], ops: list[WriteOp], state: State, *, audit: bool = True
+    fakes: dict[str, FakeConnector], ops: list[WriteOp], state: SqliteStore, *, audit: bool = True
 ) -> None:
     """One marker comment per item with the planned text, every label, every op done."""
     for w in ops:
@@ -95,7 +95,7 @@ def assert_converged(
 
 
 def test_first_run_writes_once_and_records_everything() -> None:
-    fakes, state = world(), State.memory()
+    fakes, state = world(), SqliteStore.memory()
     ops = plan(fakes)
     seen: list[tuple[str, str]] = []
     report = run(ops, fakes, state, on_progress=lambda o, outcome: seen.append((o.key, outcome)))
@@ -109,7 +109,7 @@ def test_first_run_writes_once_and_records_everything() -> None:
 
 
 def test_second_run_with_the_same_plan_sends_no_comment() -> None:
-    fakes, state = world(), State.memory()
+    fakes, state = world(), SqliteStore.memory()
     ops = plan(fakes)
     run(ops, fakes, state)
     calls = {s: len(f.calls) for s, f in fakes.items()}
@@ -122,7 +122,7 @@ def test_second_run_with_the_same_plan_sends_no_comment() -> None:
 
 
 def test_the_same_run_twice_skips_what_it_did() -> None:
-    fakes, state = world(("github",)), State.memory()
+    fakes, state = world(("github",)), SqliteStore.memory()
     ops = plan(fakes)
     run_id = state.start_run(T0)
     apply(ops, dict(fakes), state, run_id=run_id, now=now)
@@ -131,7 +131,7 @@ def test_the_same_run_twice_skips_what_it_did() -> None:
 
 
 def test_a_changed_text_edits_the_comment_in_place() -> None:
-    fakes, state = world(("notion",), items=1), State.memory()
+    fakes, state = world(("notion",), items=1), SqliteStore.memory()
     run([comment("notion", "0", "v1")], fakes, state)
     report = run([comment("notion", "0", "All clear")], fakes, state)
     assert report.done == 1
@@ -142,7 +142,7 @@ def test_a_changed_text_edits_the_comment_in_place() -> None:
 
 @pytest.mark.parametrize("text", ["v1", "v2"])
 def test_a_comment_someone_deleted_is_written_again(text: str) -> None:
-    fakes, state = world(("jira",), items=1), State.memory()
+    fakes, state = world(("jira",), items=1), SqliteStore.memory()
     run([comment("jira", "0", "v1")], fakes, state)
     fakes["jira"].items["0"].comments.clear()
     report = run([comment("jira", "0", text)], fakes, state)
@@ -153,7 +153,7 @@ def test_a_comment_someone_deleted_is_written_again(text: str) -> None:
 
 
 def test_an_update_of_a_deleted_comment_writes_it_again() -> None:
-    fakes, state = world(("github",), items=1), State.memory()
+    fakes, state = world(("github",), items=1), SqliteStore.memory()
     run([comment("github", "0", "v1")], fakes, state)
     old = fakes["github"].comments("0")[0].id
     fakes["github"].items["0"].comments.clear()
@@ -166,7 +166,7 @@ def test_an_update_of_a_deleted_comment_writes_it_again() -> None:
 
 
 def test_a_person_quoting_our_marker_is_not_mistaken_for_us() -> None:
-    fakes, state = world(("github",), items=1), State.memory()
+    fakes, state = world(("github",), items=1), SqliteStore.memory()
     fakes["github"].add_comment("0", f"look: {MARKER} ha", author="mallory")
     run([comment("github", "0")], fakes, state)
     assert [c.author for c in fakes["github"].comments("0", MARKER)] == ["mallory", BOT]
@@ -183,11 +183,11 @@ STATE_STEPS = ("outbox_plan", "outbox_sending", "record_comment", "outbox_done")
 CONNECTOR_STEPS = ("find_comment", "apply:before", "apply:after")
 
 
-class CrashingState(State):
+class CrashingState(SqliteStore):
     """Dies on the n-th call of one verb: before it for record_comment (inside step 5's
     transaction), after it otherwise."""
 
-    def __init__(self, base: State, step: str, nth: int) -> None:
+    def __init__(self, base: SqliteStore, step: str, nth: int) -> None:
         super().__init__(base.db)
         self.step, self.left = step, nth
         self._count = threading.Lock()  # systems apply in parallel threads
@@ -251,12 +251,12 @@ def test_a_crash_at_any_step_is_repaired_by_the_next_run(step: str, nth: int) ->
         for i in range(3):
             fake.add_item(str(i))
     ops = plan(fakes)  # type: ignore[arg-type]
-    base = State.memory()
+    base = SqliteStore.memory()
     crashing = CrashingState(base, step, nth)
     with pytest.raises(Crash):
         run(ops, fakes, crashing)  # type: ignore[arg-type]
     fakes["github"].step = ""  # the restarted process does not crash
-    rerun = State(base.db)
+    rerun = SqliteStore(base.db)
     report = run(ops, fakes, rerun)  # type: ignore[arg-type]
     assert report.ok
     assert_converged(fakes, ops, rerun)  # type: ignore[arg-type]
@@ -265,15 +265,15 @@ def test_a_crash_at_any_step_is_repaired_by_the_next_run(step: str, nth: int) ->
 def test_a_lost_state_file_still_posts_no_second_comment() -> None:
     fakes = world()
     ops = plan(fakes)
-    run(ops, fakes, State.memory())
-    fresh = State.memory()
+    run(ops, fakes, SqliteStore.memory())
+    fresh = SqliteStore.memory()
     report = run(ops, fakes, fresh)
     assert report.unchanged == 9
     assert_converged(fakes, ops, fresh, audit=False)  # the first run's audit went with it
 
 
 def test_a_write_that_lands_then_times_out_is_found_again() -> None:
-    fakes, state = world(("github",)), State.memory()
+    fakes, state = world(("github",)), SqliteStore.memory()
     fakes["github"].land_then_fail("comment.create")
     ops = plan(fakes)
     first = run(ops, fakes, state)
@@ -295,7 +295,7 @@ def test_a_write_that_lands_then_times_out_is_found_again() -> None:
     ],
 )
 def test_auth_or_rate_limit_stops_that_system_only(error: Exception) -> None:
-    fakes, state = world(), State.memory()
+    fakes, state = world(), SqliteStore.memory()
     fakes["github"].fail_next("comment.create", error)
     ops = plan(fakes)
     report = run(ops, fakes, state)
@@ -319,7 +319,7 @@ def test_auth_or_rate_limit_stops_that_system_only(error: Exception) -> None:
     ],
 )
 def test_one_failing_item_does_not_stop_the_rest(error: Exception) -> None:
-    fakes, state = world(("jira",)), State.memory()
+    fakes, state = world(("jira",)), SqliteStore.memory()
     fakes["jira"].fail_next("label.add", error)
     report = run(plan(fakes), fakes, state)
     assert (report.failed, report.done) == (1, 5)
@@ -330,7 +330,7 @@ def test_one_failing_item_does_not_stop_the_rest(error: Exception) -> None:
 
 
 def test_a_system_that_keeps_failing_is_given_up_on() -> None:
-    fakes, state = world(("notion", "jira"), items=10), State.memory()
+    fakes, state = world(("notion", "jira"), items=10), SqliteStore.memory()
     fakes["notion"].fail_next(None, TransientError("502", system="notion"), times=GIVE_UP_AFTER)
     report = run(plan(fakes, items=10), fakes, state)
     assert report.failed == GIVE_UP_AFTER and report.not_attempted == 20 - GIVE_UP_AFTER
@@ -339,7 +339,7 @@ def test_a_system_that_keeps_failing_is_given_up_on() -> None:
 
 
 def test_a_system_without_a_connector_is_reported_not_crashed() -> None:
-    fakes, state = world(("jira",)), State.memory()
+    fakes, state = world(("jira",)), SqliteStore.memory()
     ops = [*plan(fakes), label("github", "9")]
     report = run(ops, fakes, state)
     assert report.done == 6 and report.not_attempted == 1
@@ -347,7 +347,7 @@ def test_a_system_without_a_connector_is_reported_not_crashed() -> None:
 
 
 def test_interrupted_ops_of_an_earlier_run_leave_the_queue() -> None:
-    fakes, state = world(("jira",)), State.memory()
+    fakes, state = world(("jira",)), SqliteStore.memory()
     fakes["jira"].fail_next(None, RateLimited("busy", system="jira"))
     run([label("jira", "0", "old")], fakes, state)
     assert state.status().outbox == {"jira": {"failed": 1}}
@@ -374,7 +374,7 @@ def test_github_stays_under_80_creates_in_any_minute() -> None:
         fakes["github"].add_item(str(i))
     ops = [comment("github", str(i)) for i in range(250)]
     pacer = Pacer({"github": Budget(80, 60.0)}, clock=clock, sleep=clock.sleep)
-    report = run(ops, fakes, State.memory(), pacer=pacer)
+    report = run(ops, fakes, SqliteStore.memory(), pacer=pacer)
     assert report.done == 250
     times = fakes["github"].call_times
     assert max_in_window(times, 60.0) == 80
@@ -387,7 +387,7 @@ def test_without_a_pacer_the_same_run_would_burst() -> None:
     fakes = {"github": FakeConnector("github", clock=clock)}
     for i in range(250):
         fakes["github"].add_item(str(i))
-    run([comment("github", str(i)) for i in range(250)], fakes, State.memory())
+    run([comment("github", str(i)) for i in range(250)], fakes, SqliteStore.memory())
     assert max_in_window(fakes["github"].call_times, 60.0) == 250
 
 
@@ -422,7 +422,7 @@ FAULTS = st.lists(
 def test_any_faults_then_a_clean_run_converge(
     faults: list[tuple[str, str | None, str]], runs: int
 ) -> None:
-    fakes, state = world(items=2), State.memory()
+    fakes, state = world(items=2), SqliteStore.memory()
     ops = plan(fakes, items=2)
     for _ in range(runs):
         for system, action, kind in faults:
@@ -466,7 +466,7 @@ def test_a_comment_carrying_the_older_marker_by_id_is_edited_not_doubled() -> No
         body=f"New findings\n<!-- {new}/1111111111 -->",
         marker=new,
     )
-    with State.memory() as state:
+    with SqliteStore.memory() as state:
         report = run([op], {"github": fake}, state)
     assert report.ok
     (only,) = fake.comments("acme/web#1")

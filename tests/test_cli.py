@@ -166,7 +166,7 @@ def test_sync_every_runs_as_a_service_and_stops_cleanly_on_sigterm(
         cwd=ROOT,
     )
     try:
-        from sync.state import State
+        from sync.store.sqlite import SqliteStore
 
         deadline = time.monotonic() + 60
         state = config.parent / "state.db"
@@ -175,7 +175,7 @@ def test_sync_every_runs_as_a_service_and_stops_cleanly_on_sigterm(
             time.sleep(0.05)
 
         while True:  # the first run has finished once it is recorded as ended
-            with State.copy_of(state) as st:
+            with SqliteStore.copy_of(state) as st:
                 runs = st.runs(5)
             if runs and runs[0].ended is not None:
                 break

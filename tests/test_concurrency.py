@@ -12,7 +12,7 @@ from fault_helpers import ROOT, posted_comments, run_sync
 
 from connectors.sandbox import Sandbox
 from sync.settings import load_settings
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 # End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def test_two_syncs_at_once_one_runs_the_other_exits_3(tmp_path: Path) -> None:
         assert len(lines) == 1 and "Another handoff sync is running" in lines[0], lines
         # Consistent afterwards: one finished run, one comment per item, nothing left to do.
         settings = load_settings(config)
-        with State.open(settings.state.path) as state:
+        with SqliteStore.open(settings.state.path) as state:
             runs = state.runs()
             assert [(r.outcome, r.ended is not None) for r in runs] == [("ok", True)]
             assert state.outbox(status="sending") == [] and state.outbox(status="planned") == []

@@ -18,7 +18,7 @@ from fault_helpers import run_sync
 
 from connectors.sandbox import JIRA_EMAIL, Sandbox
 from sync.settings import load_settings
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 FUTURE = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -59,7 +59,7 @@ def test_an_item_dated_in_the_future_does_not_hide_later_changes(
         settings = load_settings(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"))
         assert run_sync(settings).exit_code == 0
         scope = "jira:EXP" if system == "jira" else "github:acme/web"
-        with State.open(settings.state.path) as state:
+        with SqliteStore.open(settings.state.path) as state:
             cursor = state.cursor(scope)
         assert cursor is not None and cursor.updated <= sb.now(), cursor
         key = _change(sb, system)

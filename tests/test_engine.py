@@ -167,13 +167,13 @@ def test_markers_are_unique_per_item() -> None:
 def test_an_item_deleted_in_its_system_fails_once_then_is_left_alone(
     sandbox: Sandbox, settings: Settings
 ) -> None:
-    from sync.state import State
+    from sync.store.sqlite import SqliteStore
 
     sync(settings)
     # EXP-3 (id 10002) is deleted in Jira; our state no longer remembers its comment, so the
     # next run wants to write to it again.
     sandbox.jira.issues["10002"]["state"] = "deleted"
-    with State.open(settings.state.path) as state:
+    with SqliteStore.open(settings.state.path) as state:
         state.forget_comment("jira", "10002")
     failed = sync(settings)
     assert failed.exit_code == 1

@@ -23,7 +23,7 @@ from sync.engine import Engine, SyncOptions
 from sync.report import render_json, render_markdown
 from sync.report_data import gather
 from sync.settings import Settings, load_settings
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 MANY = 1000
 
@@ -186,7 +186,7 @@ def test_an_issue_deleted_in_jira_closes_its_findings_after_a_full_sync(
     assert full.exit_code == 0, full.errors
     assert "EXP-3" not in {f.record_key for f in full.findings}
     assert "EXP-3" not in _open_records(settings)
-    with State.open(settings.state.path) as state:
+    with SqliteStore.open(settings.state.path) as state:
         (item,) = [i for i in state.iter_items(system="jira") if i.key == "EXP-3"]
     assert item.state == "deleted"
 
@@ -229,7 +229,7 @@ def test_a_system_read_before_that_fails_now_says_how_old_its_items_are(
     assert 3 * 3600 - 120 <= result.counts()["stored_items_age_s"] <= 3 * 3600 + 120
     # Jira's items as stored stand in: the same handoffs and findings, nothing rewritten.
     assert {f.record_key for f in result.findings} == {f.record_key for f in first.findings}
-    with State.copy_of(settings.state.path) as state:
+    with SqliteStore.copy_of(settings.state.path) as state:
         data = gather(state, now=later)
     assert "jira:EXP was last read in full 3 h before this report" in render_markdown(data)
     assert "jira:EXP" in json.loads(render_json(data))["last_read_in_full"]

@@ -25,7 +25,7 @@ from connectors.base import Cursor
 from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
 from sync.engine import SyncResult
 from sync.settings import Settings, load_settings
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 # End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out. Every cell
 # runs with a 0.25 s client timeout and a 1.5 s retry deadline (FAULT_POLICY), so a cell is a
@@ -308,7 +308,7 @@ def assert_one_comment_each(sb: Sandbox, settings: Settings, *, settled: bool = 
     assert all(len(texts) <= 1 for texts in found.values()), found
     if not settled:
         return
-    with State.open(settings.state.path) as state:
+    with SqliteStore.open(settings.state.path) as state:
         stored = {c.item_id: token(c.body) for c in state.iter_comments()}
     for item, posted in found.items():
         if posted:
@@ -327,7 +327,7 @@ def fired(sb: Sandbox, op: Op, kind: Kind) -> bool:
 
 
 def cursors(settings: Settings) -> dict[str, Cursor | None]:
-    with State.open(settings.state.path) as state:
+    with SqliteStore.open(settings.state.path) as state:
         return {system: state.cursor(key) for system, key in SCOPES.items()}
 
 

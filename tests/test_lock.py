@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 
 from connectors.errors import LockHeld
-from sync.lock import lock_path, run_lock
+from sync.store.sqlite import lock_path, run_lock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -52,7 +52,7 @@ def test_another_process_is_refused_and_a_killed_holder_frees_it(tmp_path: Path)
             "-c",
             textwrap.dedent(f"""
             import sys, time
-            from sync.lock import run_lock
+            from sync.store.sqlite import run_lock
             with run_lock({str(where)!r}):
                 print("held", flush=True)
                 time.sleep(60)

@@ -41,7 +41,7 @@ from sync.connect import connect
 from sync.engine import Engine, SyncOptions, SyncResult, plan_config
 from sync.render import MARKER_PREFIX, is_current, labels_for
 from sync.settings import load_settings
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 # End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
 pytestmark = pytest.mark.slow
@@ -301,7 +301,7 @@ class SyncMachine(RuleBasedStateMachine):
         comments = self._our_comments()
         assert all(len(found) <= 1 for found in comments.values()), comments
         cfg = plan_config(self.settings)
-        with State.open(self.settings.state.path) as state:
+        with SqliteStore.open(self.settings.state.path) as state:
             stored = {(c.system, c.item_id): c.body for c in state.iter_comments()}
             wanted: dict[str, set[str]] = {}
             for f in final.findings:

@@ -17,7 +17,7 @@ from connectors.base import SourceItem
 from sync.report import render_json, render_markdown, report_command
 from sync.report_data import Filters, ReportData, gather
 from sync.report_html import CSP, render_html
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=3, hours=1)
@@ -118,8 +118,8 @@ SECOND = [
 ]
 
 
-def fill(state: State) -> None:
-    """Two runs three days apart, through the State API only."""
+def fill(state: SqliteStore) -> None:
+    """Two runs three days apart, through the store API only."""
     run = state.start_run(T0)
     state.upsert_items(ITEMS, run, T0)
     recs = [Rec(i.key, i.title, "run", (Src("jira", i.id),)) for i in ITEMS]
@@ -133,14 +133,14 @@ def fill(state: State) -> None:
 
 
 @pytest.fixture
-def state() -> Iterator[State]:
-    with State.memory() as st:
+def state() -> Iterator[SqliteStore]:
+    with SqliteStore.memory() as st:
         fill(st)
         yield st
 
 
 @pytest.fixture
-def data(state: State) -> ReportData:
+def data(state: SqliteStore) -> ReportData:
     return gather(state, now=NOW, names=NAMES)
 
 
@@ -189,7 +189,7 @@ def test_trend_has_one_point_per_run(data: ReportData) -> None:
     assert data.trend[1].by_code["ownerless"] == 3
 
 
-def test_filters_by_team_owner_and_since(state: State) -> None:
+def test_filters_by_team_owner_and_since(state: SqliteStore) -> None:
     growth = gather(state, now=NOW, filters=Filters(team="growth"), names=NAMES)
     assert {ln.record for ln in growth.open_lines} == {"EXP-1", "EXP-2"}
     assert [p.total for p in growth.trend] == [4, 6]  # rebuilt for the team
@@ -237,7 +237,7 @@ def test_user_text_is_inert_in_markdown_and_html(data: ReportData) -> None:
     assert "script-src" not in CSP and "default-src 'none'" in CSP
 
 
-def test_only_http_links_survive(state: State) -> None:
+def test_only_http_links_survive(state: SqliteStore) -> None:
     run = state.start_run(NOW)
     bad = _f(9, "unlinked", "link", url="javascript:alert(1)")
     state.record_findings(run, [*SECOND, bad], NOW)
@@ -274,7 +274,7 @@ def test_html_draws_charts_as_inline_svg(data: ReportData) -> None:
 
 
 def test_empty_state_renders_in_every_format() -> None:
-    with State.memory() as st:
+    with SqliteStore.memory() as st:
         data = gather(st, now=NOW)
     assert "No runs yet" in render_markdown(data)
     assert "No runs yet" in render_html(data)
@@ -286,7 +286,7 @@ def test_empty_state_renders_in_every_format() -> None:
 
 def _state_file(tmp_path: Path) -> Path:
     path = tmp_path / "state.db"
-    with State.open(path) as st:
+    with SqliteStore.open(path) as st:
         fill(st)
     return path
 
@@ -346,7 +346,7 @@ def test_report_of_a_real_demo_sync_names_its_known_problems(tmp_path: Path) -> 
         conns = connect(settings, policy=FAST_POLICY)
         result = Engine(settings, conns.connectors, conns.scopes).run(SyncOptions())
         assert result.exit_code == 0, result.errors
-    with State.copy_of(tmp_path / "state.db") as state:
+    with SqliteStore.copy_of(tmp_path / "state.db") as state:
         data = gather(state, now=datetime.now(UTC))
     for code, records in DEMO_EXPECTED.items():
         assert {ln.record for ln in data.of(code)} == set(records), code

@@ -26,7 +26,7 @@ from test_report import NAMES, NOW, SECOND, _f, fill
 
 from sync.report_data import gather
 from sync.report_html import CSP, render_html
-from sync.state import State
+from sync.store.sqlite import SqliteStore
 
 # One worker runs every test here: one Chromium to start, and never two apt-get runs at once.
 pytestmark = pytest.mark.xdist_group("chromium")
@@ -139,7 +139,7 @@ def open_page(browser: Browser, path: Path) -> Iterator[Tab]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    with State.memory() as state:
+    with SqliteStore.memory() as state:
         fill(state)
         run = state.start_run(NOW)
         marked = _f(5, "ownerless", "outcome_owner", notify=(), message=MARKING_TITLE)

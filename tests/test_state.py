@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from connectors.base import CommentRef, Cursor, SourceItem, WriteOp
 from connectors.errors import StateError
-from sync.state import State, migrations
+from sync.store.sqlite import SqliteStore, migrations
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -70,8 +70,8 @@ def op(i: int = 1, action: str = "comment.create", body: str = "hello", name: st
 
 
 @pytest.fixture
-def state() -> Iterator[State]:
-    with State.memory() as s:
+def state() -> Iterator[SqliteStore]:
+    with SqliteStore.memory() as s:
         yield s
 
 
@@ -80,13 +80,13 @@ def state() -> Iterator[State]:
 
 def test_migrations_from_empty_then_reopen_is_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    with State.open(path) as s:
+    with SqliteStore.open(path) as s:
         tables = set(s.db.table_names())
         assert {"items", "comments", "records", "findings", "finding_counts", "cursors"} <= tables
         assert {"outbox", "audit", "runs", "_sqlite_migrations"} <= tables
         run = s.start_run(T0)
         s.upsert_items([item(1)], run, T0)
-    with State.open(path) as s:
+    with SqliteStore.open(path) as s:
         applied = [m.name for m in migrations.applied(s.db)]
         assert applied[:2] == ["0001_initial", "0002_item_activity"]
         assert applied == [m.name for m in migrations._migrations]
@@ -97,7 +97,7 @@ def test_migrations_from_empty_then_reopen_is_idempotent(tmp_path: Path) -> None
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    State.open(path).close()
+    SqliteStore.open(path).close()
     db = sqlite3.connect(path)
     db.execute(
         "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
@@ -106,7 +106,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with pytest.raises(StateError, match="newer handoff-sync"):
-        State.open(path)
+        SqliteStore.open(path)
 
 
 @pytest.mark.parametrize(
@@ -116,36 +116,36 @@ def test_a_corrupt_file_says_where_and_what_to_do(tmp_path: Path, content: bytes
     path = tmp_path / "state.db"
     path.write_bytes(content)
     with pytest.raises(StateError) as err:
-        State.open(path)
+        SqliteStore.open(path)
     assert str(path) in str(err.value)
     assert "handoff sync --full" in str(err.value)
     with pytest.raises(StateError):
-        State.copy_of(path)
+        SqliteStore.copy_of(path)
 
 
 def test_a_missing_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="does not exist"):
-        State.open(tmp_path / "nope" / "state.db")
+        SqliteStore.open(tmp_path / "nope" / "state.db")
 
 
 def test_copy_of_leaves_the_file_byte_for_byte_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    with State.open(path) as s:
+    with SqliteStore.open(path) as s:
         run = s.start_run(T0)
         s.upsert_items([item(1), item(2)], run, T0)
     before = path.read_bytes()
-    with State.copy_of(path) as copy:
+    with SqliteStore.copy_of(path) as copy:
         assert len(list(copy.iter_items())) == 2
         run = copy.start_run(T0, dry_run=True)
         copy.upsert_items([item(3)], run, T0)
         copy.advance_cursor("jira:EXP", Cursor(T0), now=T0)
     assert path.read_bytes() == before
-    with State.copy_of(tmp_path / "missing.db") as empty:
+    with SqliteStore.copy_of(tmp_path / "missing.db") as empty:
         assert list(empty.iter_items()) == []
     assert not (tmp_path / "missing.db").exists()
 
 
-def test_naive_datetimes_are_refused(state: State) -> None:
+def test_naive_datetimes_are_refused(state: SqliteStore) -> None:
     with pytest.raises(ValueError, match="naive"):
         state.start_run(datetime(2026, 1, 1))
 
@@ -153,7 +153,7 @@ def test_naive_datetimes_are_refused(state: State) -> None:
 # --- items -------------------------------------------------------------------------------------
 
 
-def test_items_round_trip_and_keep_first_seen(state: State) -> None:
+def test_items_round_trip_and_keep_first_seen(state: SqliteStore) -> None:
     run1 = state.start_run(T0)
     original = item(1, labels=("handoff:ownerless",))
     original = SourceItem(**{**original.__dict__, "comment": CommentRef("55", "text")})
@@ -170,7 +170,7 @@ def test_items_round_trip_and_keep_first_seen(state: State) -> None:
     )
 
 
-def test_upsert_and_iterate_stream_100k_items(state: State) -> None:
+def test_upsert_and_iterate_stream_100k_items(state: SqliteStore) -> None:
     def many() -> Iterator[SourceItem]:
         base = item(0)
         for i in range(100_000):
@@ -223,7 +223,7 @@ def test_any_items_round_trip(rows: list[tuple[str, dict, tuple[str, ...]]]) -> 
         )
         for i, f, labels in rows
     ]
-    with State.memory() as s:
+    with SqliteStore.memory() as s:
         s.upsert_items(items, s.start_run(T0), T0)
         assert sorted(s.iter_items(), key=lambda x: x.id) == sorted(items, key=lambda x: x.id)
 
@@ -231,7 +231,7 @@ def test_any_items_round_trip(rows: list[tuple[str, dict, tuple[str, ...]]]) -> 
 # --- cursors, records, comments ----------------------------------------------------------------
 
 
-def test_cursor_moves_forward_only_when_told(state: State) -> None:
+def test_cursor_moves_forward_only_when_told(state: SqliteStore) -> None:
     assert state.cursor("jira:EXP") is None
     state.advance_cursor("jira:EXP", Cursor(T0, "10001"), now=T0, run_id=1)
     state.advance_cursor("jira:EXP", Cursor(T0 - timedelta(days=1)), now=T0)
@@ -243,7 +243,7 @@ def test_cursor_moves_forward_only_when_told(state: State) -> None:
     assert state.cursor("jira:EXP") is None
 
 
-def test_records_keep_their_items(state: State) -> None:
+def test_records_keep_their_items(state: SqliteStore) -> None:
     @dataclass
     class Src:
         system: str
@@ -263,7 +263,7 @@ def test_records_keep_their_items(state: State) -> None:
     assert state.record_items("nope") is None
 
 
-def test_comment_memory(state: State) -> None:
+def test_comment_memory(state: SqliteStore) -> None:
     assert state.comment_for("10001") is None
     state.record_comment("jira", "10001", "77", "body v1", T0)
     state.record_comment("jira", "10001", "77", "body v2", T0)
@@ -283,7 +283,7 @@ def test_comment_memory(state: State) -> None:
 # --- findings history --------------------------------------------------------------------------
 
 
-def test_findings_open_refresh_resolve_and_reopen(state: State) -> None:
+def test_findings_open_refresh_resolve_and_reopen(state: SqliteStore) -> None:
     a, b = F("EXP-1", "ownerless", "outcome_owner"), F("EXP-2", "missing-field", "hypothesis")
     r1 = state.start_run(T0)
     d1 = state.record_findings(r1, [a, b], T0)
@@ -308,7 +308,7 @@ def test_findings_open_refresh_resolve_and_reopen(state: State) -> None:
     ]
 
 
-def test_findings_of_records_not_evaluated_stay_open(state: State) -> None:
+def test_findings_of_records_not_evaluated_stay_open(state: SqliteStore) -> None:
     a, b = F("EXP-1", "ownerless", "outcome_owner"), F("EXP-2", "expired", "expiry")
     state.record_findings(state.start_run(T0), [a, b], T0)
     delta = state.record_findings(state.start_run(T0), [], T0, records={"EXP-1"})
@@ -316,7 +316,7 @@ def test_findings_of_records_not_evaluated_stay_open(state: State) -> None:
     assert set(state.opened_at()) == {b.id}
 
 
-def test_trend_shows_a_run_with_nothing_open(state: State) -> None:
+def test_trend_shows_a_run_with_nothing_open(state: SqliteStore) -> None:
     a = F("EXP-1", "ownerless", "outcome_owner")
     state.record_findings(state.start_run(T0), [a], T0)
     state.record_findings(state.start_run(T0), [], T0)
@@ -331,13 +331,13 @@ class Crash(BaseException):
     """Stands for the process dying: nothing catches it."""
 
 
-class CrashInBookkeeping(State):
+class CrashInBookkeeping(SqliteStore):
     def record_comment(self, *args: object, **kw: object) -> None:
         raise Crash
 
 
 def test_outbox_audit_and_comment_are_written_together() -> None:
-    s = CrashInBookkeeping(State.memory().db)
+    s = CrashInBookkeeping(SqliteStore.memory().db)
     run = s.start_run(T0)
     write = op()
     assert s.outbox_plan(write, run, T0)
@@ -350,7 +350,7 @@ def test_outbox_audit_and_comment_are_written_together() -> None:
     assert [a.result for a in s.audit()] == ["sending"]
     assert s.comment_for(write.item_id) is None
 
-    good = State(s.db)
+    good = SqliteStore(s.db)
     good.outbox_done(write, run, T0, target="901")
     row = good.outbox_row(write.key)
     assert row is not None and (row.status, row.target) == ("done", "901")
@@ -359,7 +359,7 @@ def test_outbox_audit_and_comment_are_written_together() -> None:
     assert stored is not None and (stored.comment_id, stored.body) == ("901", "hello")
 
 
-def test_outbox_skips_only_what_this_run_finished(state: State) -> None:
+def test_outbox_skips_only_what_this_run_finished(state: SqliteStore) -> None:
     write = op(action="label.add", name="handoff:ownerless")
     r1 = state.start_run(T0)
     assert state.outbox_plan(write, r1, T0)
@@ -369,7 +369,7 @@ def test_outbox_skips_only_what_this_run_finished(state: State) -> None:
     assert state.outbox_plan(write, r2, T0)  # planned again from fresh reads: needed again
 
 
-def test_labels_follow_done_label_writes(state: State) -> None:
+def test_labels_follow_done_label_writes(state: SqliteStore) -> None:
     run = state.start_run(T0)
     state.upsert_items([item(1, labels=("team",))], run, T0)
     add = op(action="label.add", name="handoff:ownerless")
@@ -380,7 +380,7 @@ def test_labels_follow_done_label_writes(state: State) -> None:
     assert state.item_labels("jira", "10001") == ("handoff:ownerless",)
 
 
-def test_failed_and_not_attempted_ops_are_audited_and_scrubbed(state: State) -> None:
+def test_failed_and_not_attempted_ops_are_audited_and_scrubbed(state: SqliteStore) -> None:
     run = state.start_run(T0)
     a, b = op(1), op(2)
     for w in (a, b):
@@ -396,7 +396,7 @@ def test_failed_and_not_attempted_ops_are_audited_and_scrubbed(state: State) -> 
     assert state.status().outbox == {"jira": {"failed": 1, "planned": 1}}
 
 
-def test_unfinished_ops_of_earlier_runs_are_superseded(state: State) -> None:
+def test_unfinished_ops_of_earlier_runs_are_superseded(state: SqliteStore) -> None:
     r1 = state.start_run(T0)
     state.outbox_plan(op(1), r1, T0)
     r2 = state.start_run(T0)
@@ -405,7 +405,7 @@ def test_unfinished_ops_of_earlier_runs_are_superseded(state: State) -> None:
     assert state.status().outbox == {}
 
 
-def test_audit_is_append_only(state: State) -> None:
+def test_audit_is_append_only(state: SqliteStore) -> None:
     run = state.start_run(T0)
     state.outbox_plan(op(), run, T0)
     state.outbox_done(op(), run, T0, target="1")
@@ -415,7 +415,7 @@ def test_audit_is_append_only(state: State) -> None:
         state.db.execute("DELETE FROM audit")
 
 
-def test_status_summarises_runs_findings_cursors_and_queue(state: State) -> None:
+def test_status_summarises_runs_findings_cursors_and_queue(state: SqliteStore) -> None:
     run = state.start_run(T0)
     state.record_findings(run, [F("EXP-1", "ownerless", "outcome_owner")], T0)
     state.advance_cursor("jira:EXP", Cursor(T0), now=T0)
@@ -432,7 +432,7 @@ def test_status_summarises_runs_findings_cursors_and_queue(state: State) -> None
 
 
 def test_threads_share_one_state_file(tmp_path: Path) -> None:
-    with State.open(tmp_path / "state.db") as s:
+    with SqliteStore.open(tmp_path / "state.db") as s:
         run = s.start_run(T0)
 
         def work(system: str) -> None:
@@ -454,7 +454,7 @@ def test_threads_share_one_state_file(tmp_path: Path) -> None:
 def test_our_own_write_back_is_not_activity_but_a_later_edit_is() -> None:
     """A comment or label of ours moves `updated`; staleness must not reset because of it."""
     t0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-    with State.memory() as s:
+    with SqliteStore.memory() as s:
         item = SourceItem("jira", "jira:EXP", "1", "EXP-1", "u", "issue", t0)
         s.upsert_items([item], 1, t0)
         op = WriteOp("jira", "jira:EXP", "1", "EXP-1", "label.add", name="handoff:stale")

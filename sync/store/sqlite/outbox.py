@@ -10,15 +10,8 @@ from typing import Any
 
 from connectors.base import WriteOp
 from connectors.errors import scrub
-from sync.state_schema import (
-    AuditRow,
-    OutboxRow,
-    StateBase,
-    StoredComment,
-    iso,
-    op_from_json,
-    parse_dt,
-)
+from sync.store.rows import AuditRow, OutboxRow, StoredComment, iso, op_from_json, parse_dt
+from sync.store.sqlite.schema import StateBase
 
 __all__ = ["ECHO_GRACE", "OutboxLedger"]
 

@@ -1,4 +1,4 @@
-"""The state database: one SQLite file that remembers what the last runs saw, wrote and found.
+"""The SQLite store: one file that remembers what the last runs saw, wrote and found.
 
 Schema (migration set "handoff_sync"; every time is UTC ISO text, every JSON column is text):
 
@@ -43,36 +43,14 @@ from sqlite_utils import Database
 
 from connectors.base import CommentRef, Cursor, SourceItem
 from connectors.errors import StateError
-from sync.state_errors import state_error
-from sync.state_history import FindingsHistory
-from sync.state_outbox import OutboxLedger
-from sync.state_schema import (
-    AuditRow,
-    FindingLike,
-    FindingsDelta,
-    OutboxRow,
-    RecordLike,
-    Run,
-    Status,
-    StoredComment,
-    iso,
-    migrations,
-    parse_dt,
-)
+from sync.store.rows import RecordLike, iso
+from sync.store.sqlite.errors import state_error
+from sync.store.sqlite.history import FindingsHistory
+from sync.store.sqlite.outbox import OutboxLedger
+from sync.store.sqlite.reads import Reads
+from sync.store.sqlite.schema import migrations
 
-__all__ = [
-    "AuditRow",
-    "FindingLike",
-    "FindingsDelta",
-    "OutboxRow",
-    "RecordLike",
-    "Run",
-    "State",
-    "Status",
-    "StoredComment",
-    "migrations",
-    "state_error",
-]
+__all__ = ["SqliteStore"]
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +72,8 @@ def _open_read_only(where: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
-class State(FindingsHistory, OutboxLedger):
-    """The state database; open with `State.open(path)`, `State.memory()` or `State.copy_of`."""
+class SqliteStore(FindingsHistory, OutboxLedger, Reads):
+    """The SQLite store; open with `SqliteStore.open(path)`, `.memory()` or `.copy_of(path)`."""
 
     def __init__(self, db: Database, *, path: str = ":memory:") -> None:
         self.db = db
@@ -106,7 +84,7 @@ class State(FindingsHistory, OutboxLedger):
     # --- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path) -> State:
+    def open(cls, path: str | Path) -> SqliteStore:
         """Open (creating and migrating as needed) the state file at `path`."""
         where = str(path)
         if where != ":memory:" and not Path(where).parent.is_dir():
@@ -125,12 +103,19 @@ class State(FindingsHistory, OutboxLedger):
             raise state_error(exc, where) from exc
 
     @classmethod
-    def memory(cls) -> State:
+    def memory(cls) -> SqliteStore:
         """A fresh in-memory state (tests, or a run that must leave no trace)."""
         return cls(Database(sqlite3.connect(":memory:", check_same_thread=False)))
 
+    @staticmethod
+    def discard(path: str | Path) -> None:
+        """Delete the state file and SQLite's journal files beside it (not the lock)."""
+        where = Path(path)
+        for name in (where.name, f"{where.name}-wal", f"{where.name}-shm"):
+            (where.parent / name).unlink(missing_ok=True)
+
     @classmethod
-    def copy_of(cls, path: str | Path) -> State:
+    def copy_of(cls, path: str | Path) -> SqliteStore:
         """An in-memory copy of the file: a dry run plans with the real history and the file
         stays byte-for-byte unchanged. A missing file gives an empty state."""
         where = Path(path)
@@ -168,7 +153,7 @@ class State(FindingsHistory, OutboxLedger):
         with self._lock:
             self.db.close()
 
-    def __enter__(self) -> State:
+    def __enter__(self) -> SqliteStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -191,26 +176,6 @@ class State(FindingsHistory, OutboxLedger):
                 "UPDATE runs SET ended = ?, outcome = ?, counts = ? WHERE id = ?",
                 [iso(now), outcome, json.dumps(dict(counts), default=str), run_id],
             )
-
-    def runs(self, limit: int = 10) -> list[Run]:
-        """The latest runs, newest first."""
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT id, started, ended, dry_run, counts, outcome FROM runs "
-                "ORDER BY id DESC LIMIT ?",
-                [limit],
-            ).fetchall()
-        return [
-            Run(
-                r[0],
-                parse_dt(r[1]) or datetime.min,
-                parse_dt(r[2]),
-                bool(r[3]),
-                json.loads(r[4] or "{}"),
-                r[5] or "",
-            )
-            for r in rows
-        ]
 
     # --- items ---------------------------------------------------------------------------
 
@@ -266,6 +231,14 @@ class State(FindingsHistory, OutboxLedger):
             for row in rows:
                 yield _item_from_row(row)
             last = (rows[-1][0], rows[-1][2])
+
+    def item(self, system: str, item_id: str) -> SourceItem | None:
+        """One stored item, whatever its state; None if never stored."""
+        with self._lock:
+            row = self.db.execute(
+                f"SELECT {_ITEM_COLS} FROM items WHERE system = ? AND id = ?", [system, item_id]
+            ).fetchone()
+        return _item_from_row(row) if row else None
 
     # --- records -------------------------------------------------------------------------
 
@@ -340,30 +313,6 @@ class State(FindingsHistory, OutboxLedger):
                 self.db.execute("DELETE FROM cursors")
             else:
                 self.db.execute("DELETE FROM cursors WHERE scope = ?", [scope_key])
-
-    # --- status --------------------------------------------------------------------------
-
-    def status(self, *, runs: int = 5) -> Status:
-        with self._lock:
-            cursors = {
-                scope: Cursor(datetime.fromisoformat(updated), item_id or "")
-                for scope, updated, item_id in self.db.execute(
-                    "SELECT scope, updated, item_id FROM cursors ORDER BY scope"
-                ).fetchall()
-            }
-            queued: dict[str, dict[str, int]] = {}
-            for system, status, n in self.db.execute(
-                "SELECT system, status, count(*) FROM outbox "
-                "WHERE status NOT IN ('done', 'superseded') GROUP BY system, status"
-            ).fetchall():
-                queued.setdefault(system, {})[status] = n
-            items = dict(
-                self.db.execute(
-                    "SELECT system, count(*) FROM items WHERE state = 'present' GROUP BY system"
-                ).fetchall()
-            )
-            return Status(self.runs(runs), self.open_findings(), cursors, queued, items)
-
 
 _ITEM_COLS = (
     "system, scope, id, key, url, kind, title, updated, fields, labels, comment_id, "

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.errors import LockHeld, StateError
-from sync.state_errors import READ_ONLY
+from sync.store.sqlite.errors import READ_ONLY
 
 __all__ = ["lock_path", "run_lock"]
 

@@ -15,12 +15,11 @@ from typing import Any
 from connectors.errors import ConfigError
 from sync.connect import scopes_of
 from sync.settings import Settings
-from sync.state import State
+from sync.store.protocol import Store
 
 __all__ = ["ADOPT_FLAG", "check_served", "served_by"]
 
 ADOPT_FLAG = "--adopt-config"
-_KEY = "served_config"
 Served = dict[str, dict[str, Any]]
 
 
@@ -40,24 +39,17 @@ def _url(url: str) -> str:
     return url.strip().rstrip("/").lower()
 
 
-def check_served(state: State, served: Served, *, adopt: bool) -> None:
+def check_served(state: Store, served: Served, *, adopt: bool) -> None:
     """Store `served` on the first sync (or when adopting); refuse a different config."""
-    db, path = state.db, state.path
-    row = db.execute("SELECT value FROM meta WHERE key = ?", [_KEY]).fetchone()
-    stored = _load(row[0]) if row else None
+    stored = _load(state.served_config())
     if stored is not None and stored != served and not adopt:
         raise ConfigError(
-            f"The state file {path} serves another config ({difference(stored, served)}); "
+            f"The state file {state.path} serves another config ({difference(stored, served)}); "
             f"point [state] path at another file, or pass {ADOPT_FLAG} to make it serve "
             "this config from now on."
         )
     if stored != served:
-        with db.conn:
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [_KEY, json.dumps(served, sort_keys=True)],
-            )
+        state.serve_config(json.dumps(served, sort_keys=True))
 
 
 def _load(text: str | None) -> Served | None:

@@ -1,31 +1,13 @@
-"""The state database's schema, migrations and row types; `sync.state` documents the tables."""
+"""The SQLite store's schema and migrations; `sync.store.sqlite.store` documents the tables."""
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from connectors.base import Cursor, WriteOp
-
-__all__ = [
-    "AuditRow",
-    "FindingLike",
-    "FindingsDelta",
-    "OutboxRow",
-    "RecordLike",
-    "Run",
-    "StateBase",
-    "Status",
-    "StoredComment",
-    "migrations",
-]
+__all__ = ["FIX_HINT", "StateBase", "migrations"]
 
 FIX_HINT = (
     "Move the file aside (or restore a backup) and run `handoff sync --full` to rebuild it; "
@@ -58,7 +40,7 @@ def _scope_reads(db: Database) -> None:
 
 @migrations(name="0004_served_config")
 def _served_config(db: Database) -> None:
-    # meta: small facts about the state itself, e.g. which config it serves (sync.state_identity).
+    # meta: small facts about the state itself, e.g. which config it serves (sync.store.identity).
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
 
 
@@ -99,127 +81,6 @@ _SCHEMA_1 = (
     """CREATE TABLE runs (id INTEGER PRIMARY KEY, started TEXT NOT NULL, ended TEXT,
         dry_run INTEGER NOT NULL DEFAULT 0, counts TEXT, outcome TEXT)""",
 )
-
-
-class FindingLike(Protocol):
-    """What state needs of `mapping.rules.Finding` (kept structural so either can change)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def record_key(self) -> str: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def severity(self) -> str: ...
-    @property
-    def subject(self) -> str: ...
-    @property
-    def message(self) -> str: ...
-    @property
-    def system(self) -> str: ...
-    @property
-    def item_id(self) -> str: ...
-    @property
-    def item_key(self) -> str: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def notify(self) -> tuple[str, ...]: ...
-    @property
-    def escalation(self) -> int: ...
-
-
-class RecordLike(Protocol):
-    """What state needs of `mapping.record.HandoffRecord`."""
-
-    @property
-    def key(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def stage(self) -> object: ...
-    @property
-    def sources(self) -> Iterable[Any]: ...
-
-
-@dataclass(frozen=True)
-class StoredComment:
-    """Our comment on one item as we last wrote it."""
-
-    system: str
-    item_id: str
-    comment_id: str
-    body: str
-    written_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class FindingsDelta:
-    """What one `record_findings` call changed."""
-
-    opened: int = 0
-    still_open: int = 0
-    resolved: int = 0
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    op: WriteOp
-    run_id: int
-    status: str
-    attempts: int
-    error: str = ""
-    target: str = ""
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    at: datetime
-    run_id: int
-    op_key: str
-    system: str
-    item_id: str
-    item_key: str
-    action: str
-    result: str
-    target: str = ""
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Run:
-    id: int
-    started: datetime
-    ended: datetime | None
-    dry_run: bool
-    counts: Mapping[str, Any]
-    outcome: str  # "" while running; a run with no end and no outcome was interrupted
-
-
-@dataclass(frozen=True)
-class Status:
-    """Everything `handoff status` shows."""
-
-    runs: list[Run]
-    open_findings: dict[str, int]  # code -> open count
-    cursors: dict[str, Cursor]
-    outbox: dict[str, dict[str, int]]  # system -> status -> count, done excluded
-    items: dict[str, int] = field(default_factory=dict)  # system -> items present
-
-
-def iso(dt: datetime) -> str:
-    if dt.tzinfo is None:
-        raise ValueError(f"naive datetime {dt!r}: state stores UTC, pass an aware datetime")
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def op_from_json(text: str) -> WriteOp:
-    return WriteOp(**json.loads(text))
 
 
 class StateBase:

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from connectors.errors import StateError
-from sync.state_schema import FIX_HINT
+from sync.store.sqlite.schema import FIX_HINT
 
 __all__ = ["READ_ONLY", "state_error"]
 

@@ -7,7 +7,8 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sync.state_schema import FindingLike, FindingsDelta, StateBase, iso, parse_dt
+from sync.store.rows import FindingLike, FindingsDelta, iso, parse_dt
+from sync.store.sqlite.schema import StateBase
 
 __all__ = ["FindingsHistory"]
 
