@@ -21,6 +21,7 @@ import click
 from connectors._retry import RetryPolicy
 from connectors.base import Account, Scope
 from connectors.errors import AuthError, ConfigError, ConnectorError, NotFound, scrub
+from sync import systems
 from sync.connect import no_scopes_message, open_connector, scopes_of
 from sync.doctor_checks import Check, check_people, jira_field_checks, notion_property_checks
 from sync.settings import Settings, load_settings
@@ -274,25 +275,22 @@ def _token_fix(system: str, exc: HandoffError) -> str:
     if isinstance(exc, ConfigError):
         return ""  # its message already says where to put the token
     if isinstance(exc, AuthError):
-        return {
-            "jira": "create an API token for that account (id.atlassian.com → Security) and "
-            "set HANDOFF_JIRA__TOKEN; check [jira] email",
-            "github": "create a token (github.com/settings/tokens) and set HANDOFF_GITHUB__TOKEN",
-            "notion": "copy the internal integration secret (notion.so/profile/integrations) "
-            "into HANDOFF_NOTION__TOKEN",
-        }[system]
+        spec = systems.get(system)
+        return spec.token_help if spec else ""
     return f"check [{system}] url and that this machine can reach it"
 
 
 def run_checks(settings: Settings, policy: RetryPolicy = DOCTOR_POLICY) -> list[Check]:
     """Every check for the systems the config has scopes in; reads only."""
-    systems = {s.system for s in scopes_of(settings)}
+    configured = {s.system for s in scopes_of(settings)}
     out: list[Check] = []
     accounts: dict[str, list[Account]] = {}
     github_user = None
-    runners = {"jira": check_jira, "github": check_github, "notion": check_notion}
-    for system, run in runners.items():
-        if system not in systems:
+    for spec in systems.SYSTEMS.values():
+        system, run = spec.name, spec.doctor
+        if run is None:
+            continue
+        if system not in configured:
             out.append(Check(system, "info", f"not configured (no [{system}] scopes): skipped"))
             continue
         reached = run(settings, policy)

@@ -40,6 +40,7 @@ from sync.render import markers_for
 from sync.settings import Settings
 from sync.state import State, state_error
 from sync.state_identity import check_served, served_by
+from sync.systems import runtime
 
 __all__ = [
     "Engine",
@@ -154,15 +155,8 @@ def run_outcome(result: SyncResult) -> str:
 
 
 def plan_config(settings: Settings) -> PlanConfig:
-    """How to write back, from settings."""
-    return PlanConfig(
-        jira_format="adf" if settings.jira.api_version == 3 else "wiki",
-        label_names=dict(settings.labels),
-        notion_property=settings.notion_property.name,
-        notion_property_type=settings.notion_property.type,  # type: ignore[arg-type]
-        jira_entity_property=settings.writeback.jira_entity_property,
-        jira_entity_property_key=settings.writeback.entity_property_key,
-    )
+    """How to write back, from settings (see `sync.systems.runtime`)."""
+    return runtime.plan_config(settings)
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total or 0)
@@ -229,9 +223,7 @@ class Engine:
                 for s in result.scopes
                 if s.error and not s.unreached and s.error not in result.errors
             ]
-            items = {
-                (i.system, i.id): i for i in state.iter_items() if i.state == "present"
-            }
+            items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
             self.progress("reconcile", 0, len(items))
             records = build_records(
                 items.values(),
@@ -437,8 +429,7 @@ class Engine:
         changed: Collection[tuple[str, str]] = (),
     ) -> list[Target]:
         prop = self.settings.notion_property.name
-        writeback = self.settings.writeback
-        entity = writeback.entity_property_key if writeback.jira_entity_property else ""
+        entity = runtime.entity_property_key(self.settings)
         comments = _stored_comments(state)
         targets = []
         for record in records:
@@ -447,9 +438,7 @@ class Engine:
                 item = items.get((src.system, src.item_id))
                 if item is None or item.system not in systems:
                     continue
-                view = ItemView.from_item(
-                    item, property_name=prop, entity_property_key=entity
-                )
+                view = ItemView.from_item(item, property_name=prop, entity_property_key=entity)
                 stored = comments.get((item.system, item.id))
                 if stored is not None and (item.scope, item.id) in changed:
                     shown = self._shown_comment(item, stored)

@@ -1,0 +1,101 @@
+"""Jira: projects or JQL, wiki or ADF comments, labels and an optional entity property."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connectors.base import Scope
+from sync.systems.spec import Budget, SystemSpec
+
+if TYPE_CHECKING:
+    from connectors._retry import RetryPolicy
+    from connectors.base import Connector
+    from sync.init_config import Answers, Found
+    from sync.markup import Format
+    from sync.plan import PlanConfig
+    from sync.settings import Settings
+
+NAME = "jira"
+
+
+def _scopes(settings: Settings) -> list[Scope]:
+    cfg = settings.jira
+    if not cfg.url:
+        return []
+    scopes = [Scope(NAME, p, query=cfg.jql) for p in cfg.projects]
+    if cfg.jql and not cfg.projects:
+        scopes.append(Scope(NAME, "jql", query=cfg.jql))
+    return scopes
+
+
+def _open(settings: Settings, token: str, policy: RetryPolicy) -> Connector:
+    from connectors import jira
+    from sync.systems.runtime import entity_property_key
+
+    cfg = settings.jira
+    client = jira.open_client(
+        cfg.url, cfg.email, token, api_version=cfg.api_version, timeout=policy.timeout
+    )
+    return jira.JiraConnector(
+        client,
+        api_version=cfg.api_version,
+        optional_custom_fields=settings.fields.jira.custom_field_names(),
+        policy=policy,
+        page_size=cfg.page_size,
+        email=cfg.email,
+        # The entity property rides along in the search, so the plan sees what is there.
+        properties=tuple(filter(None, [entity_property_key(settings)])),
+    )
+
+
+def _format(cfg: PlanConfig) -> Format:
+    return "jira-adf" if cfg.jira_format == "adf" else "jira-wiki"
+
+
+def _doctor(settings: Settings, policy: RetryPolicy) -> object:
+    from sync.doctor import check_jira
+
+    return check_jira(settings, policy)
+
+
+def _discover(answers: Answers, found: Found, jira_token: str) -> None:
+    """Jira's custom fields, by name (the config maps record fields to them)."""
+    if answers.jira_url and jira_token:
+        from connectors import jira
+        from connectors.errors import ConnectorError
+        from sync.init_config import POLICY
+
+        try:
+            client = jira.open_client(
+                answers.jira_url, answers.jira_email, jira_token, timeout=POLICY.timeout
+            )
+            conn = jira.JiraConnector(client, policy=POLICY)
+            for f in conn.fields():
+                if f.get("custom"):
+                    typ = str((f.get("schema") or {}).get("type") or "any")
+                    found.jira_fields[str(f["name"])] = (str(f["id"]), typ)
+        except ConnectorError as exc:
+            found.notes.append(f"Jira fields not read: {exc.message}")
+    elif answers.jira_url:
+        found.notes.append(
+            "Jira fields not read: set HANDOFF_JIRA__TOKEN and run init again "
+            "with --force to fill them in"
+        )
+
+
+SPEC = SystemSpec(
+    name=NAME,
+    display="Jira",
+    section=lambda s: s.jira,
+    scopes=_scopes,
+    open=_open,
+    comment_format=_format,
+    # Jira publishes no fixed write rate.
+    budget=Budget(10, 1.0),
+    annotations=frozenset({"labels", "entity_property", "comment_delete"}),
+    wanted="[jira] projects (and [jira] url)",
+    token_help="create an API token for that account (id.atlassian.com → Security) and "
+    "set HANDOFF_JIRA__TOKEN; check [jira] email",
+    doctor=_doctor,
+    discover=_discover,
+)
