@@ -28,7 +28,7 @@ def _open(settings: Settings, token: str, policy: RetryPolicy) -> Connector:
 
 
 def _doctor(settings: Settings, policy: RetryPolicy) -> object:
-    from sync.doctor import check_github
+    from sync.systems.github_doctor import check_github
 
     return check_github(settings, policy)
 

@@ -53,7 +53,7 @@ def _format(cfg: PlanConfig) -> Format:
 
 
 def _doctor(settings: Settings, policy: RetryPolicy) -> object:
-    from sync.doctor import check_jira
+    from sync.systems.jira_doctor import check_jira
 
     return check_jira(settings, policy)
 

@@ -31,7 +31,7 @@ def _open(settings: Settings, token: str, policy: RetryPolicy) -> Connector:
 
 
 def _doctor(settings: Settings, policy: RetryPolicy) -> object:
-    from sync.doctor import check_notion
+    from sync.systems.notion_doctor import check_notion
 
     return check_notion(settings, policy)
 
