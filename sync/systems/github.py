@@ -43,6 +43,7 @@ SPEC = SystemSpec(
     # 80 content-creating requests a minute (GitHub's secondary limit).
     budget=Budget(80, 60.0),
     annotations=frozenset({"labels", "comment_delete"}),
+    handle=r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}",
     wanted="[github] repos",
     token_help="create a token (github.com/settings/tokens) and set HANDOFF_GITHUB__TOKEN",
     doctor=_doctor,

@@ -72,6 +72,7 @@ SPEC = SystemSpec(
     # Comment reads count too. Notion's API (2025-09-03) cannot delete a comment.
     budget=Budget(8, 3.0, reads=True),
     annotations=frozenset({"page_property"}),
+    handle=r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
     wanted="[notion] databases",
     token_help="copy the internal integration secret (notion.so/profile/integrations) "
     "into HANDOFF_NOTION__TOKEN",

@@ -6,6 +6,7 @@ every other part of `sync` can read the registry without an import cycle.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -52,9 +53,15 @@ class SystemSpec:
     token_help: str = ""  # where a refused token comes from
     # Doctor: reads only; returns a `sync.doctor_checks.Reached`. None: no checks of its own.
     doctor: Callable[[Settings, RetryPolicy], Any] | None = None
+    # The handles a comment may mention (a regular expression); "": never mention anyone.
+    handle: str = ""
     # Init: reads what `handoff init` offers to map, given (answers, found, token): it fills
     # `sync.init_config.Found` in place. None: init discovers nothing there.
     discover: Callable[[Any, Any, str], None] | None = None
+
+    def mentions(self, handle: str) -> bool:
+        """Whether a comment may mention `handle` (else it shows the person's plain name)."""
+        return bool(self.handle) and re.fullmatch(self.handle, handle) is not None
 
     def supports(self, annotation: Annotation) -> bool:
         return annotation in self.annotations
