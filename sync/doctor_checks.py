@@ -57,6 +57,20 @@ def token_fix(system: str, exc: HandoffError) -> str:
     return f"check [{system}] url and that this machine can reach it"
 
 
+def _display(system: str) -> str:
+    from sync import systems
+
+    spec = systems.get(system)
+    return spec.display if spec else system
+
+
+def _reports_active(system: str) -> bool:
+    from sync import systems
+
+    spec = systems.get(system)
+    return spec is not None and spec.reports_active
+
+
 # -- people -------------------------------------------------------------------------------
 def check_people(
     settings: Settings,
@@ -69,7 +83,8 @@ def check_people(
     by_email = {s: {a.email.lower(): a for a in accts if a.email} for s, accts in accounts.items()}
     checked = 0
     for p in settings.people:
-        ids = {"jira": p.jira, "notion": p.notion}
+        # Systems that listed their accounts; GitHub is asked one login at a time instead.
+        ids = {system: str(getattr(p, system, "") or "") for system in index}
         for system, aid in ids.items():
             if system not in index:
                 continue
@@ -109,13 +124,13 @@ def check_people(
                         f"correct [[people]] email or {system} for {p.key!r}",
                     )
                 )
-            elif system == "jira" and acct.active != p.active:
+            elif _reports_active(system) and acct.active != p.active:
                 state = "active" if acct.active else "deactivated"
                 out.append(
                     Check(
                         "people",
                         "warn",
-                        f"{p.key}: Jira says the account is {state}",
+                        f"{p.key}: {_display(system)} says the account is {state}",
                         f"set active = {str(acct.active).lower()} for {p.key!r}",
                     )
                 )

@@ -94,6 +94,7 @@ SPEC = SystemSpec(
     budget=Budget(10, 1.0),
     annotations=frozenset({"labels", "entity_property", "comment_delete"}),
     handle=r"[A-Za-z0-9][A-Za-z0-9:_-]{0,127}",
+    reports_active=True,
     wanted="[jira] projects (and [jira] url)",
     token_help="create an API token for that account (id.atlassian.com → Security) and "
     "set HANDOFF_JIRA__TOKEN; check [jira] email",

@@ -53,6 +53,8 @@ class SystemSpec:
     token_help: str = ""  # where a refused token comes from
     # Doctor: reads only; returns a `sync.doctor_checks.Reached`. None: no checks of its own.
     doctor: Callable[[Settings, RetryPolicy], Any] | None = None
+    # Its account list says whether each account is active (doctor compares [[people]] active).
+    reports_active: bool = False
     # The handles a comment may mention (a regular expression); "": never mention anyone.
     handle: str = ""
     # Init: reads what `handoff init` offers to map, given (answers, found, token): it fills
