@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import Scope
 from sync.systems.spec import Budget, SystemSpec
@@ -33,6 +33,22 @@ def _doctor(settings: Settings, policy: RetryPolicy) -> object:
     return check_github(settings, policy)
 
 
+def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | None:
+    """Our comment on the first pull the demo commented on, as GitHub shows it."""
+    import requests
+
+    path = next(
+        (e.path for e in writes if e.path.endswith("/comments") and "/api/v3/" in e.path), None
+    )
+    if not path:
+        return None
+    r = requests.get(sb.url + path, headers={"Authorization": f"token {token}"}, timeout=10)
+    body = next((c["body"] for c in r.json() if "handoff-sync:" in c["body"]), "")
+    number = path.split("/")[-2]
+    repo = "/".join(path.split("/")[4:6])
+    return ("GitHub", f"{repo}#{number}", body)
+
+
 SPEC = SystemSpec(
     name=NAME,
     display="GitHub",
@@ -47,4 +63,5 @@ SPEC = SystemSpec(
     wanted="[github] repos",
     token_help="create a token (github.com/settings/tokens) and set HANDOFF_GITHUB__TOKEN",
     doctor=_doctor,
+    demo_sample=_demo_sample,
 )

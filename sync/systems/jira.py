@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import Scope
 from sync.systems.spec import Budget, SystemSpec
@@ -83,6 +83,28 @@ def _discover(answers: Answers, found: Found, jira_token: str) -> None:
         )
 
 
+def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | None:
+    """Our comment on the first issue the demo commented on, as Jira shows it."""
+    import requests
+
+    from connectors.sandbox import JIRA_EMAIL
+
+    issue_id = next((e.path.split("/")[5] for e in writes if e.path.endswith("/comment")), None)
+    if not issue_id:
+        return None
+    base, auth = sb.url, (JIRA_EMAIL, token)
+    r = requests.get(f"{base}/rest/api/2/issue/{issue_id}/comment", auth=auth, timeout=10)
+    issue = requests.get(
+        f"{base}/rest/api/2/issue/{issue_id}?fields=summary", auth=auth, timeout=10
+    ).json()
+    body = next((c["body"] for c in r.json()["comments"] if "handoff-sync:" in c["body"]), "")
+    # Jira shows a mention as the person's name; the raw markup holds their account id.
+    for p in sb.workspace.get("people", []):
+        if p.get("jira_account_id"):
+            body = body.replace(f"[~accountid:{p['jira_account_id']}]", "@" + p["name"])
+    return ("Jira", f"{issue['key']} {issue['fields']['summary']}", body)
+
+
 SPEC = SystemSpec(
     name=NAME,
     display="Jira",
@@ -99,5 +121,6 @@ SPEC = SystemSpec(
     token_help="create an API token for that account (id.atlassian.com → Security) and "
     "set HANDOFF_JIRA__TOKEN; check [jira] email",
     doctor=_doctor,
+    demo_sample=_demo_sample,
     discover=_discover,
 )

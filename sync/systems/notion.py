@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import Scope
 from sync.systems.spec import Budget, SystemSpec
@@ -60,6 +60,25 @@ def _discover(answers: Answers, found: Found, notion_token: str) -> None:
         )
 
 
+def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | None:
+    """Our comment on the first page the demo commented on, as Notion shows it."""
+    import requests
+
+    sent = next((e for e in writes if e.path == "/v1/comments"), None)
+    if sent is None or not isinstance(sent.body, dict):
+        return None
+    page = sent.body.get("parent", {}).get("page_id", "")
+    r = requests.get(
+        f"{sb.url}/v1/comments",
+        params={"block_id": page},
+        headers={"Authorization": f"Bearer {token}", "Notion-Version": "2025-09-03"},
+        timeout=10,
+    )
+    texts = ["".join(t["plain_text"] for t in c["rich_text"]) for c in r.json()["results"]]
+    body = next((t for t in texts if "handoff-sync:" in t), "")
+    return ("Notion", f"page {page}", body)
+
+
 SPEC = SystemSpec(
     name=NAME,
     display="Notion",
@@ -77,5 +96,6 @@ SPEC = SystemSpec(
     token_help="copy the internal integration secret (notion.so/profile/integrations) "
     "into HANDOFF_NOTION__TOKEN",
     doctor=_doctor,
+    demo_sample=_demo_sample,
     discover=_discover,
 )

@@ -57,6 +57,9 @@ class SystemSpec:
     reports_active: bool = False
     # The handles a comment may mention (a regular expression); "": never mention anyone.
     handle: str = ""
+    # Demo: (sandbox, its logged writes, a write token) -> (system, item, our comment as a
+    # person sees it, read back through its API), or None when nothing was written there.
+    demo_sample: Callable[[Any, Any, str], tuple[str, str, str] | None] | None = None
     # Init: reads what `handoff init` offers to map, given (answers, found, token): it fills
     # `sync.init_config.Found` in place. None: init discovers nothing there.
     discover: Callable[[Any, Any, str], None] | None = None
