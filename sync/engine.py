@@ -182,6 +182,7 @@ class Engine:
         known_errors: Sequence[str] = (),
     ) -> None:
         self.settings = settings
+        self.runtime = runtime.runtime(settings)
         self.connectors = dict(connectors)
         self.scopes = list(scopes)
         self.clock = clock
@@ -247,7 +248,7 @@ class Engine:
                 state.record_findings(run_id, result.findings, now, records=None)
             changed = {(o.scope, i) for o in result.scopes for i in o.changed}
             targets = self._targets(state, records, findings, items, systems, changed)
-            cfg = plan_config(self.settings)
+            cfg = self.runtime.plan
             result.ops = plan(targets, cfg, directory)
             if blind and not opts.dry_run:
                 if result.ops or len(blind) < len(result.scopes):
@@ -327,7 +328,7 @@ class Engine:
     ) -> tuple[Directory, dict[str, bool]]:
         """The people directory, and the systems whose people could not be read (-> whether
         for a refused token)."""
-        directory = self.settings.directory()
+        directory = self.runtime.directory()
         failed: dict[str, bool] = {}
         for system in systems:
             try:
@@ -415,7 +416,7 @@ class Engine:
         directory: Directory,
         now: datetime,
     ) -> dict[str, list[Finding]]:
-        rules = self.settings.rules_config()
+        rules = self.runtime.rules
         opened = state.opened_at()
         return {r.key: evaluate(r, rules, directory, now, opened) for r in records}
 
@@ -428,8 +429,8 @@ class Engine:
         systems: Sequence[str],
         changed: Collection[tuple[str, str]] = (),
     ) -> list[Target]:
-        prop = self.settings.notion_property.name
-        entity = runtime.entity_property_key(self.settings)
+        prop = self.runtime.property_name
+        entity = self.runtime.entity_property_key
         comments = _stored_comments(state)
         targets = []
         for record in records:
