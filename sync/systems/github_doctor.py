@@ -10,11 +10,10 @@ from connectors.errors import ConfigError, ConnectorError, NotFound
 from sync.connect import open_connector
 from sync.doctor_checks import Check, Reached, fail, token_fix
 from sync.settings import Settings
+from sync.systems.github import NAME
 
 if TYPE_CHECKING:
     from connectors.github import GithubConnector
-
-NAME = "github"
 
 
 def check_github(settings: Settings, policy: RetryPolicy) -> Reached:

@@ -12,11 +12,11 @@ from mapping.record import FIELD_KINDS
 from sync.connect import open_connector
 from sync.doctor_checks import Check, Reached, fail, token_fix
 from sync.settings import Settings
+from sync.systems.jira import NAME
 
 if TYPE_CHECKING:
     from connectors.jira import JiraConnector
 
-NAME = "jira"
 
 # Jira project permissions the write-back needs, with the names Jira's admin screens use.
 JIRA_PERMISSIONS = {

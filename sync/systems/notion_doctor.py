@@ -14,11 +14,11 @@ from mapping.record import FIELD_KINDS
 from sync.connect import open_connector
 from sync.doctor_checks import Check, Reached, fail, token_fix
 from sync.settings import Settings
+from sync.systems.notion import NAME
 
 if TYPE_CHECKING:
     from connectors.notion import NotionConnector
 
-NAME = "notion"
 
 UNUSABLE_NOTION = {
     "person": {"number", "date", "checkbox", "files", "relation", "url"},
