@@ -32,9 +32,17 @@ from mapping.record import (
 )
 from mapping.text import plain_text
 
-__all__ = ["LinkConfig", "build_records", "item_values", "link"]
+__all__ = [
+    "MAPPINGS",
+    "LinkConfig",
+    "SystemMapping",
+    "build_records",
+    "item_values",
+    "link",
+    "register",
+    "unregister",
+]
 
-SYSTEM_ORDER = {"jira": 0, "notion": 1, "github": 2}
 _PR_URL = re.compile(r"https?://[^/\s]+/([\w.-]+)/([\w.-]+)/pull/(\d+)")
 _PR_REF = re.compile(r"\b([\w.-]+/[\w.-]+)#(\d+)\b")
 
@@ -108,25 +116,70 @@ def _notion_texts(item: SourceItem, cfg: LinkConfig) -> list[str]:
     return [to_text(notion_map.property_value(props.get(n))) for n in sorted(names)]
 
 
-def _refs(item: SourceItem, keys: _Keys, cfg: LinkConfig) -> tuple[list[str], list[str]]:
-    """(tokens the item is, tokens it names) for one item."""
+def _jira_refs(item: SourceItem, keys: _Keys, cfg: LinkConfig) -> tuple[list[str], list[str]]:
     fields = item.fields if isinstance(item.fields, Mapping) else {}
-    if item.system == "jira":
-        text = plain_text(fields.get("description"))
-        return [f"key:{item.key.upper()}"], keys.pulls(text)
-    if item.system == "github":
-        head = fields.get("head")
-        branch = head.get("ref") if isinstance(head, Mapping) else ""
-        body = fields.get("body")
-        # Title and branch name the work; the body may mention other keys ("follows EXP-1"),
-        # so it counts only when title and branch say nothing.
-        strong = keys.jira(f"{item.title} {to_text(fields.get('title'))} {to_text(branch)}")
-        named = strong[:1] or keys.jira(body if isinstance(body, str) else "")[:1]
-        return [f"pr:{item.id.lower()}"], [f"key:{k}" for k in named]
+    text = plain_text(fields.get("description"))
+    return [f"key:{item.key.upper()}"], keys.pulls(text)
+
+
+def _github_refs(item: SourceItem, keys: _Keys, cfg: LinkConfig) -> tuple[list[str], list[str]]:
+    fields = item.fields if isinstance(item.fields, Mapping) else {}
+    head = fields.get("head")
+    branch = head.get("ref") if isinstance(head, Mapping) else ""
+    body = fields.get("body")
+    # Title and branch name the work; the body may mention other keys ("follows EXP-1"),
+    # so it counts only when title and branch say nothing.
+    strong = keys.jira(f"{item.title} {to_text(fields.get('title'))} {to_text(branch)}")
+    named = strong[:1] or keys.jira(body if isinstance(body, str) else "")[:1]
+    return [f"pr:{item.id.lower()}"], [f"key:{k}" for k in named]
+
+
+def _notion_refs(item: SourceItem, keys: _Keys, cfg: LinkConfig) -> tuple[list[str], list[str]]:
     texts = [*_notion_texts(item, cfg), item.title]
     jira_keys = [k for t in texts for k in keys.jira(t)]
     pulls = [p for t in texts for p in keys.pulls(t)]
     return [f"page:{item.id}"], [f"key:{k}" for k in jira_keys[:1]] + pulls
+
+
+Refs = Callable[[SourceItem, "_Keys", LinkConfig], tuple[list[str], list[str]]]
+Extractor = Callable[[SourceItem, FieldMaps], dict[str, tuple[Value, ...]]]
+
+
+@dataclass(frozen=True)
+class SystemMapping:
+    """What mapping knows of one system: how its items become field values (`extract`), how
+    they name each other (`refs`: the tokens an item is, and the tokens it names) and where
+    its items sort in a record (`order`: the first item names the record)."""
+
+    extract: Extractor
+    refs: Refs
+    order: int
+
+
+# The one table of per-system mapping; `register` adds a system (a test's toy system).
+MAPPINGS: dict[str, SystemMapping] = {
+    "jira": SystemMapping(lambda i, m: jira_map.to_values(i, m.jira), _jira_refs, 0),
+    "notion": SystemMapping(lambda i, m: notion_map.to_values(i, m.notion), _notion_refs, 1),
+    "github": SystemMapping(lambda i, m: github_map.to_values(i, m.github), _github_refs, 2),
+}
+
+
+def register(system: str, mapping: SystemMapping) -> None:
+    """Add (or replace) one system's mapping; `unregister` takes it away."""
+    MAPPINGS[system] = mapping
+
+
+def unregister(system: str) -> None:
+    MAPPINGS.pop(system, None)
+
+
+def _refs(item: SourceItem, keys: _Keys, cfg: LinkConfig) -> tuple[list[str], list[str]]:
+    """(tokens the item is, tokens it names) for one item; an unknown system's item is
+    itself only."""
+    mapping = MAPPINGS.get(item.system)
+    if mapping is None:
+        return [f"item:{item.system}:{item.id}"], []
+    return mapping.refs(item, keys, cfg)
 
 
 @dataclass(frozen=True)
@@ -137,7 +190,8 @@ class _Group:
 
 
 def _sort_key(item: SourceItem) -> tuple[int, str, str]:
-    return (SYSTEM_ORDER.get(item.system, 9), item.id, item.scope)
+    mapping = MAPPINGS.get(item.system)
+    return (mapping.order if mapping else 9, item.id, item.scope)
 
 
 def _keys(items: Sequence[SourceItem], cfg: LinkConfig) -> _Keys:
@@ -188,18 +242,10 @@ def link(items: Iterable[SourceItem], cfg: LinkConfig) -> list[tuple[SourceItem,
     return sorted(groups, key=lambda g: _sort_key(g[0]))
 
 
-Extractor = Callable[[SourceItem, FieldMaps], dict[str, tuple[Value, ...]]]
-_EXTRACTORS: dict[str, Extractor] = {
-    "jira": lambda i, m: jira_map.to_values(i, m.jira),
-    "github": lambda i, m: github_map.to_values(i, m.github),
-    "notion": lambda i, m: notion_map.to_values(i, m.notion),
-}
-
-
 def item_values(item: SourceItem, maps: FieldMaps) -> dict[str, tuple[Value, ...]]:
     """One item's field values, whatever its system ({} for an unknown system)."""
-    extract = _EXTRACTORS.get(item.system)
-    return extract(item, maps) if extract else {}
+    mapping = MAPPINGS.get(item.system)
+    return mapping.extract(item, maps) if mapping else {}
 
 
 def _resolve(value: Value, directory: Directory) -> Value:

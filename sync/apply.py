@@ -43,8 +43,10 @@ from connectors.errors import (
     TransientError,
     scrub,
 )
+from sync import systems
 from sync.render import MARKER_PREFIX, is_current, marker_for
 from sync.store import Store
+from sync.systems.spec import Budget
 
 __all__ = [
     "DEFAULT_BUDGETS",
@@ -55,30 +57,20 @@ __all__ = [
     "Pacer",
     "Stop",
     "apply",
+    "default_budgets",
 ]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class Budget:
-    """At most `rate` paced calls in any `per` seconds; `reads` also paces find_comment."""
-
-    rate: int
-    per: float = 60.0
-    reads: bool = False
+# Each registered system's write budget (see `sync.systems`: GitHub's secondary limit,
+# Notion's three requests a second with a margin, Jira's own pace).
+default_budgets = systems.budgets
 
 
-# GitHub: 80 content-creating requests a minute (secondary limit). Notion: about 3 requests a
-# second for everything; 8 in 3 s keeps a margin, since 3 in 1 s sat exactly on the limit and
-# any jitter crossed it (the load bench saw one 429 in seven Notion requests). Jira publishes
-# no fixed write rate; settings override this default.
-DEFAULT_BUDGETS: Mapping[str, Budget] = {
-    "github": Budget(80, 60.0),
-    "notion": Budget(8, 3.0, reads=True),
-    "jira": Budget(10, 1.0),
-}
+# The budgets of the systems shipped; `Pacer()` reads the registry when it is made.
+DEFAULT_BUDGETS: Mapping[str, Budget] = default_budgets()
 
 
 class Pacer:
@@ -87,12 +79,12 @@ class Pacer:
 
     def __init__(
         self,
-        budgets: Mapping[str, Budget] = DEFAULT_BUDGETS,
+        budgets: Mapping[str, Budget] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.budgets = dict(budgets)
+        self.budgets = dict(default_budgets() if budgets is None else budgets)
         self.clock = clock
         self.sleep = sleep
         self._sent: dict[str, deque[float]] = {}

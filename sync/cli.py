@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from connectors.errors import HandoffSyncError, scrub
+from sync import systems
 
 __all__ = ["main"]
 
@@ -60,7 +61,7 @@ def _setup_logging(log_format: str, verbose: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO if verbose or log_format == "json" else logging.WARNING)
     # The clients log every request at INFO/DEBUG; keep them to warnings.
-    for noisy in ("urllib3", "httpx", "notion_client", "github", "jira"):
+    for noisy in ("urllib3", "httpx", "notion_client", *systems.names()):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -191,7 +192,7 @@ def main(log_format: str, verbose: bool) -> None:
 @click.option("--full", is_flag=True, help="Pull everything, not only what changed.")
 @click.option(
     "--only",
-    type=click.Choice(["jira", "github", "notion"]),
+    type=click.Choice(systems.names()),
     multiple=True,
     help="Pull and write only this system (repeatable).",
 )

@@ -1,4 +1,5 @@
-"""Turn settings into connectors and scopes: the one place that opens the three clients."""
+"""Turn settings into connectors and scopes: opens each registered system's client (see
+`sync.systems`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from connectors.base import (
     WriteResult,
 )
 from connectors.errors import AuthError, ConfigError, ConnectorError
+from sync import systems
 from sync.settings import Settings
+from sync.systems import runtime
 
 __all__ = [
     "Connections",
@@ -62,41 +65,19 @@ class Unreachable:
 
 def scopes_of(settings: Settings, only: Collection[str] = ()) -> list[Scope]:
     """Every configured scope, in a stable order."""
-    scopes: list[Scope] = []
-    if settings.jira.url and (not only or "jira" in only):
-        scopes += [Scope("jira", p, query=settings.jira.jql) for p in settings.jira.projects]
-        if settings.jira.jql and not settings.jira.projects:
-            scopes.append(Scope("jira", "jql", query=settings.jira.jql))
-    if settings.github.url and (not only or "github" in only):
-        scopes += [Scope("github", r) for r in settings.github.repos]
-    if settings.notion.url and (not only or "notion" in only):
-        scopes += [Scope("notion", d) for d in settings.notion.databases]
-    return scopes
+    return runtime.scopes(settings, only)
 
 
 def no_scopes_message(only: Collection[str] = ()) -> str:
     """What to add when a config gives nothing to check (an empty file, or no scopes)."""
-    wanted = {
-        "jira": "[jira] projects (and [jira] url)",
-        "github": "[github] repos",
-        "notion": "[notion] databases",
-    }
-    names = [v for k, v in wanted.items() if not only or k in only]
+    names = [
+        s.wanted for s in systems.SYSTEMS.values() if s.wanted and (not only or s.name in only)
+    ]
     which = f" for {', '.join(sorted(only))}" if only else ""
     return (
         f"the config names nothing to check{which}: add {', '.join(names[:-1])}"
         f"{' or ' if len(names) > 1 else ''}{names[-1]} (see config.example.toml)."
     )
-
-
-def _token(settings: Settings, system: str) -> str:
-    secret = getattr(settings, system).token
-    if secret is None or not secret.get_secret_value():
-        raise ConfigError(
-            f"[{system}] token is not set: put it in HANDOFF_{system.upper()}__TOKEN "
-            f"(or [{system}] token in the config file)."
-        )
-    return str(secret.get_secret_value())
 
 
 def connect(
@@ -108,15 +89,16 @@ def connect(
     out = Connections(scopes=scopes_of(settings, only))
     if not out.scopes:
         raise ConfigError(no_scopes_message(only))
-    systems = {s.system for s in out.scopes}
-    for system in ("jira", "github", "notion"):
-        if system not in systems:
+    wanted = {s.system for s in out.scopes}
+    for spec in systems.SYSTEMS.values():
+        system = spec.name
+        if system not in wanted:
             continue
         try:
             connector = open_connector(settings, system, policy)
             _ask_who_we_are(connector, policy)
         except ConnectorError as exc:
-            named = _named(exc, system, getattr(settings, system).url)
+            named = _named(exc, system, spec.url(settings))
             exc.message = named  # what the engine shows for each of its scopes
             out.errors.append(named)
             if isinstance(exc, AuthError):
@@ -126,12 +108,10 @@ def connect(
     return out
 
 
-_NAMES = {"jira": "Jira", "github": "GitHub", "notion": "Notion"}
-
-
 def _named(exc: ConnectorError, system: str, url: str) -> str:
     """The error of a system that could not be opened, naming what failed and where."""
-    name = _NAMES.get(system, system)
+    spec = systems.get(system)
+    name = spec.display if spec else system
     cause: BaseException | None = exc
     for _ in range(10):  # the client libraries wrap the socket error a few levels deep
         if cause is None:
@@ -163,39 +143,9 @@ def _ask_who_we_are(connector: Connector, policy: RetryPolicy) -> None:
 
 def open_connector(settings: Settings, system: str, policy: RetryPolicy) -> Connector:
     """One system's connector, its client opened (a request or two); raises on failure."""
-    token = _token(settings, system)
-    if system == "jira":
-        from connectors import jira
-
-        cfg = settings.jira
-        client = jira.open_client(
-            cfg.url, cfg.email, token, api_version=cfg.api_version, timeout=policy.timeout
+    spec = systems.get(system)
+    if spec is None:
+        raise ConfigError(
+            f"no such system {system!r}: expected one of {', '.join(systems.names())}"
         )
-        return jira.JiraConnector(
-            client,
-            api_version=cfg.api_version,
-            optional_custom_fields=settings.fields.jira.custom_field_names(),
-            policy=policy,
-            page_size=cfg.page_size,
-            email=cfg.email,
-            # The entity property rides along in the search, so the plan sees what is there.
-            properties=_entity_properties(settings),
-        )
-    if system == "github":
-        from connectors import github
-
-        gh = github.open_client(settings.github.url, token, timeout=policy.timeout)
-        return github.GithubConnector(
-            gh, include_issues=settings.github.include_issues, policy=policy
-        )
-    from connectors import notion
-
-    client_n = notion.open_client(settings.notion.url, token, timeout=policy.timeout)
-    return notion.NotionConnector(
-        client_n, body_fields=settings.fields.notion.needs_body(), policy=policy
-    )
-
-
-def _entity_properties(settings: Settings) -> tuple[str, ...]:
-    writeback = settings.writeback
-    return (writeback.entity_property_key,) if writeback.jira_entity_property else ()
+    return spec.open(settings, spec.token(settings), policy)

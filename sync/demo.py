@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import requests
 
 from connectors.errors import HandoffSyncError
+from sync import systems
 
 __all__ = ["DemoResult", "demo_command", "run_demo"]
 
@@ -108,59 +108,16 @@ def _write_reports(config: Path, folder: Path) -> list[Path]:
 
 def _samples(sb: Any) -> list[tuple[str, str, str]]:
     """One comment of ours from each system, read back through its API as a person sees it."""
-    from connectors.sandbox import DEFAULT_TOKENS, JIRA_EMAIL
+    from connectors.sandbox import DEFAULT_TOKENS
 
-    def token(system: str) -> str:
-        return next(t for t, a in DEFAULT_TOKENS[system].items() if a == "write")
-
-    out: list[tuple[str, str, str]] = []
-    base = sb.url
-    timeout = 10
-    log_writes = sb.log(write=True)
-    jira_issue = next(
-        (e.path.split("/")[5] for e in log_writes if e.path.endswith("/comment")), None
-    )
-    if jira_issue:
-        r = requests.get(
-            f"{base}/rest/api/2/issue/{jira_issue}/comment",
-            auth=(JIRA_EMAIL, token("jira")),
-            timeout=timeout,
-        )
-        issue = requests.get(
-            f"{base}/rest/api/2/issue/{jira_issue}?fields=summary",
-            auth=(JIRA_EMAIL, token("jira")),
-            timeout=timeout,
-        ).json()
-        body = next((c["body"] for c in r.json()["comments"] if "handoff-sync:" in c["body"]), "")
-        # Jira shows a mention as the person's name; the raw markup holds their account id.
-        for p in sb.workspace.get("people", []):
-            if p.get("jira_account_id"):
-                body = body.replace(f"[~accountid:{p['jira_account_id']}]", "@" + p["name"])
-        out.append(("Jira", f"{issue['key']} {issue['fields']['summary']}", body))
-    gh = next(
-        (e.path for e in log_writes if e.path.endswith("/comments") and "/api/v3/" in e.path),
-        None,
-    )
-    if gh:
-        r = requests.get(
-            base + gh, headers={"Authorization": f"token {token('github')}"}, timeout=timeout
-        )
-        body = next((c["body"] for c in r.json() if "handoff-sync:" in c["body"]), "")
-        number = gh.split("/")[-2]
-        repo = "/".join(gh.split("/")[4:6])
-        out.append(("GitHub", f"{repo}#{number}", body))
-    notion = next((e for e in log_writes if e.path == "/v1/comments"), None)
-    if notion and isinstance(notion.body, dict):
-        page = notion.body.get("parent", {}).get("page_id", "")
-        r = requests.get(
-            f"{base}/v1/comments",
-            params={"block_id": page},
-            headers={"Authorization": f"Bearer {token('notion')}", "Notion-Version": "2025-09-03"},
-            timeout=timeout,
-        )
-        texts = ["".join(t["plain_text"] for t in c["rich_text"]) for c in r.json()["results"]]
-        body = next((t for t in texts if "handoff-sync:" in t), "")
-        out.append(("Notion", f"page {page}", body))
+    writes = sb.log(write=True)
+    out = []
+    for spec in systems.SYSTEMS.values():
+        tokens = DEFAULT_TOKENS.get(spec.name, {})
+        token = next((t for t, a in tokens.items() if a == "write"), "")
+        shown = spec.demo_sample(sb, writes, token) if spec.demo_sample else None
+        if shown is not None:
+            out.append(shown)
     return out
 
 

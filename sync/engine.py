@@ -38,6 +38,7 @@ from sync.render import markers_for
 from sync.settings import Settings
 from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
 from sync.store.identity import check_served, served_by
+from sync.systems import runtime
 
 __all__ = [
     "Engine",
@@ -152,15 +153,8 @@ def run_outcome(result: SyncResult) -> str:
 
 
 def plan_config(settings: Settings) -> PlanConfig:
-    """How to write back, from settings."""
-    return PlanConfig(
-        jira_format="adf" if settings.jira.api_version == 3 else "wiki",
-        label_names=dict(settings.labels),
-        notion_property=settings.notion_property.name,
-        notion_property_type=settings.notion_property.type,  # type: ignore[arg-type]
-        jira_entity_property=settings.writeback.jira_entity_property,
-        jira_entity_property_key=settings.writeback.entity_property_key,
-    )
+    """How to write back, from settings (see `sync.systems.runtime`)."""
+    return runtime.plan_config(settings)
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total or 0)
@@ -186,6 +180,7 @@ class Engine:
         known_errors: Sequence[str] = (),
     ) -> None:
         self.settings = settings
+        self.runtime = runtime.runtime(settings)
         self.connectors = dict(connectors)
         self.scopes = list(scopes)
         self.clock = clock
@@ -226,9 +221,7 @@ class Engine:
                 for s in result.scopes
                 if s.error and not s.unreached and s.error not in result.errors
             ]
-            items = {
-                (i.system, i.id): i for i in state.iter_items() if i.state == "present"
-            }
+            items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
             self.progress("reconcile", 0, len(items))
             records = build_records(
                 items.values(),
@@ -252,7 +245,7 @@ class Engine:
                 state.record_findings(run_id, result.findings, now, records=None)
             changed = {(o.scope, i) for o in result.scopes for i in o.changed}
             targets = self._targets(state, records, findings, items, systems, changed)
-            cfg = plan_config(self.settings)
+            cfg = self.runtime.plan
             result.ops = plan(targets, cfg, directory)
             if blind and not opts.dry_run:
                 if result.ops or len(blind) < len(result.scopes):
@@ -332,7 +325,7 @@ class Engine:
     ) -> tuple[Directory, dict[str, bool]]:
         """The people directory, and the systems whose people could not be read (-> whether
         for a refused token)."""
-        directory = self.settings.directory()
+        directory = self.runtime.directory()
         failed: dict[str, bool] = {}
         for system in systems:
             try:
@@ -420,7 +413,7 @@ class Engine:
         directory: Directory,
         now: datetime,
     ) -> dict[str, list[Finding]]:
-        rules = self.settings.rules_config()
+        rules = self.runtime.rules
         opened = state.opened_at()
         return {r.key: evaluate(r, rules, directory, now, opened) for r in records}
 
@@ -433,9 +426,8 @@ class Engine:
         systems: Sequence[str],
         changed: Collection[tuple[str, str]] = (),
     ) -> list[Target]:
-        prop = self.settings.notion_property.name
-        writeback = self.settings.writeback
-        entity = writeback.entity_property_key if writeback.jira_entity_property else ""
+        prop = self.runtime.property_name
+        entity = self.runtime.entity_property_key
         comments = _stored_comments(state)
         targets = []
         for record in records:
@@ -444,9 +436,7 @@ class Engine:
                 item = items.get((src.system, src.item_id))
                 if item is None or item.system not in systems:
                     continue
-                view = ItemView.from_item(
-                    item, property_name=prop, entity_property_key=entity
-                )
+                view = ItemView.from_item(item, property_name=prop, entity_property_key=entity)
                 stored = comments.get((item.system, item.id))
                 if stored is not None and (item.scope, item.id) in changed:
                     shown = self._shown_comment(item, stored)

@@ -20,15 +20,15 @@ from typing import Any
 import click
 
 from connectors._retry import RetryPolicy
-from connectors.base import Scope
 from connectors.errors import ConfigError, ConnectorError, scrub
 from mapping.fields import JIRA_STANDARD_FIELDS, JiraMap, NotionMap
+from sync import systems
 from sync.settings import NotionPropertySettings, load_settings
 
 __all__ = ["Answers", "Found", "discover", "fill_scopes", "init_command", "render_config"]
 
 POLICY = RetryPolicy(attempts=2, base=0.5, cap=2.0, deadline=20.0, timeout=15.0)
-SANDBOX_READ_TOKENS = {s: f"sandbox-{s}-read" for s in ("jira", "github", "notion")}
+SANDBOX_READ_TOKENS = {s: f"sandbox-{s}-read" for s in systems.names()}
 WRITABLE_TYPES = ("rich_text", "select", "multi_select", "checkbox")
 
 
@@ -56,51 +56,15 @@ class Found:
 
 def _token(system: str, sandbox: bool) -> str:
     env = os.environ.get(f"HANDOFF_{system.upper()}__TOKEN", "")
-    return env or (SANDBOX_READ_TOKENS[system] if sandbox else "")
+    return env or (SANDBOX_READ_TOKENS.get(system, "") if sandbox else "")
 
 
 def discover(answers: Answers, *, sandbox: bool = False) -> Found:
     """Read field names from each system that has a URL, a scope and a token; reads only."""
     found = Found()
-    jira_token = _token("jira", sandbox)
-    if answers.jira_url and jira_token:
-        from connectors import jira
-
-        try:
-            client = jira.open_client(
-                answers.jira_url, answers.jira_email, jira_token, timeout=POLICY.timeout
-            )
-            conn = jira.JiraConnector(client, policy=POLICY)
-            for f in conn.fields():
-                if f.get("custom"):
-                    typ = str((f.get("schema") or {}).get("type") or "any")
-                    found.jira_fields[str(f["name"])] = (str(f["id"]), typ)
-        except ConnectorError as exc:
-            found.notes.append(f"Jira fields not read: {exc.message}")
-    elif answers.jira_url:
-        found.notes.append(
-            "Jira fields not read: set HANDOFF_JIRA__TOKEN and run init again "
-            "with --force to fill them in"
-        )
-    notion_token = _token("notion", sandbox)
-    if answers.notion_databases and notion_token:
-        from connectors import notion
-
-        conn_n = notion.NotionConnector(
-            notion.open_client(answers.notion_url, notion_token, timeout=POLICY.timeout),
-            policy=POLICY,
-        )
-        for db in answers.notion_databases:
-            try:
-                for name, typ in conn_n.properties(Scope("notion", db)).items():
-                    found.notion_properties.setdefault(name, typ)
-            except ConnectorError as exc:
-                found.notes.append(f"Notion database {db} not read: {exc.message}")
-    elif answers.notion_databases:
-        found.notes.append(
-            "Notion properties not read: set HANDOFF_NOTION__TOKEN and run init "
-            "again with --force to fill them in"
-        )
+    for spec in systems.SYSTEMS.values():
+        if spec.discover is not None:
+            spec.discover(answers, found, _token(spec.name, sandbox))
     return found
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from connectors.base import SourceItem
 from sync.store import Store
+from sync.systems.jira import NAME as JIRA
 
 __all__ = [
     "ScopeOutcome",
@@ -121,7 +122,7 @@ def mark_gone(state: Store, outcomes: Sequence[ScopeOutcome]) -> None:
 
 def jira_keys(items: Iterable[SourceItem], outcomes: Sequence[ScopeOutcome]) -> set[str] | None:
     """Every Jira key we hold, when every Jira scope was read this run; else None (unknown)."""
-    jira = [o for o in outcomes if o.scope.startswith("jira:")]
+    jira = [o for o in outcomes if o.scope.startswith(f"{JIRA}:")]
     if not jira or any(o.error for o in jira):
         return None
-    return {i.key.upper() for i in items if i.system == "jira"}
+    return {i.key.upper() for i in items if i.system == JIRA}

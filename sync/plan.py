@@ -23,6 +23,7 @@ from typing import Any, Literal
 from connectors.base import CommentRef, SourceItem, WriteOp
 from connectors.errors import PlanError
 from mapping.rules import Finding
+from sync import systems
 from sync.render import (
     DEFAULT_LABELS,
     DEFAULT_PROPERTY_NAMES,
@@ -38,6 +39,7 @@ from sync.render import (
     render_comment,
     to_text,
 )
+from sync.systems import Annotation
 
 __all__ = ["ItemView", "PlanConfig", "Target", "describe", "plan"]
 
@@ -51,10 +53,14 @@ _ACTION_ORDER = {
     "property.set": 3,
     "entity_property.set": 4,
 }
-_LABEL_SYSTEMS = ("jira", "github")
-# Notion's API (2025-09-03) lists and creates comments but has no way to delete one, so a
-# duplicate there stays; the oldest is the one we keep writing to (see `_duplicates`).
-_DELETE_SYSTEMS = ("jira", "github")
+
+
+def _supports(system: str, annotation: Annotation) -> bool:
+    """Whether `system` can show `annotation` (labels, a page or entity property, or the
+    deletion of a duplicate comment: where it cannot, the oldest copy is the one we keep
+    writing to, see `_duplicates`)."""
+    spec = systems.get(system)
+    return spec is not None and spec.supports(annotation)
 
 
 @dataclass(frozen=True)
@@ -133,14 +139,13 @@ class PlanConfig:
 
     def fmt(self, system: str) -> Format:
         """The comment format for a system."""
-        if system == "jira":
-            return "jira-adf" if self.jira_format == "adf" else "jira-wiki"
-        if system == "github":
-            return "github-md"
-        if system == "notion":
-            return "notion-rich-text"
+        spec = systems.get(system)
+        if spec is not None:
+            return spec.comment_format(self)
+        known = systems.names()
         raise PlanError(
-            f"cannot plan writes for system {system!r}: expected jira, github or notion",
+            f"cannot plan writes for system {system!r}: expected "
+            f"{', '.join(known[:-1])} or {known[-1]}",
             internal=f"PlanConfig.fmt({system!r})",
         )
 
@@ -212,14 +217,14 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
                 )
             )
     ops += _duplicates(view, base)
-    if view.system in _LABEL_SYSTEMS:
+    if _supports(view.system, "labels"):
         want = labels_for(findings, cfg.label_names)
         have = set(view.labels)
         managed = cfg.managed() | want
         ops += [WriteOp(**base, action="label.add", name=n) for n in sorted(want - have)]
         gone = (have & managed) - want
         ops += [WriteOp(**base, action="label.remove", name=n) for n in sorted(gone)]
-    if view.system == "notion" and cfg.notion_property:
+    if _supports(view.system, "page_property") and cfg.notion_property:
         ptype = cfg.notion_property_type
         desired = property_value_for(findings, ptype, cfg.notion_property_names)
         current = _property_key(view.property_value, ptype)
@@ -229,7 +234,7 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
                     **base, action="property.set", name=cfg.notion_property, value=_dumps(desired)
                 )
             )
-    if view.system == "jira" and cfg.jira_entity_property:
+    if _supports(view.system, "entity_property") and cfg.jira_entity_property:
         wanted = entity_property_for(findings)
         current = _entity_key(view.entity_property)
         if (engaged or current) and current != wanted:
@@ -246,7 +251,7 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
 
 def _duplicates(view: ItemView, base: Mapping[str, str]) -> list[WriteOp]:
     """Later copies of our comment (two runs raced): the oldest stays, these go."""
-    if view.comment is None or view.system not in _DELETE_SYSTEMS:
+    if view.comment is None or not _supports(view.system, "comment_delete"):
         return []
     return [
         WriteOp(**base, action="comment.delete", target=dup)  # type: ignore[arg-type]

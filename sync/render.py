@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 from mapping.people import Person
 from mapping.rules import CODES, Finding
+from sync import systems
 from sync.markup import (
     FORMATS,
     Doc,
@@ -110,15 +111,6 @@ _MAX_NAME = 200
 _NOTION_CHARS = 2_000
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 _CODE_RANK = {code: i for i, code in enumerate(CODES)}
-
-# Handles we are willing to mention; anything else is shown as a plain name.
-_HANDLE = {
-    "jira": re.compile(r"[A-Za-z0-9][A-Za-z0-9:_-]{0,127}"),
-    "github": re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"),
-    "notion": re.compile(
-        r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
-    ),
-}
 
 
 class People(Protocol):
@@ -226,8 +218,8 @@ def _person(system: str, key: str, people: People | None) -> Span:
     person = people.get(key) if people is not None else None
     name = clean((person.name or person.key) if person else key, _MAX_NAME) or "someone"
     handle = person.ids.get(system, "") if person else ""
-    pattern = _HANDLE.get(system)
-    if handle and pattern is not None and pattern.fullmatch(handle):
+    spec = systems.get(system)
+    if handle and spec is not None and spec.mentions(handle):
         return Mention(handle, name)
     return Text(name)
 

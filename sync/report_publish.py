@@ -77,8 +77,9 @@ def publish(settings: Settings, target: str, markdown: str, filters: Filters) ->
     from connectors._retry import RetryPolicy
     from connectors.github import GithubConnector
     from sync.connect import open_connector
+    from sync.systems.github import NAME as GITHUB
 
-    connector = open_connector(settings, "github", RetryPolicy())
+    connector = open_connector(settings, GITHUB, RetryPolicy())
     if not isinstance(connector, GithubConnector):  # pragma: no cover - open_connector's contract
         raise ConfigError("the [github] section did not open a GitHub connection")
     marker = marker_for(filters)

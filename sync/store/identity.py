@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.errors import ConfigError
+from sync import systems
 from sync.connect import scopes_of
 from sync.settings import Settings
 from sync.store.protocol import Store
@@ -27,8 +28,9 @@ def served_by(settings: Settings) -> Served:
     """Each system with scopes: its URL and its scope names, sorted."""
     out: Served = {}
     for scope in scopes_of(settings):
-        system = getattr(settings, scope.system)
-        entry = out.setdefault(scope.system, {"url": _url(system.url), "scopes": []})
+        spec = systems.get(scope.system)
+        url = spec.url(settings) if spec else ""
+        entry = out.setdefault(scope.system, {"url": _url(url), "scopes": []})
         entry["scopes"].append(scope.name)
     for entry in out.values():
         entry["scopes"] = sorted(set(entry["scopes"]))
@@ -63,7 +65,8 @@ def _load(text: str | None) -> Served | None:
 def difference(stored: Mapping[str, Any], served: Mapping[str, Any]) -> str:
     """The first differences, said briefly: "jira scopes EXP -> OPS; notion not configured"."""
     parts = []
-    for system in ("jira", "github", "notion"):
+    named = [*systems.names(), *sorted((set(stored) | set(served)) - set(systems.names()))]
+    for system in named:
         was, now = stored.get(system), served.get(system)
         if was == now:
             continue

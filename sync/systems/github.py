@@ -1,0 +1,67 @@
+"""GitHub: repositories, Markdown comments and labels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import Scope
+from sync.systems.spec import Budget, SystemSpec
+
+if TYPE_CHECKING:
+    from connectors._retry import RetryPolicy
+    from connectors.base import Connector
+    from sync.settings import Settings
+
+NAME = "github"
+
+
+def _scopes(settings: Settings) -> list[Scope]:
+    cfg = settings.github
+    return [Scope(NAME, r) for r in cfg.repos] if cfg.url else []
+
+
+def _open(settings: Settings, token: str, policy: RetryPolicy) -> Connector:
+    from connectors import github
+
+    gh = github.open_client(settings.github.url, token, timeout=policy.timeout)
+    return github.GithubConnector(gh, include_issues=settings.github.include_issues, policy=policy)
+
+
+def _doctor(settings: Settings, policy: RetryPolicy) -> object:
+    from sync.systems.github_doctor import check_github
+
+    return check_github(settings, policy)
+
+
+def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | None:
+    """Our comment on the first pull the demo commented on, as GitHub shows it."""
+    import requests
+
+    path = next(
+        (e.path for e in writes if e.path.endswith("/comments") and "/api/v3/" in e.path), None
+    )
+    if not path:
+        return None
+    r = requests.get(sb.url + path, headers={"Authorization": f"token {token}"}, timeout=10)
+    body = next((c["body"] for c in r.json() if "handoff-sync:" in c["body"]), "")
+    number = path.split("/")[-2]
+    repo = "/".join(path.split("/")[4:6])
+    return ("GitHub", f"{repo}#{number}", body)
+
+
+SPEC = SystemSpec(
+    name=NAME,
+    display="GitHub",
+    section=lambda s: s.github,
+    scopes=_scopes,
+    open=_open,
+    comment_format=lambda cfg: "github-md",
+    # 80 content-creating requests a minute (GitHub's secondary limit).
+    budget=Budget(80, 60.0),
+    annotations=frozenset({"labels", "comment_delete"}),
+    handle=r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}",
+    wanted="[github] repos",
+    token_help="create a token (github.com/settings/tokens) and set HANDOFF_GITHUB__TOKEN",
+    doctor=_doctor,
+    demo_sample=_demo_sample,
+)

@@ -1,0 +1,101 @@
+"""Notion: databases, rich-text comments and a page property."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import Scope
+from sync.systems.spec import Budget, SystemSpec
+
+if TYPE_CHECKING:
+    from connectors._retry import RetryPolicy
+    from connectors.base import Connector
+    from sync.init_config import Answers, Found
+    from sync.settings import Settings
+
+NAME = "notion"
+
+
+def _scopes(settings: Settings) -> list[Scope]:
+    cfg = settings.notion
+    return [Scope(NAME, d) for d in cfg.databases] if cfg.url else []
+
+
+def _open(settings: Settings, token: str, policy: RetryPolicy) -> Connector:
+    from connectors import notion
+
+    client = notion.open_client(settings.notion.url, token, timeout=policy.timeout)
+    return notion.NotionConnector(
+        client, body_fields=settings.fields.notion.needs_body(), policy=policy
+    )
+
+
+def _doctor(settings: Settings, policy: RetryPolicy) -> object:
+    from sync.systems.notion_doctor import check_notion
+
+    return check_notion(settings, policy)
+
+
+def _discover(answers: Answers, found: Found, notion_token: str) -> None:
+    """The properties of each Notion database, by name and type."""
+    if answers.notion_databases and notion_token:
+        from connectors import notion
+        from connectors.errors import ConnectorError
+        from sync.init_config import POLICY
+
+        conn_n = notion.NotionConnector(
+            notion.open_client(answers.notion_url, notion_token, timeout=POLICY.timeout),
+            policy=POLICY,
+        )
+        for db in answers.notion_databases:
+            try:
+                for name, typ in conn_n.properties(Scope(NAME, db)).items():
+                    found.notion_properties.setdefault(name, typ)
+            except ConnectorError as exc:
+                found.notes.append(f"Notion database {db} not read: {exc.message}")
+    elif answers.notion_databases:
+        found.notes.append(
+            "Notion properties not read: set HANDOFF_NOTION__TOKEN and run init "
+            "again with --force to fill them in"
+        )
+
+
+def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | None:
+    """Our comment on the first page the demo commented on, as Notion shows it."""
+    import requests
+
+    sent = next((e for e in writes if e.path == "/v1/comments"), None)
+    if sent is None or not isinstance(sent.body, dict):
+        return None
+    page = sent.body.get("parent", {}).get("page_id", "")
+    r = requests.get(
+        f"{sb.url}/v1/comments",
+        params={"block_id": page},
+        headers={"Authorization": f"Bearer {token}", "Notion-Version": "2025-09-03"},
+        timeout=10,
+    )
+    texts = ["".join(t["plain_text"] for t in c["rich_text"]) for c in r.json()["results"]]
+    body = next((t for t in texts if "handoff-sync:" in t), "")
+    return ("Notion", f"page {page}", body)
+
+
+SPEC = SystemSpec(
+    name=NAME,
+    display="Notion",
+    section=lambda s: s.notion,
+    scopes=_scopes,
+    open=_open,
+    comment_format=lambda cfg: "notion-rich-text",
+    # About 3 requests a second for everything; 8 in 3 s keeps a margin, since 3 in 1 s sat
+    # exactly on the limit and any jitter crossed it (the load bench saw one 429 in seven).
+    # Comment reads count too. Notion's API (2025-09-03) cannot delete a comment.
+    budget=Budget(8, 3.0, reads=True),
+    annotations=frozenset({"page_property"}),
+    handle=r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
+    wanted="[notion] databases",
+    token_help="copy the internal integration secret (notion.so/profile/integrations) "
+    "into HANDOFF_NOTION__TOKEN",
+    doctor=_doctor,
+    demo_sample=_demo_sample,
+    discover=_discover,
+)

@@ -1,0 +1,87 @@
+"""What makes one system particular, declared once: `SystemSpec`.
+
+May import `connectors` (lazily, inside `open`) and nothing of `sync` but type names, so that
+every other part of `sync` can read the registry without an import cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from connectors._retry import RetryPolicy
+    from connectors.base import Connector, Scope
+    from sync.markup import Format
+    from sync.plan import PlanConfig
+    from sync.settings import Settings
+
+__all__ = ["Annotation", "Budget", "SystemSpec"]
+
+# What a system can show besides our marker comment. "comment_delete": a duplicate comment of
+# ours can be removed (Notion's API has no way to delete a comment).
+Annotation = Literal["labels", "page_property", "entity_property", "comment_delete"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """At most `rate` paced calls in any `per` seconds; `reads` also paces find_comment."""
+
+    rate: int
+    per: float = 60.0
+    reads: bool = False
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """One system: its settings section, connector, scopes, comment format, annotations,
+    write budget, doctor checks and what `init` asks of it."""
+
+    name: str  # as in Scope.system, SourceItem.system and `--only`
+    display: str  # as people write it: "GitHub"
+    # Its settings section (anything with `url` and `token`); None: the system is off.
+    section: Callable[[Settings], Any]
+    scopes: Callable[[Settings], list[Scope]]
+    # Opens its connector from settings and the token (a request or two); raises on failure.
+    open: Callable[[Settings, str, RetryPolicy], Connector]
+    comment_format: Callable[[PlanConfig], Format]
+    budget: Budget
+    annotations: frozenset[Annotation] = frozenset()
+    wanted: str = ""  # what a config adds to give it scopes: "[github] repos"
+    token_help: str = ""  # where a refused token comes from
+    # Doctor: reads only; returns a `sync.doctor_checks.Reached`. None: no checks of its own.
+    doctor: Callable[[Settings, RetryPolicy], Any] | None = None
+    # Its account list says whether each account is active (doctor compares [[people]] active).
+    reports_active: bool = False
+    # The handles a comment may mention (a regular expression); "": never mention anyone.
+    handle: str = ""
+    # Demo: (sandbox, its logged writes, a write token) -> (system, item, our comment as a
+    # person sees it, read back through its API), or None when nothing was written there.
+    demo_sample: Callable[[Any, Any, str], tuple[str, str, str] | None] | None = None
+    # Init: reads what `handoff init` offers to map, given (answers, found, token): it fills
+    # `sync.init_config.Found` in place. None: init discovers nothing there.
+    discover: Callable[[Any, Any, str], None] | None = None
+
+    def mentions(self, handle: str) -> bool:
+        """Whether a comment may mention `handle` (else it shows the person's plain name)."""
+        return bool(self.handle) and re.fullmatch(self.handle, handle) is not None
+
+    def supports(self, annotation: Annotation) -> bool:
+        return annotation in self.annotations
+
+    def token(self, settings: Settings) -> str:
+        """Its token, or a ConfigError saying where to put it."""
+        from connectors.errors import ConfigError
+
+        secret = getattr(self.section(settings), "token", None)
+        if secret is None or not secret.get_secret_value():
+            raise ConfigError(
+                f"[{self.name}] token is not set: put it in HANDOFF_{self.name.upper()}__TOKEN "
+                f"(or [{self.name}] token in the config file)."
+            )
+        return str(secret.get_secret_value())
+
+    def url(self, settings: Settings) -> str:
+        return str(getattr(self.section(settings), "url", ""))
