@@ -13,6 +13,10 @@
     ├── PlanError                    the planner was given something it cannot plan
     └── LockHeld                     another run holds the lock (exit 3)
 
+`for_status` is the one ladder from an HTTP status to a branch; each connector's `translate`
+(connectors/<system>_errors.py) climbs it the same way: a timeout or dropped connection is a
+TransientError, and an exception none of them knows is a bug, re-raised as is and never retried.
+
 The root lives here, in the bottom layer, so connectors can raise it; `sync` subclasses it.
 `str(error)` is the message for people; `internal` keeps detail for logs. Both are scrubbed of
 registered secrets so a token can never reach a terminal, log line or report.
@@ -38,6 +42,7 @@ __all__ = [
     "RateLimited",
     "StateError",
     "TransientError",
+    "for_status",
     "register_secret",
     "scrub",
 ]
@@ -185,3 +190,17 @@ class LockHeld(HandoffSyncError):
     """Another run holds the lock; this one exits without doing anything."""
 
     exit_code = 3
+
+
+def for_status(status: int) -> type[ConnectorError] | None:
+    """The branch every connector gives an HTTP error status; None leaves it to the connector
+    (a 400 or 409 is about the request: an ItemError for one item, else a ConnectorError)."""
+    if status in (401, 403):
+        return AuthError
+    if status in (404, 410):  # 410: the item existed and was deleted; the fix is the same
+        return NotFound
+    if status == 429:
+        return RateLimited
+    if status >= 500:
+        return TransientError
+    return None

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-import requests
 from github import Auth, Github, GithubException
 from github.IssueComment import IssueComment
 
@@ -503,8 +502,7 @@ class GithubConnector(RepoPlaces):
         def attempt() -> T:
             try:
                 return fn()
-            except (GithubException, requests.RequestException, ValueError, RuntimeError,
-                    AssertionError) as e:
+            except Exception as e:  # every SDK failure is translated here; unknown ones re-raise
                 raise translate(e, scope.name, permission, item_id) from e
 
         return call_with_retry(attempt, self.policy, idempotent=idempotent)

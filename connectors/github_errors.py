@@ -17,6 +17,7 @@ from .errors import (
     NotFound,
     RateLimited,
     TransientError,
+    for_status,
 )
 
 __all__ = ["header", "is_json", "message", "translate"]
@@ -40,7 +41,8 @@ def is_json(headers: Any) -> bool:
 
 
 def translate(e: Exception, scope: str, permission: str, item_id: str = "") -> ConnectorError:
-    """A PyGithub or requests failure as the project's error, with what to do about it."""
+    """A PyGithub or requests failure as the project's error, with what to do about it; an
+    exception it does not know is a bug and is re-raised as is."""
     kw: dict[str, Any] = {"system": "github", "scope": scope}
     if isinstance(e, ConnectorError):
         return e
@@ -51,35 +53,7 @@ def translate(e: Exception, scope: str, permission: str, item_id: str = "") -> C
             **kw,
         )
     if isinstance(e, GithubException):
-        status, msg = e.status, message(e)
-        kw.update(status=status, internal=f"{status} {msg}")
-        if status == 401:
-            return AuthError(
-                "the token was rejected (401 Bad credentials): set a valid "
-                "GitHub token in the config",
-                **kw,
-            )
-        limited = status == 429 or "rate limit" in msg.lower()
-        if status in (403, 429) and limited:
-            return RateLimited(
-                f"rate limit reached ({msg}); the scope resumes on the next run",
-                retry_after=_retry_after(e.headers),
-                **kw,
-            )
-        if status == 403 and "not accessible" in msg.lower():
-            return AuthError(
-                f"{msg}: the token needs the permission '{permission}' on {scope}", **kw
-            )
-        if status == 403:
-            return AuthError(f"forbidden ({msg}): the token needs '{permission}' on {scope}", **kw)
-        if status in (404, 410):
-            what = f"item {item_id}" if item_id else f"repository {scope}"
-            return NotFound(f"{what} does not exist or this token cannot see it ({msg})", **kw)
-        if status >= 500:
-            return TransientError(f"GitHub answered {status} {msg}".rstrip(), **kw)
-        if item_id:
-            return ItemError(f"GitHub refused the write ({status} {msg})", item_id=item_id, **kw)
-        return ConnectorError(f"GitHub answered {status} {msg}", **kw)
+        return _from_answer(e, kw, scope=scope, permission=permission, item_id=item_id)
     if isinstance(e, requests.Timeout):
         return TransientError("GitHub did not answer in time (timeout)", **kw)
     if isinstance(e, requests.exceptions.RetryError):
@@ -90,9 +64,40 @@ def translate(e: Exception, scope: str, permission: str, item_id: str = "") -> C
         return TransientError("the connection to GitHub failed or was dropped", **kw)
     if isinstance(e, requests.RequestException):
         return TransientError(f"request to GitHub failed ({type(e).__name__})", **kw)
-    return TransientError(
-        f"GitHub's answer could not be read ({type(e).__name__})", internal=str(e), **kw
-    )
+    raise e
+
+
+def _from_answer(
+    e: GithubException, kw: dict[str, Any], *, scope: str, permission: str, item_id: str
+) -> ConnectorError:
+    """A GitHub error answer, placed by `for_status` like the other systems' answers."""
+    status, msg = e.status, message(e)
+    kw.update(status=status, internal=f"{status} {msg}")
+    # GitHub's secondary rate limit answers 403 with "rate limit" in the message.
+    cls = RateLimited if status == 403 and "rate limit" in msg.lower() else for_status(status)
+    if cls is RateLimited:
+        return RateLimited(
+            f"rate limit reached ({msg}); the scope resumes on the next run",
+            retry_after=_retry_after(e.headers),
+            **kw,
+        )
+    if status == 401:
+        return AuthError(
+            "the token was rejected (401 Bad credentials): set a valid GitHub token in the config",
+            **kw,
+        )
+    if cls is AuthError and "not accessible" in msg.lower():
+        return AuthError(f"{msg}: the token needs the permission '{permission}' on {scope}", **kw)
+    if cls is AuthError:
+        return AuthError(f"forbidden ({msg}): the token needs '{permission}' on {scope}", **kw)
+    if cls is NotFound:
+        what = f"item {item_id}" if item_id else f"repository {scope}"
+        return NotFound(f"{what} does not exist or this token cannot see it ({msg})", **kw)
+    if cls is TransientError:
+        return TransientError(f"GitHub answered {status} {msg}".rstrip(), **kw)
+    if item_id:
+        return ItemError(f"GitHub refused the write ({status} {msg})", item_id=item_id, **kw)
+    return ConnectorError(f"GitHub answered {status} {msg}", **kw)
 
 
 def _retry_after(headers: Any) -> float | None:

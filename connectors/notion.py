@@ -16,43 +16,21 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from notion_client import APIResponseError, Client
+from notion_client import Client
 from notion_client.client import ClientOptions
-from notion_client.errors import RequestTimeoutError, UnknownHTTPResponseError
 
 from ._answers import PageTokens, ServerClock, bad, entries, for_item, need_dict
 from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
-from .errors import (
-    AuthError,
-    BadAnswer,
-    ConnectorError,
-    ItemError,
-    NotFound,
-    PlanError,
-    RateLimited,
-    TransientError,
-    register_secret,
-)
+from .errors import BadAnswer, PlanError, register_secret
+from .notion_errors import LISTING, translate
 
 __all__ = ["NotionConnector", "open_client"]
 
 log = logging.getLogger(__name__)
 _SDK_LOG = logging.getLogger(__name__ + ".sdk")  # given to the client so it adds no handlers
-
-# The integration capability a 403 restricted_resource points at, per kind of call.
-_CAPABILITY = {
-    "read": "Read content",
-    "comments.read": "Read comments",
-    "users": "Read user information",
-    "comment.create": "Insert comments",
-    "comment.update": "Insert comments",
-    "property.set": "Update content",
-}
-
 
 def open_client(url: str, token: str, *, timeout: float) -> Client:
     """A notion-client Client for `url` (the sandbox or https://api.notion.com).
@@ -127,7 +105,7 @@ class NotionConnector:
             try:
                 return fn()
             except Exception as exc:  # every SDK failure is translated here
-                raise _translate(exc, scope=scope, what=what, item_id=item_id,
+                raise translate(exc, scope=scope, what=what, item_id=item_id,
                                  prop=prop) from exc
 
         return call_with_retry(attempt, self.policy, idempotent=idempotent)
@@ -137,7 +115,7 @@ class NotionConnector:
         """Every result of a Notion list, one retried request per page of results, each page
         checked: a page that is not a list answer, or cursors that cycle, are errors."""
         cursor: str | None = None
-        listing = _LISTING.get(what, what)
+        listing = LISTING.get(what, what)
         tokens = PageTokens(self.system, scope, listing)
         kw: dict[str, Any] = {"system": self.system, "scope": scope, "what": listing,
                               "item_id": item_id}
@@ -208,7 +186,7 @@ class NotionConnector:
                 if page.get("object") != "page" or page["id"] in seen:
                     continue
                 if not isinstance(page.get("last_edited_time"), str):
-                    raise bad(self.system, scope.key, _LISTING["read"],
+                    raise bad(self.system, scope.key, LISTING["read"],
                               "a page without its last_edited_time")
                 seen.add(page["id"])
                 updated = _parse_time(page["last_edited_time"])
@@ -319,92 +297,9 @@ class NotionConnector:
                         "use a property")
 
 
-_LISTING = {
-    "read": "the query of the data source (POST /v1/data_sources/…/query)",
-    "comments.read": "the comment list (GET /v1/comments)",
-    "users": "the user list (GET /v1/users)",
-}
-
-
 def _json(op: WriteOp, text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
         raise PlanError(f"notion: {op.action} on {op.item_key}: the op's {what} is not JSON "
                         "text") from None
-
-
-def _retry_after(headers: Any) -> float | None:
-    try:
-        return float(headers.get("retry-after")) if headers is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _translate(exc: Exception, *, scope: str, what: str, item_id: str,
-               prop: str) -> ConnectorError:
-    """One SDK or transport failure as the project's error, with what to do about it."""
-    kw: dict[str, Any] = {"system": "notion", "scope": scope}
-    where = f" on page {item_id}" if item_id else ""
-    if isinstance(exc, APIResponseError):
-        code = getattr(exc.code, "value", exc.code)
-        kw["status"] = exc.status
-        internal = f"{exc.status} {code}: {exc}"
-        if code == "unauthorized":
-            return AuthError("the token was rejected (401 unauthorized); set a valid internal "
-                             "integration secret", internal=internal, **kw)
-        if code == "restricted_resource":
-            cap = _CAPABILITY.get(what, "Read content")
-            return AuthError(f"the integration lacks a capability{where} (403 "
-                             f"restricted_resource); enable \"{cap}\" in the integration's "
-                             "capabilities", internal=internal, **kw)
-        if code == "object_not_found":
-            return NotFound(f"not found{where} (404 object_not_found): check the id and share "
-                            "the database with the integration (••• → Connections)",
-                            internal=internal, **kw)
-        if code == "rate_limited":
-            return RateLimited("rate limited (429); slow down or retry later",
-                               retry_after=_retry_after(exc.headers), internal=internal, **kw)
-        if exc.status >= 500 or code in ("conflict_error", "service_unavailable",
-                                         "gateway_timeout", "internal_server_error"):
-            return TransientError(f"Notion failed{where} ({exc.status} {code}); try again later",
-                                  internal=internal, **kw)
-        if code == "validation_error" and item_id:
-            name = f"property {prop!r}" if prop else what
-            return ItemError(f"Notion refused {name}{where}: {exc}", item_id=item_id,
-                             internal=internal, **kw)
-        return ConnectorError(f"Notion refused the request ({exc.status} {code}): {exc}",
-                              internal=internal, **kw)
-    if isinstance(exc, UnknownHTTPResponseError) and 300 <= exc.status < 400:
-        # httpx follows no redirect: Notion's API never sends one, so it is not Notion answering.
-        location = exc.headers.get("location") if exc.headers is not None else None
-        target = urlsplit(str(location or "")).hostname or "an unknown place"
-        return BadAnswer(f"{_LISTING.get(what, what)} was redirected ({exc.status}) to "
-                         f"{target}: nothing was read from it; check [notion] url",
-                         status=exc.status, **kw)
-    if isinstance(exc, UnknownHTTPResponseError):
-        kw["status"] = exc.status
-        internal = f"{exc.status}: {exc.body[:200]}"
-        if exc.status == 429:
-            return RateLimited("rate limited (429); slow down or retry later",
-                               retry_after=_retry_after(exc.headers), internal=internal, **kw)
-        if exc.status >= 500:
-            return TransientError(f"Notion failed{where} ({exc.status}); try again later",
-                                  internal=internal, **kw)
-        if exc.status == 401:
-            return AuthError("the token was rejected (401); set a valid integration secret",
-                             internal=internal, **kw)
-        return ConnectorError(f"unexpected answer from Notion ({exc.status})", internal=internal,
-                              **kw)
-    if isinstance(exc, RequestTimeoutError | httpx.TimeoutException):
-        return TransientError(f"Notion did not answer in time{where}; try again later", **kw)
-    if isinstance(exc, httpx.TransportError):
-        return TransientError(f"the connection to Notion failed{where} ({type(exc).__name__}); "
-                              "check the network and the base URL", internal=str(exc), **kw)
-    if isinstance(exc, ValueError):  # a whole body that is not JSON: empty, HTML, text
-        return BadAnswer(f"Notion's answer{where} for {_LISTING.get(what, what)} is not JSON "
-                         "(an empty body or an HTML page), not a valid answer: nothing was read "
-                         "from it; check [notion] url", internal=str(exc)[:200], **kw)
-    if isinstance(exc, ConnectorError):
-        return exc
-    raise exc
