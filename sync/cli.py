@@ -14,7 +14,6 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,21 +101,6 @@ def _load(config: str | None) -> Any:
     from sync.settings import load_settings
 
     return load_settings(_config_path(config))
-
-
-def _progress(enabled: bool) -> Callable[[str, int, int], None]:
-    """A one-line progress display on a terminal; nothing in cron or when piped."""
-    if not enabled:
-        return lambda phase, done, total: None
-    labels = {"pull": "Pulling", "reconcile": "Checking", "write": "Writing"}
-
-    def show(phase: str, done: int, total: int) -> None:
-        of = f"/{total}" if total else ""
-        click.echo(f"\r{labels.get(phase, phase)}: {done}{of}   ", nl=False, err=True)
-        if total and done >= total:
-            click.echo("", err=True)
-
-    return show
 
 
 # Commands that live beside the code they drive; imported only when used or listed.

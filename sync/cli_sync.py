@@ -25,7 +25,6 @@ from sync.cli import (
     EXIT_SIGNAL,
     STOPPED,
     _load,
-    _progress,
     _report,
     _unexpected,
 )
@@ -49,7 +48,9 @@ def _sync_once(
     halt = Stop()
     try:
         with _stop_on_signals(halt):
-            result, conns = _run_engine(config, dry_run, full, only, progress, halt, adopt)
+            result, conns = _run_engine(
+                config, dry_run, full, only, False if as_json else progress, halt, adopt
+            )
     except HandoffSyncError as exc:
         return _report(exc, as_json)
     except KeyboardInterrupt:
@@ -87,10 +88,10 @@ def _run_engine(
     from sync.apply import Pacer
     from sync.connect import connect
     from sync.engine import Engine, SyncOptions
+    from sync.progress import Progress, shown
 
     settings = _load(config)
     conns = connect(settings, only)
-    show = progress if progress is not None else sys.stderr.isatty()
     # Writes stay under each system's budget (GitHub: 80 content-creating requests a
     # minute), so a first sync of a big repo is paced rather than rate-limited.
     engine = Engine(
@@ -98,7 +99,7 @@ def _run_engine(
         conns.connectors,
         conns.scopes,
         pacer=Pacer(),
-        progress=_progress(show),
+        progress=Progress(shown(progress)),
         halt=halt,
         known_errors=conns.errors,
     )

@@ -19,6 +19,7 @@ import click
 
 from connectors.errors import HandoffSyncError
 from sync import systems
+from sync.progress import Progress, shown
 
 __all__ = ["DemoResult", "demo_command", "run_demo"]
 
@@ -51,6 +52,7 @@ def run_demo(
     api_version: int = 3,
     keep_running: bool = False,
     inspect: Callable[[Any], None] | None = None,
+    progress: Progress | None = None,
 ) -> DemoResult:
     """Serve the demo workspace, sync it for real, write the report; return what happened.
 
@@ -66,6 +68,8 @@ def run_demo(
     folder.mkdir(parents=True, exist_ok=True)
     state = folder / "state.db"
     discard(state)  # each demo starts from a fresh team and a fresh state
+    show = progress or Progress(False)
+    show.step("Starting the sandbox")
     sb = Sandbox(demo_workspace())
     sb.start()
     try:
@@ -79,9 +83,11 @@ def run_demo(
         if conns.errors:
             raise HandoffSyncError("the demo sandbox could not be reached: " + conns.errors[0])
         # The same pacing a real sync uses, so the demo is one.
-        engine = Engine(settings, conns.connectors, conns.scopes, pacer=Pacer())
+        engine = Engine(settings, conns.connectors, conns.scopes, pacer=Pacer(), progress=show)
         result.sync = engine.run(SyncOptions())
+        show.step("Writing the report")
         result.reports = _write_reports(config, folder)
+        show.end()
         result.samples = _samples(sb)
         if inspect is not None:
             inspect(sb)
@@ -152,7 +158,8 @@ def demo_command(folder: str, api_version: str, keep_running: bool, as_json: boo
     Nothing leaves this machine: the three services are emulated on 127.0.0.1.
     """
     try:
-        result = run_demo(Path(folder), api_version=int(api_version), keep_running=keep_running)
+        result = run_demo(Path(folder), api_version=int(api_version), keep_running=keep_running,
+                          progress=Progress(shown(as_json=as_json)))
     except OSError as exc:  # the CLI prints it as one line (and one JSON line with --json)
         raise HandoffSyncError(
             f"cannot use the demo folder {folder} ({exc.strerror or exc}): pass --dir with a "

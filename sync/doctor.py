@@ -24,6 +24,7 @@ from connectors.errors import ConfigError, scrub
 from sync import systems
 from sync.connect import no_scopes_message, scopes_of
 from sync.doctor_checks import Check, check_people
+from sync.progress import Progress, shown
 from sync.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -42,8 +43,11 @@ DOCTOR_POLICY = RetryPolicy(attempts=2, base=0.5, cap=2.0, deadline=20.0, timeou
 
 
 # -- running and printing -------------------------------------------------------------------
-def run_checks(settings: Settings, policy: RetryPolicy = DOCTOR_POLICY) -> list[Check]:
+def run_checks(
+    settings: Settings, policy: RetryPolicy = DOCTOR_POLICY, progress: Progress | None = None
+) -> list[Check]:
     """Every check for the systems the config has scopes in; reads only."""
+    show = progress or Progress(False)
     configured = {s.system for s in scopes_of(settings)}
     out: list[Check] = []
     accounts: dict[str, list[Account]] = {}
@@ -55,11 +59,13 @@ def run_checks(settings: Settings, policy: RetryPolicy = DOCTOR_POLICY) -> list[
         if system not in configured:
             out.append(Check(system, "info", f"not configured (no [{system}] scopes): skipped"))
             continue
+        show.step(f"Checking {spec.display}")
         reached = run(settings, policy)
         out += reached.checks
         if reached.accounts is not None:
             accounts[system] = reached.accounts
         github_user = github_user or reached.lookup
+    show.end()
     out += check_people(settings, accounts, github_user)
     return out
 
@@ -110,7 +116,8 @@ def doctor_command(config: str | None, as_json: bool) -> None:
         checks = [Check("config", "FAIL", exc.message)]
     else:
         if scopes_of(settings):
-            checks = [Check("config", "ok", f"{path} loads"), *run_checks(settings)]
+            show = Progress(shown(as_json=as_json))
+            checks = [Check("config", "ok", f"{path} loads"), *run_checks(settings, progress=show)]
         else:
             checks = [Check("config", "FAIL", f"{path}: {no_scopes_message()}")]
     failed = any(c.status == "FAIL" for c in checks)

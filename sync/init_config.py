@@ -23,6 +23,7 @@ from connectors._retry import RetryPolicy
 from connectors.errors import ConfigError, ConnectorError, scrub
 from mapping.fields import JIRA_STANDARD_FIELDS, JiraMap, NotionMap
 from sync import systems
+from sync.progress import Progress, shown
 from sync.settings import NotionPropertySettings, load_settings
 
 __all__ = ["Answers", "Found", "discover", "fill_scopes", "init_command", "render_config"]
@@ -59,12 +60,17 @@ def _token(system: str, sandbox: bool) -> str:
     return env or (SANDBOX_READ_TOKENS.get(system, "") if sandbox else "")
 
 
-def discover(answers: Answers, *, sandbox: bool = False) -> Found:
+def discover(
+    answers: Answers, *, sandbox: bool = False, progress: Progress | None = None
+) -> Found:
     """Read field names from each system that has a URL, a scope and a token; reads only."""
     found = Found()
+    show = progress or Progress(False)
     for spec in systems.SYSTEMS.values():
         if spec.discover is not None:
+            show.step(f"Reading {spec.display}")
             spec.discover(answers, found, _token(spec.name, sandbox))
+    show.end()
     return found
 
 
@@ -320,7 +326,7 @@ def init_command(
     answers.github_repos = _ask_list("GitHub repos (owner/name)", github_repos, interactive)
     answers.notion_databases = _ask_list("Notion database ids", notion_databases, interactive)
     notes = fill_scopes(answers, sandbox=True) if from_sandbox else []
-    found = discover(answers, sandbox=bool(from_sandbox))
+    found = discover(answers, sandbox=bool(from_sandbox), progress=Progress(shown()))
     found.notes[:0] = notes
     text = render_config(answers, found)
     path.write_text(text, encoding="utf-8")

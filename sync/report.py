@@ -336,6 +336,7 @@ def report_command(
     """
     from connectors.errors import HandoffSyncError
     from sync.cli import _config_path, _fail
+    from sync.progress import Progress, shown
     from sync.report_publish import parse_target
     from sync.report_publish import publish as publish_report
     from sync.settings import load_settings
@@ -351,7 +352,10 @@ def report_command(
         if repo is not None:
             # The token comes from the config even when --state names the state file.
             settings = load_settings(_config_path(config))
+            show = Progress(shown())
+            show.step(f"Publishing the report to {repo}")
             done = publish_report(settings, repo, render_markdown(data), filters)
+            show.end()
             click.echo(done.describe(), err=True)
     except HandoffSyncError as exc:
         _fail(exc)
