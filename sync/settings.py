@@ -86,17 +86,6 @@ class WritebackSettings(_Section):
     entity_property_key: str = "handoff-sync"
 
 
-class PersonSettings(_Section):
-    key: str
-    name: str = ""
-    email: str = ""
-    jira: str = ""
-    github: str = ""
-    notion: str = ""
-    time_zone: str = ""
-    active: bool = True
-
-
 class Settings(BaseSettings):
     """Everything a run needs; see config.example.toml for each key."""
 
@@ -117,7 +106,9 @@ class Settings(BaseSettings):
     link: LinkConfig = Field(default_factory=lambda: LinkConfig())
     rules: RulesConfig = Field(default_factory=lambda: RulesConfig())
     escalation: EscalationConfig = Field(default_factory=lambda: EscalationConfig())
-    people: list[PersonSettings] = Field(default_factory=list)
+    # mapping's own dataclass: pydantic validates it here (unknown keys refused, types checked),
+    # so a `[[people]]` entry is declared once and reaches the Directory as it is.
+    people: list[PersonConfig] = Field(default_factory=list)
     groups: list[str] = Field(default_factory=list)
 
     @field_validator("labels")
@@ -148,8 +139,7 @@ class Settings(BaseSettings):
 
     def directory(self) -> Directory:
         """A people directory holding `[[people]]` and `groups`."""
-        people = [PersonConfig(**p.model_dump()) for p in self.people]
-        return Directory.from_config(people, self.groups)
+        return Directory.from_config(self.people, self.groups)
 
     def tokens(self) -> list[SecretStr]:
         """Every configured token."""
