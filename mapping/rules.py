@@ -29,7 +29,7 @@ from mapping.record import (
     Value,
 )
 
-__all__ = ["CODES", "Finding", "RulesConfig", "evaluate"]
+__all__ = ["CODES", "SEVERITIES", "Finding", "RulesConfig", "evaluate", "severity_rank"]
 
 CODES = (
     "missing-field",
@@ -43,7 +43,15 @@ CODES = (
     "unlinked",
 )
 Severity = Literal["error", "warning", "info"]
-_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")  # most severe first
+
+
+def severity_rank(severity: str) -> int:
+    """Where a severity sorts, most severe first: the one order comments, report and the
+    findings list share; a severity nobody knows sorts last."""
+    ranks: tuple[str, ...] = SEVERITIES
+    return ranks.index(severity) if severity in ranks else len(ranks)
+
 
 # What people read. Placeholders are filled with record values, unescaped: renderers escape.
 MISSING = "{label} is missing. From the {stage} stage on, the handoff needs it. Add it in {item}."
@@ -495,4 +503,4 @@ def evaluate(
         if first is not None and first > now + timedelta(days=1):
             first = now  # a clock skewed into the future is not an old finding
         result.append(_escalate(finding, record, ctx, first))
-    return sorted(result, key=lambda f: (_SEVERITY_RANK[f.severity], f.code, f.subject))
+    return sorted(result, key=lambda f: (severity_rank(f.severity), f.code, f.subject))

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from mapping.people import Person
-from mapping.rules import CODES, Finding
+from mapping.rules import CODES, Finding, severity_rank
 from sync import systems
 from sync.markup import (
     FORMATS,
@@ -109,7 +109,6 @@ _TOKEN = re.compile(re.escape(MARKER_PREFIX) + r"[0-9a-f]{12}/[0-9a-f]{10}")
 _MAX_MESSAGE = 1_000  # one message; a 1 MB field value quoted in it must not fill the comment
 _MAX_NAME = 200
 _NOTION_CHARS = 2_000
-_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 _CODE_RANK = {code: i for i, code in enumerate(CODES)}
 
 
@@ -205,7 +204,7 @@ def order_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(
         unique.values(),
         key=lambda f: (
-            _SEVERITY_RANK.get(f.severity, 9),
+            severity_rank(f.severity),
             _CODE_RANK.get(f.code, 99),
             f.subject,
             f.record_key,

@@ -22,6 +22,7 @@ from typing import Any
 
 from connectors.errors import ConfigError
 from mapping.fields import DEFAULT_NAMES
+from mapping.rules import severity_rank
 from sync.report_people import owners_of, teams_of
 from sync.store import FindingRow, Store
 
@@ -297,8 +298,7 @@ def _check_filters(
 
 
 def _order(ln: ReportLine) -> tuple[Any, ...]:
-    rank = {"error": 0, "warning": 1}.get(ln.severity, 2)
-    return (rank, ln.code, ln.record, ln.subject)
+    return (severity_rank(ln.severity), ln.code, ln.record, ln.subject)
 
 
 def _line(
