@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -43,6 +42,7 @@ from connectors.errors import (
     TransientError,
     scrub,
 )
+from connectors.window import SlidingWindow
 from sync import systems
 from sync.render import MARKER_PREFIX, is_current, marker_for
 from sync.store import Store
@@ -87,7 +87,7 @@ class Pacer:
         self.budgets = dict(default_budgets() if budgets is None else budgets)
         self.clock = clock
         self.sleep = sleep
-        self._sent: dict[str, deque[float]] = {}
+        self._windows: dict[str, SlidingWindow] = {}
         self._locks = {system: threading.Lock() for system in self.budgets}
 
     def wait(self, system: str, *, write: bool = True) -> float:
@@ -97,17 +97,11 @@ class Pacer:
             return 0.0
         waited = 0.0
         with self._locks[system]:
-            sent = self._sent.setdefault(system, deque())
-            while True:
-                now = self.clock()
-                while sent and now - sent[0] >= budget.per:
-                    sent.popleft()
-                if len(sent) < budget.rate:
-                    sent.append(now)
-                    return waited
-                pause = sent[0] + budget.per - now
+            window = self._windows.setdefault(system, SlidingWindow(budget.rate, budget.per))
+            while pause := window.hit(self.clock()):
                 waited += pause
                 self.sleep(pause)
+            return waited
 
 
 class Stop:

@@ -10,9 +10,10 @@ import json
 import math
 from typing import Any
 
+from ..window import SlidingWindow
 from .jira_jql import Jql
 from .jira_store import JiraStore, jira_time
-from .server import ApiError, Request, Response, SandboxServer, Service, SlidingWindow, route
+from .server import ApiError, Request, Response, SandboxServer, Service, route
 
 __all__ = ["JiraService"]
 

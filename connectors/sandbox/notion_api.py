@@ -31,9 +31,10 @@ import json
 import math
 from typing import Any
 
+from ..window import SlidingWindow
 from . import notion_query as q
 from .notion_model import BOT_ID, NotionStore, Page, Source, minute, new_id, norm_id, ts
-from .server import ApiError, Request, Response, SandboxServer, Service, SlidingWindow, route
+from .server import ApiError, Request, Response, SandboxServer, Service, route
 
 __all__ = ["BOT_ID", "NotionService"]
 

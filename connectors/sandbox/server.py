@@ -13,7 +13,6 @@ import socket
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,6 @@ __all__ = [
     "Route",
     "SandboxServer",
     "Service",
-    "SlidingWindow",
 ]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -132,28 +130,6 @@ class LoggedRequest:
     # The headers that shape the request (content type, API version, auth scheme), with every
     # credential cut to its scheme: enough to check a request against a description, no secret.
     headers: dict[str, str] = field(default_factory=dict)
-
-
-class SlidingWindow:
-    """Counts events in a rolling window; tells how long until the next one is allowed."""
-
-    def __init__(self, limit: int, seconds: float) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self._events: deque[float] = deque()
-
-    def hit(self, now: float) -> float:
-        """Record an event; return 0 if allowed, else the seconds to wait (event not recorded)."""
-        while self._events and now - self._events[0] >= self.seconds:
-            self._events.popleft()
-        if len(self._events) >= self.limit:
-            return max(0.001, self.seconds - (now - self._events[0]))
-        self._events.append(now)
-        return 0.0
-
-    @property
-    def used(self) -> int:
-        return len(self._events)
 
 
 class Service:
