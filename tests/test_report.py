@@ -6,14 +6,15 @@ import html
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from stand_ins import Rec, Src, finding
 
 from connectors.base import SourceItem
+from mapping.rules import Finding
 from sync.report import render_json, render_markdown, report_command
 from sync.report_data import Filters, ReportData, gather
 from sync.report_html import CSP, render_html
@@ -23,41 +24,6 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=3, hours=1)
 EVIL_TITLE = "<script>document.title='pwned'</script> Evil <img src=x onerror=alert(1)>"
 NAMES = {"ana": "Ana Lima", "ben": "Ben Okafor", "lena": "Lena Ortiz"}
-
-
-@dataclass(frozen=True)
-class F:
-    """A finding as mapping.rules hands it over."""
-
-    record_key: str
-    code: str
-    subject: str
-    severity: str = "error"
-    message: str = "Fix it."
-    system: str = "jira"
-    item_id: str = ""
-    item_key: str = ""
-    url: str = ""
-    notify: tuple[str, ...] = ("ana",)
-    escalation: int = 0
-
-    @property
-    def id(self) -> str:
-        return f"{self.record_key}:{self.code}:{self.subject}"
-
-
-@dataclass(frozen=True)
-class Src:
-    system: str
-    item_id: str
-
-
-@dataclass(frozen=True)
-class Rec:
-    key: str
-    title: str
-    stage: str
-    sources: tuple[Src, ...]
 
 
 def _item(n: int, title: str, team: str | None, system: str = "jira") -> SourceItem:
@@ -76,13 +42,13 @@ def _item(n: int, title: str, team: str | None, system: str = "jira") -> SourceI
     )
 
 
-def _f(n: int, code: str, subject: str, **kw: object) -> F:
+def _f(n: int, code: str, subject: str, **kw: object) -> Finding:
     where = {
         "item_id": str(n),
         "item_key": f"EXP-{n}",
         "url": f"https://jira.example/browse/EXP-{n}",
     }
-    return F(f"EXP-{n}", code, subject, **(where | kw))  # type: ignore[arg-type]
+    return finding(f"EXP-{n}", code, subject, **(where | kw))
 
 
 # EXP-1 Growth/ana, EXP-2 Growth/ben, EXP-3 (no Team field: its project EXP)/ana,

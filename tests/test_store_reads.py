@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from stand_ins import Rec, Src, finding
 
 from connectors.base import SourceItem
+from mapping.rules import Finding
 from sync.store import (
     FindingRow,
     RecordRow,
@@ -22,37 +23,18 @@ from sync.store import (
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class F:
-    record_key: str
-    code: str
-    subject: str
-    severity: str = "error"
-    message: str = "No outcome owner."
-    system: str = "jira"
-    item_id: str = "10001"
-    item_key: str = "EXP-1"
-    url: str = "https://jira.example/browse/EXP-1"
-    notify: tuple[str, ...] = ("ana", "lead")
-    escalation: int = 1
-
-    @property
-    def id(self) -> str:
-        return f"{self.record_key}:{self.code}:{self.subject}"
-
-
-@dataclass(frozen=True)
-class Src:
-    system: str
-    item_id: str
-
-
-@dataclass(frozen=True)
-class Rec:
-    key: str
-    title: str
-    stage: str
-    sources: tuple[Src, ...]
+def F(record_key: str, code: str, subject: str) -> Finding:
+    return finding(
+        record_key,
+        code,
+        subject,
+        message="No outcome owner.",
+        item_id="10001",
+        item_key="EXP-1",
+        url="https://jira.example/browse/EXP-1",
+        notify=("ana", "lead"),
+        escalation=1,
+    )
 
 
 @pytest.fixture
