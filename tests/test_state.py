@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stand_ins import finding
 
 from connectors.base import CommentRef, Cursor, SourceItem, WriteOp
 from connectors.errors import StateError
+from mapping.rules import Finding
 from sync.store.sqlite import SqliteStore, migrations
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -35,25 +37,16 @@ def item(i: int, *, labels: tuple[str, ...] = (), title: str = "") -> SourceItem
     )
 
 
-@dataclass(frozen=True)
-class F:
-    """A finding as mapping.rules will hand it over."""
-
-    record_key: str
-    code: str
-    subject: str
-    severity: str = "error"
-    message: str = "The experiment has no outcome owner."
-    system: str = "jira"
-    item_id: str = "10001"
-    item_key: str = "EXP-1"
-    url: str = "https://jira.example/browse/EXP-1"
-    notify: tuple[str, ...] = ("ana",)
-    escalation: int = 0
-
-    @property
-    def id(self) -> str:
-        return f"{self.record_key}:{self.code}:{self.subject}"
+def F(record_key: str, code: str, subject: str) -> Finding:
+    return finding(
+        record_key,
+        code,
+        subject,
+        message="The experiment has no outcome owner.",
+        item_id="10001",
+        item_key="EXP-1",
+        url="https://jira.example/browse/EXP-1",
+    )
 
 
 def op(i: int = 1, action: str = "comment.create", body: str = "hello", name: str = "") -> WriteOp:
