@@ -336,10 +336,7 @@ def report_command(
     """
     from connectors.errors import HandoffSyncError
     from sync.cli import _config_path, _fail
-    from sync.progress import Progress, shown
     from sync.report_publish import parse_target
-    from sync.report_publish import publish as publish_report
-    from sync.settings import load_settings
 
     try:
         repo = parse_target(publish) if publish else None
@@ -350,13 +347,7 @@ def report_command(
         source = Path(state_path) if state_path else _config_path(config)
         data = report_data(source, filters=filters, from_state=bool(state_path))
         if repo is not None:
-            # The token comes from the config even when --state names the state file.
-            settings = load_settings(_config_path(config))
-            show = Progress(shown())
-            show.step(f"Publishing the report to {repo}")
-            done = publish_report(settings, repo, render_markdown(data), filters)
-            show.end()
-            click.echo(done.describe(), err=True)
+            _publish(config, repo, data, filters)
     except HandoffSyncError as exc:
         _fail(exc)
         return
@@ -376,3 +367,19 @@ def report_command(
         f"{len(data.closed)} closed since {data.since:%Y-%m-%d}.",
         err=True,
     )
+
+
+def _publish(config: str | None, repo: str, data: ReportData, filters: Filters) -> None:
+    """Publish the Markdown report to `repo`, with the progress line while GitHub answers."""
+    from sync.cli import _config_path
+    from sync.progress import Progress, shown
+    from sync.report_publish import publish
+    from sync.settings import load_settings
+
+    # The token comes from the config even when --state names the state file.
+    settings = load_settings(_config_path(config))
+    show = Progress(shown())
+    show.step(f"Publishing the report to {repo}")
+    done = publish(settings, repo, render_markdown(data), filters)
+    show.end()
+    click.echo(done.describe(), err=True)
