@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sync.connect import connect  # noqa: E402
-from sync.engine import Engine, SyncOptions  # noqa: E402
+from sync.engine.connect import connect  # noqa: E402
+from sync.engine.run import Engine, SyncOptions  # noqa: E402
 from sync.settings import Settings, load_settings  # noqa: E402
 from sync.store import open_store  # noqa: E402
 

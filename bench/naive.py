@@ -4,7 +4,8 @@ List every item with the library's paginator, then ask each item for its comment
 (by the same marker), then post, edit and label one call at a time with the library's object
 methods. The content is ours: items become `SourceItem`s through the connectors' own field
 conversion, and records, findings and the writes each item needs come from `mapping` and
-`sync.plan`/`sync.render`, so the two syncs differ only in how they talk to the APIs.
+`sync.writeback.plan`/`sync.writeback.render`, so the two syncs differ only in how they talk to
+the APIs.
 
 What the docs suggest, per library:
 - jira: `enhanced_search_issues(jql, maxResults=0)` (all fields), `comments(issue)` per issue,
@@ -39,10 +40,10 @@ from connectors.jira import JiraConnector, adf_plain_text
 from connectors.notion import NotionConnector, _parse_time
 from mapping.link import build_records
 from mapping.rules import evaluate
-from sync.connect import scopes_of
-from sync.engine import plan_config
-from sync.plan import ItemView, Target, plan
+from sync.engine.connect import scopes_of
+from sync.engine.run import plan_config
 from sync.settings import Settings
+from sync.writeback.plan import ItemView, Target, plan
 
 __all__ = ["NaiveResult", "run_naive"]
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import SourceItem
-from sync.engine import Engine, plan_config
-from sync.plan import plan
+from sync.engine.run import Engine, plan_config
 from sync.settings import Settings
 from sync.store import memory_store, open_store
+from sync.writeback.plan import plan
 
 __all__ = ["load_items", "measure", "replicate"]
 

@@ -207,7 +207,7 @@ NOTES = """
   /users/me (who we are, to recognise our comments). A fixed cost: it misses the 5% target only
   where the floor itself is a handful of requests (1,000 items), and vanishes at 100,000.
   Fixed here (23ceedd): a second /field per run, sent by the jira library for its own cache.
-- **Marker lookups on the first sync.** `sync/apply.py` reads an item's comments before every
+- **Marker lookups on the first sync.** `sync/engine/apply.py` reads an item's comments before every
   comment it creates, so a lost or reset state file can never double a comment: one read per
   comment created. Not changed (it is the crash-safety design); a cheaper rule would look only
   when the outbox holds an unfinished attempt for the item, or when the state file is new.
@@ -232,7 +232,8 @@ NOTES = """
   the engine's one pull thread per system (scopes of a system in turn) is not what bounds it
   (at 100,000: 4 Jira projects x 101 pages x 0.1 s = 40 s, Notion's 205 reads at 3/s = 65 s).
   The first sync's writes are bound by GitHub's 80 content-creating requests a minute: hours at
-  100,000 items. `handoff sync` builds its Engine without a Pacer (sync/cli.py), so those writes
+  100,000 items. `handoff sync` builds its Engine without a Pacer
+  (sync/commands/cli.py), so those writes
   are not paced under that limit; the engine's default should be `Pacer()`.
 - **Memory.** The engine holds every stored item's fields for reconcile: about 13 KB of Python
   objects per item (tracemalloc at 5,000 items, mostly JSON decoded from the state). Fixed here

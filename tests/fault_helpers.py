@@ -15,8 +15,8 @@ import requests
 
 from connectors._retry import RetryPolicy
 from connectors.sandbox import JIRA_EMAIL, Sandbox
-from sync.connect import connect
-from sync.engine import Engine, SyncOptions, SyncResult
+from sync.engine.connect import connect
+from sync.engine.run import Engine, SyncOptions, SyncResult
 from sync.settings import Settings
 
 __all__ = [
@@ -51,7 +51,7 @@ def handoff(
 ) -> subprocess.CompletedProcess[str]:
     """`handoff ARGS` in a fresh interpreter, as cron would start it."""
     return subprocess.run(
-        [sys.executable, "-m", "sync.cli", *args],
+        [sys.executable, "-m", "sync.commands.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

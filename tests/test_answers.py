@@ -27,7 +27,7 @@ from connectors._retry import FAST_POLICY
 from connectors.base import Scope
 from connectors.errors import ConnectorError
 from connectors.sandbox import Fault, Sandbox
-from sync.connect import connect
+from sync.engine.connect import connect
 from sync.settings import load_settings
 
 PAGE = "9a8b7c6d-0000-4000-8000-0000000000a1"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from connectors.base import Connector, WriteOp
 from connectors.errors import AuthError, ItemError, NotFound, RateLimited, TransientError
-from sync.apply import GIVE_UP_AFTER, Budget, Pacer, apply
+from sync.engine.apply import GIVE_UP_AFTER, Budget, Pacer, apply
 from sync.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -450,7 +450,7 @@ def _inject(fake: FakeConnector, action: str | None, kind: str) -> None:
 def test_a_comment_carrying_the_older_marker_by_id_is_edited_not_doubled() -> None:
     # Markers now name an item by its uid; a comment posted before carries the marker of its
     # id, and must still be the one comment we keep (issue 11: exactly one comment).
-    from sync.render import marker_for
+    from sync.writeback.render import marker_for
 
     fake = FakeConnector("github")
     fake.add_item("acme/web#1")

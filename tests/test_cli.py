@@ -15,11 +15,13 @@ from click.testing import CliRunner
 from engine_fixtures import workspace, write_config
 
 from connectors.sandbox import Sandbox
-from sync.cli import LAZY_COMMANDS, main
+from sync.commands.cli import LAZY_COMMANDS, main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
+
+HANDOFF = [sys.executable, "-m", "sync.commands.cli"]
 
 def commands() -> list[str]:
     ctx = click.Context(main, info_name="handoff")
@@ -65,7 +67,7 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
 
 
 def test_the_readme_exit_codes_are_the_ones_the_commands_use() -> None:
-    from sync import cli
+    import sync.commands.cli as cli
 
     table = re.search(r"Exit codes:\n\n((?:\|.*\n)+)", README)
     assert table, "README: the exit-code table is missing"
@@ -137,7 +139,7 @@ def test_a_wrong_token_is_exit_2_and_names_the_system(
 def test_json_log_lines_on_request(sandbox_config: tuple[Sandbox, Path]) -> None:
     _, config = sandbox_config
     out = subprocess.run(
-        [sys.executable, "-m", "sync.cli", "--log-format", "json", "sync", "--config", str(config)],
+        [*HANDOFF, "--log-format", "json", "sync", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -159,7 +161,7 @@ def test_sync_every_runs_as_a_service_and_stops_cleanly_on_sigterm(
 
     sb, config = sandbox_config
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sync.cli", "-v", "sync", "--config", str(config), "--every", "1"],
+        [*HANDOFF, "-v", "sync", "--config", str(config), "--every", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -195,7 +197,7 @@ def test_sync_every_stops_at_once_on_a_broken_config(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[jira\n", encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, "-m", "sync.cli", "sync", "--config", str(bad), "--every", "1"],
+        [*HANDOFF, "sync", "--config", str(bad), "--every", "1"],
         capture_output=True,
         text=True,
         timeout=60,

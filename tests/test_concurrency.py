@@ -24,7 +24,7 @@ def test_two_syncs_at_once_one_runs_the_other_exits_3(tmp_path: Path) -> None:
         # Every request takes a little while, so the first run still holds the lock when the
         # second one, started at the same moment, asks for it.
         sb.latency = 0.05
-        cmd = [sys.executable, "-m", "sync.cli", "sync", "--config", str(config)]
+        cmd = [sys.executable, "-m", "sync.commands.cli", "sync", "--config", str(config)]
         procs = [
             subprocess.Popen(
                 cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from connectors._retry import FAST_POLICY
 from connectors.sandbox import JIRA_EMAIL, Sandbox
-from sync.connect import connect
-from sync.engine import Engine, SyncOptions, SyncResult
+from sync.engine.connect import connect
+from sync.engine.run import Engine, SyncOptions, SyncResult
 from sync.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from engine_fixtures import workspace, write_config
 
 from connectors.sandbox import Sandbox
-from sync.cli import main
+from sync.commands.cli import main
 
 
 @pytest.fixture

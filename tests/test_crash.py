@@ -16,8 +16,8 @@ from engine_fixtures import workspace, write_config
 
 from connectors._retry import FAST_POLICY
 from connectors.sandbox import Fault, Sandbox
-from sync.connect import connect
-from sync.engine import Engine, SyncOptions
+from sync.engine.connect import connect
+from sync.engine.run import Engine, SyncOptions
 from sync.settings import load_settings
 
 HERE = Path(__file__).resolve().parent
@@ -30,7 +30,7 @@ AUTH = {
 
 def handoff(config: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "sync.cli", "sync", "--config", str(config), *args],
+        [sys.executable, "-m", "sync.commands.cli", "sync", "--config", str(config), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=HERE.parent,

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from connectors.sandbox.demo import DEMO_CLEAN, DEMO_EXPECTED
-from sync.cli import main
-from sync.demo import run_demo
+from sync.commands.cli import main
+from sync.commands.demo import run_demo
 
 # End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def test_demo_finds_every_known_problem_and_comments_once_per_item(tmp_path: Pat
 def test_handoff_demo_from_the_command_line_in_a_fresh_folder(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-m", "sync.cli", "demo", "--dir", "d", "--json"],
+        [sys.executable, "-m", "sync.commands.cli", "demo", "--dir", "d", "--json"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

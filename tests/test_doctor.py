@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 
 from connectors.sandbox import Sandbox
 from connectors.sandbox.demo import demo_workspace, sandbox_config
-from sync.cli import main
-from sync.doctor import Check, check_people, render
+from sync.commands.cli import main
+from sync.commands.doctor import Check, check_people, render
 from sync.settings import Settings, load_settings
 
 MISSING_DB = "0b0b0b0b-0000-4000-8000-00000000dead"

@@ -11,10 +11,10 @@ from jira import JIRA
 
 from connectors._retry import FAST_POLICY
 from connectors.sandbox import JIRA_EMAIL, Sandbox
-from sync.connect import connect
-from sync.engine import Engine, SyncOptions, SyncResult
-from sync.render import marker_for
+from sync.engine.connect import connect
+from sync.engine.run import Engine, SyncOptions, SyncResult
 from sync.settings import Settings, load_settings
+from sync.writeback.render import marker_for
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from jira import JIRA
 
 from connectors.base import WriteOp
 from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
-from sync.connect import connect
-from sync.engine import Engine, SyncOptions
-from sync.report import render_json, render_markdown
-from sync.report_data import gather
+from sync.engine.connect import connect
+from sync.engine.run import Engine, SyncOptions
+from sync.report.data import gather
+from sync.report.render import render_json, render_markdown
 from sync.settings import Settings, load_settings
 from sync.store.sqlite import SqliteStore
 

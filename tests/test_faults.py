@@ -23,7 +23,7 @@ from fault_helpers import MARKER, Posted, handoff, posted_comments, run_sync
 
 from connectors.base import Cursor
 from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
-from sync.engine import SyncResult
+from sync.engine.run import SyncResult
 from sync.settings import Settings, load_settings
 from sync.store.sqlite import SqliteStore
 

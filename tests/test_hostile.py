@@ -20,7 +20,7 @@ from engine_fixtures import ANA_NOTION, BEN_NOTION, DB_ID, PEOPLE, write_config
 from fault_helpers import MARKER, Posted, posted_comments, run_sync
 
 from connectors.sandbox import Sandbox
-from sync.cli import main
+from sync.commands.cli import main
 from sync.settings import load_settings
 
 STAMP = "2026-11-01T09:00:00Z"
@@ -202,7 +202,7 @@ PAGE_B = "9a8b7c6d-0000-4000-8000-0000000000b2"
 def hostile_workspace(api_version: int) -> dict[str, Any]:
     """Items with missing and null fields, 1 MB bodies, RTL text, marker look-alikes, markup
     that tries to break out or mention everyone, and HTML/script in titles."""
-    from sync.render import marker_for
+    from sync.writeback.render import marker_for
 
     metric = ADF_BREAKOUT if api_version == 3 else "h2. Primary metric\n" + BREAKOUT
     issue = {"status": "To Do", "created": STAMP, "updated": STAMP}

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-import sync.init_config as init_config
+import sync.commands.init as init_config
 from connectors.sandbox import Sandbox
 from connectors.sandbox.demo import demo_workspace
-from sync.cli import main
+from sync.commands.cli import main
 from sync.settings import load_settings
 
 WRITE_ENV = {

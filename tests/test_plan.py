@@ -1,4 +1,5 @@
-"""sync.plan: the writes per item, only managed labels, and planning after applying gives []."""
+"""sync.writeback.plan: the writes per item, only managed labels, and planning after applying
+gives []."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from connectors.errors import PlanError
 from mapping.people import Directory, PersonConfig
 from mapping.rules import CODES, Finding
 from mapping.text import adf_to_text
-from sync.plan import ItemView, PlanConfig, Target, describe, plan
-from sync.render import marker_for, render_comment
+from sync.writeback.plan import ItemView, PlanConfig, Target, describe, plan
+from sync.writeback.render import marker_for, render_comment
 
 PEOPLE = Directory.from_config(
     [

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from engine_fixtures import workspace, write_config
 
 from connectors.sandbox import Sandbox
-from sync.cli import main
-from sync.progress import Progress, shown
+from sync.commands.cli import main
+from sync.commands.progress import Progress, shown
 
 
 class Terminal(io.StringIO):

@@ -37,11 +37,11 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 from connectors._retry import FAST_POLICY
 from connectors.sandbox import JIRA_EMAIL, Fault, LoggedRequest, Sandbox
 from connectors.sandbox.notion_model import norm_id
-from sync.connect import connect
-from sync.engine import Engine, SyncOptions, SyncResult, plan_config
-from sync.render import MARKER_PREFIX, is_current, labels_for
+from sync.engine.connect import connect
+from sync.engine.run import Engine, SyncOptions, SyncResult, plan_config
 from sync.settings import load_settings
 from sync.store.sqlite import SqliteStore
+from sync.writeback.render import MARKER_PREFIX, is_current, labels_for
 
 # End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
 pytestmark = pytest.mark.slow
@@ -264,7 +264,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.sb.inject("WRITE", ".", Fault(commit=True, delay=30), after=k)
         start = self.sb.arrived(write=True)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sync.cli", "sync", "--config", str(self.config)],
+            [sys.executable, "-m", "sync.commands.cli", "sync", "--config", str(self.config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=ROOT,

@@ -1,4 +1,5 @@
-"""sync.render and sync.markup: formats, hostile text, limits, labels and properties."""
+"""sync.writeback.render and sync.writeback.markup: formats, hostile text, limits, labels and
+properties."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from hypothesis import strategies as st
 from mapping.people import Directory, PersonConfig
 from mapping.rules import Finding
 from mapping.text import adf_to_text
-from sync.markup import Doc, Text, fits, write
-from sync.render import (
+from sync.writeback.markup import Doc, Text, fits, write
+from sync.writeback.render import (
     ALL_CLEAR,
     DEFAULT_LABELS,
     DEFAULT_PROPERTY_NAMES,

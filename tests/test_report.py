@@ -15,9 +15,10 @@ from stand_ins import Rec, Src, finding
 
 from connectors.base import SourceItem
 from mapping.rules import Finding
-from sync.report import render_json, render_markdown, report_command
-from sync.report_data import Filters, ReportData, gather
-from sync.report_html import CSP, render_html
+from sync.commands.report import report_command
+from sync.report.data import Filters, ReportData, gather
+from sync.report.html import CSP, render_html
+from sync.report.render import render_json, render_markdown
 from sync.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -301,8 +302,8 @@ def test_report_of_a_real_demo_sync_names_its_known_problems(tmp_path: Path) -> 
     from connectors._retry import FAST_POLICY
     from connectors.sandbox import Sandbox
     from connectors.sandbox.demo import DEMO_EXPECTED, demo_workspace, sandbox_config
-    from sync.connect import connect
-    from sync.engine import Engine, SyncOptions
+    from sync.engine.connect import connect
+    from sync.engine.run import Engine, SyncOptions
     from sync.settings import load_settings
 
     config = tmp_path / "handoff.toml"

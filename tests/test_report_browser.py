@@ -24,8 +24,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from test_report import NAMES, NOW, SECOND, _f, fill
 
-from sync.report_data import gather
-from sync.report_html import CSP, render_html
+from sync.report.data import gather
+from sync.report.html import CSP, render_html
 from sync.store.sqlite import SqliteStore
 
 # One worker runs every test here: one Chromium to start, and never two apt-get runs at once.

@@ -17,11 +17,11 @@ from openapi_check import validate_schema
 
 from connectors._retry import FAST_POLICY
 from connectors.sandbox import Sandbox
-from sync.cli import main
-from sync.connect import connect
-from sync.engine import Engine, SyncOptions
-from sync.report_data import Filters
-from sync.report_publish import REPORT_MARKER, issue_body, marker_for
+from sync.commands.cli import main
+from sync.engine.connect import connect
+from sync.engine.run import Engine, SyncOptions
+from sync.report.data import Filters
+from sync.report.publish import REPORT_MARKER, issue_body, marker_for
 from sync.settings import load_settings
 
 # Under the report's 80 characters of title, so every part of it reaches the issue.

@@ -24,8 +24,8 @@ from engine_fixtures import FULL_BRIEF, workspace, write_config
 from openapi_check import find_template, spec_dict, validate_request
 
 from connectors.sandbox import DEFAULT_TOKENS, JIRA_EMAIL, LoggedRequest, Sandbox
-from sync.cli import main
-from sync.demo import run_demo
+from sync.commands.cli import main
+from sync.commands.demo import run_demo
 
 GITHUB = "github.api.github.com.json.gz"
 JIRA_V3 = "jira-platform-v3.swagger-v3.v3.json"

@@ -18,8 +18,8 @@ from engine_fixtures import workspace, write_config
 from test_crash import marker_comments
 
 from connectors.sandbox import Fault, Sandbox
-from sync.cli import main
-from sync.cli_sync import _serve, _sync_once
+from sync.commands.cli import main
+from sync.commands.run import serve, sync_once
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_DELAY = 1.0  # seconds each write hangs on the server, so a signal lands mid-write
@@ -27,7 +27,7 @@ WRITE_DELAY = 1.0  # seconds each write hangs on the server, so a signal lands m
 
 def _start_sync(config: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "sync.cli", "sync", "--config", str(config)],
+        [sys.executable, "-m", "sync.commands.cli", "sync", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -89,7 +89,7 @@ def test_a_signal_mid_write_stops_within_seconds_and_the_next_run_finishes(
 
         sb.clear_faults()
         rerun = subprocess.run(
-            [sys.executable, "-m", "sync.cli", "sync", "--config", str(config)],
+            [sys.executable, "-m", "sync.commands.cli", "sync", "--config", str(config)],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -139,7 +139,7 @@ def test_every_rides_out_an_outage_and_syncs_when_the_systems_are_back(
     back: list[Sandbox] = []
 
     def once() -> int:
-        code = _sync_once(str(config), False, False, (), False, False)
+        code = sync_once(str(config), False, False, (), False, False)
         codes.append(code)
         if len(codes) == 1:
             sb = Sandbox(workspace(), port=port)
@@ -148,7 +148,7 @@ def test_every_rides_out_an_outage_and_syncs_when_the_systems_are_back(
         return code
 
     try:
-        _serve(0.2, once, max_runs=2)
+        serve(0.2, once, max_runs=2)
     finally:
         for sb in back:
             sb.stop()

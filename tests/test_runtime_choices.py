@@ -19,10 +19,10 @@ from pydantic import BaseModel
 from connectors._retry import RetryPolicy
 from connectors.base import Scope
 from mapping.rules import Finding
-from sync.plan import ItemView, Target, plan
 from sync.settings import Settings
 from sync.systems import runtime as rt
 from sync.systems.runtime import Runtime
+from sync.writeback.plan import ItemView, Target, plan
 
 EXAMPLE = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
 Path = tuple[str | int, ...]

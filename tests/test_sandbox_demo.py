@@ -23,7 +23,7 @@ from connectors.sandbox.demo import (
 from mapping.link import build_records
 from mapping.record import HandoffRecord
 from mapping.rules import CODES, Finding, evaluate
-from sync.connect import connect
+from sync.engine.connect import connect
 from sync.settings import Settings, load_settings
 
 NOW = datetime.now(UTC).replace(microsecond=0)

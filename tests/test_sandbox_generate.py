@@ -16,7 +16,7 @@ from connectors.sandbox.demo import sandbox_config
 from connectors.sandbox.generate import PROJECTS, REPOS, generate_workspace
 from mapping.link import build_records
 from mapping.rules import evaluate
-from sync.connect import connect
+from sync.engine.connect import connect
 from sync.settings import load_settings
 
 NOW = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def handoff(*args: str, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sync.cli", *args],
+        [sys.executable, "-m", "sync.commands.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -86,7 +86,7 @@ def test_a_full_disk_is_one_line_that_says_so(tmp_path: Path) -> None:
             import resource, signal, sys
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
-            from sync.cli import main
+            from sync.commands.cli import main
             main(sys.argv[1:], prog_name="handoff")
             """
         )
@@ -157,7 +157,7 @@ def test_the_lock_holds_for_a_state_reached_through_a_symlink(tmp_path: Path) ->
         b = write_config(tmp_path / "b.toml", sb.url, link)
         sb.inject("WRITE", ".", Fault(delay=0.5), times=1000)
         first = subprocess.Popen(
-            [sys.executable, "-m", "sync.cli", "sync", "--config", str(a)],
+            [sys.executable, "-m", "sync.commands.cli", "sync", "--config", str(a)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

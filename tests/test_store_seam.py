@@ -23,12 +23,12 @@ SQL = re.compile(
 )
 # Modules outside the store that must see only the protocol, never the SQLite class.
 TYPED_AGAINST_STORE = (
-    "sync/engine.py",
-    "sync/apply.py",
-    "sync/knowledge.py",
-    "sync/report.py",
-    "sync/report_data.py",
-    "sync/cli_status.py",
+    "sync/engine/run.py",
+    "sync/engine/apply.py",
+    "sync/engine/knowledge.py",
+    "sync/report/render.py",
+    "sync/report/data.py",
+    "sync/commands/status.py",
 )
 
 

@@ -32,8 +32,8 @@ from mapping.link import register as register_mapping
 from mapping.link import unregister as unregister_mapping
 from mapping.record import Provenance, Value
 from sync import systems
-from sync.connect import connect
-from sync.engine import Engine, SyncOptions
+from sync.engine.connect import connect
+from sync.engine.run import Engine, SyncOptions
 from sync.settings import Settings
 from sync.systems import Budget, SystemSpec
 
@@ -158,8 +158,8 @@ def test_a_toy_fourth_system_syncs_through_the_real_engine(
 def test_the_toy_system_is_offered_and_paced_like_the_others(
     toy: tuple[Settings, ToyConnector],
 ) -> None:
-    from sync.apply import Pacer
-    from sync.plan import PlanConfig
+    from sync.engine.apply import Pacer
+    from sync.writeback.plan import PlanConfig
 
     assert TOY in systems.names()
     assert Pacer().budgets[TOY] == Budget(100, 1.0)

@@ -4,7 +4,8 @@
 state; `rows.py` holds the named rows it hands out. `sqlite/` implements it on one SQLite file.
 Nothing outside this package imports sqlite3 or sqlite_utils or writes SQL
 (tests/test_store_seam.py checks). This package may import `connectors` (the row types and
-errors), `sync.settings`/`sync.connect` (identity.py) and nothing else of `sync`.
+errors), `sync.settings`/`sync.engine.connect`/`sync.systems` (identity.py) and nothing else
+of `sync`: May import no other package.
 """
 
 from __future__ import annotations

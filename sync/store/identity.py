@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.errors import ConfigError
 from sync import systems
-from sync.connect import scopes_of
+from sync.engine.connect import scopes_of
 from sync.settings import Settings
 from sync.store.protocol import Store
 

@@ -2,6 +2,8 @@
 doctor and `--only` list them. Per-system modules (`jira.py`, `github.py`, `notion.py`) hold
 what is particular to each; they are the only modules of `sync` that name a system. The rest
 of `sync` reads `SYSTEMS` and `get`. `register` adds one (a test's toy system, a plug-in).
+May import: connectors, mapping, sync.settings, and for each system's doctor and init hooks
+sync.commands (doctor_checks, init), sync.engine.connect and sync.writeback.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def names() -> list[str]:
 
 
 def budgets() -> dict[str, Budget]:
-    """Each registered system's write budget, by name (what `sync.apply.Pacer` keeps to)."""
+    """Each registered system's write budget, by name (what `sync.engine.apply.Pacer` keeps to)."""
     return {name: spec.budget for name, spec in SYSTEMS.items()}
 
 

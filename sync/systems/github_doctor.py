@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from connectors._retry import RetryPolicy
 from connectors.errors import ConfigError, ConnectorError, NotFound
-from sync.connect import open_connector
-from sync.doctor_checks import Check, Reached, fail, token_fix
+from sync.commands.doctor_checks import Check, Reached, fail, token_fix
+from sync.engine.connect import open_connector
 from sync.settings import Settings
 from sync.systems.github import NAME
 

@@ -10,10 +10,10 @@ from sync.systems.spec import Budget, SystemSpec
 if TYPE_CHECKING:
     from connectors._retry import RetryPolicy
     from connectors.base import Connector
-    from sync.init_config import Answers, Found
-    from sync.markup import Format
-    from sync.plan import PlanConfig
+    from sync.commands.init import Answers, Found
     from sync.settings import Settings
+    from sync.writeback.markup import Format
+    from sync.writeback.plan import PlanConfig
 
 NAME = "jira"
 
@@ -63,7 +63,7 @@ def _discover(answers: Answers, found: Found, jira_token: str) -> None:
     if answers.jira_url and jira_token:
         from connectors import jira
         from connectors.errors import ConnectorError
-        from sync.init_config import POLICY
+        from sync.commands.init import POLICY
 
         try:
             client = jira.open_client(

@@ -9,8 +9,8 @@ from connectors._retry import RetryPolicy
 from connectors.errors import ConfigError, ConnectorError, NotFound
 from mapping.fields import JIRA_STANDARD_FIELDS, JiraMap
 from mapping.record import FIELD_KINDS
-from sync.connect import open_connector
-from sync.doctor_checks import Check, Reached, fail, token_fix
+from sync.commands.doctor_checks import Check, Reached, fail, token_fix
+from sync.engine.connect import open_connector
 from sync.settings import Settings
 from sync.systems.jira import NAME
 

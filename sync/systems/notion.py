@@ -10,7 +10,7 @@ from sync.systems.spec import Budget, SystemSpec
 if TYPE_CHECKING:
     from connectors._retry import RetryPolicy
     from connectors.base import Connector
-    from sync.init_config import Answers, Found
+    from sync.commands.init import Answers, Found
     from sync.settings import Settings
 
 NAME = "notion"
@@ -41,7 +41,7 @@ def _discover(answers: Answers, found: Found, notion_token: str) -> None:
     if answers.notion_databases and notion_token:
         from connectors import notion
         from connectors.errors import ConnectorError
-        from sync.init_config import POLICY
+        from sync.commands.init import POLICY
 
         conn_n = notion.NotionConnector(
             notion.open_client(answers.notion_url, notion_token, timeout=POLICY.timeout),

@@ -11,8 +11,8 @@ from connectors.base import Scope
 from connectors.errors import AuthError, ConfigError, ConnectorError, NotFound
 from mapping.fields import NotionMap
 from mapping.record import FIELD_KINDS
-from sync.connect import open_connector
-from sync.doctor_checks import Check, Reached, fail, token_fix
+from sync.commands.doctor_checks import Check, Reached, fail, token_fix
+from sync.engine.connect import open_connector
 from sync.settings import Settings
 from sync.systems.notion import NAME
 

@@ -5,7 +5,8 @@ are opened from settings by each system's spec (`SystemSpec.open`). The engine, 
 pacer and doctor read these, never the raw sections, so a documented choice means the same
 thing everywhere.
 
-May import `sync.plan`, `sync.settings` and the registry; nothing imports it but those users.
+May import `sync.writeback.plan`, `sync.settings` and the registry; nothing imports it but
+those users.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from connectors.base import Scope
 from mapping.people import Directory
 from mapping.rules import RulesConfig
 from sync import systems
-from sync.plan import PlanConfig
-from sync.render import PropType
 from sync.settings import Settings
 from sync.systems.spec import Budget
+from sync.writeback.plan import PlanConfig
+from sync.writeback.render import PropType
 
 __all__ = ["Runtime", "entity_property_key", "plan_config", "runtime", "scopes"]
 

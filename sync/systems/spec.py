@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from connectors._retry import RetryPolicy
     from connectors.base import Connector, Scope
-    from sync.markup import Format
-    from sync.plan import PlanConfig
     from sync.settings import Settings
+    from sync.writeback.markup import Format
+    from sync.writeback.plan import PlanConfig
 
 __all__ = ["Annotation", "Budget", "SystemSpec"]
 
@@ -51,7 +51,8 @@ class SystemSpec:
     annotations: frozenset[Annotation] = frozenset()
     wanted: str = ""  # what a config adds to give it scopes: "[github] repos"
     token_help: str = ""  # where a refused token comes from
-    # Doctor: reads only; returns a `sync.doctor_checks.Reached`. None: no checks of its own.
+    # Doctor: reads only; returns a `sync.commands.doctor_checks.Reached`.
+    # None: no checks of its own.
     doctor: Callable[[Settings, RetryPolicy], Any] | None = None
     # Its account list says whether each account is active (doctor compares [[people]] active).
     reports_active: bool = False
@@ -61,7 +62,7 @@ class SystemSpec:
     # person sees it, read back through its API), or None when nothing was written there.
     demo_sample: Callable[[Any, Any, str], tuple[str, str, str] | None] | None = None
     # Init: reads what `handoff init` offers to map, given (answers, found, token): it fills
-    # `sync.init_config.Found` in place. None: init discovers nothing there.
+    # `sync.commands.init.Found` in place. None: init discovers nothing there.
     discover: Callable[[Any, Any, str], None] | None = None
 
     def mentions(self, handle: str) -> bool:

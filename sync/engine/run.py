@@ -21,10 +21,10 @@ from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
-from sync.apply import ApplyReport, Pacer, Stop, apply
-from sync.clock import clamp_cursor
-from sync.connect import Unreachable
-from sync.knowledge import (
+from sync.engine.apply import ApplyReport, Pacer, Stop, apply
+from sync.engine.clock import clamp_cursor
+from sync.engine.connect import Unreachable
+from sync.engine.knowledge import (
     ScopeOutcome,
     blind_scopes,
     jira_keys,
@@ -33,12 +33,12 @@ from sync.knowledge import (
     stale_note,
     stale_scopes,
 )
-from sync.plan import ItemView, PlanConfig, Target, describe, plan
-from sync.render import markers_for
 from sync.settings import Settings
 from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
 from sync.store.identity import check_served, served_by
 from sync.systems import runtime
+from sync.writeback.plan import ItemView, PlanConfig, Target, describe, plan
+from sync.writeback.render import markers_for
 
 __all__ = [
     "Engine",
@@ -187,7 +187,7 @@ class Engine:
         self.pacer = pacer
         self.progress = progress or (lambda phase, done, total: None)
         self.halt = halt
-        # Systems that could not even be opened (sync.connect): the run must not end as "ok".
+        # Systems that could not even be opened (sync.engine.connect): the run must not end as "ok".
         self.known_errors = list(known_errors)
 
     # -- the run ---------------------------------------------------------------------------

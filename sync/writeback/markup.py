@@ -1,6 +1,6 @@
 """One small neutral document written out in each system's comment format, with escaping.
 
-`sync.render` decides what a comment says; this module decides how each system spells it:
+`sync.writeback.render` decides what a comment says; this module decides how each system spells it:
 Jira wiki markup (API v2), Jira ADF (API v3), GitHub Markdown, Notion rich text. Spans marked
 `trusted` are our own constants; every other span is user text and is escaped for the format, so
 it can neither break the markup, mention anyone, link anywhere, nor fake our marker.

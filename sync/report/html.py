@@ -2,9 +2,10 @@
 
 No script, no remote font, no CDN: it opens offline, and a Content-Security-Policy that forbids
 every script means that even a mistake in escaping could not run one. The page is the Jinja2
-template `sync/templates/report.html` with autoescape on, so user text is escaped wherever it
+template `sync/report/templates/report.html` with autoescape on, so user text is escaped wherever it
 lands unless a macro of the template made it markup; links go only through
-`sync.markup.safe_url` (http and https only). This module computes what the template cannot say
+`sync.writeback.markup.safe_url` (http and https only). This module computes what the template
+cannot say
 plainly: the geometry of the charts, their colours, and the page's subtitle.
 """
 
@@ -17,8 +18,8 @@ from typing import Any
 
 import jinja2
 
-from sync.markup import safe_url
-from sync.report_data import ESCALATION_NOTE, Heatmap, ReportData, TrendPoint
+from sync.report.data import ESCALATION_NOTE, Heatmap, ReportData, TrendPoint
+from sync.writeback.markup import safe_url
 
 __all__ = ["CSP", "render_html"]
 
@@ -60,7 +61,7 @@ def _short(text: str, limit: int = 22) -> str:
 def _environment() -> jinja2.Environment:
     # autoescape=True for every template, not by file suffix: there is only HTML here.
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("sync", "templates"),
+        loader=jinja2.PackageLoader("sync.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sync.cli import CONFIG_HELP, _load
+from sync.commands.cli import CONFIG_HELP, load
 
 __all__ = ["status_command"]
 
@@ -19,7 +19,7 @@ def status_command(config: str | None, as_json: bool) -> None:
     """Show the last runs, open findings by kind, cursors and queued writes."""
     from sync.store import STORE_ERRORS, copy_of, store_error
 
-    settings = _load(config)
+    settings = load(config)
     path = Path(settings.state.path)
     if not path.exists():
         if as_json:

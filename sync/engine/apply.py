@@ -44,9 +44,9 @@ from connectors.errors import (
 )
 from connectors.window import SlidingWindow
 from sync import systems
-from sync.render import MARKER_PREFIX, is_current, marker_for
 from sync.store import Store
 from sync.systems.spec import Budget
+from sync.writeback.render import MARKER_PREFIX, is_current, marker_for
 
 __all__ = [
     "DEFAULT_BUDGETS",
@@ -109,7 +109,7 @@ class Stop:
     remaining writes are recorded as not attempted (the next run's plan sends them).
 
     `writing` says the run has reached its writes; before that a signal need not wait for
-    anything (see `sync.cli`)."""
+    anything (see `sync.commands.cli`)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()

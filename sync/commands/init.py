@@ -23,7 +23,7 @@ from connectors._retry import RetryPolicy
 from connectors.errors import ConfigError, ConnectorError, scrub
 from mapping.fields import JIRA_STANDARD_FIELDS, JiraMap, NotionMap
 from sync import systems
-from sync.progress import Progress, shown
+from sync.commands.progress import Progress, shown
 from sync.settings import NotionPropertySettings, load_settings
 
 __all__ = ["Answers", "Found", "discover", "fill_scopes", "init_command", "render_config"]

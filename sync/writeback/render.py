@@ -1,7 +1,8 @@
 """What we write back: the comment, labels and property values for an item's findings.
 
 Pure: no I/O, no clock. The same findings always render to the same text, so a second run can
-compare strings and plan nothing. This module decides what a comment says; `sync.markup` spells
+compare strings and plan nothing. This module decides what a comment says;
+`sync.writeback.markup` spells
 it in each system's format and escapes user text (messages hold record values, names and item
 keys), so that text can neither break the markup, mention anyone, nor fake our marker.
 """
@@ -18,7 +19,7 @@ from typing import Any, Literal, Protocol
 from mapping.people import Person
 from mapping.rules import CODES, Finding, severity_rank
 from sync import systems
-from sync.markup import (
+from sync.writeback.markup import (
     FORMATS,
     Doc,
     Format,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from connectors.errors import ConfigError
-from sync.report_data import Filters
+from sync.report.data import Filters
 from sync.settings import Settings
 
 __all__ = ["BODY_LIMIT", "REPORT_MARKER", "Published", "issue_body", "marker_for", "publish"]
@@ -76,7 +76,7 @@ def publish(settings: Settings, target: str, markdown: str, filters: Filters) ->
     """Open or update the report's issue in repo `target` with the token of [github]."""
     from connectors._retry import RetryPolicy
     from connectors.github import GithubConnector
-    from sync.connect import open_connector
+    from sync.engine.connect import open_connector
     from sync.systems.github import NAME as GITHUB
 
     connector = open_connector(settings, GITHUB, RetryPolicy())

@@ -22,9 +22,9 @@ from connectors._retry import RetryPolicy
 from connectors.base import Account
 from connectors.errors import ConfigError, scrub
 from sync import systems
-from sync.connect import no_scopes_message, scopes_of
-from sync.doctor_checks import Check, check_people
-from sync.progress import Progress, shown
+from sync.commands.doctor_checks import Check, check_people
+from sync.commands.progress import Progress, shown
+from sync.engine.connect import no_scopes_message, scopes_of
 from sync.settings import Settings, load_settings
 
 if TYPE_CHECKING:

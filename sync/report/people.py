@@ -1,4 +1,4 @@
-"""Who owns a handoff and which team it belongs to, for the report (see `sync.report_data`).
+"""Who owns a handoff and which team it belongs to, for the report (see `sync.report.data`).
 
 Owner: the first person its findings notify (the escalation ladder starts with the outcome
 owner), unless the outcome owner is itself missing. Team: a "Team" field on any of its items,

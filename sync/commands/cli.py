@@ -64,7 +64,7 @@ def _setup_logging(log_format: str, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _report(exc: HandoffSyncError, as_json: bool = False) -> int:
+def report_error(exc: HandoffSyncError, as_json: bool = False) -> int:
     """Say what went wrong in one line on stderr (and, for --json, one JSON line on stdout);
     return the documented exit code for it."""
     code = exc.exit_code if exc.exit_code in (EXIT_CONFIG, EXIT_LOCKED) else EXIT_FAILED
@@ -74,11 +74,11 @@ def _report(exc: HandoffSyncError, as_json: bool = False) -> int:
     return code
 
 
-def _fail(exc: HandoffSyncError) -> None:
-    sys.exit(_report(exc))
+def fail(exc: HandoffSyncError) -> None:
+    sys.exit(report_error(exc))
 
 
-def _unexpected(exc: BaseException) -> HandoffSyncError:
+def unexpected(exc: BaseException) -> HandoffSyncError:
     """Any other exception as one line; the traceback goes to the debug log only."""
     from sync.store import STORE_ERRORS, store_error
 
@@ -91,25 +91,25 @@ def _unexpected(exc: BaseException) -> HandoffSyncError:
     )
 
 
-def _config_path(config: str | None) -> Path:
+def config_path(config: str | None) -> Path:
     import os
 
     return Path(config or os.environ.get("HANDOFF_CONFIG") or DEFAULT_CONFIG)
 
 
-def _load(config: str | None) -> Any:
+def load(config: str | None) -> Any:
     from sync.settings import load_settings
 
-    return load_settings(_config_path(config))
+    return load_settings(config_path(config))
 
 
 # Commands that live beside the code they drive; imported only when used or listed.
 LAZY_COMMANDS = {
-    "demo": "sync.demo:demo_command",
-    "report": "sync.report:report_command",
-    "doctor": "sync.doctor:doctor_command",
-    "init": "sync.init_config:init_command",
-    "status": "sync.cli_status:status_command",
+    "demo": "sync.commands.demo:demo_command",
+    "report": "sync.commands.report:report_command",
+    "doctor": "sync.commands.doctor:doctor_command",
+    "init": "sync.commands.init:init_command",
+    "status": "sync.commands.status:status_command",
 }
 
 
@@ -128,12 +128,12 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.Abort):
             raise
         except HandoffSyncError as exc:
-            sys.exit(_report(exc, as_json))
+            sys.exit(report_error(exc, as_json))
         except KeyboardInterrupt:
-            _report(HandoffSyncError("stopped by SIGINT (Ctrl-C)."), as_json)
+            report_error(HandoffSyncError("stopped by SIGINT (Ctrl-C)."), as_json)
             sys.exit(EXIT_SIGNAL["SIGINT"])
         except Exception as exc:
-            sys.exit(_report(_unexpected(exc), as_json))
+            sys.exit(report_error(unexpected(exc), as_json))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
@@ -215,12 +215,12 @@ def sync(
     With --dry-run it prints each comment it would write and each label it would add or remove,
     and changes nothing anywhere (not even its own state file).
     """
-    from sync.cli_sync import _serve, _sync_once
+    from sync.commands.run import serve, sync_once
 
     if every is None:
-        sys.exit(_sync_once(config, dry_run, full, only, as_json, progress, adopt))
-    _serve(
-        every * 60, lambda: _sync_once(config, dry_run, False, only, as_json, progress, adopt)
+        sys.exit(sync_once(config, dry_run, full, only, as_json, progress, adopt))
+    serve(
+        every * 60, lambda: sync_once(config, dry_run, False, only, as_json, progress, adopt)
     )
 
 

@@ -1,5 +1,5 @@
 """The pure half of `handoff doctor`: checks of mapped fields, properties and people against
-what the systems reported. No I/O here; `sync.doctor` fetches and calls these."""
+what the systems reported. No I/O here; `sync.commands.doctor` fetches and calls these."""
 
 from __future__ import annotations
 

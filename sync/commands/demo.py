@@ -19,7 +19,7 @@ import click
 
 from connectors.errors import HandoffSyncError
 from sync import systems
-from sync.progress import Progress, shown
+from sync.commands.progress import Progress, shown
 
 __all__ = ["DemoResult", "demo_command", "run_demo"]
 
@@ -59,9 +59,9 @@ def run_demo(
     `inspect(sandbox)` is called before the sandbox stops (tests read what it holds)."""
     from connectors.sandbox import Sandbox
     from connectors.sandbox.demo import demo_workspace, sandbox_config
-    from sync.apply import Pacer
-    from sync.connect import connect
-    from sync.engine import Engine, SyncOptions
+    from sync.engine.apply import Pacer
+    from sync.engine.connect import connect
+    from sync.engine.run import Engine, SyncOptions
     from sync.settings import load_settings
     from sync.store import discard
 
@@ -102,7 +102,7 @@ def run_demo(
 
 def _write_reports(config: Path, folder: Path) -> list[Path]:
     """The lead's report in HTML and Markdown."""
-    from sync.report import write_report
+    from sync.report.render import write_report
 
     written = []
     for fmt, name in (("html", "report.html"), ("md", "report.md")):

@@ -5,7 +5,7 @@ write, exactly as we would write it, so that planning again after applying a pla
 
     findings ─┐
               ├─▶ desired comment / labels / property ─▶ compare ─▶ WriteOps
-    ItemView ─┘          (sync.render)
+    ItemView ─┘          (sync.writeback.render)
 
 A comment is created only when there is something to say, edited in place when it differs, and
 turned into the all-clear (never deleted) when its findings are gone. Only managed labels are
@@ -24,7 +24,8 @@ from connectors.base import CommentRef, SourceItem, WriteOp
 from connectors.errors import PlanError
 from mapping.rules import Finding
 from sync import systems
-from sync.render import (
+from sync.systems import Annotation
+from sync.writeback.render import (
     DEFAULT_LABELS,
     DEFAULT_PROPERTY_NAMES,
     Format,
@@ -39,7 +40,6 @@ from sync.render import (
     render_comment,
     to_text,
 )
-from sync.systems import Annotation
 
 __all__ = ["ItemView", "PlanConfig", "Target", "describe", "plan"]
 

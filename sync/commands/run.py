@@ -1,6 +1,6 @@
 """`handoff sync` itself: one run, how a signal stops it, the --every service, its output.
 
-Split from `sync.cli` (which keeps the command's options and the exit codes) to keep each
+Split from `sync.commands.cli` (which keeps the command's options and the exit codes) to keep each
 module about one job.
 """
 
@@ -18,21 +18,21 @@ from typing import Any
 import click
 
 from connectors.errors import HandoffSyncError
-from sync.cli import (
+from sync.commands.cli import (
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_SIGNAL,
     STOPPED,
-    _load,
-    _report,
-    _unexpected,
+    load,
+    report_error,
+    unexpected,
 )
 
-__all__ = ["_serve", "_sync_once"]
+__all__ = ["serve", "sync_once"]
 
 
-def _sync_once(
+def sync_once(
     config: str | None,
     dry_run: bool,
     full: bool,
@@ -43,7 +43,7 @@ def _sync_once(
 ) -> int:
     """One sync; returns its exit code. SIGINT/SIGTERM during the writes let the write in
     flight finish and leave the rest to the next run (exit 130/143)."""
-    from sync.apply import Stop
+    from sync.engine.apply import Stop
 
     halt = Stop()
     try:
@@ -52,10 +52,10 @@ def _sync_once(
                 config, dry_run, full, only, False if as_json else progress, halt, adopt
             )
     except HandoffSyncError as exc:
-        return _report(exc, as_json)
+        return report_error(exc, as_json)
     except KeyboardInterrupt:
         why = halt.reason or "SIGINT"
-        _report(HandoffSyncError(f"stopped by {why} before any write."), as_json)
+        report_error(HandoffSyncError(f"stopped by {why} before any write."), as_json)
         return EXIT_SIGNAL.get(why, 130)
     if as_json:
         click.echo(json.dumps(_result_json(result)))
@@ -85,12 +85,12 @@ def _run_engine(
     halt: Any,
     adopt: bool = False,
 ) -> tuple[Any, Any]:
-    from sync.apply import Pacer
-    from sync.connect import connect
-    from sync.engine import Engine, SyncOptions
-    from sync.progress import Progress, shown
+    from sync.commands.progress import Progress, shown
+    from sync.engine.apply import Pacer
+    from sync.engine.connect import connect
+    from sync.engine.run import Engine, SyncOptions
 
-    settings = _load(config)
+    settings = load(config)
     conns = connect(settings, only)
     # Writes stay under each system's budget (GitHub: 80 content-creating requests a
     # minute), so a first sync of a big repo is paced rather than rate-limited.
@@ -128,14 +128,14 @@ def _stop_on_signals(halt: Any) -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        # A signal that came as the run ended still stops a service (`_serve`'s handler).
+        # A signal that came as the run ended still stops a service (`serve`'s handler).
         got = [sig for sig, name in names.items() if name == halt.reason]
         before = old[got[0]] if got else None
         if callable(before) and before is not signal.default_int_handler:
             before(got[0], None)
 
 
-def _serve(interval: float, once: Callable[[], int], *, max_runs: int | None = None) -> None:
+def serve(interval: float, once: Callable[[], int], *, max_runs: int | None = None) -> None:
     """Run `once` every `interval` seconds until SIGTERM/SIGINT (or `max_runs`, for tests).
 
     Only a config, token or permission problem (exit 2) stops the service: retrying cannot
@@ -155,7 +155,7 @@ def _serve(interval: float, once: Callable[[], int], *, max_runs: int | None = N
         try:
             code = once()
         except Exception as exc:  # a bug in one run must not end the service
-            code = _report(_unexpected(exc))
+            code = report_error(unexpected(exc))
         runs += 1
         if code == EXIT_CONFIG or code in EXIT_SIGNAL.values():
             sys.exit(code)

@@ -2,7 +2,8 @@
 
 `gather(state, now=...)` reads open and recently closed findings, the records and items they
 belong to, and the per-run counts, and returns a `ReportData` that the renderers in
-`sync.report` turn into Markdown, HTML or JSON. It only reads: give it `sync.store.copy_of(path)`.
+`sync.report.render` turn into Markdown, HTML or JSON. It only reads: give it
+`sync.store.copy_of(path)`.
 
 Who owns a handoff: the first person its findings notify. The escalation ladder always starts
 with the outcome owner (else the engineering owner), so that person comes first; a handoff whose
@@ -23,7 +24,7 @@ from typing import Any
 from connectors.errors import ConfigError
 from mapping.fields import DEFAULT_NAMES
 from mapping.rules import severity_rank
-from sync.report_people import owners_of, teams_of
+from sync.report.people import owners_of, teams_of
 from sync.store import FindingRow, Store
 
 __all__ = [

@@ -1,0 +1,140 @@
+"""`handoff report`: the leads' reconciliation report as Markdown, HTML or JSON, written to a
+file or stdout, or published in place (`--publish`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import click
+
+from sync.report.data import Filters, ReportData
+from sync.report.render import DEFAULT_HTML, RENDERERS, render_markdown, report_data
+
+
+def _since(value: str | None) -> datetime | None:
+    """A date (midnight UTC) or an ISO datetime; a naive one is read as UTC."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-03-01") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+
+@click.command("report")
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    help="Config file (default: ./handoff.toml, "
+    "or $HANDOFF_CONFIG); the report reads its state file and people.",
+)
+@click.option("--state", "state_path", metavar="PATH", help="Read this state file instead.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown to paste, one offline HTML file, or JSON for dashboards.",
+)
+@click.option(
+    "--output",
+    "-o",
+    metavar="PATH",
+    help=f"Write here (default: stdout for md and json, {DEFAULT_HTML} for html; '-' for stdout).",
+)
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Window for closed loops and the trend "
+    "(default: the last 7 days for closed loops, the last 30 runs for the trend).",
+)
+@click.option(
+    "--team",
+    metavar="NAME",
+    help="Only handoffs of this team: the Team field of "
+    "any linked item, else the Jira project, repo or database they live in.",
+)
+@click.option(
+    "--owner", metavar="WHO", help="Only handoffs whose owner has this directory key or name."
+)
+@click.option(
+    "--publish",
+    metavar="github:OWNER/REPO",
+    help="Also publish the Markdown report as one GitHub issue in that repo, edited in place "
+    "on every run (the [github] token needs Issues: write). Nothing goes to stdout then "
+    "unless --output says where.",
+)
+def report_command(
+    config: str | None,
+    state_path: str | None,
+    fmt: str,
+    output: str | None,
+    since: str | None,
+    team: str | None,
+    owner: str | None,
+    publish: str | None,
+) -> None:
+    """Write the reconciliation report for leads from the state file (no system is asked).
+
+    Sections: ownerless items by age, missing fields by team and owner, handoffs entering run
+    without a go/no-go, expired and stale handoffs, conflicts between systems, escalations and
+    who they reached, loops closed, and the trend of open findings over past runs. Every line
+    links to the item in its system. With --publish the report also lands in one GitHub issue,
+    found again by a hidden marker and edited in place, never opened twice.
+    """
+    from connectors.errors import HandoffSyncError
+    from sync.commands.cli import config_path, fail
+    from sync.report.publish import parse_target
+
+    try:
+        repo = parse_target(publish) if publish else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--publish") from None
+    try:
+        filters = Filters(since=_since(since), team=team, owner=owner)
+        source = Path(state_path) if state_path else config_path(config)
+        data = report_data(source, filters=filters, from_state=bool(state_path))
+        if repo is not None:
+            _publish(config, repo, data, filters)
+    except HandoffSyncError as exc:
+        fail(exc)
+        return
+    except FileNotFoundError as exc:
+        click.echo(f"No state yet at {exc.filename}: run `handoff sync` first.", err=True)
+        raise SystemExit(1) from None
+    if repo is not None and output is None:
+        return  # published: cron mails nothing more
+    text = RENDERERS[fmt](data)
+    target = output or (DEFAULT_HTML if fmt == "html" else "-")
+    if target == "-":
+        click.echo(text, nl=False)
+        return
+    Path(target).write_text(text, encoding="utf-8")
+    click.echo(
+        f"Report written to {target}: {len(data.open_lines)} open findings, "
+        f"{len(data.closed)} closed since {data.since:%Y-%m-%d}.",
+        err=True,
+    )
+
+
+def _publish(config: str | None, repo: str, data: ReportData, filters: Filters) -> None:
+    """Publish the Markdown report to `repo`, with the progress line while GitHub answers."""
+    from sync.commands.cli import config_path
+    from sync.commands.progress import Progress, shown
+    from sync.report.publish import publish
+    from sync.settings import load_settings
+
+    # The token comes from the config even when --state names the state file.
+    settings = load_settings(config_path(config))
+    show = Progress(shown())
+    show.step(f"Publishing the report to {repo}")
+    done = publish(settings, repo, render_markdown(data), filters)
+    show.end()
+    click.echo(done.describe(), err=True)
