@@ -95,8 +95,12 @@ class SyncResult:
 
     @property
     def exit_code(self) -> int:
-        # A token that may not read or write is a config problem (2), not a partly done run.
+        # A token that may not read or write is a config problem (2), not a partly done run,
+        # even when the other systems went on: retrying cannot fix it, a person must (and
+        # `--every` stops for it, as the issue asks).
         if self.blind_by_auth or (self.applied is not None and self.applied.refused):
+            return 2
+        if any(s.error and s.auth for s in self.scopes):
             return 2
         if self.scopes and all(s.error and (s.auth or s.unreached) for s in self.scopes):
             # Every token refused, or no system could even be opened (a wrong URL): a
