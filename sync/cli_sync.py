@@ -44,11 +44,13 @@ def _sync_once(
 ) -> int:
     """One sync; returns its exit code. SIGINT/SIGTERM during the writes let the write in
     flight finish and leave the rest to the next run (exit 130/143)."""
+    from connectors._retry import interruptible
     from sync.apply import Stop
 
     halt = Stop()
     try:
-        with _stop_on_signals(halt):
+        # A signal also cuts short a pacing pause or a retry's wait (a 60 s Retry-After).
+        with _stop_on_signals(halt), interruptible(halt.event):
             result, conns = _run_engine(config, dry_run, full, only, progress, halt, adopt)
     except HandoffSyncError as exc:
         return _report(exc, as_json)

@@ -21,7 +21,11 @@ PULLS = {
     "github": ("GET", r"/repos/acme/web/pulls$"),
     "notion": ("POST", r"/v1/data_sources/[^/]+/query$"),
 }
-URL_LINE = {"jira": 'url = "{u}"\nemail', "github": 'url = "{u}/api/v3"', "notion": 'url = "{u}"\ntoken = "sandbox-notion'}
+URL_LINE = {
+    "jira": 'url = "{u}"\nemail',
+    "github": 'url = "{u}/api/v3"',
+    "notion": 'url = "{u}"\ntoken = "sandbox-notion',
+}
 
 
 def _closed_port() -> int:
