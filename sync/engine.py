@@ -22,6 +22,7 @@ from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
+from sync.access import lost_access, lost_note
 from sync.apply import ApplyReport, Pacer, Stop, apply
 from sync.clock import clamp_cursor
 from sync.connect import Unreachable
@@ -85,6 +86,8 @@ class SyncResult:
     # Scopes read before that failed now: when they were last read whole (their stored
     # items stand in for them).
     stale: dict[str, datetime] = field(default_factory=dict)
+    # Of those, scopes whose token or permission is refused now: since when (lost access).
+    lost: dict[str, datetime] = field(default_factory=dict)
     at: datetime | None = None  # when the run started
     interrupted: str = ""  # the signal that stopped the run early, else ""
 
@@ -119,6 +122,7 @@ class SyncResult:
             "writes_planned": len(self.ops),
             "scope_errors": sum(1 for s in self.scopes if s.error),
             "scopes_from_stored_items": len(self.stale),
+            "scopes_lost_access": len(self.lost),
         }
         if self.stale:
             oldest = min(self.stale.values())
@@ -150,7 +154,9 @@ def run_outcome(result: SyncResult) -> str:
         return "dry-run"
     if not result.failed:
         return "ok"
-    reasons = list(result.errors)
+    # Lost access first: it is what a person must act on, and it is not "deleted".
+    lost = [e for e in result.errors if ": lost access since " in e]
+    reasons = lost + [e for e in result.errors if e not in lost]
     if result.applied is not None:
         reasons += [f.message for f in result.applied.failures]
     more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
@@ -253,7 +259,13 @@ class Engine:
             result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
             blind = result.blind
             result.stale = stale_scopes(state, result.scopes, blind)
-            result.errors += [stale_note(scope, at, now) for scope, at in result.stale.items()]
+            result.lost = lost_access(state, result.scopes, blind, now)
+            result.errors += [
+                lost_note(scope, result.lost[scope], at, now)
+                if scope in result.lost
+                else stale_note(scope, at, now)
+                for scope, at in result.stale.items()
+            ]
             state.upsert_records(records, now)
             if not blind:
                 state.record_findings(run_id, result.findings, now, records=None)

@@ -11,6 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from sync.access import lost_sentence
 from sync.markup import safe_url
 from sync.report_data import ESCALATION_NOTE, Heatmap, ReportData, ReportLine, TrendPoint
 
@@ -350,6 +351,7 @@ def _subtitle(data: ReportData) -> str:
         f"Generated {_when(data.generated)} from the last sync ({_when(data.last_run)}).",
         data.last_run_note.strip(),
         f"{len(data.open_lines)} open findings; {data.records} handoffs tracked.",
+        *(lost_sentence(scope, since) for scope, since in data.lost),
     ]
     parts = [p for p in parts if p]
     if data.filters.team:
