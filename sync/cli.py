@@ -11,6 +11,7 @@ stderr (the detail goes to the debug log), and `--json` then prints one JSON lin
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sqlite3
@@ -134,7 +135,9 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; whatever escapes it becomes one line and an exit code."""
         args = [*getattr(ctx, "_protected_args", ()), *ctx.args]
-        as_json = "--json" in args
+        # `report --format json` promises JSON on stdout too, so its errors come as JSON.
+        pairs = {f"{a}={b}" for a, b in itertools.pairwise(args)}
+        as_json = "--json" in args or bool({"--format=json"} & (pairs | set(args)))
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:  # a usage error: click prints it on stderr
