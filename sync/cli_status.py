@@ -17,7 +17,8 @@ __all__ = ["status_command"]
 @click.option("--config", "config", metavar="PATH", help=CONFIG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_command(config: str | None, as_json: bool) -> None:
-    """Show the last runs, open findings by kind, cursors and queued writes."""
+    """Show the last runs and how each ended, open findings by kind, scopes that lost
+    access, cursors and queued writes."""
     from sync.access import ADVICE, stored_lost_access
     from sync.state import State
 
