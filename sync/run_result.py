@@ -52,10 +52,6 @@ class SyncResult:
             return 2
         if any(s.error and s.auth for s in self.scopes):
             return 2
-        if self.scopes and all(s.error and (s.auth or s.unreached) for s in self.scopes):
-            # Every token refused, or no system could even be opened (a wrong URL): a
-            # config problem; nothing was read, nothing written.
-            return 2
         return 1 if self.failed else 0
 
     def counts(self) -> dict[str, int]:
