@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import click
 
+from sync.access import ADVICE, lost_sentence
 from sync.knowledge import age
 from sync.markup import clean, safe_url
 from sync.report_data import ESCALATION_NOTE, Filters, Heatmap, ReportData, ReportLine, gather
@@ -114,6 +116,8 @@ def render_markdown(data: ReportData) -> str:
             f" {scope} was last read in full {age(now - at)} before this report "
             f"({at:%Y-%m-%d %H:%M} UTC); its findings are as of then."
         )
+    for scope, since in data.lost:
+        out[-1] += " " + lost_sentence(scope, since)
     if data.filters.team or data.filters.owner:
         shown = [f"team {data.filters.team}" if data.filters.team else ""]
         shown.append(f"owner {data.filters.owner}" if data.filters.owner else "")
@@ -197,12 +201,15 @@ def _heat_json(hm: Heatmap) -> dict[str, Any]:
 
 
 def render_json(data: ReportData) -> str:
-    """The report as one JSON object, for dashboards."""
+    """The report as one JSON object on one line (what `--json` promises), for dashboards."""
     lines = [_line_json(ln) for ln in data.open_lines]
     doc = {
         "generated": data.generated.isoformat(),
         "last_run": data.last_run.isoformat() if data.last_run else None,
         "last_read_in_full": {scope: at.isoformat() for scope, at in data.stale},
+        "lost_access": [
+            {"scope": scope, "since": at.isoformat(), "advice": ADVICE} for scope, at in data.lost
+        ],
         "last_run_outcome": data.last_outcome or None,
         "since": data.since.isoformat(),
         "filters": {"team": data.filters.team, "owner": data.filters.owner},
@@ -225,7 +232,7 @@ def render_json(data: ReportData) -> str:
         ],
         "findings": lines,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(doc, ensure_ascii=False) + "\n"
 
 
 RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json}
@@ -335,7 +342,7 @@ def report_command(
     found again by a hidden marker and edited in place, never opened twice.
     """
     from connectors.errors import HandoffSyncError
-    from sync.cli import _config_path, _fail
+    from sync.cli import _config_path, _report
     from sync.report_publish import parse_target
 
     try:
@@ -349,11 +356,11 @@ def report_command(
         if repo is not None:
             _publish(config, repo, data, filters)
     except HandoffSyncError as exc:
-        _fail(exc)
-        return
+        # One line on stderr, and with --format json one JSON line on stdout, as --json does.
+        sys.exit(_report(exc, fmt == "json"))
     except FileNotFoundError as exc:
-        click.echo(f"No state yet at {exc.filename}: run `handoff sync` first.", err=True)
-        raise SystemExit(1) from None
+        msg = f"No state yet at {exc.filename}: run `handoff sync` first."
+        sys.exit(_report(HandoffSyncError(msg), fmt == "json"))
     if repo is not None and output is None:
         return  # published: cron mails nothing more
     text = RENDERERS[fmt](data)
