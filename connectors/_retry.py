@@ -9,17 +9,45 @@ idempotent. When the budget is spent the last error is raised, so a scope ends c
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 
-from .errors import RateLimited, TransientError
+from .errors import Interrupted, RateLimited, TransientError
 
-__all__ = ["FAST_POLICY", "RetryPolicy", "call_with_retry"]
+__all__ = ["FAST_POLICY", "RetryPolicy", "call_with_retry", "interruptible", "pause"]
+
+# Set while a run can be stopped by a signal (see `interruptible`): a retry's backoff or a
+# Retry-After then waits on it instead of sleeping, so a signalled run ends within seconds.
+_stop: threading.Event | None = None
+
+
+@contextmanager
+def interruptible(event: threading.Event) -> Iterator[None]:
+    """While the block runs, every retry wait ends early (raising Interrupted) once `event`
+    is set: a Ctrl-C must not sit out a 60 s Retry-After."""
+    global _stop
+    before, _stop = _stop, event
+    try:
+        yield
+    finally:
+        _stop = before
+
+
+def pause(seconds: float) -> None:
+    """Sleep `seconds`, unless the run is stopped first (then raise Interrupted: the call that
+    would follow is not made)."""
+    stop = _stop
+    if stop is None:
+        time.sleep(seconds)
+    elif stop.wait(seconds) or stop.is_set():
+        raise Interrupted("stopped by a signal while waiting to retry; the call was not made.")
 
 T = TypeVar("T")
 
@@ -56,7 +84,7 @@ def call_with_retry(
     policy: RetryPolicy,
     *,
     idempotent: bool = True,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = pause,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Run `fn` under the policy; `fn` raises connectors.errors exceptions only."""

@@ -11,6 +11,7 @@
     │   └── ItemError(item_id)       one item is malformed: skip it, list it in the report
     ├── StateError                   the state database is unusable
     ├── PlanError                    the planner was given something it cannot plan
+    ├── Interrupted                  a signal cut a pause short; the call was not made
     └── LockHeld                     another run holds the lock (exit 3)
 
 `for_status` is the one ladder from an HTTP status to a branch; each connector's `translate`
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigError",
     "ConnectorError",
     "HandoffSyncError",
+    "Interrupted",
     "ItemError",
     "LockHeld",
     "NotFound",
@@ -184,6 +186,11 @@ class StateError(HandoffSyncError):
 
 class PlanError(HandoffSyncError):
     """The planner was asked to plan something it cannot express."""
+
+
+class Interrupted(HandoffSyncError):
+    """A signal cut short a wait (a rate-limit pause, a retry's backoff): the call that was
+    waiting was not made, so its write counts as not attempted and the next run sends it."""
 
 
 class LockHeld(HandoffSyncError):

@@ -6,6 +6,7 @@ varied one at a time, and the runtime piece it drives is read back."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import tomllib
 import typing
@@ -28,12 +29,22 @@ EXAMPLE = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8
 Path = tuple[str | int, ...]
 
 
+def _is_model(ann: Any) -> bool:
+    """A settings section: a pydantic model, or a dataclass settings validate (`[[people]]`)."""
+    return isinstance(ann, type) and (issubclass(ann, BaseModel) or dataclasses.is_dataclass(ann))
+
+
+def _fields(model: Any) -> dict[str, Any]:
+    if issubclass(model, BaseModel):
+        return {k: f.annotation for k, f in model.model_fields.items()}
+    return typing.get_type_hints(model)
+
+
 def _choices(model: Any, data: dict[str, Any], at: Path = ()) -> Iterator[tuple[Path, Any]]:
     """(path, value) for every Literal or bool key the example sets, each value it may take."""
     for key, value in data.items():
-        field = model.model_fields.get(key)
-        ann = field.annotation if field else None
-        if isinstance(ann, type) and issubclass(ann, BaseModel) and isinstance(value, dict):
+        ann = _fields(model).get(key)
+        if _is_model(ann) and isinstance(value, dict):
             yield from _choices(ann, value, (*at, key))
         elif typing.get_origin(ann) is typing.Literal:
             yield from (((*at, key), v) for v in typing.get_args(ann))
@@ -41,7 +52,7 @@ def _choices(model: Any, data: dict[str, Any], at: Path = ()) -> Iterator[tuple[
             yield from (((*at, key), v) for v in (True, False))
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             (inner,) = [a for a in typing.get_args(ann) if isinstance(a, type)] or [None]
-            if inner is not None and issubclass(inner, BaseModel):
+            if _is_model(inner):
                 for i, entry in enumerate(value):
                     yield from _choices(inner, entry, (*at, key, i))
 
@@ -111,7 +122,8 @@ def _github_includes_issues(r: Runtime) -> bool:
     """Whether the connector the GitHub spec opens from these settings lists issues too."""
     from sync.systems.github import SPEC
 
-    conn = SPEC.open(r.settings, "token", RetryPolicy())  # PyGithub asks nothing yet
+    # PyGithub asks nothing yet; the token is registered as a secret, so make it unlike any word
+    conn = SPEC.open(r.settings, "runtime-test-github-token", RetryPolicy())
     return bool(getattr(conn, "include_issues"))  # noqa: B009
 
 

@@ -1,7 +1,8 @@
 """The `handoff` command line: the only place where errors become exit codes and text.
 
 Exit codes: 0 all went well; 1 some items or scopes failed (the rest was done), or an
-unexpected error; 2 the config, a token or a permission is wrong (nothing was written); 3
+unexpected error; 2 the config, a token or a permission is wrong (on a first sync nothing was
+written; a token refused on a later sync still lets the other systems write); 3
 another run holds the lock; 130 / 143 stopped by SIGINT (Ctrl-C) / SIGTERM.
 
 No command prints a raw traceback: `_Group.invoke` turns any error into one scrubbed line on
@@ -10,6 +11,7 @@ stderr (the detail goes to the debug log), and `--json` then prints one JSON lin
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sys
@@ -117,7 +119,9 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; whatever escapes it becomes one line and an exit code."""
         args = [*getattr(ctx, "_protected_args", ()), *ctx.args]
-        as_json = "--json" in args
+        # `report --format json` promises JSON on stdout too, so its errors come as JSON.
+        pairs = {f"{a}={b}" for a, b in itertools.pairwise(args)}
+        as_json = "--json" in args or bool({"--format=json"} & (pairs | set(args)))
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:  # a usage error: click prints it on stderr
@@ -164,7 +168,8 @@ def main(log_format: str, verbose: bool) -> None:
     """Check handoffs across Jira, GitHub and Notion and say what is missing where people look.
 
     Exit codes: 0 ok; 1 some items or scopes failed (the rest was done), a system or the
-    state file could not be used; 2 config, token or permission problem (nothing written); 3
+    state file could not be used; 2 config, token or permission problem (nothing written on a
+    first sync; on a later one the other systems still write); 3
     another run holds the lock; 130 stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM.
     """
     _setup_logging(log_format, verbose)

@@ -3,6 +3,7 @@ file or stdout, or published in place (`--publish`)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def report_command(
     found again by a hidden marker and edited in place, never opened twice.
     """
     from connectors.errors import HandoffSyncError
-    from sync.commands.cli import config_path, fail
+    from sync.commands.cli import config_path, report_error
     from sync.report.publish import parse_target
 
     try:
@@ -104,11 +105,11 @@ def report_command(
         if repo is not None:
             _publish(config, repo, data, filters)
     except HandoffSyncError as exc:
-        fail(exc)
-        return
+        # One line on stderr, and with --format json one JSON line on stdout, as --json does.
+        sys.exit(report_error(exc, fmt == "json"))
     except FileNotFoundError as exc:
-        click.echo(f"No state yet at {exc.filename}: run `handoff sync` first.", err=True)
-        raise SystemExit(1) from None
+        msg = f"No state yet at {exc.filename}: run `handoff sync` first."
+        sys.exit(report_error(HandoffSyncError(msg), fmt == "json"))
     if repo is not None and output is None:
         return  # published: cron mails nothing more
     text = RENDERERS[fmt](data)

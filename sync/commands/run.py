@@ -28,6 +28,7 @@ from sync.commands.cli import (
     report_error,
     unexpected,
 )
+from sync.engine.access import ADVICE
 
 __all__ = ["serve", "sync_once"]
 
@@ -43,11 +44,13 @@ def sync_once(
 ) -> int:
     """One sync; returns its exit code. SIGINT/SIGTERM during the writes let the write in
     flight finish and leave the rest to the next run (exit 130/143)."""
+    from connectors._retry import interruptible
     from sync.engine.apply import Stop
 
     halt = Stop()
     try:
-        with _stop_on_signals(halt):
+        # A signal also cuts short a pacing pause or a retry's wait (a 60 s Retry-After).
+        with _stop_on_signals(halt), interruptible(halt.event):
             result, conns = _run_engine(
                 config, dry_run, full, only, False if as_json else progress, halt, adopt
             )
@@ -180,8 +183,17 @@ def _result_json(result: Any) -> dict[str, Any]:
         "dry_run": result.dry_run,
         "counts": result.counts(),
         "scopes": [
-            {"scope": s.scope, "pulled": s.pulled, "error": s.error or None}
+            {
+                "scope": s.scope,
+                "pulled": s.pulled,
+                "error": s.error or None,
+                "lost_access_since": _iso(result.lost.get(s.scope)),
+            }
             for s in result.scopes
+        ],
+        "lost_access": [
+            {"scope": scope, "since": _iso(since), "advice": ADVICE}
+            for scope, since in sorted(result.lost.items())
         ],
         "writes": [
             {"system": op.system, "item": op.item_key, "action": op.action, "name": op.name}
@@ -199,6 +211,10 @@ def _result_json(result: Any) -> dict[str, Any]:
     }
 
 
+def _iso(at: Any) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
 def _summary(result: Any) -> str:
     c = result.counts()
     verb = "would write" if result.dry_run else "wrote"
@@ -214,5 +230,7 @@ def _summary(result: Any) -> str:
         )
         lines += [f"  failed: {f.system} {f.item_key}: {f.message}" for f in a.failures[:20]]
         lines += [f"  stopped {s}: {why}" for s, why in a.stopped.items()]
-    lines += [f"  error: {e}" for e in result.errors]
+    lost = [e for e in result.errors if ": lost access since " in e]
+    lines += [f"  lost access: {e}" for e in lost]
+    lines += [f"  error: {e}" for e in result.errors if e not in lost]
     return "\n".join(lines)

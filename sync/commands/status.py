@@ -16,7 +16,9 @@ __all__ = ["status_command"]
 @click.option("--config", "config", metavar="PATH", help=CONFIG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_command(config: str | None, as_json: bool) -> None:
-    """Show the last runs, open findings by kind, cursors and queued writes."""
+    """Show the last runs and how each ended, open findings by kind, scopes that lost
+    access, cursors and queued writes."""
+    from sync.engine.access import ADVICE, stored_lost_access
     from sync.store import STORE_ERRORS, copy_of, store_error
 
     settings = load(config)
@@ -30,6 +32,7 @@ def status_command(config: str | None, as_json: bool) -> None:
     try:
         with copy_of(path) as state:
             st = state.status()
+            lost = stored_lost_access(state)
     except STORE_ERRORS as exc:
         raise store_error(exc, path) from exc
     if as_json:
@@ -51,6 +54,10 @@ def status_command(config: str | None, as_json: bool) -> None:
                     "cursors": {k: v.updated.isoformat() for k, v in st.cursors.items()},
                     "queued": st.outbox,
                     "items": st.items,
+                    "lost_access": [
+                        {"scope": scope, "since": at.isoformat(), "advice": ADVICE}
+                        for scope, at in sorted(lost.items())
+                    ],
                 }
             )
         )
@@ -66,6 +73,11 @@ def status_command(config: str | None, as_json: bool) -> None:
         click.echo(f"  {code}: {n}")
     if not st.open_findings:
         click.echo("  none")
+    for scope, at in sorted(lost.items()):
+        click.echo(
+            f"Lost access: {scope} since {at:%Y-%m-%d %H:%M} UTC (token or permission refused; "
+            f"its findings are kept open, not closed as deleted): {ADVICE}."
+        )
     click.echo("Items: " + ", ".join(f"{k} {v}" for k, v in sorted(st.items.items())))
     click.echo("Cursors:")
     for scope, cur in st.cursors.items():

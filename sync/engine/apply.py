@@ -37,6 +37,7 @@ from connectors.base import CommentRef, Connector, Scope, WriteOp, WriteResult
 from connectors.errors import (
     AuthError,
     ConnectorError,
+    Interrupted,
     NotFound,
     RateLimited,
     TransientError,
@@ -90,8 +91,10 @@ class Pacer:
         self._windows: dict[str, SlidingWindow] = {}
         self._locks = {system: threading.Lock() for system in self.budgets}
 
-    def wait(self, system: str, *, write: bool = True) -> float:
-        """Block until one more call to `system` fits its budget; returns seconds waited."""
+    def wait(self, system: str, *, write: bool = True, halt: Stop | None = None) -> float:
+        """Block until one more call to `system` fits its budget; returns seconds waited.
+        Once `halt` is set the pause ends at once with Interrupted (the call is not made):
+        GitHub's budget can mean a minute's wait, and a Ctrl-C must not sit it out."""
         budget = self.budgets.get(system)
         if budget is None or budget.rate <= 0 or not (write or budget.reads):
             return 0.0
@@ -100,7 +103,10 @@ class Pacer:
             window = self._windows.setdefault(system, SlidingWindow(budget.rate, budget.per))
             while pause := window.hit(self.clock()):
                 waited += pause
-                self.sleep(pause)
+                if halt is None:
+                    self.sleep(pause)
+                elif halt.wait(pause):
+                    raise Interrupted(f"stopped ({halt.reason}) while pacing {system}'s writes.")
             return waited
 
 
@@ -122,6 +128,14 @@ class Stop:
 
     def is_set(self) -> bool:
         return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True (at once) when the run is asked to stop."""
+        return self._event.wait(seconds)
+
+    @property
+    def event(self) -> threading.Event:
+        return self._event
 
 
 @dataclass(frozen=True)
@@ -252,6 +266,14 @@ class _SystemRun:
                 continue
             try:
                 outcome = self._apply_one(op)
+            except Interrupted:
+                # A pause (pacing, a retry's backoff) was cut short: this op was not sent, or
+                # its outcome is unknown and the next run's marker lookup settles it.
+                reason = self.halt.reason if self.halt is not None else "a signal"
+                self.report.interrupted = reason
+                stop = f"Not attempted: the run was stopped ({reason})."
+                self._fail(op, stop, attempted=False)
+                continue
             except (AuthError, RateLimited) as exc:
                 if isinstance(exc, AuthError):
                     self.report.refused.add(self.system)
@@ -356,7 +378,7 @@ class _SystemRun:
         if not op.marker or conn is None:
             return None
         if self.pacer:
-            self.pacer.wait(self.system, write=False)
+            self.pacer.wait(self.system, write=False, halt=self.halt)
         system, _, name = op.scope.partition(":")
         scope = Scope(system or op.system, name)
         found = _guard(op, lambda: conn.find_comment(scope, op.item_id, op.marker))
@@ -364,7 +386,7 @@ class _SystemRun:
         if found is None and op.marker.startswith(MARKER_PREFIX) and legacy != op.marker:
             # Written before markers named the item by its uid: still ours, still the one.
             if self.pacer:
-                self.pacer.wait(self.system, write=False)
+                self.pacer.wait(self.system, write=False, halt=self.halt)
             found = _guard(op, lambda: conn.find_comment(scope, op.item_id, legacy))
         return found
 
@@ -372,7 +394,7 @@ class _SystemRun:
         conn = self.connector
         assert conn is not None  # run() stops a system without a connector before sending
         if self.pacer:
-            self.pacer.wait(self.system)
+            self.pacer.wait(self.system, halt=self.halt)
         result = _guard(op, lambda: conn.apply(op))
         if not result.ok:
             raise ConnectorError(
@@ -402,7 +424,7 @@ def _guard(op: WriteOp, call: Callable[[], _T]) -> _T:
     """Run a connector call; an unexpected exception from it fails this op, not the run."""
     try:
         return call()
-    except ConnectorError:
+    except (ConnectorError, Interrupted):
         raise
     except Exception as exc:
         log.exception("unexpected error from the %s connector on %s", op.system, op.item_key)

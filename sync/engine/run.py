@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem, WriteOp
@@ -21,7 +21,8 @@ from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
-from sync.engine.apply import ApplyReport, Pacer, Stop, apply
+from sync.engine.access import lost_access, lost_note
+from sync.engine.apply import Pacer, Stop, apply
 from sync.engine.clock import clamp_cursor
 from sync.engine.connect import Unreachable
 from sync.engine.knowledge import (
@@ -33,6 +34,7 @@ from sync.engine.knowledge import (
     stale_note,
     stale_scopes,
 )
+from sync.engine.result import SyncResult, run_outcome
 from sync.settings import Settings
 from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
 from sync.store.identity import check_served, served_by
@@ -65,91 +67,6 @@ class SyncOptions:
     full: bool = False
     only: frozenset[str] = frozenset()  # systems to pull and write; empty means all
     adopt_config: bool = False  # let the state file serve this config from now on
-
-
-@dataclass
-class SyncResult:
-    run_id: int
-    dry_run: bool
-    scopes: list[ScopeOutcome] = field(default_factory=list)
-    records: int = 0
-    findings: list[Finding] = field(default_factory=list)
-    ops: list[WriteOp] = field(default_factory=list)
-    plan_text: str = ""
-    applied: ApplyReport | None = None
-    errors: list[str] = field(default_factory=list)
-    # Scopes never read in full that failed this run; their systems blocked every write.
-    blind: list[str] = field(default_factory=list)
-    blind_by_auth: bool = False  # ...because a token or permission was refused
-    # Scopes read before that failed now: when they were last read whole (their stored
-    # items stand in for them).
-    stale: dict[str, datetime] = field(default_factory=dict)
-    at: datetime | None = None  # when the run started
-    interrupted: str = ""  # the signal that stopped the run early, else ""
-
-    @property
-    def failed(self) -> bool:
-        applied_failed = self.applied is not None and not self.applied.ok
-        return bool(self.errors) or bool(self.blind) or applied_failed
-
-    @property
-    def exit_code(self) -> int:
-        # A token that may not read or write is a config problem (2), not a partly done run.
-        if self.blind_by_auth or (self.applied is not None and self.applied.refused):
-            return 2
-        if self.scopes and all(s.error and (s.auth or s.unreached) for s in self.scopes):
-            # Every token refused, or no system could even be opened (a wrong URL): a
-            # config problem; nothing was read, nothing written.
-            return 2
-        return 1 if self.failed else 0
-
-    def counts(self) -> dict[str, int]:
-        by_code: dict[str, int] = {}
-        for f in self.findings:
-            by_code[f.code] = by_code.get(f.code, 0) + 1
-        out = {
-            "items": sum(s.pulled for s in self.scopes),
-            "records": self.records,
-            "findings": len(self.findings),
-            "writes_planned": len(self.ops),
-            "scope_errors": sum(1 for s in self.scopes if s.error),
-            "scopes_from_stored_items": len(self.stale),
-        }
-        if self.stale:
-            oldest = min(self.stale.values())
-            now = self.at or oldest
-            out["stored_items_age_s"] = int((now - oldest).total_seconds())
-        if self.applied is not None:
-            out.update(
-                writes_done=self.applied.done,
-                writes_failed=self.applied.failed,
-                writes_unchanged=self.applied.unchanged + self.applied.skipped,
-                writes_not_attempted=self.applied.not_attempted,
-            )
-        out.update({f"open_{k}": v for k, v in sorted(by_code.items())})
-        return out
-
-
-def run_outcome(result: SyncResult) -> str:
-    """How a run ended, with the reason, as `handoff status` and the report show it."""
-    if result.interrupted and result.applied is None:
-        return f"interrupted by {result.interrupted} before any write"
-    if result.interrupted:
-        ops = len(result.ops)
-        left = result.applied.not_attempted if result.applied else ops
-        return (
-            f"interrupted by {result.interrupted} after {ops - left} of {ops} writes; "
-            "the rest not attempted"
-        )
-    if result.dry_run:
-        return "dry-run"
-    if not result.failed:
-        return "ok"
-    reasons = list(result.errors)
-    if result.applied is not None:
-        reasons += [f.message for f in result.applied.failures]
-    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
-    return f"failed: {reasons[0][:300] if reasons else 'see the log'}{more}"
 
 
 def plan_config(settings: Settings) -> PlanConfig:
@@ -239,7 +156,13 @@ class Engine:
             result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
             blind = result.blind
             result.stale = stale_scopes(state, result.scopes, blind)
-            result.errors += [stale_note(scope, at, now) for scope, at in result.stale.items()]
+            result.lost = lost_access(state, result.scopes, blind, now)
+            result.errors += [
+                lost_note(scope, result.lost[scope], at, now)
+                if scope in result.lost
+                else stale_note(scope, at, now)
+                for scope, at in result.stale.items()
+            ]
             state.upsert_records(records, now)
             if not blind:
                 state.record_findings(run_id, result.findings, now, records=None)

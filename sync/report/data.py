@@ -24,6 +24,7 @@ from typing import Any
 from connectors.errors import ConfigError
 from mapping.fields import DEFAULT_NAMES
 from mapping.rules import severity_rank
+from sync.engine.access import stored_lost_access
 from sync.report.people import owners_of, teams_of
 from sync.store import FindingRow, Store
 
@@ -135,6 +136,8 @@ class ReportData:
     teams: tuple[str, ...] = field(default=())
     # Scopes the last run could not read: when each was last read in full.
     stale: tuple[tuple[str, datetime], ...] = field(default=())
+    # Scopes whose token or permission is refused: since when (lost access, not deleted).
+    lost: tuple[tuple[str, datetime], ...] = field(default=())
     last_outcome: str = ""  # how the last sync ended ("ok", "failed: why", "interrupted ...")
 
     @property
@@ -263,6 +266,7 @@ def gather(
         last_outcome=(runs[0].outcome or "") if runs else "",
         records=len(records),
         stale=_stale(state, runs[0].started if runs else None),
+        lost=tuple(sorted(stored_lost_access(state).items())),
         teams=tuple(sorted(set(teams.values()), key=str.casefold)),
     )
 

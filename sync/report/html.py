@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 
+from sync.engine.access import lost_sentence
 from sync.report.data import ESCALATION_NOTE, Heatmap, ReportData, TrendPoint
 from sync.writeback.markup import safe_url
 
@@ -252,6 +253,7 @@ def _subtitle(data: ReportData) -> str:
         f"Generated {_when(data.generated)} from the last sync ({_when(data.last_run)}).",
         data.last_run_note.strip(),
         f"{len(data.open_lines)} open findings; {data.records} handoffs tracked.",
+        *(lost_sentence(scope, since) for scope, since in data.lost),
     ]
     parts = [p for p in parts if p]
     if data.filters.team:

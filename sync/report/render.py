@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync.engine.access import ADVICE, lost_sentence
 from sync.engine.knowledge import age
 from sync.report.data import ESCALATION_NOTE, Filters, Heatmap, ReportData, ReportLine, gather
 from sync.report.html import render_html
@@ -111,6 +112,8 @@ def render_markdown(data: ReportData) -> str:
             f" {scope} was last read in full {age(now - at)} before this report "
             f"({at:%Y-%m-%d %H:%M} UTC); its findings are as of then."
         )
+    for scope, since in data.lost:
+        out[-1] += " " + lost_sentence(scope, since)
     if data.filters.team or data.filters.owner:
         shown = [f"team {data.filters.team}" if data.filters.team else ""]
         shown.append(f"owner {data.filters.owner}" if data.filters.owner else "")
@@ -194,12 +197,15 @@ def _heat_json(hm: Heatmap) -> dict[str, Any]:
 
 
 def render_json(data: ReportData) -> str:
-    """The report as one JSON object, for dashboards."""
+    """The report as one JSON object on one line (what `--json` promises), for dashboards."""
     lines = [_line_json(ln) for ln in data.open_lines]
     doc = {
         "generated": data.generated.isoformat(),
         "last_run": data.last_run.isoformat() if data.last_run else None,
         "last_read_in_full": {scope: at.isoformat() for scope, at in data.stale},
+        "lost_access": [
+            {"scope": scope, "since": at.isoformat(), "advice": ADVICE} for scope, at in data.lost
+        ],
         "last_run_outcome": data.last_outcome or None,
         "since": data.since.isoformat(),
         "filters": {"team": data.filters.team, "owner": data.filters.owner},
@@ -222,7 +228,7 @@ def render_json(data: ReportData) -> str:
         ],
         "findings": lines,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(doc, ensure_ascii=False) + "\n"
 
 
 RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json}

@@ -92,17 +92,24 @@ class Reads(StateBase):
 
     def served_config(self) -> str | None:
         """The config this state serves, as `serve_config` stored it (None: not yet)."""
-        with self._lock:
-            row = self.db.execute("SELECT value FROM meta WHERE key = ?", [_SERVED]).fetchone()
-        return row[0] if row else None
+        return self.fact(_SERVED)
 
     def serve_config(self, text: str) -> None:
         """Remember which config this state serves from now on."""
+        self.remember_fact(_SERVED, text)
+
+    def fact(self, key: str) -> str | None:
+        """A small fact about the state itself (JSON text by convention), or None."""
+        with self._lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def remember_fact(self, key: str, value: str) -> None:
         with self._lock, self.db.atomic():
             self.db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [_SERVED, text],
+                [key, value],
             )
 
 
