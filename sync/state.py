@@ -367,18 +367,19 @@ class State(FindingsHistory, OutboxLedger):
 
 _ITEM_COLS = (
     "system, scope, id, key, url, kind, title, updated, fields, labels, comment_id, "
-    "comment_text, state, activity"
+    "comment_text, state, activity, uid"
 )
 
 _UPSERT_ITEM = (
     "INSERT INTO items (system, scope, id, key, url, kind, title, updated, fields, labels, "
-    "comment_id, comment_text, state, first_seen, last_seen, run_id, activity) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "comment_id, comment_text, state, first_seen, last_seen, run_id, activity, uid) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(system, id) DO UPDATE SET scope = excluded.scope, key = excluded.key, "
     "url = excluded.url, kind = excluded.kind, title = excluded.title, "
     "updated = excluded.updated, fields = excluded.fields, labels = excluded.labels, "
     "comment_id = excluded.comment_id, comment_text = excluded.comment_text, "
     "state = excluded.state, last_seen = excluded.last_seen, run_id = excluded.run_id, "
+    "uid = excluded.uid, "
     # A newer `updated` inside the quiet window after our own write is its echo: keep the
     # person's last activity. (ISO UTC text compares in time order.)
     "activity = CASE WHEN items.quiet_until IS NOT NULL AND excluded.updated <= items.quiet_until "
@@ -406,12 +407,13 @@ def _item_row(item: SourceItem, seen: str, run_id: int) -> tuple[Any, ...]:
         seen,
         run_id,
         iso(item.updated),  # a new item's activity is its last update
+        item.uid or None,
     )
 
 
 def _item_from_row(row: tuple[Any, ...]) -> SourceItem:
     system, scope, item_id, key, url, kind, title, updated = row[:8]
-    fields, labels, comment_id, comment_text, state, activity = row[8:]
+    fields, labels, comment_id, comment_text, state, activity, uid = row[8:]
     return SourceItem(
         system=system,
         scope=scope,
@@ -427,4 +429,5 @@ def _item_from_row(row: tuple[Any, ...]) -> SourceItem:
         state=state,
         # Only set when it differs: our own write-back moved `updated` since a person's change.
         activity=datetime.fromisoformat(activity) if activity and activity != updated else None,
+        uid=uid or "",
     )
