@@ -52,9 +52,9 @@ _ACTION_ORDER = {
     "entity_property.set": 4,
 }
 _LABEL_SYSTEMS = ("jira", "github")
-# Notion's API (2025-09-03) lists and creates comments but has no way to delete one, so a
-# duplicate there stays; the oldest is the one we keep writing to (see `_duplicates`).
-_DELETE_SYSTEMS = ("jira", "github")
+# Every system deletes a later copy of our comment: Jira and GitHub by their comment routes,
+# Notion by DELETE /v1/comments/{id} (a connection may delete only comments it created).
+_DELETE_SYSTEMS = ("jira", "github", "notion")
 
 
 @dataclass(frozen=True)
