@@ -376,3 +376,20 @@ def test_the_marker_names_the_item_by_its_uid_when_known(system: str) -> None:
         if system == "jira" and (create.body.startswith("{"))
         else create.marker in create.body
     )
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_a_comment_marked_by_the_older_id_marker_is_current_not_rewritten(plain: bool) -> None:
+    """Comments written before markers named the item by its uid stay as they are while
+    their visible text is what we would write: a grown marker alone rewrites nothing."""
+    old = plan([Target(view("github", "acme/web#3"), (finding(),))], PlanConfig(), PEOPLE)
+    (create,) = [op for op in old if op.action == "comment.create"]
+    ref = CommentRef("100", shown_text(create, plain))
+
+    again = plan(
+        [Target(view("github", "acme/web#3", uid="4242", comment=ref), (finding(),))],
+        PlanConfig(),
+        PEOPLE,
+    )
+
+    assert [op for op in again if op.action.startswith("comment.")] == []
