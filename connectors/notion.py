@@ -280,7 +280,7 @@ class NotionConnector:
         comments = self._paged(lambda **kw: self.client.comments.list(block_id=item_id, **kw),
                                scope=scope.key, what="comments.read", item_id=item_id,
                                page_size=self.page_size)
-        ours: list[tuple[str, int, str, str]] = []
+        ours: list[tuple[str, int, str, str, str]] = []
         for n, c in enumerate(comments):
             author, rich = c.get("created_by"), c.get("rich_text")
             if not isinstance(author, dict) or not isinstance(rich, list):
@@ -288,12 +288,15 @@ class NotionConnector:
                           "a comment without its author or text", item_id=item_id)
             text = _plain(rich)
             if author.get("id") == me and marker in text:
-                ours.append((str(c.get("created_time") or ""), n, c["id"], text))
+                ours.append((str(c.get("created_time") or ""), n, c["id"], text,
+                             str(c.get("last_edited_time") or "")))
         if not ours:
             return None
         ours.sort()  # ISO times in UTC sort as text; ties in the order Notion lists them
+        edited = ours[0][4]
         return CommentRef(id=ours[0][2], text=ours[0][3],
-                          duplicates=tuple(o[2] for o in ours[1:]))
+                          duplicates=tuple(o[2] for o in ours[1:]),
+                          updated=_parse_time(edited) if edited else None)
 
     # -- writing -----------------------------------------------------------------------------
     def apply(self, op: WriteOp) -> WriteResult:

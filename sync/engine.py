@@ -35,6 +35,7 @@ from sync.knowledge import (
     stale_scopes,
 )
 from sync.lock import lock_path, run_lock
+from sync.own_writes import recognise_own_writes
 from sync.plan import ItemView, PlanConfig, Target, describe, plan
 from sync.render import markers_for
 from sync.settings import Settings
@@ -218,8 +219,11 @@ class Engine:
         systems = [s for s in self.connectors if not opts.only or s in opts.only]
         try:
             directory, people_failed = self._directory(systems, result)
+            first = {s.key for s in self.scopes if state.cursor(s.key) is None}
             result.scopes = self._pull(state, systems, opts, run_id, now)
             mark_gone(state, result.scopes)
+            first &= {o.scope for o in result.scopes if not o.error}
+            found = recognise_own_writes(state, self.connectors, first, now, self._read_wait())
             if not opts.dry_run:
                 record_reads(state, result.scopes, now)
             for o in result.scopes:
@@ -229,9 +233,7 @@ class Engine:
                 for s in result.scopes
                 if s.error and not s.unreached and s.error not in result.errors
             ]
-            items = {
-                (i.system, i.id): i for i in state.iter_items() if i.state == "present"
-            }
+            items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
             self.progress("reconcile", 0, len(items))
             records = build_records(
                 items.values(),
@@ -254,7 +256,7 @@ class Engine:
             if not blind:
                 state.record_findings(run_id, result.findings, now, records=None)
             changed = {(o.scope, i) for o in result.scopes for i in o.changed}
-            targets = self._targets(state, records, findings, items, systems, changed)
+            targets = self._targets(state, records, findings, items, systems, changed, found)
             cfg = plan_config(self.settings)
             result.ops = plan(targets, cfg, directory)
             if blind and not opts.dry_run:
@@ -435,6 +437,7 @@ class Engine:
         items: Mapping[tuple[str, str], SourceItem],
         systems: Sequence[str],
         changed: Collection[tuple[str, str]] = (),
+        found: Mapping[tuple[str, str], CommentRef] | None = None,
     ) -> list[Target]:
         prop = self.settings.notion_property.name
         writeback = self.settings.writeback
@@ -447,9 +450,9 @@ class Engine:
                 item = items.get((src.system, src.item_id))
                 if item is None or item.system not in systems:
                     continue
-                view = ItemView.from_item(
-                    item, property_name=prop, entity_property_key=entity
-                )
+                view = ItemView.from_item(item, property_name=prop, entity_property_key=entity)
+                if found and (item.system, item.id) in found:  # with any later duplicates
+                    view = replace(view, comment=found[(item.system, item.id)])
                 stored = comments.get((item.system, item.id))
                 if stored is not None and (item.scope, item.id) in changed:
                     shown = self._shown_comment(item, stored)
@@ -464,6 +467,10 @@ class Engine:
                     view = _with_comment(view, stored)
                 targets.append(Target(view, tuple(findings.get(record.key, ())), links))
         return targets
+
+    def _read_wait(self) -> Callable[[str], object] | None:
+        pacer = self.pacer
+        return None if pacer is None else (lambda system: pacer.wait(system, write=False))
 
     def _shown_comment(self, item: SourceItem, stored: CommentRef) -> CommentRef | None:
         """Our comment as a changed item shows it now: someone may have edited or deleted it

@@ -18,6 +18,7 @@ import difflib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from connectors.base import CommentRef, SourceItem, WriteOp
@@ -77,6 +78,7 @@ class ItemView:
     property_value: str | None = None
     entity_property: str | None = None
     uid: str = ""  # survives renames and moves; the marker names the item by it
+    activity: datetime | None = None  # the last human activity; our marker carries it
 
     @classmethod
     def from_item(
@@ -101,6 +103,7 @@ class ItemView:
             property_value=None if prop is None else json.dumps(prop, sort_keys=True),
             entity_property=entity,
             uid=item.uid,
+            activity=item.activity or item.updated,
         )
 
 
@@ -197,6 +200,7 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
             item_key=view.item_key,
             links=target.links,
             uid=view.uid,
+            activity=view.activity,
         )
         marker = marker_for(view.system, view.uid or view.item_id)
         if view.comment is None:

@@ -242,6 +242,18 @@ class State(FindingsHistory, OutboxLedger):
                 "UPDATE items SET state = ? WHERE system = ? AND id = ?", [state, system, item_id]
             )
 
+    def set_activity(
+        self, system: str, item_id: str, activity: datetime, *, echo: datetime
+    ) -> None:
+        """A person's last activity read back from our own marker; an `updated` up to `echo`
+        is our write-back, not activity (sync.own_writes)."""
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "UPDATE items SET activity = ?, quiet_until = MAX(COALESCE(quiet_until, ''), ?) "
+                "WHERE system = ? AND id = ?",
+                [iso(activity), iso(echo), system, item_id],
+            )
+
     def iter_items(
         self, *, system: str | None = None, scope: str | None = None
     ) -> Iterator[SourceItem]:

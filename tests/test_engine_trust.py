@@ -235,11 +235,6 @@ def test_a_system_read_before_that_fails_now_says_how_old_its_items_are(
     assert "jira:EXP" in json.loads(render_json(data))["last_read_in_full"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs each pull to report the last change made by someone else (Jira changelog, "
-    "GitHub timeline, Notion last_edited_by): connectors, slice A; see the slice B report",
-)
 def test_a_rebuilt_state_keeps_a_stale_finding_our_own_comment_did_not_end(
     tmp_path: Path,
 ) -> None:
