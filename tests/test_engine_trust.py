@@ -253,6 +253,28 @@ def test_a_rebuilt_state_keeps_a_stale_finding_our_own_comment_did_not_end(
         assert [(e.method, e.path) for e in sb.log(write=True)] == []
 
 
+def test_a_rebuilt_state_still_counts_a_persons_edit_after_our_comment_as_activity(
+    tmp_path: Path,
+) -> None:
+    ws = workspace()
+    ws["jira"]["issues"][2]["status"] = "In Progress"  # EXP-3 runs, untouched since Nov 1
+    with Sandbox(ws) as sb:
+        settings = load_settings(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"))
+        first = run_sync(settings)
+        assert "stale" in {f.code for f in first.findings if f.record_key == "EXP-3"}
+        Path(settings.state.path).unlink()
+        sb.advance(timedelta(minutes=30))  # well past our writes' echo
+        r = requests.put(f"{sb.url}/rest/api/2/issue/EXP-3", timeout=5,
+                         auth=(JIRA_EMAIL, "sandbox-jira-write"),
+                         json={"fields": {"labels": ["checked"]}})  # fmt: skip
+        assert r.status_code == 204
+
+        rebuilt = run_sync(settings)
+
+        assert rebuilt.exit_code == 0, rebuilt.errors
+        assert "stale" not in {f.code for f in rebuilt.findings if f.record_key == "EXP-3"}
+
+
 def test_a_later_sync_with_every_token_refused_exits_2_and_writes_nothing(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
