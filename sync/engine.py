@@ -17,7 +17,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem, WriteOp
-from connectors.errors import AuthError, ConnectorError, HandoffSyncError, scrub
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    HandoffSyncError,
+    TransientError,
+    scrub,
+)
 from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
@@ -99,9 +105,12 @@ class SyncResult:
         # A token that may not read or write is a config problem (2), not a partly done run.
         if self.blind_by_auth or (self.applied is not None and self.applied.refused):
             return 2
-        if self.scopes and all(s.error and (s.auth or s.unreached) for s in self.scopes):
-            # Every token refused, or no system could even be opened (a wrong URL): a
-            # config problem; nothing was read, nothing written.
+        if self.scopes and all(
+            s.error and (s.auth or (s.unreached and not s.transient)) for s in self.scopes
+        ):
+            # Every token refused, or no system could even be opened (a bad URL): a config
+            # problem; nothing was read, nothing written. An outage (a refused connection)
+            # is not: 1, and `--every` tries again at the next interval.
             return 2
         return 1 if self.failed else 0
 
@@ -400,6 +409,7 @@ class Engine:
             if isinstance(payload, HandoffSyncError):
                 outcomes[key].error = payload.message
                 outcomes[key].auth = isinstance(payload, AuthError)
+                outcomes[key].transient = isinstance(payload, TransientError)
             elif isinstance(payload, Exception):
                 outcomes[key].error = scrub(
                     f"{key}: unexpected error ({type(payload).__name__}: {payload}); "
