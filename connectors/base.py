@@ -59,6 +59,9 @@ class CommentRef:
     # Ids of later comments of ours that carry the same marker (a race between two runs or
     # installations): the oldest is kept, these are deleted.
     duplicates: tuple[str, ...] = ()
+    # When the comment was last edited (UTC), from the service's own comment timestamps; an
+    # item `updated` no later than this (give or take our label writes) shows no human change.
+    updated: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import functools
 import logging
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -70,6 +71,15 @@ def open_client(url: str, token: str, *, timeout: float = 30.0) -> Github:
 
 def _utc(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _edited(comment: dict[str, Any]) -> datetime | None:
+    """When a comment was last edited (`updated_at`); None when GitHub did not say."""
+    raw = comment.get("updated_at") or comment.get("created_at")
+    try:
+        return _utc(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
 
 
 def _next_link(header: str | None) -> str | None:
@@ -292,7 +302,7 @@ class GithubConnector(RepoPlaces):
         me = self.me()
         _, number = _split_item(item_id)
         path = f"/repos/{scope.name}/issues/{number}/comments"
-        ours: list[tuple[int, str]] = []
+        ours: list[tuple[int, str, datetime | None]] = []
         try:
             for c in self._list(scope, path, {}, READ_PERMISSION):
                 body, user = c.get("body") or "", c.get("user") or {}  # a deleted user: null
@@ -300,14 +310,15 @@ class GithubConnector(RepoPlaces):
                     raise bad(self.system, scope.name, f"the comments of {item_id}",
                               "a comment whose user or text is not what GitHub sends")
                 if user.get("login") == me and marker in body:
-                    ours.append((int(c["id"]), body))
+                    ours.append((int(c["id"]), body, _edited(c)))
         except BadAnswer as e:
             raise ItemError(e.message, item_id=item_id, system=self.system,
                             scope=scope.name) from e
         if not ours:
             return None
         ours.sort()  # GitHub's comment ids grow with time: the first is the oldest
-        return CommentRef(str(ours[0][0]), ours[0][1], tuple(str(o[0]) for o in ours[1:]))
+        return CommentRef(str(ours[0][0]), ours[0][1], tuple(str(o[0]) for o in ours[1:]),
+                          updated=ours[0][2])
 
     def find_comments(
         self, scope: Scope, marker: str, since: datetime | None = None
@@ -331,10 +342,10 @@ class GithubConnector(RepoPlaces):
                 item_id = f"{scope.name}#{str(c['issue_url']).rsplit('/', 1)[1]}"
                 first = found.get(item_id)
                 if first is None:
-                    found[item_id] = CommentRef(str(c["id"]), str(body))
+                    found[item_id] = CommentRef(str(c["id"]), str(body), updated=_edited(c))
                 else:  # oldest first: a later one of ours is a duplicate
                     dupes = (*first.duplicates, str(c["id"]))
-                    found[item_id] = CommentRef(first.id, first.text, dupes)
+                    found[item_id] = replace(first, duplicates=dupes)
         return found
 
     def _list(

@@ -372,7 +372,7 @@ class JiraConnector:
         `duplicates`. Every page is read, by startAt and the reported total: Jira may answer
         fewer comments than asked for, so a short page is not the last."""
         me = self._myself()["accountId"]
-        ours: list[tuple[int, str, str]] = []
+        ours: list[tuple[int, str, str, datetime | None]] = []
         start = 0
         what = f"the comments of issue {item_id}"
         for _ in range(MAX_PAGES):
@@ -381,7 +381,7 @@ class JiraConnector:
                 text = adf_plain_text(c.get("body"))
                 if c["author"].get("accountId") == me and marker in text:
                     cid = str(c["id"])
-                    ours.append((id_key(cid)[0], cid, text))  # Jira's ids grow with time
+                    ours.append((id_key(cid)[0], cid, text, _edited(c)))  # ids grow with time
             start += len(comments)
             if start >= total:
                 break
@@ -394,7 +394,8 @@ class JiraConnector:
             return None
         ours.sort()
         first = ours[0]
-        return CommentRef(id=first[1], text=first[2], duplicates=tuple(o[1] for o in ours[1:]))
+        return CommentRef(id=first[1], text=first[2], duplicates=tuple(o[1] for o in ours[1:]),
+                          updated=first[3])
 
     def _comment_page(
         self, scope: Scope, item_id: str, start: int, what: str
@@ -486,3 +487,12 @@ class JiraConnector:
         # The client's Resource.update() GETs the resource again after every PUT; one request
         # is enough. Errors still come out as JIRAError from the client's session.
         self.client._session.put(self.client._get_url(path), data=json.dumps(payload))
+
+
+def _edited(comment: dict[str, Any]) -> datetime | None:
+    """When a comment was last edited, from Jira's `updated` (or `created`); None if unreadable."""
+    raw = comment.get("updated") or comment.get("created")
+    try:
+        return parse_jira_time(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None

@@ -24,7 +24,7 @@ from notion_client.client import ClientOptions
 from ._answers import PageTokens, ServerClock, bad, entries, for_item, need_dict
 from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
-from .errors import BadAnswer, PlanError, register_secret
+from .errors import BadAnswer, NotFound, PlanError, register_secret
 from .notion_errors import LISTING, translate
 
 __all__ = ["NotionConnector", "open_client"]
@@ -257,7 +257,7 @@ class NotionConnector:
         comments = self._paged(lambda **kw: self.client.comments.list(block_id=item_id, **kw),
                                scope=scope.key, what="comments.read", item_id=item_id,
                                page_size=self.page_size)
-        ours: list[tuple[str, int, str, str]] = []
+        ours: list[tuple[str, int, str, str, str]] = []
         for n, c in enumerate(comments):
             author, rich = c.get("created_by"), c.get("rich_text")
             if not isinstance(author, dict) or not isinstance(rich, list):
@@ -265,12 +265,15 @@ class NotionConnector:
                           "a comment without its author or text", item_id=item_id)
             text = _plain(rich)
             if author.get("id") == me and marker in text:
-                ours.append((str(c.get("created_time") or ""), n, c["id"], text))
+                ours.append((str(c.get("created_time") or ""), n, c["id"], text,
+                             str(c.get("last_edited_time") or "")))
         if not ours:
             return None
         ours.sort()  # ISO times in UTC sort as text; ties in the order Notion lists them
+        edited = ours[0][4]
         return CommentRef(id=ours[0][2], text=ours[0][3],
-                          duplicates=tuple(o[2] for o in ours[1:]))
+                          duplicates=tuple(o[2] for o in ours[1:]),
+                          updated=_parse_time(edited) if edited else None)
 
     # -- writing -----------------------------------------------------------------------------
     def apply(self, op: WriteOp) -> WriteResult:
@@ -287,6 +290,15 @@ class NotionConnector:
             resp = self._call(lambda: self.client.comments.update(op.target, rich_text=rich),
                               scope=op.scope, what=op.action, item_id=op.item_id)
             return WriteResult(op.key, True, target=resp["id"])
+        if op.action == "comment.delete":
+            # A later duplicate of ours (two runs raced). Notion answers 404 for a comment that
+            # is gone or not this connection's own: either way there is nothing left to do.
+            try:
+                self._call(lambda: self.client.comments.delete(op.target), scope=op.scope,
+                           what=op.action, item_id=op.item_id)
+            except NotFound:
+                return WriteResult(op.key, True, target=op.target, detail="already gone")
+            return WriteResult(op.key, True, target=op.target)
         if op.action == "property.set":
             value = _json(op, op.value, "value")
             self._call(lambda: self.client.pages.update(op.item_id,

@@ -29,6 +29,7 @@ _CAPABILITY = {
     "users": "Read user information",
     "comment.create": "Insert comments",
     "comment.update": "Insert comments",
+    "comment.delete": "Insert comments",
     "property.set": "Update content",
 }
 

@@ -235,11 +235,6 @@ def test_a_system_read_before_that_fails_now_says_how_old_its_items_are(
     assert "jira:EXP" in json.loads(render_json(data))["last_read_in_full"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs each pull to report the last change made by someone else (Jira changelog, "
-    "GitHub timeline, Notion last_edited_by): connectors, slice A; see the slice B report",
-)
 def test_a_rebuilt_state_keeps_a_stale_finding_our_own_comment_did_not_end(
     tmp_path: Path,
 ) -> None:
@@ -256,6 +251,28 @@ def test_a_rebuilt_state_keeps_a_stale_finding_our_own_comment_did_not_end(
 
         assert sorted(f.id for f in rebuilt.findings) == sorted(f.id for f in first.findings)
         assert [(e.method, e.path) for e in sb.log(write=True)] == []
+
+
+def test_a_rebuilt_state_still_counts_a_persons_edit_after_our_comment_as_activity(
+    tmp_path: Path,
+) -> None:
+    ws = workspace()
+    ws["jira"]["issues"][2]["status"] = "In Progress"  # EXP-3 runs, untouched since Nov 1
+    with Sandbox(ws) as sb:
+        settings = load_settings(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"))
+        first = run_sync(settings)
+        assert "stale" in {f.code for f in first.findings if f.record_key == "EXP-3"}
+        Path(settings.state.path).unlink()
+        sb.advance(timedelta(minutes=30))  # well past our writes' echo
+        r = requests.put(f"{sb.url}/rest/api/2/issue/EXP-3", timeout=5,
+                         auth=(JIRA_EMAIL, "sandbox-jira-write"),
+                         json={"fields": {"labels": ["checked"]}})  # fmt: skip
+        assert r.status_code == 204
+
+        rebuilt = run_sync(settings)
+
+        assert rebuilt.exit_code == 0, rebuilt.errors
+        assert "stale" not in {f.code for f in rebuilt.findings if f.record_key == "EXP-3"}
 
 
 def test_a_later_sync_with_every_token_refused_exits_2_and_writes_nothing(

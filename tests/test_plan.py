@@ -356,21 +356,15 @@ def test_planning_after_applying_a_plan_gives_nothing(
 # --- duplicates of our comment (issue 11) ---------------------------------------------------
 
 
-@pytest.mark.parametrize("system", ["jira", "github"])
+@pytest.mark.parametrize("system", ["jira", "github", "notion"])
 def test_later_copies_of_our_comment_are_deleted_and_the_oldest_kept(system: str) -> None:
-    item = "10001" if system == "jira" else "acme/web#3"
+    item = {"jira": "10001", "github": "acme/web#3", "notion": "p1"}[system]
     ref = CommentRef("100", "whatever", duplicates=("101", "102"))
     ops = plan([Target(view(system, item, comment=ref), (finding(),))], PlanConfig(), PEOPLE)
     deletes = [op for op in ops if op.action == "comment.delete"]
     assert [op.target for op in deletes] == ["101", "102"]
     assert all(op.target != "100" for op in ops if op.action != "comment.update")
     assert "comment: delete 101" in describe(ops)
-
-
-def test_notion_duplicates_stay_since_its_api_cannot_delete_comments() -> None:
-    ref = CommentRef("c-1", "whatever", duplicates=("c-2",))
-    ops = plan([Target(view("notion", "p1", comment=ref), (finding(),))], PlanConfig(), PEOPLE)
-    assert not [op for op in ops if op.action == "comment.delete"]
 
 
 @pytest.mark.parametrize("system", ["jira", "github", "notion"])
@@ -383,3 +377,20 @@ def test_the_marker_names_the_item_by_its_uid_when_known(system: str) -> None:
         if system == "jira" and (create.body.startswith("{"))
         else create.marker in create.body
     )
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_a_comment_marked_by_the_older_id_marker_is_current_not_rewritten(plain: bool) -> None:
+    """Comments written before markers named the item by its uid stay as they are while
+    their visible text is what we would write: a grown marker alone rewrites nothing."""
+    old = plan([Target(view("github", "acme/web#3"), (finding(),))], PlanConfig(), PEOPLE)
+    (create,) = [op for op in old if op.action == "comment.create"]
+    ref = CommentRef("100", shown_text(create, plain))
+
+    again = plan(
+        [Target(view("github", "acme/web#3", uid="4242", comment=ref), (finding(),))],
+        PlanConfig(),
+        PEOPLE,
+    )
+
+    assert [op for op in again if op.action.startswith("comment.")] == []

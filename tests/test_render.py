@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from sync.writeback.render import (
     entity_property_for,
     is_current,
     labels_for,
+    marker_activity,
     marker_for,
     order_findings,
     property_value_for,
@@ -469,3 +471,20 @@ def test_an_edit_that_keeps_our_footer_is_not_current(fmt: str) -> None:
     assert edited != shown
     assert not is_current(edited, body)
     assert not is_current("Done, thanks! " + shown, body)
+
+
+def test_the_activity_in_our_token_never_makes_a_comment_differ() -> None:
+    """Comments written before the token carried the last activity, or with an older one,
+    are current when their visible text is; the activity is read back by marker."""
+    when = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    for fmt in FORMATS:
+        plain = render_comment("jira", [], None, fmt=fmt, item_id="10001")
+        new = render_comment("jira", [], None, fmt=fmt, item_id="10001", activity=when)
+        older = render_comment("jira", [], None, fmt=fmt, item_id="10001",
+                               activity=when - timedelta(days=3))  # fmt: skip
+        assert new != plain
+        assert is_current(plain, new) and is_current(older, new) and is_current(new, plain)
+        marker = marker_for("jira", "10001")
+        assert marker_activity(to_text(new), marker) == when
+        assert marker_activity(to_text(plain), marker) is None
+        assert marker_activity(to_text(new), marker_for("jira", "10002")) is None

@@ -255,6 +255,27 @@ def test_comments_users_and_blocks_page_too() -> None:
 
 
 # -- writes ---------------------------------------------------------------------------------------
+def test_a_comment_is_deleted_only_by_the_connection_that_created_it() -> None:
+    """Notion's reference (delete-a-comment, update-a-comment): a connection may change only
+    its own comments and is answered 404 object_not_found for any other."""
+    ws = workspace(1)
+    page = ws["notion"]["databases"][0]["pages"][0]
+    page["comments"] = [{"author": OTHER_BOT, "text": "someone else's"}]
+    with Sandbox(ws) as sb:
+        c = client(sb)
+        (theirs,) = c.comments.list(block_id=page_id(0))["results"]
+        ours = c.comments.create(parent={"page_id": page_id(0)},
+                                 rich_text=[{"type": "text", "text": {"content": "ours"}}])
+
+        gone = c.comments.delete(ours["id"])
+
+        assert gone["object"] == "comment" and gone["id"] == ours["id"]
+        left = c.comments.list(block_id=page_id(0))["results"]
+        assert [x["id"] for x in left] == [theirs["id"]]
+        assert error_of(lambda: c.comments.delete(ours["id"])).status == 404
+        assert error_of(lambda: c.comments.delete(theirs["id"])).status == 404
+
+
 def test_page_update_validates_like_notion_and_moves_last_edited_to_the_minute(
         sb: Sandbox) -> None:
     c = client(sb)

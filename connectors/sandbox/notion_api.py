@@ -374,6 +374,20 @@ class NotionService(NotionStore, Service):
         comment["edited"] = minute(self.server.now())
         return self.render_comment(page, comment)
 
+    @route("DELETE", rf"/v1/comments/(?P<comment_id>{_ANY})")
+    def delete_comment(self, req: Request, comment_id: str) -> dict[str, Any]:
+        """Notion's reference (delete-a-comment): a connection may delete only the comments it
+        created; any other, like one already deleted, answers 404 object_not_found. The answer
+        is the deleted comment object."""
+        cid = self._id(comment_id, "comment_id")
+        found = self.comments.get(cid)
+        if found is None or not found[0].source.db.shared or found[1]["author"] != self.bot_id:
+            raise ApiError(self._not_found("comment", comment_id))
+        page, comment = found
+        page.comments.remove(comment)
+        del self.comments[cid]
+        return self.render_comment(page, comment)
+
     # -- users -----------------------------------------------------------------------------
     @route("GET", r"/v1/users")
     def list_users(self, req: Request) -> dict[str, Any]:

@@ -363,9 +363,17 @@ class _SystemRun:
             if stored is not None:
                 self.state.forget_comment(op.system, op.item_id)
             return op, ""
+        self._drop_duplicates(op, ref)
         if is_current(ref.text, op.body):
             return None, ref.id
         return replace(op, action="comment.update", target=ref.id), ""
+
+    def _drop_duplicates(self, op: WriteOp, ref: CommentRef) -> None:
+        """Later copies of our comment (two runs or installations raced): the oldest is the
+        one we keep, the others are deleted; one already gone is done (see each connector)."""
+        for dup in ref.duplicates:
+            if dup and dup != ref.id:
+                self._send(replace(op, action="comment.delete", target=dup, body=""))
 
     def _comment_gone(self, op: WriteOp) -> WriteOp:
         ref = self._find(op)

@@ -44,6 +44,7 @@ class ScopeOutcome:
     auth: bool = False  # the error was a token or permission refusal
     full: bool = False  # pulled without a cursor: every item of the scope came back
     unreached: bool = False  # its system could not even be opened (see sync.engine.connect)
+    transient: bool = False  # the error was an outage (refused, 5xx, timeout): try again later
     changed: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
 
 

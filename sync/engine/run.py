@@ -16,7 +16,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem, WriteOp
-from connectors.errors import AuthError, ConnectorError, HandoffSyncError, scrub
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    HandoffSyncError,
+    TransientError,
+    scrub,
+)
 from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
@@ -34,6 +40,7 @@ from sync.engine.knowledge import (
     stale_note,
     stale_scopes,
 )
+from sync.engine.own_writes import recognise_own_writes
 from sync.engine.result import SyncResult, run_outcome
 from sync.settings import Settings
 from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
@@ -127,8 +134,11 @@ class Engine:
         systems = [s for s in self.connectors if not opts.only or s in opts.only]
         try:
             directory, people_failed = self._directory(systems, result)
+            first = {s.key for s in self.scopes if state.cursor(s.key) is None}
             result.scopes = self._pull(state, systems, opts, run_id, now)
             mark_gone(state, result.scopes)
+            first &= {o.scope for o in result.scopes if not o.error}
+            found = recognise_own_writes(state, self.connectors, first, now, self._read_wait())
             if not opts.dry_run:
                 record_reads(state, result.scopes, now)
             for o in result.scopes:
@@ -167,7 +177,7 @@ class Engine:
             if not blind:
                 state.record_findings(run_id, result.findings, now, records=None)
             changed = {(o.scope, i) for o in result.scopes for i in o.changed}
-            targets = self._targets(state, records, findings, items, systems, changed)
+            targets = self._targets(state, records, findings, items, systems, changed, found)
             cfg = self.runtime.plan
             result.ops = plan(targets, cfg, directory)
             if blind and not opts.dry_run:
@@ -311,6 +321,7 @@ class Engine:
             if isinstance(payload, HandoffSyncError):
                 outcomes[key].error = payload.message
                 outcomes[key].auth = isinstance(payload, AuthError)
+                outcomes[key].transient = isinstance(payload, TransientError)
             elif isinstance(payload, Exception):
                 outcomes[key].error = scrub(
                     f"{key}: unexpected error ({type(payload).__name__}: {payload}); "
@@ -348,6 +359,7 @@ class Engine:
         items: Mapping[tuple[str, str], SourceItem],
         systems: Sequence[str],
         changed: Collection[tuple[str, str]] = (),
+        found: Mapping[tuple[str, str], CommentRef] | None = None,
     ) -> list[Target]:
         prop = self.runtime.property_name
         entity = self.runtime.entity_property_key
@@ -360,6 +372,8 @@ class Engine:
                 if item is None or item.system not in systems:
                     continue
                 view = ItemView.from_item(item, property_name=prop, entity_property_key=entity)
+                if found and (item.system, item.id) in found:  # with any later duplicates
+                    view = replace(view, comment=found[(item.system, item.id)])
                 stored = comments.get((item.system, item.id))
                 if stored is not None and (item.scope, item.id) in changed:
                     shown = self._shown_comment(item, stored)
@@ -374,6 +388,10 @@ class Engine:
                     view = _with_comment(view, stored)
                 targets.append(Target(view, tuple(findings.get(record.key, ())), links))
         return targets
+
+    def _read_wait(self) -> Callable[[str], object] | None:
+        pacer = self.pacer
+        return None if pacer is None else (lambda system: pacer.wait(system, write=False))
 
     def _shown_comment(self, item: SourceItem, stored: CommentRef) -> CommentRef | None:
         """Our comment as a changed item shows it now: someone may have edited or deleted it

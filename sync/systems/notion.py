@@ -90,7 +90,7 @@ SPEC = SystemSpec(
     # exactly on the limit and any jitter crossed it (the load bench saw one 429 in seven).
     # Comment reads count too. Notion's API (2025-09-03) cannot delete a comment.
     budget=Budget(8, 3.0, reads=True),
-    annotations=frozenset({"page_property"}),
+    annotations=frozenset({"page_property", "comment_delete"}),  # DELETE /v1/comments/{id}
     handle=r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
     wanted="[notion] databases",
     token_help="copy the internal integration secret (notion.so/profile/integrations) "

@@ -18,6 +18,7 @@ import difflib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from connectors.base import CommentRef, SourceItem, WriteOp
@@ -83,6 +84,7 @@ class ItemView:
     property_value: str | None = None
     entity_property: str | None = None
     uid: str = ""  # survives renames and moves; the marker names the item by it
+    activity: datetime | None = None  # the last human activity; our marker carries it
 
     @classmethod
     def from_item(
@@ -107,6 +109,7 @@ class ItemView:
             property_value=None if prop is None else json.dumps(prop, sort_keys=True),
             entity_property=entity,
             uid=item.uid,
+            activity=item.activity or item.updated,
         )
 
 
@@ -202,11 +205,14 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
             item_key=view.item_key,
             links=target.links,
             uid=view.uid,
+            activity=view.activity,
         )
         marker = marker_for(view.system, view.uid or view.item_id)
         if view.comment is None:
             ops.append(WriteOp(**base, action="comment.create", body=body, marker=marker))
-        elif not is_current(view.comment.text, body):
+        elif not is_current(view.comment.text, body) and not _current_by_id(
+            view, view.comment.text, findings, people, fmt, target.links
+        ):
             ops.append(
                 WriteOp(
                     **base,
@@ -247,6 +253,23 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
                 )
             )
     return sorted(ops, key=lambda op: (_ACTION_ORDER[op.action], op.name))
+
+
+def _current_by_id(
+    view: ItemView,
+    shown: str,
+    findings: Sequence[Finding],
+    people: People | None,
+    fmt: Format,
+    links: Sequence[tuple[str, str]],
+) -> bool:
+    """A comment written before markers named the item by its uid, whose text is what we
+    would write: current. The grown marker alone is no reason to rewrite every comment."""
+    if not view.uid or view.uid == view.item_id:
+        return False
+    body = render_comment(view.system, findings, people, fmt=fmt, item_id=view.item_id,
+                          item_key=view.item_key, links=links)  # fmt: skip
+    return is_current(shown, body)
 
 
 def _duplicates(view: ItemView, base: Mapping[str, str]) -> list[WriteOp]:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from mapping.people import Person
@@ -48,6 +49,7 @@ __all__ = [
     "entity_property_for",
     "is_current",
     "labels_for",
+    "marker_activity",
     "marker_for",
     "markers_for",
     "order_findings",
@@ -134,11 +136,29 @@ def markers_for(system: str, item_id: str, uid: str = "") -> tuple[str, ...]:
     return tuple(dict.fromkeys((marker_for(system, uid or item_id), marker_for(system, item_id))))
 
 
-def _token(marker: str, content: str) -> str:
+def _token(marker: str, content: str, activity: datetime | None = None) -> str:
     # The revision lets the planner know a comment is current from its plain text alone (the
-    # ADF or rich text we sent comes back in another shape).
+    # ADF or rich text we sent comes back in another shape). The activity part carries the
+    # item's last human activity as we knew it when writing: a rebuilt state reads it back
+    # instead of taking our own write-back for activity (sync.engine.own_writes).
     rev = hashlib.sha256(content.encode()).hexdigest()[:10]
-    return f"{marker}/{rev}"
+    if activity is None:
+        return f"{marker}/{rev}"
+    return f"{marker}/{rev}/a{activity.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+# The activity part of a token; older tokens have none, and it never makes a comment differ.
+_ACTIVITY = re.compile(
+    r"(" + re.escape(MARKER_PREFIX) + r"[0-9a-f]{12}/[0-9a-f]{10})/a(\d{8}T\d{6}Z)"
+)
+
+
+def marker_activity(text: str, marker: str) -> datetime | None:
+    """The last human activity our comment (with `marker`) says it knew, or None."""
+    for match in _ACTIVITY.finditer(text):
+        if match.group(1).startswith(marker):
+            return datetime.strptime(match.group(2), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return None
 
 
 def is_current(shown: str, body: str) -> bool:
@@ -151,6 +171,7 @@ def is_current(shown: str, body: str) -> bool:
     """
     if shown == body:
         return True
+    shown, body = _ACTIVITY.sub(r"\1", shown), _ACTIVITY.sub(r"\1", body)
     # Only our own text can hold a token: `clean` breaks the marker word in user text.
     match = _TOKEN.search(body)
     if match is None or match.group(0) not in shown:
@@ -302,12 +323,14 @@ def render_comment(
     item_key: str = "",
     links: Sequence[tuple[str, str]] = (),
     uid: str = "",
+    activity: datetime | None = None,
 ) -> str:
     """Our comment for one item: a summary, one line per finding, then the marker.
 
     `links` are (key, url) of the other items in the same handoff. With no findings this is
     the short all-clear. Findings that do not fit the system's size limit are counted instead.
-    The marker names the item by `uid` (an id that survives renames and moves) when given.
+    The marker names the item by `uid` (an id that survives renames and moves) when given,
+    and carries `activity`, the item's last human activity, when given.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown comment format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -317,7 +340,9 @@ def render_comment(
     def build(shown: int) -> str:
         doc = _document(system, ordered, people, item_id, item_key, links, shown, "")
         content = write(doc, fmt)  # the revision covers everything but itself
-        return write(Doc(doc.summary, doc.bullets, doc.notes, _token(marker, content)), fmt)
+        return write(
+            Doc(doc.summary, doc.bullets, doc.notes, _token(marker, content, activity)), fmt
+        )
 
     body = build(len(ordered))
     if fits(fmt, body):

@@ -44,6 +44,13 @@ def _served_config(db: Database) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
 
 
+@migrations(name="0005_item_uid")
+def _item_uid(db: Database) -> None:
+    # uid: the id that survives renames and moves (GitHub's numeric issue id); our marker
+    # names the item by it, so an item read back from the state must still know it.
+    db.execute("ALTER TABLE items ADD COLUMN uid TEXT")
+
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,

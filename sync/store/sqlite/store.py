@@ -207,6 +207,18 @@ class SqliteStore(FindingsHistory, OutboxLedger, Reads):
                 "UPDATE items SET state = ? WHERE system = ? AND id = ?", [state, system, item_id]
             )
 
+    def set_activity(
+        self, system: str, item_id: str, activity: datetime, *, echo: datetime
+    ) -> None:
+        """A person's last activity read back from our own marker; an `updated` up to `echo`
+        is our write-back, not activity (sync.engine.own_writes)."""
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "UPDATE items SET activity = ?, quiet_until = MAX(COALESCE(quiet_until, ''), ?) "
+                "WHERE system = ? AND id = ?",
+                [iso(activity), iso(echo), system, item_id],
+            )
+
     def iter_items(
         self, *, system: str | None = None, scope: str | None = None
     ) -> Iterator[SourceItem]:
@@ -316,18 +328,19 @@ class SqliteStore(FindingsHistory, OutboxLedger, Reads):
 
 _ITEM_COLS = (
     "system, scope, id, key, url, kind, title, updated, fields, labels, comment_id, "
-    "comment_text, state, activity"
+    "comment_text, state, activity, uid"
 )
 
 _UPSERT_ITEM = (
     "INSERT INTO items (system, scope, id, key, url, kind, title, updated, fields, labels, "
-    "comment_id, comment_text, state, first_seen, last_seen, run_id, activity) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "comment_id, comment_text, state, first_seen, last_seen, run_id, activity, uid) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(system, id) DO UPDATE SET scope = excluded.scope, key = excluded.key, "
     "url = excluded.url, kind = excluded.kind, title = excluded.title, "
     "updated = excluded.updated, fields = excluded.fields, labels = excluded.labels, "
     "comment_id = excluded.comment_id, comment_text = excluded.comment_text, "
     "state = excluded.state, last_seen = excluded.last_seen, run_id = excluded.run_id, "
+    "uid = excluded.uid, "
     # A newer `updated` inside the quiet window after our own write is its echo: keep the
     # person's last activity. (ISO UTC text compares in time order.)
     "activity = CASE WHEN items.quiet_until IS NOT NULL AND excluded.updated <= items.quiet_until "
@@ -355,12 +368,13 @@ def _item_row(item: SourceItem, seen: str, run_id: int) -> tuple[Any, ...]:
         seen,
         run_id,
         iso(item.updated),  # a new item's activity is its last update
+        item.uid or None,
     )
 
 
 def _item_from_row(row: tuple[Any, ...]) -> SourceItem:
     system, scope, item_id, key, url, kind, title, updated = row[:8]
-    fields, labels, comment_id, comment_text, state, activity = row[8:]
+    fields, labels, comment_id, comment_text, state, activity, uid = row[8:]
     return SourceItem(
         system=system,
         scope=scope,
@@ -376,4 +390,5 @@ def _item_from_row(row: tuple[Any, ...]) -> SourceItem:
         state=state,
         # Only set when it differs: our own write-back moved `updated` since a person's change.
         activity=datetime.fromisoformat(activity) if activity and activity != updated else None,
+        uid=uid or "",
     )

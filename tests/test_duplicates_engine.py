@@ -1,0 +1,83 @@
+"""Issue 11: two of our marker comments on one item (a race between two runs or two
+installations) end, after one sync, as one: the oldest, brought up to date; the later one is
+deleted through each API (Jira, GitHub, Notion), and a second sync writes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+from engine_fixtures import workspace, write_config
+from fault_helpers import posted_comments, run_sync
+
+from connectors.sandbox import JIRA_EMAIL, Sandbox
+from sync.settings import load_settings
+from sync.writeback.render import marker_for
+
+PAGE = "9a8b7c6d-0000-4000-8000-0000000000a1"
+JIRA_AUTH = (JIRA_EMAIL, "sandbox-jira-write")
+GH_HEADERS = {"Authorization": "token sandbox-github-write"}
+NOTION_HEADERS = {"Authorization": "Bearer sandbox-notion-write", "Notion-Version": "2025-09-03"}
+
+
+def _post_as_bot(sb: Sandbox, system: str, text: str) -> str:
+    """A comment by our own account on EXP-2, PR #2 or the Notion page; its id."""
+    if system == "jira":
+        r = requests.post(f"{sb.url}/rest/api/2/issue/EXP-2/comment", json={"body": text},
+                          auth=JIRA_AUTH, timeout=5)  # fmt: skip
+    elif system == "github":
+        r = requests.post(f"{sb.url}/api/v3/repos/acme/web/issues/2/comments",
+                          json={"body": text}, headers=GH_HEADERS, timeout=5)  # fmt: skip
+    else:
+        rich = [{"type": "text", "text": {"content": text}}]
+        r = requests.post(f"{sb.url}/v1/comments", headers=NOTION_HEADERS, timeout=5,
+                          json={"parent": {"page_id": PAGE}, "rich_text": rich})  # fmt: skip
+    r.raise_for_status()
+    return str(r.json()["id"])
+
+
+def _ours(sb: Sandbox, system: str, marker: str) -> list[tuple[str, str]]:
+    """(id, text) of every comment of ours on the item, read through the service's API."""
+    found = posted_comments(
+        sb,
+        jira=("EXP-2",) if system == "jira" else (),
+        github=(2,) if system == "github" else (),
+        notion=(PAGE,) if system == "notion" else (),
+    )
+    (comments,) = found.values()
+    return [(str(p.raw["id"]), p.text) for p in comments if marker in p.text]
+
+
+@pytest.mark.parametrize("system", ["jira", "github", "notion"])
+def test_two_of_our_comments_on_one_item_become_the_oldest_up_to_date(
+    system: str, tmp_path: Path
+) -> None:
+    with Sandbox(workspace()) as sb:
+        uid = {
+            "jira": "10001",
+            "github": str(sb.github.repos["acme/web"].items[2].id),
+            "notion": PAGE,
+        }[system]
+        marker = marker_for(system, uid)
+        oldest = _post_as_bot(sb, system, f"Old findings.\n\n{marker}/0123456789")
+        newer = _post_as_bot(sb, system, f"Old findings, again.\n\n{marker}/9876543210")
+        settings = load_settings(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"))
+
+        first = run_sync(settings)
+
+        assert first.exit_code == 0, first.errors
+        ours = _ours(sb, system, marker)
+        assert [cid for cid, _ in ours] == [oldest], ours
+        expected = "Not linked" if system == "github" else "Hypothesis"
+        assert "Old findings" not in ours[0][1] and expected in ours[0][1]
+        deletes = [e for e in sb.log(write=True) if e.method == "DELETE"]
+        assert [e.path.rsplit("/", 1)[-1] for e in deletes] == [newer]
+        assert all(e.status in (200, 204) for e in deletes)
+        sb.clear_log()
+
+        second = run_sync(settings)
+
+        assert second.exit_code == 0, second.errors
+        assert [(e.method, e.path) for e in sb.log(write=True)] == []
+        assert [cid for cid, _ in _ours(sb, system, marker)] == [oldest]
