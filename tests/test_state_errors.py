@@ -155,7 +155,9 @@ def test_the_lock_holds_for_a_state_reached_through_a_symlink(tmp_path: Path) ->
         link.symlink_to(real)
         a = write_config(tmp_path / "a.toml", sb.url, real)
         b = write_config(tmp_path / "b.toml", sb.url, link)
-        sb.inject("WRITE", ".", Fault(delay=0.5), times=1000)
+        # The first run holds its first write for 8 s: time for the second to start and meet
+        # the lock even on a loaded machine (0.5 s a write was not, with the load at 9).
+        sb.inject("WRITE", ".", Fault(delay=8.0), times=1)
         first = subprocess.Popen(
             [sys.executable, "-m", "sync.commands.cli", "sync", "--config", str(a)],
             stdout=subprocess.PIPE,
