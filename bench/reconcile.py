@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import SourceItem
-from sync.engine.run import Engine, plan_config
+from sync.engine.reconcile import reconcile
 from sync.settings import Settings
-from sync.store import memory_store, open_store
-from sync.writeback.plan import plan
+from sync.store import open_store
+from sync.systems.runtime import runtime
 
 __all__ = ["load_items", "measure", "replicate"]
 
@@ -60,17 +60,17 @@ def replicate(items: list[SourceItem], copies: int) -> list[SourceItem]:
 
 
 def _pipeline(settings: Settings, items: list[SourceItem], now: datetime) -> tuple[int, int]:
-    from mapping.link import build_records
-
-    engine = Engine(settings, {}, [])
-    with memory_store() as state:
-        directory = settings.directory()
-        by_id = {(i.system, i.id): i for i in items}
-        records = build_records(by_id.values(), settings.fields, directory, settings.link)
-        findings = engine._evaluate(state, records, directory, now)
-        targets = engine._targets(state, records, findings, by_id, ["jira", "github", "notion"])
-        ops = plan(targets, plan_config(settings), directory)
-    return len(records), len(ops)
+    # A first run's view: no finding seen before, no comment of ours anywhere yet.
+    done = reconcile(
+        items,
+        runtime(settings),
+        settings.directory(),
+        now=now,
+        opened={},
+        comments={},
+        systems=["jira", "github", "notion"],
+    )
+    return len(done.records), len(done.ops)
 
 
 def measure(settings: Settings, items: list[SourceItem]) -> dict[str, float]:

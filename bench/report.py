@@ -213,7 +213,7 @@ NOTES = """
   when the outbox holds an unfinished attempt for the item, or when the state file is new.
 - **The run right after a writing run, and a full re-sync.** Our own writes move every item we
   wrote to, so the next run re-pulls them (in pages of 100: cheap) and then the engine reads our
-  comment again on each of them, one GET per item (`Engine._shown_comment`, added in 6c9b267 to
+  comment again on each of them, one GET per item (`comments.read_comments`, added in 6c9b267 to
   notice comments people edited or deleted). That is the "comment reads, item by item" rows: one
   per commented item, serial in the main thread: at 100 ms, minutes at 10,000 items and hours at
   100,000. Suggested fix: skip the read when the item's change is the echo of our own last write

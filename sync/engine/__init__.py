@@ -1,7 +1,9 @@
 """The run: connect, pull every scope into the store, reconcile, plan and apply.
 
-Lives here: the Engine (run.py), what a run knows about each scope (knowledge.py), the
-server clock (clock.py), opening connectors (connect.py) and applying writes through
-the outbox (apply.py). May import: connectors, mapping, sync.systems, sync.store,
-sync.writeback, sync.settings. Never imported by mapping or connectors.
+Lives here: the Engine (run.py) and its steps: pulling into the store (pull.py), reading our
+comments as they show now (comments.py), the pure reconcile and plan (reconcile.py); what a
+run knows about each scope (knowledge.py), the server clock (clock.py), opening connectors
+(connect.py) and applying writes through the outbox (apply.py). May import: connectors,
+mapping, sync.systems, sync.store, sync.writeback, sync.settings. Never imported by mapping
+or connectors.
 """

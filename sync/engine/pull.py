@@ -1,0 +1,137 @@
+"""The pull step: every scope read in one thread per system, items queued to the store in batches.
+
+One thread per system because each system has its own rate limit; one writer (the caller's
+thread) because the store is not shared across threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from connectors.base import Connector, Cursor, Scope, SourceItem
+from connectors.errors import AuthError, HandoffSyncError, TransientError, scrub
+from sync.engine.knowledge import ScopeOutcome
+from sync.store import Store
+
+__all__ = ["pull"]
+
+log = logging.getLogger(__name__)
+
+_DONE = object()  # end-of-scope sentinel on the pull queue
+_QUEUE_DEPTH = 2000  # items in flight between pull threads and the state writer
+_BATCH = 500  # items stored per write
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total or 0)
+_Queue = queue.Queue[tuple[str, object]]
+
+
+def pull(
+    connectors: Mapping[str, Connector],
+    scopes: Sequence[Scope],
+    cursors: Mapping[str, Cursor | None],
+    state: Store,
+    *,
+    run_id: int,
+    now: datetime,
+    progress: Progress,
+) -> list[ScopeOutcome]:
+    """Pull every scope named in `cursors` from where its cursor stands, storing items as
+    they come; one outcome per scope."""
+    outcomes = {key: ScopeOutcome(key) for key in cursors}
+    for key, out in outcomes.items():
+        out.full = cursors[key] is None
+    q: _Queue = queue.Queue(maxsize=_QUEUE_DEPTH)
+    systems = list(dict.fromkeys(s.system for s in scopes if s.key in cursors))
+    threads = [
+        threading.Thread(
+            target=_worker,
+            args=(connectors[s], [sc for sc in scopes if sc.system == s], cursors, q),
+            name=f"pull-{s}",
+            daemon=True,
+        )
+        for s in systems
+    ]
+    for t in threads:
+        t.start()
+    _store_from(q, outcomes, state, run_id, now, progress)
+    for t in threads:
+        t.join(timeout=5)
+    for out in outcomes.values():
+        if out.error:
+            log.warning("pull of %s failed: %s", out.scope, out.error)
+        else:
+            log.info("pulled %d changed items from %s", out.pulled, out.scope)
+    return list(outcomes.values())
+
+
+def _worker(
+    connector: Connector,
+    scopes: Sequence[Scope],
+    cursors: Mapping[str, Cursor | None],
+    q: _Queue,
+) -> None:
+    for scope in scopes:
+        try:
+            for item in connector.pull(scope, cursors[scope.key]):
+                q.put((scope.key, item))
+            q.put((scope.key, _DONE))
+        except HandoffSyncError as exc:
+            q.put((scope.key, exc))
+        except Exception as exc:  # a bug in one scope must not stop the others
+            log.exception("pull of %s failed", scope.key)
+            q.put((scope.key, exc))
+
+
+def _store_from(
+    q: _Queue,
+    outcomes: Mapping[str, ScopeOutcome],
+    state: Store,
+    run_id: int,
+    now: datetime,
+    progress: Progress,
+) -> None:
+    """Take items off the queue into the store until every scope has ended."""
+    pending = set(outcomes)
+    batch: list[SourceItem] = []
+    total = 0
+    while pending:
+        key, payload = q.get()
+        if isinstance(payload, SourceItem):
+            batch.append(payload)
+            _count(outcomes[key], payload)
+            if len(batch) >= _BATCH:
+                state.upsert_items(batch, run_id, now)
+                total += len(batch)
+                batch = []
+                progress("pull", total, 0)
+            continue
+        pending.discard(key)
+        _end(outcomes[key], payload)
+    if batch:
+        state.upsert_items(batch, run_id, now)
+        total += len(batch)
+    progress("pull", total, total)
+
+
+def _count(out: ScopeOutcome, item: SourceItem) -> None:
+    out.pulled += 1
+    out.changed.add(item.id)
+    if out.newest is None or item.updated > out.newest:
+        out.newest = item.updated
+
+
+def _end(out: ScopeOutcome, payload: object) -> None:
+    """A scope's end: cleanly (`_DONE`), or with the error that stopped it."""
+    if isinstance(payload, HandoffSyncError):
+        out.error = payload.message
+        out.auth = isinstance(payload, AuthError)
+        out.transient = isinstance(payload, TransientError)
+    elif isinstance(payload, Exception):
+        out.error = scrub(
+            f"{out.scope}: unexpected error ({type(payload).__name__}: {payload}); "
+            "the other scopes went on. Please report this with the log."
+        )

@@ -1,0 +1,95 @@
+"""The pure middle of a run: stored items to records, findings, write targets and the plan.
+
+No store writes, no network and no clock: everything it needs is passed in (`now` too), so
+the same inputs always give the same plan, and a dry run plans exactly what a run applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from connectors.base import CommentRef, SourceItem, WriteOp
+from mapping.link import build_records
+from mapping.people import Directory
+from mapping.record import HandoffRecord
+from mapping.rules import Finding, evaluate
+from sync.systems.runtime import Runtime
+from sync.writeback.plan import ItemView, Target, plan
+
+__all__ = ["Reconciled", "reconcile"]
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What reconcile makes of the stored items."""
+
+    records: list[HandoffRecord]
+    findings: dict[str, list[Finding]]  # by record key
+    targets: list[Target]
+    ops: list[WriteOp]
+
+
+def reconcile(
+    items: Iterable[SourceItem],
+    runtime: Runtime,
+    directory: Directory,
+    *,
+    now: datetime,
+    opened: Mapping[str, datetime],
+    comments: Mapping[tuple[str, str], CommentRef],
+    systems: Collection[str],
+    known_keys: Collection[str] | None = None,
+    found: Mapping[tuple[str, str], CommentRef] | None = None,
+) -> Reconciled:
+    """Records, findings and the writes they need in `systems`.
+
+    `opened`: when each finding was first seen; `comments`: our comment on each item as it
+    shows now (`sync.engine.comments`); `found`: our comments recognised on items pulled for
+    the first time (`sync.engine.own_writes`).
+    """
+    by_key = {(i.system, i.id): i for i in items}
+    settings = runtime.settings
+    records = build_records(
+        by_key.values(), settings.fields, directory, settings.link, known_keys=known_keys
+    )
+    findings = {r.key: evaluate(r, runtime.rules, directory, now, opened) for r in records}
+    targets = _targets(runtime, records, findings, by_key, systems, comments, found)
+    return Reconciled(records, findings, targets, plan(targets, runtime.plan, directory))
+
+
+def _targets(
+    runtime: Runtime,
+    records: Sequence[HandoffRecord],
+    findings: Mapping[str, list[Finding]],
+    items: Mapping[tuple[str, str], SourceItem],
+    systems: Collection[str],
+    comments: Mapping[tuple[str, str], CommentRef],
+    found: Mapping[tuple[str, str], CommentRef] | None,
+) -> list[Target]:
+    prop = runtime.property_name
+    entity = runtime.entity_property_key
+    targets = []
+    for record in records:
+        links = tuple((s.item_key, s.url) for s in record.sources)
+        for src in record.sources:
+            item = items.get((src.system, src.item_id))
+            if item is None or item.system not in systems:
+                continue
+            view = ItemView.from_item(item, property_name=prop, entity_property_key=entity)
+            if found and (item.system, item.id) in found:  # with any later duplicates
+                view = replace(view, comment=found[(item.system, item.id)])
+            stored = comments.get((item.system, item.id))
+            if stored is not None:
+                view = _with_comment(view, stored)
+            targets.append(Target(view, tuple(findings.get(record.key, ())), links))
+    return targets
+
+
+def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:
+    # Our notes know the comment we keep; the pull may know later copies of it to delete.
+    pulled = view.comment
+    if pulled is not None and pulled.duplicates and not comment.duplicates:
+        comment = replace(comment, duplicates=pulled.duplicates)
+    return replace(view, comment=comment)
