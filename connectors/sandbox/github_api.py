@@ -36,7 +36,7 @@ from typing import Any
 from .github_comments import CommentRoutes
 from .github_core import BOT, REPO_PATH
 from .github_limits import RateLimits
-from .github_render import Item, Repo
+from .github_model import Item, Repo
 from .server import ApiError, Request, Response, iso, route
 
 __all__ = ["GithubService", "synthetic_section"]

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .github_core import BOT, REPO_PATH, GithubCore
-from .github_render import Comment, Item, Repo
+from .github_model import Comment, Item, Repo
 from .server import ApiError, Request, Response, route
 
 __all__ = ["CommentRoutes"]

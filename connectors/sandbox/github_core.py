@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from .github_model import Comment, Item, Repo
 from .github_moves import RepoMoves
-from .github_render import Comment, Item, Render, Repo
+from .github_render import Render
 from .server import ApiError, Request, Response, SandboxServer, Service
 
 __all__ = ["BOT", "REPO_PATH", "GithubCore"]
