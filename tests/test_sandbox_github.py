@@ -20,7 +20,8 @@ from github.GithubException import (
 from openapi_check import validate_response, validate_schema
 
 from connectors.sandbox import Fault, Sandbox
-from connectors.sandbox.github_api import SECONDARY_MESSAGE, synthetic_section
+from connectors.sandbox.github_api import synthetic_section
+from connectors.sandbox.github_limits import SECONDARY_MESSAGE
 
 WRITE, READ = "sandbox-github-write", "sandbox-github-read"
 START = datetime(2025, 1, 1, tzinfo=UTC)

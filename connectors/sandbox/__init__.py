@@ -11,10 +11,12 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+from .faults import Fault
 from .github_api import GithubService
 from .jira_api import JiraService
 from .notion_api import NotionService
-from .server import Fault, LoggedRequest, SandboxServer
+from .request_log import LoggedRequest
+from .server import SandboxServer
 from .workspace import DEFAULT_TOKENS, JIRA_EMAIL, empty_workspace, load_workspace
 
 __all__ = [

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-from .github_render import Repo
+from .github_model import Repo
 from .server import ApiError, Request, Response, Route, collect_routes
 
 __all__ = ["RepoMoves"]

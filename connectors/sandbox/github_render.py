@@ -1,4 +1,4 @@
-"""How the GitHub sandbox stores items, and how it renders them in GitHub's own JSON shapes.
+"""How the GitHub sandbox renders its state in GitHub's own JSON shapes.
 
 Shapes follow the official description (`pull-request`, `pull-request-simple`, `issue`,
 `issue-comment`, `simple-user`, `team-simple`, `label`, `full-repository`); the tests validate
@@ -8,13 +8,53 @@ them with openapi-core. URLs point at the host the client used, under `/api/v3`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from .github_model import Comment, Item, Repo
 from .server import iso
 
-__all__ = ["Comment", "Item", "Render", "Repo"]
+__all__ = ["Render"]
+
+
+# The URL templates of a repository's related resources, relative to its API URL.
+_REPO_URLS = {
+    "archive": "{archive_format}{/ref}",
+    "assignees": "assignees{/user}",
+    "blobs": "git/blobs{/sha}",
+    "branches": "branches{/branch}",
+    "collaborators": "collaborators{/collaborator}",
+    "comments": "comments{/number}",
+    "commits": "commits{/sha}",
+    "compare": "compare/{base}...{head}",
+    "contents": "contents/{+path}",
+    "contributors": "contributors",
+    "deployments": "deployments",
+    "downloads": "downloads",
+    "events": "events",
+    "forks": "forks",
+    "git_commits": "git/commits{/sha}",
+    "git_refs": "git/refs{/sha}",
+    "git_tags": "git/tags{/sha}",
+    "hooks": "hooks",
+    "issue_comment": "issues/comments{/number}",
+    "issue_events": "issues/events{/number}",
+    "issues": "issues{/number}",
+    "keys": "keys{/key_id}",
+    "labels": "labels{/name}",
+    "languages": "languages",
+    "merges": "merges",
+    "milestones": "milestones{/number}",
+    "notifications": "notifications{?since,all,participating}",
+    "pulls": "pulls{/number}",
+    "releases": "releases{/id}",
+    "stargazers": "stargazers",
+    "statuses": "statuses/{sha}",
+    "subscribers": "subscribers",
+    "subscription": "subscription",
+    "tags": "tags",
+    "teams": "teams",
+    "trees": "git/trees{/sha}",
+}
 
 
 def _reactions(url: str) -> dict[str, Any]:
@@ -22,71 +62,6 @@ def _reactions(url: str) -> dict[str, Any]:
         ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket"), 0
     )
     return {"url": f"{url}/reactions", "total_count": 0, **counts}
-
-
-@dataclass
-class Item:
-    id: int
-    number: int
-    is_pull: bool
-    title: str
-    body: str | None
-    user: str
-    state: str
-    created: datetime
-    updated: datetime
-    closed: datetime | None = None
-    merged: datetime | None = None
-    draft: bool = False
-    head: str = "main"
-    base: str = "main"
-    assignees: list[str] = field(default_factory=list)
-    reviewers: list[str] = field(default_factory=list)
-    teams: list[str] = field(default_factory=list)  # "org/slug"
-    labels: list[str] = field(default_factory=list)
-    comments: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Comment:
-    id: int
-    number: int
-    user: str
-    body: str
-    created: datetime
-    updated: datetime
-
-
-@dataclass
-class Repo:
-    id: int
-    owner: str
-    name: str
-    created: datetime
-    items: dict[int, Item] = field(default_factory=dict)
-    comments: dict[int, Comment] = field(default_factory=dict)
-    labels: dict[str, dict[str, Any]] = field(default_factory=dict)  # lower name -> label
-    version: int = 0
-    _sorted: dict[tuple[str, bool, int], list[Item]] = field(default_factory=dict)
-
-    @property
-    def full(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-    def touch(self, item: Item, now: datetime) -> None:
-        item.updated = now.replace(microsecond=0)
-        self.version += 1
-
-    def ordered(self, sort: str, pulls_only: bool) -> list[Item]:
-        """Items sorted ascending by `sort`, cached until the next write (lists page a lot)."""
-        key = (sort, pulls_only, self.version)
-        if key not in self._sorted:
-            self._sorted.clear()
-            items = [i for i in self.items.values() if i.is_pull or not pulls_only]
-            attr = "updated" if sort == "updated" else "created"
-            items.sort(key=lambda i: (getattr(i, attr), i.number))
-            self._sorted[key] = items
-        return self._sorted[key]
 
 
 class Render:
@@ -183,47 +158,7 @@ class Render:
     def repo(self, repo: Repo, full: bool = False) -> dict[str, Any]:
         api, html = self.api, self.html
         r = f"{api}/repos/{repo.full}"
-        urls = {
-            f"{k}_url": f"{r}/{v}"
-            for k, v in {
-                "archive": "{archive_format}{/ref}",
-                "assignees": "assignees{/user}",
-                "blobs": "git/blobs{/sha}",
-                "branches": "branches{/branch}",
-                "collaborators": "collaborators{/collaborator}",
-                "comments": "comments{/number}",
-                "commits": "commits{/sha}",
-                "compare": "compare/{base}...{head}",
-                "contents": "contents/{+path}",
-                "contributors": "contributors",
-                "deployments": "deployments",
-                "downloads": "downloads",
-                "events": "events",
-                "forks": "forks",
-                "git_commits": "git/commits{/sha}",
-                "git_refs": "git/refs{/sha}",
-                "git_tags": "git/tags{/sha}",
-                "hooks": "hooks",
-                "issue_comment": "issues/comments{/number}",
-                "issue_events": "issues/events{/number}",
-                "issues": "issues{/number}",
-                "keys": "keys{/key_id}",
-                "labels": "labels{/name}",
-                "languages": "languages",
-                "merges": "merges",
-                "milestones": "milestones{/number}",
-                "notifications": "notifications{?since,all,participating}",
-                "pulls": "pulls{/number}",
-                "releases": "releases{/id}",
-                "stargazers": "stargazers",
-                "statuses": "statuses/{sha}",
-                "subscribers": "subscribers",
-                "subscription": "subscription",
-                "tags": "tags",
-                "teams": "teams",
-                "trees": "git/trees{/sha}",
-            }.items()
-        }
+        urls = {f"{k}_url": f"{r}/{v}" for k, v in _REPO_URLS.items()}
         stamp = iso(repo.created)
         out: dict[str, Any] = {
             "id": repo.id,
@@ -277,14 +212,12 @@ class Render:
             )
         return out
 
-    def pull(self, repo: Repo, it: Item, full: bool) -> dict[str, Any]:
-        api, html = self.api, self.html
-        r = f"{api}/repos/{repo.full}"
-        sha = hashlib.sha1(f"{repo.full}#{it.number}:{it.head}".encode()).hexdigest()
-        repo_json = self.repo(repo)
-        links = {
+    def _pull_links(self, repo: Repo, it: Item, sha: str) -> dict[str, str]:
+        """A pull's related URLs, by their `_links` names."""
+        r = f"{self.api}/repos/{repo.full}"
+        return {
             "self": f"{r}/pulls/{it.number}",
-            "html": f"{html}/{repo.full}/pull/{it.number}",
+            "html": f"{self.html}/{repo.full}/pull/{it.number}",
             "issue": f"{r}/issues/{it.number}",
             "comments": f"{r}/issues/{it.number}/comments",
             "review_comments": f"{r}/pulls/{it.number}/comments",
@@ -293,15 +226,37 @@ class Render:
             "statuses": f"{r}/statuses/{sha}",
         }
 
-        def ref(name: str, digest: str) -> dict[str, Any]:
-            return {
-                "label": f"{repo.owner}:{name}",
-                "ref": name,
-                "sha": digest,
-                "user": self.user(repo.owner),
-                "repo": repo_json,
-            }
+    def _ref(self, repo: Repo, repo_json: dict[str, Any], name: str, sha: str) -> dict[str, Any]:
+        """A pull's `head` or `base`: a branch of the pull's own repository."""
+        return {
+            "label": f"{repo.owner}:{name}",
+            "ref": name,
+            "sha": sha,
+            "user": self.user(repo.owner),
+            "repo": repo_json,
+        }
 
+    def _pull_merge_facts(self, it: Item) -> dict[str, Any]:
+        """What only the one-pull route (`pull-request`, not `-simple`) adds."""
+        return {
+            "merged": it.merged is not None,
+            "mergeable": None if it.merged else True,
+            "rebaseable": None,
+            "mergeable_state": "unknown" if it.merged else "clean",
+            "merged_by": self.user(it.user) if it.merged else None,
+            "comments": len(it.comments),
+            "review_comments": 0,
+            "maintainer_can_modify": False,
+            "commits": 1,
+            "additions": 1,
+            "deletions": 0,
+            "changed_files": 1,
+        }
+
+    def pull(self, repo: Repo, it: Item, full: bool) -> dict[str, Any]:
+        sha = hashlib.sha1(f"{repo.full}#{it.number}:{it.head}".encode()).hexdigest()
+        repo_json = self.repo(repo)
+        links = self._pull_links(repo, it, sha)
         out: dict[str, Any] = {
             "url": links["self"],
             "id": it.id,
@@ -333,30 +288,15 @@ class Render:
             "review_comment_url": links["review_comment"],
             "comments_url": links["comments"],
             "statuses_url": links["statuses"],
-            "head": ref(it.head, sha),
-            "base": ref(it.base, hashlib.sha1(it.base.encode()).hexdigest()),
+            "head": self._ref(repo, repo_json, it.head, sha),
+            "base": self._ref(repo, repo_json, it.base, hashlib.sha1(it.base.encode()).hexdigest()),
             "_links": {k: {"href": v} for k, v in links.items()},
             "author_association": "MEMBER",
             "auto_merge": None,
             "active_lock_reason": None,
         }
         if full:
-            out.update(
-                {
-                    "merged": it.merged is not None,
-                    "mergeable": None if it.merged else True,
-                    "rebaseable": None,
-                    "mergeable_state": "unknown" if it.merged else "clean",
-                    "merged_by": self.user(it.user) if it.merged else None,
-                    "comments": len(it.comments),
-                    "review_comments": 0,
-                    "maintainer_can_modify": False,
-                    "commits": 1,
-                    "additions": 1,
-                    "deletions": 0,
-                    "changed_files": 1,
-                }
-            )
+            out.update(self._pull_merge_facts(it))
         return out
 
     def issue(self, repo: Repo, it: Item) -> dict[str, Any]:
@@ -425,5 +365,3 @@ class Render:
             "reactions": _reactions(f"{api}/repos/{repo.full}/issues/comments/{c.id}"),
             "performed_via_github_app": None,
         }
-
-    # -- paging ----------------------------------------------------------------------------

@@ -1,31 +1,29 @@
-"""The sandbox's HTTP core: one loopback server, routing to the three services, faults, a log.
+"""The sandbox's core: one loopback server, routing to the three services, faults, a log.
 
 Each service (Jira, GitHub, Notion) is a `Service` with its own routes, auth, error bodies and
 rate limits; this module only carries requests to them and lets tests misbehave on purpose.
+The HTTP side lives in http_handler, the fault shapes in faults, the request log's entries in
+request_log.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
-from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from .faults import Fault, Injected
+from .request_log import LoggedRequest
 
 __all__ = [
     "ApiError",
-    "Fault",
-    "LoggedRequest",
     "Request",
     "Response",
     "Route",
@@ -83,53 +81,6 @@ class Route:
     method: str
     pattern: re.Pattern[str]
     handler: Handler
-
-
-@dataclass
-class Fault:
-    """What the next matching request(s) get instead of a normal answer.
-
-    status: answer with this status and the service's own error body for it.
-    delay: seconds to wait before answering (or before the other effects).
-    drop: close the connection without answering.
-    cut: send the headers and half the body, then close.
-    commit: process the request for real first (the write lands on the server), then apply
-        delay/drop, so the client never learns it succeeded.
-    retry_after: a Retry-After header value for the error answer.
-    """
-
-    status: int | None = None
-    delay: float = 0.0
-    drop: bool = False
-    cut: bool = False
-    commit: bool = False
-    retry_after: float | None = None
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Injected:
-    method: str
-    pattern: re.Pattern[str]
-    fault: Fault
-    remaining: int
-    after: int = 0  # matching requests to let through untouched first
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    service: str
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: Any
-    status: int
-    write: bool
-    at: float
-    # The headers that shape the request (content type, API version, auth scheme), with every
-    # credential cut to its scheme: enough to check a request against a description, no secret.
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Service:
@@ -198,7 +149,7 @@ class SandboxServer:
         self.latency = 0.0
         self.rate_limits = False
         self.clock_offset = timedelta(0)
-        self._faults: list[_Injected] = []
+        self._faults: list[Injected] = []
         self._arrived = {"read": 0, "write": 0}  # counted on arrival, before any fault
         self._log: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
@@ -212,12 +163,16 @@ class SandboxServer:
         self.services.append(service)
 
     def start(self) -> None:
+        # Imported here: the handler builds this module's Request and Response, so it imports
+        # this module, which must be complete first.
+        from .http_handler import QuietServer, RequestHandler
+
         server = self
 
-        class _Handler(_RequestHandler):
+        class _Handler(RequestHandler):
             sandbox = server
 
-        self._httpd = _QuietServer(("127.0.0.1", self._port), _Handler)
+        self._httpd = QuietServer(("127.0.0.1", self._port), _Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -258,14 +213,14 @@ class SandboxServer:
         any method, "WRITE" any request the service counts as a write."""
         with self.lock:
             self._faults.append(
-                _Injected(method.upper(), re.compile(path), fault, times, after)
+                Injected(method.upper(), re.compile(path), fault, times, after)
             )
 
     def clear_faults(self) -> None:
         with self.lock:
             self._faults.clear()
 
-    def _take_fault(self, method: str, path: str, write: bool) -> Fault | None:
+    def take_fault(self, method: str, path: str, write: bool) -> Fault | None:
         with self.lock:
             for inj in self._faults:
                 wanted = inj.method in ("*", method) or (inj.method == "WRITE" and write)
@@ -303,9 +258,14 @@ class SandboxServer:
         with self._log_lock:
             return self._arrived["write" if write else "read"]
 
-    def _record(self, entry: LoggedRequest) -> None:
+    def record(self, entry: LoggedRequest) -> None:
         with self._log_lock:
             self._log.append(entry)
+
+    def count_arrival(self, *, write: bool) -> None:
+        """Count a request as it arrives, before any fault can swallow it."""
+        with self._log_lock:
+            self._arrived["write" if write else "read"] += 1
 
     def sleep(self, seconds: float) -> None:
         """Sleep that ends early when the server stops, so shutdown never hangs."""
@@ -353,156 +313,6 @@ def _routes_of(service: Service) -> list[Route]:
     return _ROUTE_CACHE[key]
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up (killed, timed out) is part of the tests, not an error.
-        exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    sandbox: SandboxServer
-    protocol_version = "HTTP/1.1"
-    server_version = "handoff-sandbox/1"
-    # Headers and body go out in separate writes; with Nagle on, a kept-alive client's delayed
-    # ACK stalls every response by ~40 ms.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        return
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        """The Date header on the sandbox's clock (shifted by `advance`), as services send it."""
-        if timestamp is not None:
-            return super().date_time_string(timestamp)
-        return format_datetime(self.sandbox.now().astimezone(UTC), usegmt=True)
-
-    def _handle(self) -> None:
-        sb = self.sandbox
-        split = urlsplit(self.path)
-        body = self._read_body()
-        req = Request(
-            method=self.command,
-            path=split.path,
-            query=parse_qs(split.query, keep_blank_values=True),
-            headers=self.headers,
-            body=body,
-        )
-        service = sb.service_for(req.path)
-        if sb.latency:
-            sb.sleep(sb.latency)
-        is_write = service is not None and service.is_write(req)
-        with sb._log_lock:
-            sb._arrived["write" if is_write else "read"] += 1
-        fault = sb._take_fault(req.method, req.path, is_write)
-        if service is None:
-            resp = Response(404, {"message": "Not Found"})
-        elif fault and not fault.commit:
-            sb.sleep(fault.delay)
-            if fault.drop:
-                self._log(service, req, 0)
-                return self._drop()
-            resp = self._fault_response(service, req, fault)
-        else:
-            resp = sb.dispatch(service, req)
-            if fault:  # commit: the write happened, the client must not learn it
-                self._log(service, req, resp.status)
-                sb.sleep(fault.delay)
-                return self._drop()
-        if service is not None:
-            resp = service.decorate(req, resp)
-            self._log(service, req, resp.status)
-        self._send(resp, cut=bool(fault and fault.cut))
-
-    def _fault_response(self, service: Service, req: Request, fault: Fault) -> Response:
-        status = fault.status or 200
-        if fault.status is None:  # a cut body on an otherwise normal answer
-            resp = self.sandbox.dispatch(service, req)
-        elif fault.body is not None:
-            resp = Response(status, fault.body)
-        else:
-            resp = service.error(status, "", req)
-        if fault.retry_after is not None:
-            resp.headers["Retry-After"] = f"{fault.retry_after:g}"
-        resp.headers.update(fault.headers)
-        return resp
-
-    def _log(self, service: Service, req: Request, status: int) -> None:
-        try:
-            body: Any = req.json()
-        except (ValueError, UnicodeDecodeError):
-            body = req.body.decode("utf-8", "replace")
-        self.sandbox._record(
-            LoggedRequest(
-                service=service.name,
-                method=req.method,
-                path=req.path,
-                query=req.query,
-                body=body,
-                status=status,
-                write=service.is_write(req),
-                at=time.monotonic(),
-                headers=_loggable_headers(req.headers),
-            )
-        )
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _send(self, resp: Response, cut: bool = False) -> None:
-        if resp.body is None or resp.status in (204, 304):
-            payload = b""
-        elif isinstance(resp.body, bytes):
-            payload = resp.body
-        else:
-            payload = json.dumps(resp.body, ensure_ascii=False).encode("utf-8")
-        self.send_response(resp.status)
-        headers = {"Content-Type": "application/json; charset=utf-8", **resp.headers}
-        for k, v in headers.items():
-            self.send_header(k, v)
-        if resp.status != 304:
-            self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if cut:
-            self.wfile.write(payload[: len(payload) // 2])
-            self.wfile.flush()
-            return self._drop()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
-
-
-def _loggable_headers(headers: Message) -> dict[str, str]:
-    """The request's headers with credentials reduced to their scheme ("Basic", "Bearer")."""
-    out: dict[str, str] = {}
-    for name, value in headers.items():
-        if name.lower() in _SECRET_HEADERS:
-            value = value.split(" ", 1)[0] + " <redacted>" if " " in value else "<redacted>"
-        out[name] = value
-    return out
-
-
 def paginate(items: list[Any], start: int, size: int) -> tuple[list[Any], int | None]:
     """A page of `items` from `start`, and the next start (None on the last page)."""
     page = items[start : start + size]
@@ -512,8 +322,3 @@ def paginate(items: list[Any], start: int, size: int) -> tuple[list[Any], int | 
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def iter_json_lines(entries: Iterable[LoggedRequest]) -> Iterator[str]:
-    for e in entries:
-        yield json.dumps({"service": e.service, "method": e.method, "path": e.path})
