@@ -28,7 +28,7 @@ from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
 from sync.engine.access import lost_access, lost_note
-from sync.engine.apply import Pacer, Stop, apply
+from sync.engine.apply import apply
 from sync.engine.clock import clamp_cursor
 from sync.engine.connect import Unreachable
 from sync.engine.knowledge import (
@@ -41,6 +41,7 @@ from sync.engine.knowledge import (
     stale_scopes,
 )
 from sync.engine.own_writes import recognise_own_writes
+from sync.engine.pacing import Pacer, Stop
 from sync.engine.result import SyncResult, run_outcome
 from sync.settings import Settings
 from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
