@@ -26,18 +26,20 @@ from connectors.errors import PlanError
 from mapping.rules import Finding
 from sync import systems
 from sync.systems import Annotation
-from sync.writeback.render import (
+from sync.writeback.annotations import (
     DEFAULT_LABELS,
     DEFAULT_PROPERTY_NAMES,
-    Format,
-    People,
     PropType,
     entity_property_for,
-    is_current,
     labels_for,
+    property_value_for,
+)
+from sync.writeback.render import (
+    Format,
+    People,
+    is_current,
     marker_for,
     order_findings,
-    property_value_for,
     render_comment,
     to_text,
 )
