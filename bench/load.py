@@ -55,15 +55,15 @@ from connectors.base import (  # noqa: E402
     WriteResult,
 )
 from connectors.errors import RateLimited  # noqa: E402
-from sync.engine.apply import DEFAULT_BUDGETS, Pacer  # noqa: E402
 from sync.engine.connect import connect  # noqa: E402
+from sync.engine.pacing import DEFAULT_BUDGETS, Pacer  # noqa: E402
 from sync.engine.run import Engine, SyncOptions, SyncResult  # noqa: E402
 from sync.settings import load_settings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADER = "# Benchmark results\n"
 # Sustained write rates for the extrapolation, per hour: GitHub's tighter limit is 500 content-
-# creating requests an hour; Notion and Jira as sync.engine.apply.DEFAULT_BUDGETS paces them.
+# creating requests an hour; Notion and Jira as sync.engine.pacing.DEFAULT_BUDGETS paces them.
 HOURLY = {
     "github": 500,
     "notion": 3 * 3600,

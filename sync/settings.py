@@ -20,7 +20,7 @@ from mapping.fields import FieldMaps
 from mapping.link import LinkConfig
 from mapping.people import Directory, PersonConfig
 from mapping.rules import CODES, RulesConfig
-from sync.writeback.render import DEFAULT_LABELS as PLAN_LABELS
+from sync.writeback.annotations import DEFAULT_LABELS as PLAN_LABELS
 
 __all__ = ["DEFAULT_LABELS", "Settings", "load_settings"]
 

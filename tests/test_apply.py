@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from connectors.base import Connector, WriteOp
 from connectors.errors import AuthError, ItemError, NotFound, RateLimited, TransientError
-from sync.engine.apply import GIVE_UP_AFTER, Budget, Pacer, apply
+from sync.engine.apply import GIVE_UP_AFTER, apply
+from sync.engine.pacing import Budget, Pacer
 from sync.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -41,7 +41,8 @@ from sync.engine.connect import connect
 from sync.engine.run import Engine, SyncOptions, SyncResult, plan_config
 from sync.settings import load_settings
 from sync.store.sqlite import SqliteStore
-from sync.writeback.render import MARKER_PREFIX, is_current, labels_for
+from sync.writeback.annotations import labels_for
+from sync.writeback.render import MARKER_PREFIX, is_current
 
 # End to end through the real clients and the sandbox: `-m 'not slow'` leaves it out.
 pytestmark = pytest.mark.slow

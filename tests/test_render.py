@@ -16,20 +16,22 @@ from hypothesis import strategies as st
 from mapping.people import Directory, PersonConfig
 from mapping.rules import Finding
 from mapping.text import adf_to_text
+from sync.writeback.annotations import (
+    DEFAULT_LABELS,
+    DEFAULT_PROPERTY_NAMES,
+    entity_property_for,
+    labels_for,
+    property_value_for,
+)
 from sync.writeback.markup import Doc, Text, fits, write
 from sync.writeback.render import (
     ALL_CLEAR,
-    DEFAULT_LABELS,
-    DEFAULT_PROPERTY_NAMES,
     FORMATS,
     MARKER_PREFIX,
-    entity_property_for,
     is_current,
-    labels_for,
     marker_activity,
     marker_for,
     order_findings,
-    property_value_for,
     render_comment,
     to_text,
 )

@@ -19,8 +19,8 @@ from test_crash import marker_comments
 from connectors.errors import Interrupted
 from connectors.sandbox import Fault, Sandbox
 from sync.commands.cli import main
-from sync.engine.apply import DEFAULT_BUDGETS, Budget, Pacer, Stop
 from sync.engine.connect import connect
+from sync.engine.pacing import DEFAULT_BUDGETS, Budget, Pacer, Stop
 from sync.engine.run import Engine, SyncOptions, SyncResult
 from sync.settings import load_settings
 

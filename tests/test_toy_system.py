@@ -158,7 +158,7 @@ def test_a_toy_fourth_system_syncs_through_the_real_engine(
 def test_the_toy_system_is_offered_and_paced_like_the_others(
     toy: tuple[Settings, ToyConnector],
 ) -> None:
-    from sync.engine.apply import Pacer
+    from sync.engine.pacing import Pacer
     from sync.writeback.plan import PlanConfig
 
     assert TOY in systems.names()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.window import SlidingWindow
-from sync.engine.apply import Budget, Pacer
+from sync.engine.pacing import Budget, Pacer
 
 
 def test_the_window_admits_limit_events_then_says_how_long_to_wait() -> None:

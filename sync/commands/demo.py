@@ -59,8 +59,8 @@ def run_demo(
     `inspect(sandbox)` is called before the sandbox stops (tests read what it holds)."""
     from connectors.sandbox import Sandbox
     from connectors.sandbox.demo import demo_workspace, sandbox_config
-    from sync.engine.apply import Pacer
     from sync.engine.connect import connect
+    from sync.engine.pacing import Pacer
     from sync.engine.run import Engine, SyncOptions
     from sync.settings import load_settings
     from sync.store import discard

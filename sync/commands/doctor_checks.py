@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from connectors.base import Account
 from connectors.errors import AuthError, ConfigError, ConnectorError
+from mapping.people import PersonConfig
 from sync.settings import Settings
 
 __all__ = ["Check", "HandoffError", "Reached", "check_people", "fail", "token_fix"]
@@ -84,72 +85,16 @@ def check_people(
     checked = 0
     for p in settings.people:
         # Systems that listed their accounts; GitHub is asked one login at a time instead.
-        ids = {system: str(getattr(p, system, "") or "") for system in index}
-        for system, aid in ids.items():
-            if system not in index:
-                continue
+        for system in index:
+            aid = str(getattr(p, system, "") or "")
             if not aid:
-                hit = by_email[system].get(p.email.lower()) if p.email else None
-                if hit is not None:
-                    out.append(
-                        Check(
-                            "people",
-                            "info",
-                            f"{p.key}: joined to {system} account "
-                            f"{hit.name or hit.id} by email {p.email}",
-                        )
-                    )
+                out += _email_join(p, system, by_email[system])
                 continue
             checked += 1
-            acct = index[system].get(aid)
-            if acct is None:
-                if not p.active:
-                    continue  # Notion does not list deactivated members
-                out.append(
-                    Check(
-                        "people",
-                        "FAIL",
-                        f"{p.key}: {system} account {aid} does not "
-                        "exist or the token cannot see it",
-                        f"correct [[people]] {system} for {p.key!r} (or remove it)",
-                    )
-                )
-            elif acct.email and p.email and acct.email.lower() != p.email.lower():
-                out.append(
-                    Check(
-                        "people",
-                        "warn",
-                        f"{p.key}: {system} account {aid} has email "
-                        f"{acct.email}, the config says {p.email}",
-                        f"correct [[people]] email or {system} for {p.key!r}",
-                    )
-                )
-            elif _reports_active(system) and acct.active != p.active:
-                state = "active" if acct.active else "deactivated"
-                out.append(
-                    Check(
-                        "people",
-                        "warn",
-                        f"{p.key}: {_display(system)} says the account is {state}",
-                        f"set active = {str(acct.active).lower()} for {p.key!r}",
-                    )
-                )
+            out += _account_check(p, system, aid, index[system])
         if p.github and github_user is not None:
             checked += 1
-            try:
-                found = github_user(p.github)
-            except ConnectorError as exc:
-                out.append(Check("people", "FAIL", exc.message))
-                continue
-            if found is None:
-                out.append(
-                    Check(
-                        "people",
-                        "FAIL",
-                        f"{p.key}: GitHub login {p.github!r} does not exist",
-                        f"correct [[people]] github for {p.key!r}",
-                    )
-                )
+            out += _github_login_check(p, github_user)
     if settings.people and not accounts and github_user is None:
         return [Check("people", "info", "not checked: no system's accounts could be read")]
     if settings.people and not any(c.status in ("FAIL", "warn") for c in out):
@@ -171,3 +116,76 @@ def check_people(
             )
         )
     return out
+
+
+def _email_join(p: PersonConfig, system: str, by_email: dict[str, Account]) -> list[Check]:
+    """A person with no id in `system`: say which account their email joins them to."""
+    hit = by_email.get(p.email.lower()) if p.email else None
+    if hit is None:
+        return []
+    return [
+        Check(
+            "people",
+            "info",
+            f"{p.key}: joined to {system} account {hit.name or hit.id} by email {p.email}",
+        )
+    ]
+
+
+def _account_check(
+    p: PersonConfig, system: str, aid: str, index: dict[str, Account]
+) -> list[Check]:
+    """The configured id `aid` exists in `system` and agrees on email and being active."""
+    acct = index.get(aid)
+    if acct is None:
+        if not p.active:
+            return []  # Notion does not list deactivated members
+        return [
+            Check(
+                "people",
+                "FAIL",
+                f"{p.key}: {system} account {aid} does not exist or the token cannot see it",
+                f"correct [[people]] {system} for {p.key!r} (or remove it)",
+            )
+        ]
+    if acct.email and p.email and acct.email.lower() != p.email.lower():
+        return [
+            Check(
+                "people",
+                "warn",
+                f"{p.key}: {system} account {aid} has email "
+                f"{acct.email}, the config says {p.email}",
+                f"correct [[people]] email or {system} for {p.key!r}",
+            )
+        ]
+    if _reports_active(system) and acct.active != p.active:
+        state = "active" if acct.active else "deactivated"
+        return [
+            Check(
+                "people",
+                "warn",
+                f"{p.key}: {_display(system)} says the account is {state}",
+                f"set active = {str(acct.active).lower()} for {p.key!r}",
+            )
+        ]
+    return []
+
+
+def _github_login_check(
+    p: PersonConfig, github_user: Callable[[str], dict[str, Any] | None]
+) -> list[Check]:
+    """GitHub is asked about one login at a time: it has no account list to read."""
+    try:
+        found = github_user(p.github)
+    except ConnectorError as exc:
+        return [Check("people", "FAIL", exc.message)]
+    if found is not None:
+        return []
+    return [
+        Check(
+            "people",
+            "FAIL",
+            f"{p.key}: GitHub login {p.github!r} does not exist",
+            f"correct [[people]] github for {p.key!r}",
+        )
+    ]

@@ -149,7 +149,17 @@ def _notion_entries(found: Found) -> tuple[list[str], list[str]]:
 
 def render_config(answers: Answers, found: Found, state_path: str = "handoff-state.db") -> str:
     """The starter config as TOML text; `load_settings` reads it as it is."""
-    out = [
+    out = _systems_section(answers, state_path)
+    out += [f"# note: {scrub(n)}" for n in found.notes]
+    out += _field_maps(found)
+    out += _writeback_property(answers, found)
+    out += _PEOPLE_EXAMPLE
+    return "\n".join(out) + "\n"
+
+
+def _systems_section(answers: Answers, state_path: str) -> list[str]:
+    """The header, the state file and where each system is, as the user answered."""
+    return [
         "# handoff-sync starter config, written by `handoff init`. Check it with",
         "# `handoff doctor --config <this file>`; every key is explained in config.example.toml.",
         "# Tokens are NOT written here: set HANDOFF_JIRA__TOKEN, HANDOFF_GITHUB__TOKEN and",
@@ -178,7 +188,11 @@ def render_config(answers: Answers, found: Found, state_path: str = "handoff-sta
         "# Jira keys of these projects link PRs and pages to their issue.",
         f"projects = {_toml(answers.jira_projects)}",
     ]
-    out += [f"# note: {scrub(n)}" for n in found.notes]
+
+
+def _field_maps(found: Found) -> list[str]:
+    """The Jira fields and Notion properties found that match the default map, and the rest."""
+    out: list[str] = []
     jira_lines, jira_others = _jira_entries(found)
     if jira_lines or jira_others:
         out += [
@@ -205,19 +219,20 @@ def render_config(answers: Answers, found: Found, state_path: str = "handoff-sta
                 '# Other properties there; map one as `record_field = ["Name"]`:',
                 *notion_others,
             ]
-    out += _writeback_property(answers, found)
-    out += [
-        "",
-        "# The people directory: one block per person joins their accounts across systems.",
-        "# [[people]]",
-        '# key = "ana"',
-        '# email = "ana@example.com"',
-        '# jira = "<Atlassian accountId>"',
-        '# github = "<login>"',
-        '# notion = "<Notion user id>"',
-        '# time_zone = "Europe/Berlin"',
-    ]
-    return "\n".join(out) + "\n"
+    return out
+
+
+_PEOPLE_EXAMPLE = [
+    "",
+    "# The people directory: one block per person joins their accounts across systems.",
+    "# [[people]]",
+    '# key = "ana"',
+    '# email = "ana@example.com"',
+    '# jira = "<Atlassian accountId>"',
+    '# github = "<login>"',
+    '# notion = "<Notion user id>"',
+    '# time_zone = "Europe/Berlin"',
+]
 
 
 def _writeback_property(answers: Answers, found: Found) -> list[str]:

@@ -45,7 +45,7 @@ def sync_once(
     """One sync; returns its exit code. SIGINT/SIGTERM during the writes let the write in
     flight finish and leave the rest to the next run (exit 130/143)."""
     from connectors._retry import interruptible
-    from sync.engine.apply import Stop
+    from sync.engine.pacing import Stop
 
     halt = Stop()
     try:
@@ -89,8 +89,8 @@ def _run_engine(
     adopt: bool = False,
 ) -> tuple[Any, Any]:
     from sync.commands.progress import Progress, shown
-    from sync.engine.apply import Pacer
     from sync.engine.connect import connect
+    from sync.engine.pacing import Pacer
     from sync.engine.run import Engine, SyncOptions
 
     settings = load(config)

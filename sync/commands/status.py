@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sync.commands.cli import CONFIG_HELP, load
+
+if TYPE_CHECKING:
+    from sync.store import Status
 
 __all__ = ["status_command"]
 
@@ -18,7 +23,7 @@ __all__ = ["status_command"]
 def status_command(config: str | None, as_json: bool) -> None:
     """Show the last runs and how each ended, open findings by kind, scopes that lost
     access, cursors and queued writes."""
-    from sync.engine.access import ADVICE, stored_lost_access
+    from sync.engine.access import stored_lost_access
     from sync.store import STORE_ERRORS, copy_of, store_error
 
     settings = load(config)
@@ -36,32 +41,40 @@ def status_command(config: str | None, as_json: bool) -> None:
     except STORE_ERRORS as exc:
         raise store_error(exc, path) from exc
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "runs": [
-                        {
-                            "id": r.id,
-                            "started": r.started.isoformat(),
-                            "ended": r.ended.isoformat() if r.ended else None,
-                            "dry_run": r.dry_run,
-                            "outcome": r.outcome,
-                            "counts": r.counts,
-                        }
-                        for r in st.runs
-                    ],
-                    "open_findings": st.open_findings,
-                    "cursors": {k: v.updated.isoformat() for k, v in st.cursors.items()},
-                    "queued": st.outbox,
-                    "items": st.items,
-                    "lost_access": [
-                        {"scope": scope, "since": at.isoformat(), "advice": ADVICE}
-                        for scope, at in sorted(lost.items())
-                    ],
-                }
-            )
-        )
-        return
+        click.echo(json.dumps(_as_json(st, lost)))
+    else:
+        _echo(st, lost)
+
+
+def _as_json(st: Status, lost: dict[str, datetime]) -> dict[str, Any]:
+    from sync.engine.access import ADVICE
+
+    return {
+        "runs": [
+            {
+                "id": r.id,
+                "started": r.started.isoformat(),
+                "ended": r.ended.isoformat() if r.ended else None,
+                "dry_run": r.dry_run,
+                "outcome": r.outcome,
+                "counts": r.counts,
+            }
+            for r in st.runs
+        ],
+        "open_findings": st.open_findings,
+        "cursors": {k: v.updated.isoformat() for k, v in st.cursors.items()},
+        "queued": st.outbox,
+        "items": st.items,
+        "lost_access": [
+            {"scope": scope, "since": at.isoformat(), "advice": ADVICE}
+            for scope, at in sorted(lost.items())
+        ],
+    }
+
+
+def _echo(st: Status, lost: dict[str, datetime]) -> None:
+    from sync.engine.access import ADVICE
+
     click.echo("Last runs:")
     for r in st.runs:
         ended = r.ended.strftime("%Y-%m-%d %H:%M") if r.ended else "did not finish"

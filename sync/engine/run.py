@@ -18,7 +18,7 @@ from connectors.base import CommentRef, Connector, Cursor, Scope, WriteOp
 from connectors.errors import AuthError, ConnectorError, HandoffSyncError
 from mapping.people import Directory
 from sync.engine.access import lost_access, lost_note
-from sync.engine.apply import Pacer, Stop, apply
+from sync.engine.apply import apply
 from sync.engine.clock import clamp_cursor
 from sync.engine.comments import read_comments
 from sync.engine.connect import Unreachable
@@ -32,6 +32,7 @@ from sync.engine.knowledge import (
     stale_scopes,
 )
 from sync.engine.own_writes import recognise_own_writes
+from sync.engine.pacing import Pacer, Stop
 from sync.engine.pull import Progress, pull
 from sync.engine.reconcile import Reconciled, reconcile
 from sync.engine.result import SyncResult, run_outcome

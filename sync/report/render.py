@@ -94,6 +94,40 @@ def _md_heatmap(hm: Heatmap, by: str) -> list[str]:
 def render_markdown(data: ReportData) -> str:
     """The report as Markdown: headings, tables, links to each item."""
     now = data.generated
+    out = _md_intro(data)
+    out += ["## Ownerless items, oldest first", ""]
+    out += _md_lines(data.ownerless, now, "Every role has a person behind it.")
+    out += ["## Missing fields by team and by owner", ""]
+    if data.missing:
+        out += _md_heatmap(data.heatmap("team"), "Team")
+        out += _md_heatmap(data.heatmap("owner"), "Owner")
+    else:
+        out += ["_No required field is missing._", ""]
+    out += ["## Entering run without a go/no-go", ""]
+    out += _md_lines(data.no_decision, now, "Every running handoff has a decision.")
+    out += ["## Expired and stale handoffs", ""]
+    out += _md_lines(data.expired_or_stale, now, "Nothing expired or stale.")
+    out += ["## Conflicts between systems", ""]
+    out += _md_lines(data.conflicts, now, "The systems agree.")
+    out += ["## Everything else still open", ""]
+    out += _md_lines(data.others, now, "Nothing else is open.")
+    out += _md_escalations(data)
+    out += [f"## Loops closed since {data.since:%Y-%m-%d}", ""]
+    rows = [
+        [_md_item(ln), _md(ln.code), _md(ln.subject), f"{ln.resolved:%Y-%m-%d}"]
+        for ln in data.closed
+        if ln.resolved
+    ]
+    out += _md_table(["Item", "Kind", "About", "Closed"], rows, "No loop closed in this window.")
+    out += ["## Open findings over the last runs", ""]
+    rows = [[f"{p.at:%Y-%m-%d %H:%M}", str(p.total), _md(_by_code(p.by_code))] for p in data.trend]
+    out += _md_table(["Run", "Open", "By kind"], rows, "No runs yet.")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md_intro(data: ReportData) -> list[str]:
+    """The title and the paragraph saying how fresh, how complete and how filtered it is."""
+    now = data.generated
     counts = ", ".join(f"{code} {n}" for code, n in data.totals.items()) or "none"
     out = [
         f"# Handoff report, {now:%Y-%m-%d}",
@@ -119,24 +153,12 @@ def render_markdown(data: ReportData) -> str:
         shown.append(f"owner {data.filters.owner}" if data.filters.owner else "")
         out.append(f"Only {_md(' and '.join(s for s in shown if s))}.")
     out.append("")
+    return out
 
-    out += ["## Ownerless items, oldest first", ""]
-    out += _md_lines(data.ownerless, now, "Every role has a person behind it.")
-    out += ["## Missing fields by team and by owner", ""]
-    if data.missing:
-        out += _md_heatmap(data.heatmap("team"), "Team")
-        out += _md_heatmap(data.heatmap("owner"), "Owner")
-    else:
-        out += ["_No required field is missing._", ""]
-    out += ["## Entering run without a go/no-go", ""]
-    out += _md_lines(data.no_decision, now, "Every running handoff has a decision.")
-    out += ["## Expired and stale handoffs", ""]
-    out += _md_lines(data.expired_or_stale, now, "Nothing expired or stale.")
-    out += ["## Conflicts between systems", ""]
-    out += _md_lines(data.conflicts, now, "The systems agree.")
-    out += ["## Everything else still open", ""]
-    out += _md_lines(data.others, now, "Nothing else is open.")
-    out += ["## Escalations and who they reached", ""]
+
+def _md_escalations(data: ReportData) -> list[str]:
+    now = data.generated
+    out = ["## Escalations and who they reached", ""]
     rows = [
         [
             _md_item(ln),
@@ -149,18 +171,9 @@ def render_markdown(data: ReportData) -> str:
     ]
     if rows:
         out += [ESCALATION_NOTE, ""]
-    out += _md_table(["Item", "Kind", "Step", "Reached", "Open"], rows, "Nothing has escalated.")
-    out += [f"## Loops closed since {data.since:%Y-%m-%d}", ""]
-    rows = [
-        [_md_item(ln), _md(ln.code), _md(ln.subject), f"{ln.resolved:%Y-%m-%d}"]
-        for ln in data.closed
-        if ln.resolved
-    ]
-    out += _md_table(["Item", "Kind", "About", "Closed"], rows, "No loop closed in this window.")
-    out += ["## Open findings over the last runs", ""]
-    rows = [[f"{p.at:%Y-%m-%d %H:%M}", str(p.total), _md(_by_code(p.by_code))] for p in data.trend]
-    out += _md_table(["Run", "Open", "By kind"], rows, "No runs yet.")
-    return "\n".join(out).rstrip() + "\n"
+    return out + _md_table(
+        ["Item", "Kind", "Step", "Reached", "Open"], rows, "Nothing has escalated."
+    )
 
 
 def _by_code(counts: dict[str, int] | Any) -> str:

@@ -37,7 +37,7 @@ def names() -> list[str]:
 
 
 def budgets() -> dict[str, Budget]:
-    """Each registered system's write budget, by name (what `sync.engine.apply.Pacer` keeps to)."""
+    """Each registered system's write budget, by name (what `sync.engine.pacing.Pacer` keeps to)."""
     return {name: spec.budget for name, spec in SYSTEMS.items()}
 
 

@@ -111,13 +111,23 @@ def _notion_comment_probe(conn: NotionConnector, scope: Scope) -> Check:
 
 def notion_property_checks(settings: Settings, props: dict[str, str], db: str) -> list[Check]:
     """The write-back property, link properties, and mapped properties with usable types."""
-    out: list[Check] = []
     folded = {k.strip().lower(): k for k in props}
+    return (
+        _writeback_property_checks(settings, props, folded, db)
+        + _link_property_checks(settings, folded, db)
+        + _mapped_property_checks(settings, props, folded, db)
+    )
+
+
+def _writeback_property_checks(
+    settings: Settings, props: dict[str, str], folded: dict[str, str], db: str
+) -> list[Check]:
+    """The property the sync writes its result to exists and has the configured type."""
     want = settings.notion_property
     type_name = NOTION_TYPE_NAMES.get(want.type, want.type)
     have = folded.get(want.name.strip().lower())
     if have is None:
-        out.append(
+        return [
             Check(
                 NAME,
                 "FAIL",
@@ -125,9 +135,9 @@ def notion_property_checks(settings: Settings, props: dict[str, str], db: str) -
                 f"add a {type_name} property named {want.name!r} to the database, or "
                 "name an existing one in [notion_property] name",
             )
-        )
-    elif props[have] != want.type:
-        out.append(
+        ]
+    if props[have] != want.type:
+        return [
             Check(
                 NAME,
                 "FAIL",
@@ -135,17 +145,28 @@ def notion_property_checks(settings: Settings, props: dict[str, str], db: str) -
                 f"change it to {type_name} in Notion, or set [notion_property] "
                 f"type = {json.dumps(props[have])} if that type is supported",
             )
+        ]
+    return []
+
+
+def _link_property_checks(settings: Settings, folded: dict[str, str], db: str) -> list[Check]:
+    return [
+        Check(
+            NAME,
+            "FAIL",
+            f"link property {name!r} is not in database {db}",
+            "fix the name in [link] notion_properties",
         )
-    for name in settings.link.notion_properties:
-        if name.strip().lower() not in folded:
-            out.append(
-                Check(
-                    NAME,
-                    "FAIL",
-                    f"link property {name!r} is not in database {db}",
-                    "fix the name in [link] notion_properties",
-                )
-            )
+        for name in settings.link.notion_properties
+        if name.strip().lower() not in folded
+    ]
+
+
+def _mapped_property_checks(
+    settings: Settings, props: dict[str, str], folded: dict[str, str], db: str
+) -> list[Check]:
+    """Each mapped property exists (a missing default is only noted) and has a readable type."""
+    out: list[Check] = []
     defaults = NotionMap().properties
     found: list[str] = []
     absent: list[str] = []

@@ -21,8 +21,8 @@ from mapping.rules import RulesConfig
 from sync import systems
 from sync.settings import Settings
 from sync.systems.spec import Budget
+from sync.writeback.annotations import PropType
 from sync.writeback.plan import PlanConfig
-from sync.writeback.render import PropType
 
 __all__ = ["Runtime", "entity_property_key", "plan_config", "runtime", "scopes"]
 

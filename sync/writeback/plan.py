@@ -19,28 +19,31 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from connectors.base import CommentRef, SourceItem, WriteOp
 from connectors.errors import PlanError
 from mapping.rules import Finding
 from sync import systems
 from sync.systems import Annotation
-from sync.writeback.render import (
+from sync.writeback.annotations import (
     DEFAULT_LABELS,
     DEFAULT_PROPERTY_NAMES,
-    Format,
-    People,
     PropType,
     entity_property_for,
-    is_current,
     labels_for,
+    property_value_for,
+)
+from sync.writeback.render import (
+    Format,
+    People,
+    is_current,
     marker_for,
     order_findings,
-    property_value_for,
     render_comment,
     to_text,
 )
+from sync.writeback.shown import dumps, entity_key, loads, property_key, value_type
 
 __all__ = ["ItemView", "PlanConfig", "Target", "describe", "plan"]
 
@@ -184,7 +187,6 @@ def _merge(targets: Iterable[Target]) -> list[Target]:
 
 def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[WriteOp]:
     view, findings = target.item, target.findings
-    fmt = cfg.fmt(view.system)
     # "Engaged": the item has something to say or already carries our comment. An item that is
     # not engaged gets no comment and no property, only stale managed labels taken off.
     engaged = bool(findings) or view.comment is not None or cfg.all_clear_on_clean_items
@@ -194,55 +196,74 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
         "item_id": view.item_id,
         "item_key": view.item_key,
     }
-    ops: list[WriteOp] = []
-    if engaged:
-        body = render_comment(
-            view.system,
-            findings,
-            people,
-            fmt=fmt,
-            item_id=view.item_id,
-            item_key=view.item_key,
-            links=target.links,
-            uid=view.uid,
-            activity=view.activity,
-        )
-        marker = marker_for(view.system, view.uid or view.item_id)
-        if view.comment is None:
-            ops.append(WriteOp(**base, action="comment.create", body=body, marker=marker))
-        elif not is_current(view.comment.text, body) and not _current_by_id(
-            view, view.comment.text, findings, people, fmt, target.links
-        ):
-            ops.append(
-                WriteOp(
-                    **base,
-                    action="comment.update",
-                    body=body,
-                    target=view.comment.id,
-                    marker=marker,
-                )
-            )
+    ops = _comment_ops(target, cfg, people, base) if engaged else []
     ops += _duplicates(view, base)
-    if _supports(view.system, "labels"):
-        want = labels_for(findings, cfg.label_names)
-        have = set(view.labels)
-        managed = cfg.managed() | want
-        ops += [WriteOp(**base, action="label.add", name=n) for n in sorted(want - have)]
-        gone = (have & managed) - want
-        ops += [WriteOp(**base, action="label.remove", name=n) for n in sorted(gone)]
+    ops += _label_ops(target, cfg, base)
+    ops += _property_ops(target, cfg, base, engaged=engaged)
+    return sorted(ops, key=lambda op: (_ACTION_ORDER[op.action], op.name))
+
+
+def _comment_ops(
+    target: Target, cfg: PlanConfig, people: People | None, base: dict[str, str]
+) -> list[WriteOp]:
+    """Post our comment, or update it when its text no longer says what the findings say."""
+    view, findings = target.item, target.findings
+    fmt = cfg.fmt(view.system)
+    body = render_comment(
+        view.system,
+        findings,
+        people,
+        fmt=fmt,
+        item_id=view.item_id,
+        item_key=view.item_key,
+        links=target.links,
+        uid=view.uid,
+        activity=view.activity,
+    )
+    marker = marker_for(view.system, view.uid or view.item_id)
+    if view.comment is None:
+        return [WriteOp(**base, action="comment.create", body=body, marker=marker)]
+    if is_current(view.comment.text, body) or _current_by_id(
+        view, view.comment.text, findings, people, fmt, target.links
+    ):
+        return []
+    return [
+        WriteOp(**base, action="comment.update", body=body, target=view.comment.id, marker=marker)
+    ]
+
+
+def _label_ops(target: Target, cfg: PlanConfig, base: dict[str, str]) -> list[WriteOp]:
+    """Add the labels the findings want; take off managed labels they no longer want."""
+    view = target.item
+    if not _supports(view.system, "labels"):
+        return []
+    want = labels_for(target.findings, cfg.label_names)
+    have = set(view.labels)
+    managed = cfg.managed() | want
+    ops = [WriteOp(**base, action="label.add", name=n) for n in sorted(want - have)]
+    gone = (have & managed) - want
+    return ops + [WriteOp(**base, action="label.remove", name=n) for n in sorted(gone)]
+
+
+def _property_ops(
+    target: Target, cfg: PlanConfig, base: dict[str, str], *, engaged: bool
+) -> list[WriteOp]:
+    """Notion's page property and Jira's entity property, when they differ from the findings."""
+    view, findings = target.item, target.findings
+    ops: list[WriteOp] = []
     if _supports(view.system, "page_property") and cfg.notion_property:
         ptype = cfg.notion_property_type
         desired = property_value_for(findings, ptype, cfg.notion_property_names)
-        current = _property_key(view.property_value, ptype)
-        if (engaged or current) and current != _property_key(_dumps(desired), ptype):
+        current = property_key(view.property_value, ptype)
+        if (engaged or current) and current != property_key(dumps(desired), ptype):
             ops.append(
                 WriteOp(
-                    **base, action="property.set", name=cfg.notion_property, value=_dumps(desired)
+                    **base, action="property.set", name=cfg.notion_property, value=dumps(desired)
                 )
             )
     if _supports(view.system, "entity_property") and cfg.jira_entity_property:
         wanted = entity_property_for(findings)
-        current = _entity_key(view.entity_property)
+        current = entity_key(view.entity_property)
         if (engaged or current) and current != wanted:
             ops.append(
                 WriteOp(
@@ -252,7 +273,7 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
                     value=wanted,
                 )
             )
-    return sorted(ops, key=lambda op: (_ACTION_ORDER[op.action], op.name))
+    return ops
 
 
 def _current_by_id(
@@ -281,55 +302,6 @@ def _duplicates(view: ItemView, base: Mapping[str, str]) -> list[WriteOp]:
         for dup in view.comment.duplicates
         if dup and dup != view.comment.id
     ]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def _loads(text: str | None) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _property_key(text: str | None, ptype: str) -> str:
-    """What a Notion property shows, reduced to what we set ("" when empty).
-
-    The API answers with more than we send (ids, colours, plain_text), so compare only the
-    option name or the text.
-    """
-    value = _loads(text)
-    if not isinstance(value, dict):
-        return ""
-    inner = value.get(ptype)
-    if ptype == "rich_text":
-        if not isinstance(inner, list):
-            return ""
-        parts = []
-        for obj in inner:
-            if isinstance(obj, dict):
-                content = (obj.get("text") or {}).get("content")
-                parts.append(str(obj.get("plain_text", content or "")))
-        return "".join(parts)
-    if ptype == "multi_select" and isinstance(inner, list):
-        return ", ".join(str(o.get("name") or "") for o in inner if isinstance(o, dict))
-    if ptype == "checkbox":
-        return "yes" if inner is True else ""  # unticked is Notion's empty checkbox
-    if isinstance(inner, dict):
-        return str(inner.get("name") or "")
-    return ""
-
-
-def _entity_key(text: str | None) -> str:
-    """A Jira entity property as canonical JSON text ("" when unset)."""
-    value = _loads(text)
-    if isinstance(value, dict) and set(value) == {"key", "value"}:
-        value = value["value"]  # the REST answer wraps the value we stored
-    return "" if value is None else _dumps(value)
 
 
 # --- the dry-run diff -----------------------------------------------------------------------
@@ -379,20 +351,13 @@ def _describe_item(ops: list[WriteOp], view: ItemView | None) -> str:
         elif op.action == "comment.delete":
             lines.append(f"  comment: delete {op.target} (a duplicate of ours)")
         elif op.action == "property.set":
-            ptype = _value_type(op.value)
-            before = _property_key(view.property_value, ptype) if view is not None else ""
-            after = _property_key(op.value, ptype)
+            ptype = value_type(op.value)
+            before = property_key(view.property_value, ptype) if view is not None else ""
+            after = property_key(op.value, ptype)
             lines.append(f'  property "{op.name}": {before or "(empty)"} -> {after or "(empty)"}')
         elif op.action == "entity_property.set":
-            value = _loads(op.value) or {}
+            value = loads(op.value) or {}
             lines.append(f"  entity property {op.name}: set ({value.get('count', 0)} findings)")
     if added or removed:
         lines.append("  labels: " + " ".join(added + removed))
     return "\n".join(lines)
-
-
-def _value_type(value: str) -> str:
-    parsed = _loads(value)
-    if isinstance(parsed, dict) and parsed:
-        return next(iter(parsed))
-    return "select"

@@ -1,4 +1,4 @@
-"""What we write back: the comment, labels and property values for an item's findings.
+"""What our comment on an item says for its findings (labels and properties: annotations.py).
 
 Pure: no I/O, no clock. The same findings always render to the same text, so a second run can
 compare strings and plan nothing. This module decides what a comment says;
@@ -13,9 +13,9 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from mapping.people import Person
 from mapping.rules import CODES, Finding, severity_rank
@@ -30,7 +30,6 @@ from sync.writeback.markup import (
     Span,
     Text,
     clean,
-    dumps,
     fits,
     safe_url,
     to_text,
@@ -39,28 +38,19 @@ from sync.writeback.markup import (
 
 __all__ = [
     "ALL_CLEAR",
-    "DEFAULT_LABELS",
-    "DEFAULT_PROPERTY_NAMES",
     "FORMATS",
     "MARKER_PREFIX",
     "Format",
     "People",
-    "PropType",
-    "entity_property_for",
     "is_current",
-    "labels_for",
     "marker_activity",
     "marker_for",
     "markers_for",
     "order_findings",
-    "property_value_for",
     "render_comment",
     "to_text",
 ]
 
-PropType = Literal["select", "status", "rich_text", "multi_select", "checkbox"]
-
-# What people read. Module constants, trusted by the writers: no markup specials in them.
 ALL_CLEAR = "All clear — nothing missing as of this check."
 SUMMARY_MISSING = "{n} {things} missing before this can run."
 SUMMARY_OTHER = "{n} {things} attention before this can run."
@@ -83,35 +73,10 @@ ESCALATED = "Escalated (step {n}): open longer than its window."
 SAME_HANDOFF = "Same handoff: "
 TRUNCATED = "…and {k} more not shown here (comment size limit); see the linked items."
 
-DEFAULT_LABELS: Mapping[str, str] = {
-    "missing-field": "handoff:missing-fields",
-    "ownerless": "handoff:ownerless",
-    "conflict": "handoff:conflict",
-    "expired": "handoff:expired",
-    "stale": "handoff:stale",
-    "decision-missing": "handoff:decision-missing",
-    "needs-sync": "handoff:needs-sync",
-    "noisy": "handoff:noisy",
-    "unlinked": "handoff:unlinked",
-}
-DEFAULT_PROPERTY_NAMES: Mapping[str, str] = {
-    "all-clear": "All clear",
-    "missing-field": "Missing fields",
-    "ownerless": "No owner",
-    "conflict": "Sources disagree",
-    "expired": "Expired",
-    "stale": "Stale",
-    "decision-missing": "Decision missing",
-    "needs-sync": "Needs sync",
-    "noisy": "Too many informed",
-    "unlinked": "Not linked",
-}
-
 MARKER_PREFIX = "handoff-sync:"
 _TOKEN = re.compile(re.escape(MARKER_PREFIX) + r"[0-9a-f]{12}/[0-9a-f]{10}")
-_MAX_MESSAGE = 1_000  # one message; a 1 MB field value quoted in it must not fill the comment
+MAX_MESSAGE = 1_000  # one message; a 1 MB field value quoted in it must not fill the comment
 _MAX_NAME = 200
-_NOTION_CHARS = 2_000
 _CODE_RANK = {code: i for i, code in enumerate(CODES)}
 
 
@@ -263,7 +228,7 @@ def _summary(findings: Sequence[Finding]) -> Line:
 def _bullet(system: str, f: Finding, people: People | None, item_id: str, item_key: str) -> Line:
     title = CODE_TITLES.get(f.code, f.code)
     spans: list[Span] = [Text(f"{clean(title, 60)}:", bold=True), Text(" ", trusted=True)]
-    message = clean(f.message, _MAX_MESSAGE) or title
+    message = clean(f.message, MAX_MESSAGE) or title
     spans.append(Text(message))
     if message[-1] not in ".!?…":
         spans.append(Text(".", trusted=True))
@@ -355,68 +320,3 @@ def render_comment(
         else:
             high = mid - 1
     return build(low)
-
-
-# --- labels and properties ------------------------------------------------------------------
-
-
-def labels_for(findings: Iterable[Finding], label_names: Mapping[str, str]) -> set[str]:
-    """The managed labels an item should carry: one per finding code that has a label."""
-    return {label_names[f.code] for f in findings if label_names.get(f.code)}
-
-
-def _option(name: str) -> str:
-    # Notion select and status option names cannot hold commas and stop at 100 characters.
-    return clean(name.replace(",", " "), 100)
-
-
-def property_value_for(
-    findings: Iterable[Finding], prop_type: PropType, names: Mapping[str, str]
-) -> dict[str, Any]:
-    """The Notion property value for an item's findings; "All clear" when there are none.
-
-    rich_text and multi_select name every finding code, select and status the most severe
-    one, and a checkbox is ticked while any finding is open.
-    """
-    ordered = order_findings(findings)
-
-    def name(code: str) -> str:
-        return names.get(code) or DEFAULT_PROPERTY_NAMES.get(code) or code
-
-    if prop_type == "rich_text":
-        codes = list(dict.fromkeys(f.code for f in ordered)) or ["all-clear"]
-        text = clean(", ".join(name(c) for c in codes), _NOTION_CHARS)
-        return {"rich_text": [{"type": "text", "text": {"content": text}}]}
-    if prop_type == "multi_select":
-        codes = list(dict.fromkeys(f.code for f in ordered)) or ["all-clear"]
-        return {"multi_select": [{"name": _option(name(c))} for c in codes]}
-    if prop_type == "checkbox":
-        return {"checkbox": bool(ordered)}  # ticked while findings are open
-    if prop_type not in ("select", "status"):
-        raise ValueError(f"unsupported Notion property type {prop_type!r}")
-    top = ordered[0].code if ordered else "all-clear"
-    return {prop_type: {"name": _option(name(top))}}
-
-
-def entity_property_for(findings: Iterable[Finding], max_chars: int = 30_000) -> str:
-    """The Jira entity property value: the findings as JSON text, deterministic and bounded."""
-    ordered = order_findings(findings)
-    entries: list[dict[str, Any]] = []
-    value: dict[str, Any] = {"version": 1, "status": "clear", "count": 0, "findings": entries}
-    if ordered:
-        value.update(status="findings", count=len(ordered))
-    for f in ordered:
-        entry = {
-            "id": f.id,
-            "code": f.code,
-            "severity": f.severity,
-            "subject": f.subject,
-            "message": f.message[:_MAX_MESSAGE],
-            "item": f.item_key,
-            "url": safe_url(f.url),
-            "escalation": f.escalation,
-        }
-        if len(dumps(value)) + len(dumps(entry)) + 1 > max_chars:
-            break  # `count` still tells how many there were
-        entries.append(entry)
-    return dumps(value)

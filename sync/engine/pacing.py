@@ -1,0 +1,91 @@
+"""Pacing writes under each system's budget, and the flag that stops a run's writes early.
+
+Both are shared by the apply threads of one run: the pacer keeps each system under its write
+budget, and `Stop` (set from a signal handler) cuts a pacing pause or a write loop short.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from connectors.errors import Interrupted
+from connectors.window import SlidingWindow
+from sync import systems
+from sync.systems.spec import Budget
+
+__all__ = ["DEFAULT_BUDGETS", "Budget", "Pacer", "Stop", "default_budgets"]
+
+
+# Each registered system's write budget (see `sync.systems`: GitHub's secondary limit,
+# Notion's three requests a second with a margin, Jira's own pace).
+default_budgets = systems.budgets
+
+
+# The budgets of the systems shipped; `Pacer()` reads the registry when it is made.
+DEFAULT_BUDGETS: Mapping[str, Budget] = default_budgets()
+
+
+class Pacer:
+    """Keeps each system's calls under its budget with a sliding window: never more than
+    `rate` calls in any `per` seconds, which a token bucket's initial burst would break."""
+
+    def __init__(
+        self,
+        budgets: Mapping[str, Budget] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.budgets = dict(default_budgets() if budgets is None else budgets)
+        self.clock = clock
+        self.sleep = sleep
+        self._windows: dict[str, SlidingWindow] = {}
+        self._locks = {system: threading.Lock() for system in self.budgets}
+
+    def wait(self, system: str, *, write: bool = True, halt: Stop | None = None) -> float:
+        """Block until one more call to `system` fits its budget; returns seconds waited.
+        Once `halt` is set the pause ends at once with Interrupted (the call is not made):
+        GitHub's budget can mean a minute's wait, and a Ctrl-C must not sit it out."""
+        budget = self.budgets.get(system)
+        if budget is None or budget.rate <= 0 or not (write or budget.reads):
+            return 0.0
+        waited = 0.0
+        with self._locks[system]:
+            window = self._windows.setdefault(system, SlidingWindow(budget.rate, budget.per))
+            while pause := window.hit(self.clock()):
+                waited += pause
+                if halt is None:
+                    self.sleep(pause)
+                elif halt.wait(pause):
+                    raise Interrupted(f"stopped ({halt.reason}) while pacing {system}'s writes.")
+            return waited
+
+
+class Stop:
+    """Asked from a signal handler: each system finishes the write in flight, and its
+    remaining writes are recorded as not attempted (the next run's plan sends them).
+
+    `writing` says the run has reached its writes; before that a signal need not wait for
+    anything (see `sync.commands.cli`)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+        self.writing = False
+
+    def set(self, reason: str) -> None:
+        self.reason = self.reason or reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True (at once) when the run is asked to stop."""
+        return self._event.wait(seconds)
+
+    @property
+    def event(self) -> threading.Event:
+        return self._event
