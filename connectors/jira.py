@@ -15,41 +15,20 @@ security, lost Browse permission); the connector cannot tell them apart and says
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from jira import JIRA
+from ._answers import PageTokens, bad, entries
+from .base import Account, Cursor, Scope, SourceItem
+from .errors import BadAnswer, ItemError, NotFound
+from .jira_comments import JiraComments
+from .jira_session import MAX_PAGES, open_client
+from .jira_text import adf_plain_text, after, parse_jira_time, prime_field_cache, strip_order_by
+from .jira_writes import JiraWrites
 
-from ._answers import (
-    PageTokens,
-    ServerClock,
-    bad,
-    check_redirect,
-    entries,
-    for_item,
-    need_dict,
-)
-from ._retry import RetryPolicy, call_with_retry
-from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
-from .errors import BadAnswer, ItemError, NotFound, register_secret
-from .jira_errors import translate as _translate
-from .jira_text import (
-    adf_plain_text,
-    after,
-    id_key,
-    parse_jira_time,
-    prime_field_cache,
-    strip_order_by,
-)
-
-__all__ = ["BASE_FIELDS", "OVERLAP", "JiraConnector", "adf_plain_text", "open_client"]
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
+__all__ = ["BASE_FIELDS", "JiraConnector", "adf_plain_text", "open_client"]
 
 # What the field maps read; "watches" is the field id behind the JQL name "watchers".
 BASE_FIELDS = (
@@ -66,107 +45,14 @@ BASE_FIELDS = (
     "issuetype",
     "project",
 )
-OVERLAP = timedelta(minutes=2)
-MAX_PAGES = 100_000  # a loop guard: 10 million issues per scope
-COMMENT_PAGE = 100
 LIST_PAGE = 1000
 
 
-def open_client(
-    url: str, email: str, token: str, *, api_version: int = 2, timeout: float = 30.0
-) -> JIRA:
-    """A `JIRA` client with its own retries off and a timeout, so one policy decides."""
-    register_secret(token)
-    register_secret(f"{email}:{token}")  # as Basic auth sends it, base64-encoded
-    try:
-        return JIRA(
-            server=url,
-            basic_auth=(email, token),
-            options={"rest_api_version": str(api_version), "check_update": False},
-            max_retries=0,
-            timeout=timeout,
-            get_server_info=True,  # Cloud's deploymentType makes the client use /search/jql
-        )
-    except Exception as exc:  # the constructor already calls serverInfo
-        raise _translate(exc, site=url, email=email, what="the Jira site") from exc
+class JiraConnector(JiraComments, JiraWrites):
+    """Jira Cloud through the `jira` client: pull, people, find_comment, apply.
 
-
-class JiraConnector:
-    """Jira Cloud through the `jira` client: pull, people, find_comment, apply."""
-
-    system = "jira"
-
-    def __init__(
-        self,
-        client: JIRA,
-        *,
-        api_version: int = 2,
-        custom_fields: Sequence[str] = (),
-        optional_custom_fields: Sequence[str] = (),
-        policy: RetryPolicy | None = None,
-        page_size: int = 100,
-        properties: Sequence[str] = (),
-        overlap: timedelta = OVERLAP,
-        email: str = "",
-    ) -> None:
-        self.client = client
-        self.api_version = api_version
-        self.custom_fields = tuple(custom_fields)
-        # Names the default field maps try: used where the site has them, skipped otherwise,
-        # so a fresh Jira works before anyone creates "Hypothesis" or "Cost cap" fields.
-        self.optional_custom_fields = tuple(
-            n for n in optional_custom_fields if n not in self.custom_fields
-        )
-        self.policy = policy or RetryPolicy()
-        self.page_size = max(1, min(page_size, 100))  # /search/jql caps pages with fields at 100
-        self.properties = tuple(properties)
-        self.overlap = overlap
-        self.site = client.server_url
-        auth = getattr(client._session, "auth", None)
-        self.email = email or (auth[0] if isinstance(auth, tuple) else "")
-        self._custom: dict[str, str] | None = None  # field id -> display name
-        self._me: dict[str, Any] | None = None
-        self.clock = ServerClock()
-        hooks = client._session.hooks.setdefault("response", [])
-        hooks.extend([self.clock.hook(), self._off_host])
-
-    def _off_host(self, response: Any, *args: Any, **kwargs: Any) -> Any:
-        """A redirect away from the configured site is an error, never followed."""
-        if response.is_redirect:
-            what = f"the request {response.request.method} {response.request.path_url}"
-            check_redirect(self.site, response.headers.get("Location"), system="jira", what=what)
-        return response
-
-    def server_time(self) -> datetime | None:
-        """Jira's clock, from the Date header of its latest answer."""
-        return self.clock.latest
-
-    # -- the one way to call Jira ----------------------------------------------------------
-    def _call(
-        self,
-        fn: Callable[[], T],
-        *,
-        scope: str = "",
-        what: str = "",
-        item_id: str = "",
-        idempotent: bool = True,
-    ) -> T:
-        def attempt() -> T:
-            try:
-                return fn()
-            except Exception as exc:
-                raise _translate(
-                    exc, site=self.site, email=self.email, what=what, scope=scope, item_id=item_id
-                ) from exc
-
-        return call_with_retry(attempt, self.policy, idempotent=idempotent)
-
-    def _myself(self) -> dict[str, Any]:
-        if self._me is None:
-            what = "the token's own account (/myself)"
-            me = self._call(lambda: self.client._get_json("myself"), what=what)
-            self._me = need_dict(me, ("accountId",), system="jira", scope="", what=what)
-        return self._me
+    The session, comment reads and writes live in `jira_session`, `jira_comments` and
+    `jira_writes`; this class adds searching, people and the read-only checks."""
 
     def _custom_ids(self, scope: str) -> dict[str, str]:
         """Configured custom field names resolved to ids via /field, once per connector."""
@@ -365,134 +251,3 @@ class JiraConnector:
         )
         held = data.get("permissions") or {}
         return {k: bool((held.get(k) or {}).get("havePermission")) for k in keys}
-
-    # -- comments ----------------------------------------------------------------------------
-    def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
-        """Our comment on an issue: the oldest by our account with `marker`, later ones in
-        `duplicates`. Every page is read, by startAt and the reported total: Jira may answer
-        fewer comments than asked for, so a short page is not the last."""
-        me = self._myself()["accountId"]
-        ours: list[tuple[int, str, str, datetime | None]] = []
-        start = 0
-        what = f"the comments of issue {item_id}"
-        for _ in range(MAX_PAGES):
-            comments, total = self._comment_page(scope, item_id, start, what)
-            for c in comments:
-                text = adf_plain_text(c.get("body"))
-                if c["author"].get("accountId") == me and marker in text:
-                    cid = str(c["id"])
-                    ours.append((id_key(cid)[0], cid, text, _edited(c)))  # ids grow with time
-            start += len(comments)
-            if start >= total:
-                break
-            if not comments:
-                raise bad("jira", scope.key, what, f"an empty page at {start} of {total}",
-                          item_id=item_id)
-        else:
-            raise bad("jira", scope.key, what, "pages without end", item_id=item_id)
-        if not ours:
-            return None
-        ours.sort()
-        first = ours[0]
-        return CommentRef(id=first[1], text=first[2], duplicates=tuple(o[1] for o in ours[1:]),
-                          updated=first[3])
-
-    def _comment_page(
-        self, scope: Scope, item_id: str, start: int, what: str
-    ) -> tuple[list[dict[str, Any]], int]:
-        """One validated page of an issue's comments, and the total Jira reports."""
-        try:
-            page = self._call(
-                lambda: self.client._get_json(
-                    f"issue/{item_id}/comment",
-                    params={"startAt": start, "maxResults": COMMENT_PAGE},
-                ),
-                scope=scope.key,
-                what=what,
-                item_id=item_id,
-            )
-        except BadAnswer as exc:
-            raise for_item(exc, item_id) from exc
-        kw: dict[str, Any] = {"system": "jira", "scope": scope.key, "what": what,
-                              "item_id": item_id}
-        comments = entries(page, "comments", require=("id", "author"), **kw)
-        total = page.get("total")
-        if not isinstance(total, int) or isinstance(total, bool):
-            raise bad(got="a page without its total", **kw)
-        if any(not isinstance(c["author"], dict) for c in comments):
-            raise bad(got="a comment whose author is not an account", **kw)
-        if start + len(comments) > total:
-            raise bad(got=f"more comments than the total of {total} it reports", **kw)
-        return comments, total
-
-    # -- writes ------------------------------------------------------------------------------
-    def apply(self, op: WriteOp) -> WriteResult:
-        item, what = op.item_id, f"issue {op.item_key or op.item_id}"
-        kw: dict[str, Any] = {"scope": op.scope, "what": what, "item_id": item}
-        if op.action == "comment.create":
-            body = self._comment_body(op)
-            # Not retried on 5xx/timeouts: it may have landed; the engine looks for the marker.
-            created = self._call(
-                lambda: self.client.add_comment(item, body), idempotent=False, **kw
-            )
-            return WriteResult(op.key, ok=True, target=str(created.id))
-        if op.action == "comment.update":
-            body = self._comment_body(op)
-            self._call(lambda: self._put(f"issue/{item}/comment/{op.target}", {"body": body}), **kw)
-            return WriteResult(op.key, ok=True, target=op.target)
-        if op.action == "comment.delete":
-            # A later duplicate of our comment (a race between two runs); already gone is done.
-            try:
-                self._call(
-                    lambda: self.client._session.delete(
-                        self.client._get_url(f"issue/{item}/comment/{op.target}")
-                    ),
-                    **kw,
-                )
-            except NotFound:
-                return WriteResult(op.key, ok=True, target=op.target, detail="already gone")
-            return WriteResult(op.key, ok=True, target=op.target)
-        if op.action in ("label.add", "label.remove"):
-            verb = "add" if op.action == "label.add" else "remove"
-            # An `update` operation, not a rewrite of all labels: concurrent edits survive.
-            payload = {"update": {"labels": [{verb: op.name}]}}
-            self._call(lambda: self._put(f"issue/{item}", payload), **kw)
-            return WriteResult(op.key, ok=True)
-        if op.action == "entity_property.set":
-            value = json.loads(op.value) if op.value else None
-            self._call(lambda: self.client.add_issue_property(item, op.name, value), **kw)
-            return WriteResult(op.key, ok=True)
-        raise ItemError(
-            f"Jira cannot carry out {op.action!r} on {what}",
-            item_id=item,
-            system="jira",
-            scope=op.scope,
-        )
-
-    def _comment_body(self, op: WriteOp) -> Any:
-        """v2 takes wiki markup; v3 only ADF, so op.body is the document as JSON text."""
-        if self.api_version == 3:
-            try:
-                return json.loads(op.body)
-            except ValueError as exc:
-                raise ItemError(
-                    "a v3 comment body must be an ADF document as JSON text",
-                    item_id=op.item_id,
-                    system="jira",
-                    scope=op.scope,
-                ) from exc
-        return op.body
-
-    def _put(self, path: str, payload: dict[str, Any]) -> None:
-        # The client's Resource.update() GETs the resource again after every PUT; one request
-        # is enough. Errors still come out as JIRAError from the client's session.
-        self.client._session.put(self.client._get_url(path), data=json.dumps(payload))
-
-
-def _edited(comment: dict[str, Any]) -> datetime | None:
-    """When a comment was last edited, from Jira's `updated` (or `created`); None if unreadable."""
-    raw = comment.get("updated") or comment.get("created")
-    try:
-        return parse_jira_time(raw) if isinstance(raw, str) else None
-    except ValueError:
-        return None

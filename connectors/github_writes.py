@@ -1,0 +1,122 @@
+"""Carrying out writes on GitHub: comments and labels, and the report's published issue.
+
+Writes use PyGithub's own calls on lazily built objects (no GET before the write). The client
+retries nothing (`retry=None`): a POST that got a 500 or timed out is never re-sent, by PyGithub
+or by us, so a comment cannot be doubled; the engine looks for the marker before re-creating.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from github import GithubException
+from github.IssueComment import IssueComment
+
+from .base import Scope, WriteOp, WriteResult
+from .errors import ItemError, NotFound
+from .github_errors import message
+from .github_session import (
+    ISSUE_PERMISSION,
+    READ_PERMISSION,
+    WRITE_PERMISSION,
+    GithubSession,
+    split_item,
+)
+
+__all__ = ["GithubWrites"]
+
+
+class GithubWrites(GithubSession):
+    """`apply` for GitHub, and `publish_issue` for `handoff report --publish`."""
+
+    def apply(self, op: WriteOp) -> WriteResult:
+        """Carry out one comment or label write on a pull request or issue."""
+        full, number = split_item(op.item_id)
+        scope = Scope(self.system, full)
+        issue = self._repo_obj(full).get_issue(number)  # lazy: no request
+
+        if op.action == "comment.create":
+            made = self._call(
+                scope,
+                lambda: issue.create_comment(op.body),
+                WRITE_PERMISSION,
+                idempotent=False,
+                item_id=op.item_id,
+            )
+            return WriteResult(op.key, True, target=str(made.id))
+        if op.action == "comment.update":
+            path = self._route(f"/repos/{full}/issues/comments/{op.target}")
+            url = f"{self.client.requester.base_url}{path}"
+            comment = IssueComment(self.client.requester, url=url)  # lazy: no request
+            self._call(scope, lambda: comment.edit(op.body), WRITE_PERMISSION, item_id=op.item_id)
+            return WriteResult(op.key, True, target=op.target)
+        if op.action == "comment.delete":
+            # A later duplicate of our comment (a race between two runs); already gone is done.
+            url = f"{self.client.requester.base_url}/repos/{full}/issues/comments/{op.target}"
+            dup = IssueComment(self.client.requester, url=url)  # lazy: no request
+            try:
+                self._call(scope, dup.delete, WRITE_PERMISSION, item_id=op.item_id)
+            except NotFound:
+                return WriteResult(op.key, True, target=op.target, detail="already gone")
+            return WriteResult(op.key, True, target=op.target)
+        if op.action == "label.add":
+            # GitHub's description takes {"labels": [...]}; PyGithub's add_to_labels would send
+            # a bare array, so the request goes through its requester instead.
+            add = {"labels": [op.name]}
+            post = self.client.requester.requestJsonAndCheck
+            self._call(
+                scope,
+                lambda: post("POST", f"{issue.url}/labels", input=add),
+                WRITE_PERMISSION,
+                item_id=op.item_id,
+            )
+            return WriteResult(op.key, True)
+        if op.action == "label.remove":
+
+            def remove() -> str:
+                try:
+                    issue.remove_from_labels(op.name)
+                    return ""
+                except GithubException as e:
+                    if e.status == 404 and "label does not exist" in message(e).lower():
+                        return "label was not on the item"  # the goal state already holds
+                    raise
+
+            detail = self._call(scope, remove, WRITE_PERMISSION, item_id=op.item_id)
+            return WriteResult(op.key, True, detail=detail)
+        raise ItemError(
+            f"cannot {op.action} on GitHub", item_id=op.item_id, system=self.system, scope=full
+        )
+
+    # -- publishing (`handoff report --publish`) ----------------------------------------------
+    def publish_issue(self, repo: str, title: str, body: str, marker: str) -> tuple[int, str, bool]:
+        """Create our one issue in `repo` carrying `marker`, or edit it in place if it exists:
+        (number, url, created).
+
+        It is found among the issues our login opened, oldest first at 100 a page, so one
+        request finds it unless the bot opened a hundred issues before it. `body` must contain
+        `marker`. A create is not retried: after a lost answer, the next run finds it instead.
+        """
+        if marker not in body:
+            raise ValueError("the issue body must carry the marker it is found again by")
+        scope = Scope(self.system, repo)
+        params = {"creator": self.me(), "state": "all", "sort": "created", "direction": "asc"}
+        found: dict[str, Any] | None = None
+        for raw in self._list(scope, f"/repos/{repo}/issues", params, READ_PERMISSION):
+            if "pull_request" not in raw and marker in (raw.get("body") or ""):
+                found = raw
+                break
+        gh_repo = self.client.get_repo(repo)  # lazy: no request
+        if found is None:
+            made = self._call(
+                scope,
+                lambda: gh_repo.create_issue(title=title, body=body),
+                ISSUE_PERMISSION,
+                idempotent=False,
+            )
+            return made.number, made.html_url, True
+        number = int(found["number"])
+        issue = gh_repo.get_issue(number)  # lazy: no request
+        # The state is left alone: a lead who closed the issue keeps it closed.
+        self._call(scope, lambda: issue.edit(title=title, body=body), ISSUE_PERMISSION)
+        return number, str(found.get("html_url") or ""), False

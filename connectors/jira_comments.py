@@ -1,0 +1,87 @@
+"""Reading our marker comment back from a Jira issue, every page of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ._answers import bad, entries, for_item
+from .base import CommentRef, Scope
+from .errors import BadAnswer
+from .jira_session import MAX_PAGES, JiraSession
+from .jira_text import adf_plain_text, id_key, parse_jira_time
+
+__all__ = ["JiraComments"]
+
+COMMENT_PAGE = 100
+
+
+class JiraComments(JiraSession):
+    """Finds the connector's own comment on an issue (oldest first, later ones duplicates)."""
+
+    def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
+        """Our comment on an issue: the oldest by our account with `marker`, later ones in
+        `duplicates`. Every page is read, by startAt and the reported total: Jira may answer
+        fewer comments than asked for, so a short page is not the last."""
+        me = self._myself()["accountId"]
+        ours: list[tuple[int, str, str, datetime | None]] = []
+        start = 0
+        what = f"the comments of issue {item_id}"
+        for _ in range(MAX_PAGES):
+            comments, total = self._comment_page(scope, item_id, start, what)
+            for c in comments:
+                text = adf_plain_text(c.get("body"))
+                if c["author"].get("accountId") == me and marker in text:
+                    cid = str(c["id"])
+                    ours.append((id_key(cid)[0], cid, text, _edited(c)))  # ids grow with time
+            start += len(comments)
+            if start >= total:
+                break
+            if not comments:
+                raise bad("jira", scope.key, what, f"an empty page at {start} of {total}",
+                          item_id=item_id)
+        else:
+            raise bad("jira", scope.key, what, "pages without end", item_id=item_id)
+        if not ours:
+            return None
+        ours.sort()
+        first = ours[0]
+        return CommentRef(id=first[1], text=first[2], duplicates=tuple(o[1] for o in ours[1:]),
+                          updated=first[3])
+
+    def _comment_page(
+        self, scope: Scope, item_id: str, start: int, what: str
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One validated page of an issue's comments, and the total Jira reports."""
+        try:
+            page = self._call(
+                lambda: self.client._get_json(
+                    f"issue/{item_id}/comment",
+                    params={"startAt": start, "maxResults": COMMENT_PAGE},
+                ),
+                scope=scope.key,
+                what=what,
+                item_id=item_id,
+            )
+        except BadAnswer as exc:
+            raise for_item(exc, item_id) from exc
+        kw: dict[str, Any] = {"system": "jira", "scope": scope.key, "what": what,
+                              "item_id": item_id}
+        comments = entries(page, "comments", require=("id", "author"), **kw)
+        total = page.get("total")
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise bad(got="a page without its total", **kw)
+        if any(not isinstance(c["author"], dict) for c in comments):
+            raise bad(got="a comment whose author is not an account", **kw)
+        if start + len(comments) > total:
+            raise bad(got=f"more comments than the total of {total} it reports", **kw)
+        return comments, total
+
+
+def _edited(comment: dict[str, Any]) -> datetime | None:
+    """When a comment was last edited, from Jira's `updated` (or `created`); None if unreadable."""
+    raw = comment.get("updated") or comment.get("created")
+    try:
+        return parse_jira_time(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None

@@ -1,0 +1,78 @@
+"""Carrying out write operations on Jira: comments, labels, entity properties."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .base import WriteOp, WriteResult
+from .errors import ItemError, NotFound
+from .jira_session import JiraSession
+
+__all__ = ["JiraWrites"]
+
+
+class JiraWrites(JiraSession):
+    """`apply` for Jira, one request per operation."""
+
+    def apply(self, op: WriteOp) -> WriteResult:
+        item, what = op.item_id, f"issue {op.item_key or op.item_id}"
+        kw: dict[str, Any] = {"scope": op.scope, "what": what, "item_id": item}
+        if op.action == "comment.create":
+            body = self._comment_body(op)
+            # Not retried on 5xx/timeouts: it may have landed; the engine looks for the marker.
+            created = self._call(
+                lambda: self.client.add_comment(item, body), idempotent=False, **kw
+            )
+            return WriteResult(op.key, ok=True, target=str(created.id))
+        if op.action == "comment.update":
+            body = self._comment_body(op)
+            self._call(lambda: self._put(f"issue/{item}/comment/{op.target}", {"body": body}), **kw)
+            return WriteResult(op.key, ok=True, target=op.target)
+        if op.action == "comment.delete":
+            # A later duplicate of our comment (a race between two runs); already gone is done.
+            try:
+                self._call(
+                    lambda: self.client._session.delete(
+                        self.client._get_url(f"issue/{item}/comment/{op.target}")
+                    ),
+                    **kw,
+                )
+            except NotFound:
+                return WriteResult(op.key, ok=True, target=op.target, detail="already gone")
+            return WriteResult(op.key, ok=True, target=op.target)
+        if op.action in ("label.add", "label.remove"):
+            verb = "add" if op.action == "label.add" else "remove"
+            # An `update` operation, not a rewrite of all labels: concurrent edits survive.
+            payload = {"update": {"labels": [{verb: op.name}]}}
+            self._call(lambda: self._put(f"issue/{item}", payload), **kw)
+            return WriteResult(op.key, ok=True)
+        if op.action == "entity_property.set":
+            value = json.loads(op.value) if op.value else None
+            self._call(lambda: self.client.add_issue_property(item, op.name, value), **kw)
+            return WriteResult(op.key, ok=True)
+        raise ItemError(
+            f"Jira cannot carry out {op.action!r} on {what}",
+            item_id=item,
+            system="jira",
+            scope=op.scope,
+        )
+
+    def _comment_body(self, op: WriteOp) -> Any:
+        """v2 takes wiki markup; v3 only ADF, so op.body is the document as JSON text."""
+        if self.api_version == 3:
+            try:
+                return json.loads(op.body)
+            except ValueError as exc:
+                raise ItemError(
+                    "a v3 comment body must be an ADF document as JSON text",
+                    item_id=op.item_id,
+                    system="jira",
+                    scope=op.scope,
+                ) from exc
+        return op.body
+
+    def _put(self, path: str, payload: dict[str, Any]) -> None:
+        # The client's Resource.update() GETs the resource again after every PUT; one request
+        # is enough. Errors still come out as JIRAError from the client's session.
+        self.client._session.put(self.client._get_url(path), data=json.dumps(payload))
