@@ -11,24 +11,13 @@ PACKAGES = ("connectors", "mapping", "sync")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
-# Being split (issue 12): other engineers are splitting these right now. Remove an entry as
-# its split merges; nothing else may be added here.
-BEING_SPLIT = {
-    "connectors/jira.py",
-    "connectors/github.py",
-    "mapping/rules.py",
-}
-
-
 def _modules() -> list[tuple[str, str]]:
-    """(path from the root, text) of every module checked, allow-listed ones left out."""
-    found = []
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            name = path.relative_to(ROOT).as_posix()
-            if name not in BEING_SPLIT:
-                found.append((name, path.read_text(encoding="utf-8")))
-    return found
+    """(path from the root, text) of every module checked."""
+    return [
+        (path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8"))
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+    ]
 
 
 def test_no_module_is_over_the_limit() -> None:
@@ -50,8 +39,3 @@ def test_no_function_is_over_the_limit() -> None:
                     long.append(f"{name}:{node.lineno} {node.name}: {size} lines")
     assert not long, f"over {MAX_FUNCTION_LINES} lines; extract helpers:\n" + "\n".join(long)
 
-
-def test_the_allow_list_names_only_files_that_exist() -> None:
-    # A split that renames or removes a file must take its entry with it.
-    missing = sorted(name for name in BEING_SPLIT if not (ROOT / name).exists())
-    assert not missing, missing
