@@ -157,6 +157,7 @@ class GithubService(CommentRoutes, RateLimits):
             it.state = fields["state"]
             it.closed = now if it.state == "closed" else None
         r.touch(it, now)
+        return self._r(req).issue(r, it)
 
     # -- routes: users, orgs, rate limit ---------------------------------------------------
     @route("GET", r"/api/v3/user")
