@@ -204,3 +204,17 @@ def test_sync_every_stops_at_once_on_a_broken_config(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     assert out.returncode == 2 and "not valid TOML" in out.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_error_line(tmp_path: Path) -> None:
+    """`handoff --help | head -1`: when the reader goes away, the command ends quietly."""
+    proc = subprocess.Popen(
+        [*HANDOFF, "report", "--state", str(tmp_path / "none.db"), "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the command writes
+    _, err = proc.communicate(timeout=60)
+    assert b"unexpected error" not in err and b"Traceback" not in err, err

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -136,6 +137,11 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             report_error(HandoffSyncError("stopped by SIGINT (Ctrl-C)."), as_json)
             sys.exit(EXIT_SIGNAL["SIGINT"])
+        except BrokenPipeError:
+            # The reader went away (`handoff status | head`): nothing to say, and nowhere to
+            # say it. Point stdout at devnull so the interpreter's final flush stays quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_OK)
         except Exception as exc:
             sys.exit(report_error(unexpected(exc), as_json))
 
