@@ -25,6 +25,7 @@ __all__ = [
     "Posted",
     "dump_state",
     "handoff",
+    "post_as_bot",
     "posted_comments",
     "run_sync",
 ]
@@ -148,3 +149,23 @@ def dump_state(path: Path) -> list[str]:
     finally:
         con.close()
     return rows
+
+
+def post_as_bot(sb: Sandbox, system: str, text: str, *, jira: str, github: int, page: str) -> str:
+    """A comment by our own account (the write tokens) on Jira issue `jira`, acme/web PR
+    `github` or Notion page `page`, made through the service's API; its id."""
+    if system == "jira":
+        auth = (JIRA_EMAIL, "sandbox-jira-write")
+        r = requests.post(f"{sb.url}/rest/api/2/issue/{jira}/comment", json={"body": text},
+                          auth=auth, timeout=5)  # fmt: skip
+    elif system == "github":
+        headers = {"Authorization": "token sandbox-github-write"}
+        r = requests.post(f"{sb.url}/api/v3/repos/acme/web/issues/{github}/comments",
+                          json={"body": text}, headers=headers, timeout=5)  # fmt: skip
+    else:
+        headers = {"Authorization": "Bearer sandbox-notion-write", "Notion-Version": "2025-09-03"}
+        rich = [{"type": "text", "text": {"content": text}}]
+        r = requests.post(f"{sb.url}/v1/comments", headers=headers, timeout=5,
+                          json={"parent": {"page_id": page}, "rich_text": rich})  # fmt: skip
+    r.raise_for_status()
+    return str(r.json()["id"])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 from engine_fixtures import DB_ID, workspace, write_config
-from fault_helpers import MARKER, run_sync
+from fault_helpers import MARKER, post_as_bot, run_sync
 
 from connectors import errors
 from connectors._retry import FAST_POLICY
@@ -28,9 +28,8 @@ SCOPES = {
     "notion": Scope("notion", DB_ID),
 }
 ITEM = {"jira": "10000", "github": "acme/web#1", "notion": PAGE}
+ON = {"jira": "EXP-1", "github": 1, "page": PAGE}  # where post_as_bot comments
 JIRA_AUTH = (JIRA_EMAIL, "sandbox-jira-write")
-GH_HEADERS = {"Authorization": "token sandbox-github-write"}
-NOTION_HEADERS = {"Authorization": "Bearer sandbox-notion-write", "Notion-Version": "2025-09-03"}
 
 
 def _connectors(sb: Sandbox, tmp_path: Path) -> dict[str, Any]:
@@ -38,22 +37,6 @@ def _connectors(sb: Sandbox, tmp_path: Path) -> dict[str, Any]:
     conns = connect(settings, policy=FAST_POLICY)
     assert not conns.errors, conns.errors
     return conns.connectors
-
-
-def _comment_as_bot(sb: Sandbox, system: str, text: str) -> str:
-    """A comment written by our own account, through the service's API; its id."""
-    if system == "jira":
-        r = requests.post(f"{sb.url}/rest/api/2/issue/EXP-1/comment", json={"body": text},
-                          auth=JIRA_AUTH, timeout=5)  # fmt: skip
-    elif system == "github":
-        r = requests.post(f"{sb.url}/api/v3/repos/acme/web/issues/1/comments",
-                          json={"body": text}, headers=GH_HEADERS, timeout=5)  # fmt: skip
-    else:
-        rich = [{"type": "text", "text": {"content": text}}]
-        r = requests.post(f"{sb.url}/v1/comments", headers=NOTION_HEADERS, timeout=5,
-                          json={"parent": {"page_id": PAGE}, "rich_text": rich})  # fmt: skip
-    r.raise_for_status()
-    return str(r.json()["id"])
 
 
 def _jira_markers(sb: Sandbox, key: str) -> list[str]:
@@ -79,7 +62,7 @@ def test_jira_comment_pages_capped_below_what_was_asked_are_read_to_the_total(
     tmp_path: Path,
 ) -> None:
     with Sandbox(_with_comments(60, cap=50)) as sb:
-        ours = _comment_as_bot(sb, "jira", f"{MARKER}abc check")
+        ours = post_as_bot(sb, "jira", f"{MARKER}abc check", **ON)
         conn = _connectors(sb, tmp_path)["jira"]
         sb.clear_log()
 
@@ -149,9 +132,9 @@ def test_find_comment_returns_the_oldest_of_ours_and_the_others_as_duplicates(
     system: str, tmp_path: Path
 ) -> None:
     with Sandbox(workspace()) as sb:
-        first = _comment_as_bot(sb, system, f"{MARKER}abc first")
-        second = _comment_as_bot(sb, system, f"{MARKER}abc second")
-        third = _comment_as_bot(sb, system, f"{MARKER}abc third")
+        first = post_as_bot(sb, system, f"{MARKER}abc first", **ON)
+        second = post_as_bot(sb, system, f"{MARKER}abc second", **ON)
+        third = post_as_bot(sb, system, f"{MARKER}abc third", **ON)
         conn = _connectors(sb, tmp_path)[system]
 
         found = conn.find_comment(SCOPES[system], ITEM[system], f"{MARKER}abc")
@@ -186,7 +169,7 @@ def test_a_renamed_repository_is_followed_with_every_pull_and_its_comments(
         conn = _connectors(sb, tmp_path)["github"]
         with sb.lock:
             sb.github.repos["acme/web"].items[2].state = "closed"
-        ours = _comment_as_bot(sb, "github", f"{MARKER}abc check")
+        ours = post_as_bot(sb, "github", f"{MARKER}abc check", **ON)
         before = {i.id: i.uid for i in conn.pull(SCOPES["github"], None)}
         sb.github.rename("acme/web", "acme/shop")
 

@@ -7,34 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 from engine_fixtures import workspace, write_config
-from fault_helpers import posted_comments, run_sync
+from fault_helpers import post_as_bot, posted_comments, run_sync
 
-from connectors.sandbox import JIRA_EMAIL, Sandbox
+from connectors.sandbox import Sandbox
 from sync.settings import load_settings
 from sync.writeback.render import marker_for
 
 PAGE = "9a8b7c6d-0000-4000-8000-0000000000a1"
-JIRA_AUTH = (JIRA_EMAIL, "sandbox-jira-write")
-GH_HEADERS = {"Authorization": "token sandbox-github-write"}
-NOTION_HEADERS = {"Authorization": "Bearer sandbox-notion-write", "Notion-Version": "2025-09-03"}
-
-
-def _post_as_bot(sb: Sandbox, system: str, text: str) -> str:
-    """A comment by our own account on EXP-2, PR #2 or the Notion page; its id."""
-    if system == "jira":
-        r = requests.post(f"{sb.url}/rest/api/2/issue/EXP-2/comment", json={"body": text},
-                          auth=JIRA_AUTH, timeout=5)  # fmt: skip
-    elif system == "github":
-        r = requests.post(f"{sb.url}/api/v3/repos/acme/web/issues/2/comments",
-                          json={"body": text}, headers=GH_HEADERS, timeout=5)  # fmt: skip
-    else:
-        rich = [{"type": "text", "text": {"content": text}}]
-        r = requests.post(f"{sb.url}/v1/comments", headers=NOTION_HEADERS, timeout=5,
-                          json={"parent": {"page_id": PAGE}, "rich_text": rich})  # fmt: skip
-    r.raise_for_status()
-    return str(r.json()["id"])
+ON = {"jira": "EXP-2", "github": 2, "page": PAGE}  # where post_as_bot comments
 
 
 def _ours(sb: Sandbox, system: str, marker: str) -> list[tuple[str, str]]:
@@ -60,8 +41,8 @@ def test_two_of_our_comments_on_one_item_become_the_oldest_up_to_date(
             "notion": PAGE,
         }[system]
         marker = marker_for(system, uid)
-        oldest = _post_as_bot(sb, system, f"Old findings.\n\n{marker}/0123456789")
-        newer = _post_as_bot(sb, system, f"Old findings, again.\n\n{marker}/9876543210")
+        oldest = post_as_bot(sb, system, f"Old findings.\n\n{marker}/0123456789", **ON)
+        newer = post_as_bot(sb, system, f"Old findings, again.\n\n{marker}/9876543210", **ON)
         settings = load_settings(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"))
 
         first = run_sync(settings)
