@@ -23,6 +23,7 @@ __all__ = [
     "WriteAction",
     "WriteOp",
     "WriteResult",
+    "content_digest",
 ]
 
 SYSTEMS = ("jira", "github", "notion")
@@ -148,12 +149,46 @@ class WriteOp:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write did: `target` is the comment id it created or edited."""
+    """What a write did: `target` is the comment id it created or edited.
+
+    `updated` is the item's edit time after the write, as the write's own answer shows it
+    (None when the answer does not say); `fields` are item fields as the answer shows them
+    (a Notion property we set). The state takes both, so the next pull sees our echo as no
+    change (see `content_digest`).
+    """
 
     op_key: str
     ok: bool
     target: str = ""
     detail: str = ""
+    updated: datetime | None = None
+    fields: Mapping[str, Any] | None = None
+
+
+# Fields that are not content: edit times (ours move them too), comments (our own marker
+# comment and its count), and labels (compared as `SourceItem.labels`, which the state keeps
+# current after our label writes).
+_NOT_CONTENT: dict[str, frozenset[str]] = {
+    "jira": frozenset({"updated", "comment", "labels"}),
+    "github": frozenset({"updated_at", "comments", "labels"}),
+}
+# Notion property types that move with every edit of the page, our own included.
+_EDIT_STAMPS = frozenset({"last_edited_time", "last_edited_by"})
+
+
+def content_digest(item: SourceItem) -> str:
+    """A digest of what the rules and plan read of `item`: its fields, labels (as a set),
+    title, key, url, kind, state and uid; not its edit time nor our comment on it."""
+    skip = _NOT_CONTENT.get(item.system, frozenset())
+    fields = {
+        k: v
+        for k, v in item.fields.items()
+        if k not in skip and not (isinstance(v, dict) and v.get("type") in _EDIT_STAMPS)
+    }
+    parts = [fields, sorted(item.labels), item.title, item.key, item.url, item.kind,
+             item.state, item.uid]  # fmt: skip
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Connector(Protocol):

@@ -179,7 +179,7 @@ def test_upsert_and_iterate_stream_100k_items(state: SqliteStore) -> None:
             )
 
     run = state.start_run(T0)
-    assert state.upsert_items(many(), run, T0) == 100_000
+    assert len(state.upsert_items(many(), run, T0)) == 100_000  # all new, all changed
     seen = 0
     for got in state.iter_items(system="github"):
         seen += 1
@@ -455,11 +455,30 @@ def test_our_own_write_back_is_not_activity_but_a_later_edit_is() -> None:
         s.outbox_plan(op, 2, wrote)
         s.outbox_sending(op, 2, wrote)
         s.outbox_done(op, 2, wrote)
-        echo = replace(item, updated=wrote + timedelta(seconds=1))
-        s.upsert_items([echo], 3, wrote + timedelta(minutes=5))
+        # The echo shows our label, so its content is what the state holds: no change.
+        echo = replace(item, updated=wrote + timedelta(seconds=1), labels=("handoff:stale",))
+        assert s.upsert_items([echo], 3, wrote + timedelta(minutes=5)) == set()
         (stored,) = s.iter_items()
         assert stored.updated == echo.updated and stored.activity == t0
         edit = replace(item, updated=wrote + timedelta(hours=1))
         s.upsert_items([edit], 4, wrote + timedelta(hours=2))
+        (stored,) = s.iter_items()
+        assert stored.updated == edit.updated and stored.activity is None  # activity = updated
+
+
+def test_a_content_change_inside_our_quiet_window_is_a_persons_activity() -> None:
+    """The quiet window after our write hides our echo, not a person's edit of the content."""
+    t0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    with SqliteStore.memory() as s:
+        item = SourceItem("jira", "jira:EXP", "1", "EXP-1", "u", "issue", t0, title="A")
+        s.upsert_items([item], 1, t0)
+        op = WriteOp("jira", "jira:EXP", "1", "EXP-1", "label.add", name="handoff:stale")
+        wrote = t0 + timedelta(days=9)
+        s.outbox_plan(op, 2, wrote)
+        s.outbox_sending(op, 2, wrote)
+        s.outbox_done(op, 2, wrote)
+        edit = replace(item, updated=wrote + timedelta(seconds=30), labels=("handoff:stale",),
+                       title="B")  # fmt: skip
+        assert s.upsert_items([edit], 3, wrote + timedelta(minutes=1)) == {("jira", "1")}
         (stored,) = s.iter_items()
         assert stored.updated == edit.updated and stored.activity is None  # activity = updated

@@ -7,7 +7,9 @@ For every op, in this order:
     3. a comment.create on an item whose comment we do not know: ask the system for our
        marker first; if it is there, edit it (or do nothing when the text already matches)
     4. connector.apply, paced under the system's write budget
-    5. one transaction: outbox "done" + audit row + our comment's id and body / the labels
+    5. one transaction: outbox "done" + audit row + our comment's id and body + the item
+       as the write left it (labels, the answer's fields and edit time), so the next pull
+       sees our echo as no change
 
 A crash between any two steps leaves either nothing sent (the next run sends it) or a write
 the next run finds again (step 3, or the labels in the fresh pull), so nothing is doubled and
@@ -260,6 +262,7 @@ class _SystemRun:
             target=result.target or sent.target,
             detail=detail,
             sent=sent,
+            answer=result,  # the item's new edit time and fields: its echo is no change
         )
         return "done"
 

@@ -45,7 +45,10 @@ class ScopeOutcome:
     full: bool = False  # pulled without a cursor: every item of the scope came back
     unreached: bool = False  # its system could not even be opened (see sync.engine.connect)
     transient: bool = False  # the error was an outage (refused, 5xx, timeout): try again later
-    changed: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
+    seen: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
+    # ids of the pulled items whose content or state differs from the stored row (new ones
+    # included): what makes work. Overlap windows and our own writes' echo are not in it.
+    changed: set[str] = field(default_factory=set, repr=False)
 
 
 def blind_scopes(
@@ -114,7 +117,7 @@ def mark_gone(state: Store, outcomes: Sequence[ScopeOutcome]) -> None:
         gone = [
             i
             for i in state.iter_items(scope=out.scope)
-            if i.state == "present" and i.id not in out.changed
+            if i.state == "present" and i.id not in out.seen
         ]
         for item in gone:
             log.info("%s %s is no longer in %s: marked deleted", item.system, item.key, out.scope)

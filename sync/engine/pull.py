@@ -64,7 +64,10 @@ def pull(
         if out.error:
             log.warning("pull of %s failed: %s", out.scope, out.error)
         else:
-            log.info("pulled %d changed items from %s", out.pulled, out.scope)
+            log.info(
+                "pulled %d items from %s, %d of them changed", out.pulled, out.scope,
+                len(out.changed),
+            )
     return list(outcomes.values())
 
 
@@ -96,15 +99,15 @@ def _store_from(
 ) -> None:
     """Take items off the queue into the store until every scope has ended."""
     pending = set(outcomes)
-    batch: list[SourceItem] = []
+    batch: list[tuple[str, SourceItem]] = []
     total = 0
     while pending:
         key, payload = q.get()
         if isinstance(payload, SourceItem):
-            batch.append(payload)
+            batch.append((key, payload))
             _count(outcomes[key], payload)
             if len(batch) >= _BATCH:
-                state.upsert_items(batch, run_id, now)
+                _store(state, batch, outcomes, run_id, now)
                 total += len(batch)
                 batch = []
                 progress("pull", total, 0)
@@ -112,14 +115,29 @@ def _store_from(
         pending.discard(key)
         _end(outcomes[key], payload)
     if batch:
-        state.upsert_items(batch, run_id, now)
+        _store(state, batch, outcomes, run_id, now)
         total += len(batch)
     progress("pull", total, total)
 
 
+def _store(
+    state: Store,
+    batch: list[tuple[str, SourceItem]],
+    outcomes: Mapping[str, ScopeOutcome],
+    run_id: int,
+    now: datetime,
+) -> None:
+    """Store a batch of (scope key, item); only the items whose content or state differs
+    from the stored row count as changed (overlap windows and our own writes' echo do not)."""
+    changed = state.upsert_items((item for _, item in batch), run_id, now)
+    for key, item in batch:
+        if (item.system, item.id) in changed:
+            outcomes[key].changed.add(item.id)
+
+
 def _count(out: ScopeOutcome, item: SourceItem) -> None:
     out.pulled += 1
-    out.changed.add(item.id)
+    out.seen.add(item.id)
     if out.newest is None or item.updated > out.newest:
         out.newest = item.updated
 

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from connectors.base import Cursor, SourceItem, WriteOp
+from connectors.base import Cursor, SourceItem, WriteOp, WriteResult
 from sync.store.rows import (
     AuditRow,
     FindingLike,
@@ -48,7 +48,9 @@ class Store(Protocol):
     def status(self, *, runs: int = 5) -> Status: ...
 
     # --- items ---------------------------------------------------------------------------
-    def upsert_items(self, items: Iterable[SourceItem], run_id: int, now: datetime) -> int: ...
+    def upsert_items(
+        self, items: Iterable[SourceItem], run_id: int, now: datetime
+    ) -> set[tuple[str, str]]: ...
     def mark_item(self, system: str, item_id: str, state: str) -> None: ...
     def set_activity(
         self, system: str, item_id: str, activity: datetime, *, echo: datetime
@@ -122,6 +124,7 @@ class Store(Protocol):
         result: str = "done",
         detail: str = "",
         sent: WriteOp | None = None,
+        answer: WriteResult | None = None,
     ) -> None: ...
     def outbox_failed(
         self, op: WriteOp, run_id: int, now: datetime, error: str, *, attempted: bool = True

@@ -8,10 +8,10 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import WriteOp
+from connectors.base import WriteOp, WriteResult
 from connectors.errors import scrub
 from sync.store.rows import AuditRow, OutboxRow, StoredComment, iso, op_from_json, parse_dt
-from sync.store.sqlite.schema import StateBase
+from sync.store.sqlite.items import ItemRows
 
 __all__ = ["ECHO_GRACE", "OutboxLedger"]
 
@@ -20,8 +20,8 @@ __all__ = ["ECHO_GRACE", "OutboxLedger"]
 ECHO_GRACE = timedelta(minutes=2)
 
 
-class OutboxLedger(StateBase):
-    """The outbox, audit and comment verbs of `State`."""
+class OutboxLedger(ItemRows):
+    """The outbox, audit and comment verbs of `State` (a write's echo goes to the item rows)."""
 
     # --- our comments --------------------------------------------------------------------
 
@@ -154,9 +154,11 @@ class OutboxLedger(StateBase):
         result: str = "done",
         detail: str = "",
         sent: WriteOp | None = None,
+        answer: WriteResult | None = None,
     ) -> None:
         """In one transaction: the op is done, the audit says so, and what we wrote is
-        remembered (our comment's id and exact body, or the item's labels).
+        remembered (our comment's id and exact body; the item as the write left it: its
+        labels, the fields and edit time the `answer` showed, so its echo is no change).
 
         `sent` is the write actually sent when it differs from the plan (a create that became
         an update of the comment found by its marker); the audit records that one.
@@ -172,8 +174,8 @@ class OutboxLedger(StateBase):
             self._quiet(op, now)
             if op.action in ("comment.create", "comment.update") and target:
                 self.record_comment(op.system, op.item_id, target, op.body, now, op_key=op.key)
-            elif op.action in ("label.add", "label.remove"):
-                self._relabel(op)
+            if answer is not None or op.action in ("label.add", "label.remove"):
+                self._echo(op, answer)
 
     def _quiet(self, op: WriteOp, now: datetime) -> None:
         # Our write moves the item's `updated`; until a little after it, that is not activity.
@@ -249,18 +251,6 @@ class OutboxLedger(StateBase):
                 "SELECT labels FROM items WHERE system = ? AND id = ?", [system, item_id]
             ).fetchone()
         return tuple(json.loads(row[0] or "[]")) if row else None
-
-    def _relabel(self, op: WriteOp) -> None:
-        labels = self.item_labels(op.system, op.item_id)
-        if labels is None:
-            return
-        new = [x for x in labels if x != op.name]
-        if op.action == "label.add":
-            new.append(op.name)
-        self.db.execute(
-            "UPDATE items SET labels = ? WHERE system = ? AND id = ?",
-            [json.dumps(new), op.system, op.item_id],
-        )
 
     def audit(self, *, op_key: str | None = None, run_id: int | None = None) -> list[AuditRow]:
         sql = (

@@ -51,6 +51,14 @@ def _item_uid(db: Database) -> None:
     db.execute("ALTER TABLE items ADD COLUMN uid TEXT")
 
 
+@migrations(name="0006_item_digest")
+def _item_digest(db: Database) -> None:
+    # digest: the item's content as the rules and plan read it, without edit times or our
+    # comment; a pull counts an item as changed only when it differs (sync.store.sqlite.items).
+    # Rows stored before have none and count as changed once.
+    db.execute("ALTER TABLE items ADD COLUMN digest TEXT")
+
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,

@@ -34,14 +34,14 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
-from connectors.base import CommentRef, Cursor, SourceItem
+from connectors.base import Cursor
 from connectors.errors import StateError
 from sync.store.rows import RecordLike, iso
 from sync.store.sqlite.errors import state_error
@@ -53,9 +53,6 @@ from sync.store.sqlite.schema import migrations
 __all__ = ["SqliteStore"]
 
 log = logging.getLogger(__name__)
-
-_BATCH = 1000  # rows per transaction when streaming items in or out
-
 
 def _open_read_only(where: Path) -> sqlite3.Connection:
     """A read-only connection to the file; on a read-only folder (no room for SQLite's shared
@@ -177,81 +174,6 @@ class SqliteStore(FindingsHistory, OutboxLedger, Reads):
                 [iso(now), outcome, json.dumps(dict(counts), default=str), run_id],
             )
 
-    # --- items ---------------------------------------------------------------------------
-
-    def upsert_items(self, items: Iterable[SourceItem], run_id: int, now: datetime) -> int:
-        """Store pulled items, streaming in batches; first_seen survives updates."""
-        seen = iso(now)
-        count = 0
-        batch: list[tuple[Any, ...]] = []
-        for item in items:
-            batch.append(_item_row(item, seen, run_id))
-            if len(batch) >= _BATCH:
-                count += self._write_items(batch)
-                batch = []
-        if batch:
-            count += self._write_items(batch)
-        return count
-
-    def _write_items(self, rows: list[tuple[Any, ...]]) -> int:
-        # Plain SQL rather than upsert_all: the update must leave first_seen alone.
-        with self._lock, self.db.atomic():
-            self.db.conn.executemany(_UPSERT_ITEM, rows)
-        return len(rows)
-
-    def mark_item(self, system: str, item_id: str, state: str) -> None:
-        """Record that an item is deleted or out of our reach; the next pull that returns it
-        makes it present again."""
-        with self._lock, self.db.atomic():
-            self.db.execute(
-                "UPDATE items SET state = ? WHERE system = ? AND id = ?", [state, system, item_id]
-            )
-
-    def set_activity(
-        self, system: str, item_id: str, activity: datetime, *, echo: datetime
-    ) -> None:
-        """A person's last activity read back from our own marker; an `updated` up to `echo`
-        is our write-back, not activity (sync.engine.own_writes)."""
-        with self._lock, self.db.atomic():
-            self.db.execute(
-                "UPDATE items SET activity = ?, quiet_until = MAX(COALESCE(quiet_until, ''), ?) "
-                "WHERE system = ? AND id = ?",
-                [iso(activity), iso(echo), system, item_id],
-            )
-
-    def iter_items(
-        self, *, system: str | None = None, scope: str | None = None
-    ) -> Iterator[SourceItem]:
-        """Every stored item, read a batch at a time so 100,000 items never sit in memory."""
-        where, params = [], []
-        if system:
-            where.append("system = ?")
-            params.append(system)
-        if scope:
-            where.append("scope = ?")
-            params.append(scope)
-        last: tuple[str, str] = ("", "")
-        while True:
-            cond = " AND ".join([*where, "(system, id) > (?, ?)"])
-            with self._lock:
-                rows = self.db.execute(
-                    f"SELECT {_ITEM_COLS} FROM items WHERE {cond} ORDER BY system, id LIMIT ?",
-                    [*params, *last, _BATCH],
-                ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield _item_from_row(row)
-            last = (rows[-1][0], rows[-1][2])
-
-    def item(self, system: str, item_id: str) -> SourceItem | None:
-        """One stored item, whatever its state; None if never stored."""
-        with self._lock:
-            row = self.db.execute(
-                f"SELECT {_ITEM_COLS} FROM items WHERE system = ? AND id = ?", [system, item_id]
-            ).fetchone()
-        return _item_from_row(row) if row else None
-
     # --- records -------------------------------------------------------------------------
 
     def upsert_records(self, records: Iterable[RecordLike], now: datetime) -> int:
@@ -325,70 +247,3 @@ class SqliteStore(FindingsHistory, OutboxLedger, Reads):
                 self.db.execute("DELETE FROM cursors")
             else:
                 self.db.execute("DELETE FROM cursors WHERE scope = ?", [scope_key])
-
-_ITEM_COLS = (
-    "system, scope, id, key, url, kind, title, updated, fields, labels, comment_id, "
-    "comment_text, state, activity, uid"
-)
-
-_UPSERT_ITEM = (
-    "INSERT INTO items (system, scope, id, key, url, kind, title, updated, fields, labels, "
-    "comment_id, comment_text, state, first_seen, last_seen, run_id, activity, uid) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT(system, id) DO UPDATE SET scope = excluded.scope, key = excluded.key, "
-    "url = excluded.url, kind = excluded.kind, title = excluded.title, "
-    "updated = excluded.updated, fields = excluded.fields, labels = excluded.labels, "
-    "comment_id = excluded.comment_id, comment_text = excluded.comment_text, "
-    "state = excluded.state, last_seen = excluded.last_seen, run_id = excluded.run_id, "
-    "uid = excluded.uid, "
-    # A newer `updated` inside the quiet window after our own write is its echo: keep the
-    # person's last activity. (ISO UTC text compares in time order.)
-    "activity = CASE WHEN items.quiet_until IS NOT NULL AND excluded.updated <= items.quiet_until "
-    "THEN COALESCE(items.activity, items.updated) ELSE excluded.updated END"
-)
-
-
-def _item_row(item: SourceItem, seen: str, run_id: int) -> tuple[Any, ...]:
-    comment = item.comment
-    return (
-        item.system,
-        item.scope,
-        item.id,
-        item.key,
-        item.url,
-        item.kind,
-        item.title,
-        iso(item.updated),
-        json.dumps(dict(item.fields), default=str),
-        json.dumps(list(item.labels)),
-        comment.id if comment else None,
-        comment.text if comment else None,
-        item.state,
-        seen,
-        seen,
-        run_id,
-        iso(item.updated),  # a new item's activity is its last update
-        item.uid or None,
-    )
-
-
-def _item_from_row(row: tuple[Any, ...]) -> SourceItem:
-    system, scope, item_id, key, url, kind, title, updated = row[:8]
-    fields, labels, comment_id, comment_text, state, activity, uid = row[8:]
-    return SourceItem(
-        system=system,
-        scope=scope,
-        id=item_id,
-        key=key or "",
-        url=url or "",
-        kind=kind or "",
-        updated=datetime.fromisoformat(updated),
-        title=title or "",
-        fields=json.loads(fields or "{}"),
-        labels=tuple(json.loads(labels or "[]")),
-        comment=CommentRef(comment_id, comment_text or "") if comment_id else None,
-        state=state,
-        # Only set when it differs: our own write-back moved `updated` since a person's change.
-        activity=datetime.fromisoformat(activity) if activity and activity != updated else None,
-        uid=uid or "",
-    )
