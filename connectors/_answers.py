@@ -20,6 +20,7 @@ __all__ = [
     "PageTokens",
     "ServerClock",
     "check_redirect",
+    "date_header",
     "describe",
     "entries",
     "for_item",
@@ -146,6 +147,22 @@ class PageTokens:
         self.seen.add(token)
 
 
+def date_header(headers: Any) -> datetime | None:
+    """The time an answer's `Date` header gives (UTC, to the second), or None."""
+    value = None
+    if headers is not None:
+        value = headers.get("Date") or headers.get("date")
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
 class ServerClock:
     """The service's clock, from the `Date` header of its latest answer."""
 
@@ -153,18 +170,9 @@ class ServerClock:
         self.latest: datetime | None = None
 
     def saw(self, headers: Any) -> None:
-        value = None
-        if headers is not None:
-            value = headers.get("Date") or headers.get("date")
-        if not value:
-            return
-        try:
-            when = parsedate_to_datetime(str(value))
-        except (TypeError, ValueError, IndexError):
-            return
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        self.latest = when.astimezone(UTC)
+        when = date_header(headers)
+        if when is not None:
+            self.latest = when
 
     def hook(self) -> Callable[..., Any]:
         """A requests response hook that records the clock."""

@@ -7,11 +7,13 @@ or by us, so a comment cannot be doubled; the engine looks for the marker before
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from github import GithubException
 from github.IssueComment import IssueComment
 
+from ._answers import date_header
 from .base import Scope, WriteOp, WriteResult
 from .errors import ItemError, NotFound
 from .github_errors import message
@@ -24,6 +26,13 @@ from .github_session import (
 )
 
 __all__ = ["GithubWrites"]
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    """PyGithub's times are UTC; older versions give them naive."""
+    if when is None:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 class GithubWrites(GithubSession):
@@ -43,13 +52,15 @@ class GithubWrites(GithubSession):
                 idempotent=False,
                 item_id=op.item_id,
             )
-            return WriteResult(op.key, True, target=str(made.id))
+            # The answer's updated_at is the issue's too: our echo in the next pull.
+            return WriteResult(op.key, True, target=str(made.id), updated=_utc(made.updated_at))
         if op.action == "comment.update":
             path = self._route(f"/repos/{full}/issues/comments/{op.target}")
             url = f"{self.client.requester.base_url}{path}"
             comment = IssueComment(self.client.requester, url=url)  # lazy: no request
             self._call(scope, lambda: comment.edit(op.body), WRITE_PERMISSION, item_id=op.item_id)
-            return WriteResult(op.key, True, target=op.target)
+            # edit() took the answer's attributes: reading updated_at costs no request.
+            return WriteResult(op.key, True, target=op.target, updated=_utc(comment.updated_at))
         if op.action == "comment.delete":
             # A later duplicate of our comment (a race between two runs); already gone is done.
             url = f"{self.client.requester.base_url}/repos/{full}/issues/comments/{op.target}"
@@ -60,17 +71,7 @@ class GithubWrites(GithubSession):
                 return WriteResult(op.key, True, target=op.target, detail="already gone")
             return WriteResult(op.key, True, target=op.target)
         if op.action == "label.add":
-            # GitHub's description takes {"labels": [...]}; PyGithub's add_to_labels would send
-            # a bare array, so the request goes through its requester instead.
-            add = {"labels": [op.name]}
-            post = self.client.requester.requestJsonAndCheck
-            self._call(
-                scope,
-                lambda: post("POST", f"{issue.url}/labels", input=add),
-                WRITE_PERMISSION,
-                item_id=op.item_id,
-            )
-            return WriteResult(op.key, True)
+            return self._add_label(op, scope, issue.url)
         if op.action == "label.remove":
 
             def remove() -> str:
@@ -87,6 +88,20 @@ class GithubWrites(GithubSession):
         raise ItemError(
             f"cannot {op.action} on GitHub", item_id=op.item_id, system=self.system, scope=full
         )
+
+    def _add_label(self, op: WriteOp, scope: Scope, issue_url: str) -> WriteResult:
+        # GitHub's description takes {"labels": [...]}; PyGithub's add_to_labels would send
+        # a bare array, so the request goes through its requester instead.
+        add = {"labels": [op.name]}
+        post = self.client.requester.requestJsonAndCheck
+        headers, _ = self._call(
+            scope,
+            lambda: post("POST", f"{issue_url}/labels", input=add),
+            WRITE_PERMISSION,
+            item_id=op.item_id,
+        )
+        # The answer is the label list, no issue: its Date is when the issue moved.
+        return WriteResult(op.key, True, updated=date_header(headers))
 
     # -- publishing (`handoff report --publish`) ----------------------------------------------
     def publish_issue(self, repo: str, title: str, body: str, marker: str) -> tuple[int, str, bool]:

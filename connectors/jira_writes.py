@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from ._answers import date_header
 from .base import WriteOp, WriteResult
 from .errors import ItemError, NotFound
 from .jira_session import JiraSession
+from .jira_text import parse_jira_time
 
 __all__ = ["JiraWrites"]
 
@@ -24,11 +27,15 @@ class JiraWrites(JiraSession):
             created = self._call(
                 lambda: self.client.add_comment(item, body), idempotent=False, **kw
             )
-            return WriteResult(op.key, ok=True, target=str(created.id))
+            # The comment's `updated` is the issue's too: our echo in the next pull.
+            when = _time((created.raw or {}).get("updated"))
+            return WriteResult(op.key, ok=True, target=str(created.id), updated=when)
         if op.action == "comment.update":
             body = self._comment_body(op)
-            self._call(lambda: self._put(f"issue/{item}/comment/{op.target}", {"body": body}), **kw)
-            return WriteResult(op.key, ok=True, target=op.target)
+            answer = self._call(
+                lambda: self._put(f"issue/{item}/comment/{op.target}", {"body": body}), **kw
+            )
+            return WriteResult(op.key, ok=True, target=op.target, updated=_answer_time(answer))
         if op.action == "comment.delete":
             # A later duplicate of our comment (a race between two runs); already gone is done.
             try:
@@ -45,12 +52,15 @@ class JiraWrites(JiraSession):
             verb = "add" if op.action == "label.add" else "remove"
             # An `update` operation, not a rewrite of all labels: concurrent edits survive.
             payload = {"update": {"labels": [{verb: op.name}]}}
-            self._call(lambda: self._put(f"issue/{item}", payload), **kw)
-            return WriteResult(op.key, ok=True)
+            answer = self._call(lambda: self._put(f"issue/{item}", payload), **kw)
+            # 204 without a body: its Date is when the issue moved (to the second).
+            return WriteResult(op.key, ok=True, updated=_answer_time(answer))
         if op.action == "entity_property.set":
             value = json.loads(op.value) if op.value else None
             self._call(lambda: self.client.add_issue_property(item, op.name, value), **kw)
-            return WriteResult(op.key, ok=True)
+            # Properties do not move `updated`; the search reads the ones we ask it for back.
+            shown = {"_properties": {op.name: value}} if op.name in self.properties else None
+            return WriteResult(op.key, ok=True, fields=shown)
         raise ItemError(
             f"Jira cannot carry out {op.action!r} on {what}",
             item_id=item,
@@ -72,7 +82,26 @@ class JiraWrites(JiraSession):
                 ) from exc
         return op.body
 
-    def _put(self, path: str, payload: dict[str, Any]) -> None:
+    def _put(self, path: str, payload: dict[str, Any]) -> Any:
         # The client's Resource.update() GETs the resource again after every PUT; one request
         # is enough. Errors still come out as JIRAError from the client's session.
-        self.client._session.put(self.client._get_url(path), data=json.dumps(payload))
+        return self.client._session.put(self.client._get_url(path), data=json.dumps(payload))
+
+
+def _time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_jira_time(text)
+    except ValueError:
+        return None
+
+
+def _answer_time(response: Any) -> datetime | None:
+    """The edit time an answer shows: its body's `updated` (a comment), else its Date."""
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        body = None
+    shown = _time(body.get("updated")) if isinstance(body, dict) else None
+    return shown or date_header(getattr(response, "headers", None))
