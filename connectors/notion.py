@@ -3,14 +3,15 @@
 A scope is a database id; it is resolved once to its data source(s), which are queried with a
 last_edited_time filter and sorted by it. Notion keeps last_edited_time to the minute, so a
 pull asks from a little before the cursor, and the pages of the cursor's own minute come back
-again; those this connector already yielded, unchanged, are skipped once the caller has moved
-the cursor past them (a caller that did not store them gets them again).
+again. They are yielded again: the state compares each page's content digest with the stored
+row, so an unchanged boundary page makes no work, in this process or a new one (cron), and a
+page changed twice within one minute is not lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -62,11 +63,6 @@ def _title(page: dict[str, Any]) -> str:
     return ""
 
 
-def _digest(page: dict[str, Any]) -> str:
-    content = [page.get("properties"), page.get("in_trash"), page.get("archived")]
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
 class NotionConnector:
     """Pulls pages of Notion databases and writes comments and properties back."""
 
@@ -83,8 +79,6 @@ class NotionConnector:
         self.policy = policy or RetryPolicy()
         self._sources: dict[str, list[str]] = {}
         self._me: str | None = None
-        # scope key -> (newest edit yielded, {page id: (edit time, digest)} near that edit)
-        self._seen: dict[str, tuple[datetime, dict[str, tuple[datetime, str]]]] = {}
         self.clock = ServerClock()
         http = getattr(client, "client", None)
         if isinstance(http, httpx.Client):
@@ -172,13 +166,7 @@ class NotionConnector:
             since = cursor.updated - self.overlap
             body["filter"] = {"timestamp": "last_edited_time",
                               "last_edited_time": {"on_or_after": _iso(since)}}
-        newest, known = self._seen.get(scope.key, (None, {}))
-        # Skip boundary pages only when the caller stored the pull that yielded them.
-        skip = known if cursor is not None and newest is not None and cursor.updated >= newest \
-            else {}
         seen: set[str] = set()
-        latest: datetime | None = None
-        recent: dict[str, tuple[datetime, str]] = {}
         for ds_id in self.data_sources(scope):
             pages = self._paged(lambda ds=ds_id, **kw: self.client.data_sources.query(ds, **kw),
                                 scope=scope.key, what="read", **body)
@@ -189,17 +177,7 @@ class NotionConnector:
                     raise bad(self.system, scope.key, LISTING["read"],
                               "a page without its last_edited_time")
                 seen.add(page["id"])
-                updated = _parse_time(page["last_edited_time"])
-                version = (updated, _digest(page))
-                if latest is None or updated > latest:
-                    latest = updated
-                recent[page["id"]] = version
-                if skip.get(page["id"]) == version:
-                    continue
-                yield self._item(scope, page, updated)
-        if latest is not None:
-            edge = latest - self.overlap
-            self._seen[scope.key] = (latest, {k: v for k, v in recent.items() if v[0] >= edge})
+                yield self._item(scope, page, _parse_time(page["last_edited_time"]))
 
     def _item(self, scope: Scope, page: dict[str, Any], updated: datetime) -> SourceItem:
         fields: dict[str, Any] = dict(page.get("properties", {}))
@@ -301,12 +279,29 @@ class NotionConnector:
             return WriteResult(op.key, True, target=op.target)
         if op.action == "property.set":
             value = _json(op, op.value, "value")
-            self._call(lambda: self.client.pages.update(op.item_id,
-                                                        properties={op.name: value}),
-                       scope=op.scope, what=op.action, item_id=op.item_id, prop=op.name)
-            return WriteResult(op.key, True, detail=f"{op.name} set")
+            page = self._call(lambda: self.client.pages.update(op.item_id,
+                                                               properties={op.name: value}),
+                              scope=op.scope, what=op.action, item_id=op.item_id, prop=op.name)
+            # The answer is the page: its edit time and the property as the next query shows
+            # them, so the state sees our echo as no change. (Comments do not move the page.)
+            return WriteResult(op.key, True, detail=f"{op.name} set", **_shown(page, op.name))
         raise PlanError(f"notion: cannot {op.action} on {op.item_key}; Notion has no labels, "
                         "use a property")
+
+
+def _shown(page: Any, name: str) -> dict[str, Any]:
+    """The page's edit time and property `name` from a page answer, as far as it shows them."""
+    if not isinstance(page, dict):
+        return {}
+    out: dict[str, Any] = {}
+    edited = page.get("last_edited_time")
+    if isinstance(edited, str):
+        with contextlib.suppress(ValueError):
+            out["updated"] = _parse_time(edited)
+    prop = (page.get("properties") or {}).get(name)
+    if isinstance(prop, dict):
+        out["fields"] = {name: prop}
+    return out
 
 
 def _json(op: WriteOp, text: str, what: str) -> Any:
