@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from github import GithubException
 from github.IssueComment import IssueComment
@@ -74,17 +75,20 @@ class GithubWrites(GithubSession):
             return self._add_label(op, scope, issue.url)
         if op.action == "label.remove":
 
-            def remove() -> str:
+            def remove() -> tuple[str, datetime | None]:
+                # As Issue.remove_from_labels sends it, keeping the answer's Date: the
+                # answer is the label list, and its Date is when the issue moved.
+                url = f"{issue.url}/labels/{quote(op.name)}"
                 try:
-                    issue.remove_from_labels(op.name)
-                    return ""
+                    headers, _ = self.client.requester.requestJsonAndCheck("DELETE", url)
+                    return "", date_header(headers)
                 except GithubException as e:
                     if e.status == 404 and "label does not exist" in message(e).lower():
-                        return "label was not on the item"  # the goal state already holds
+                        return "label was not on the item", None  # the goal already holds
                     raise
 
-            detail = self._call(scope, remove, WRITE_PERMISSION, item_id=op.item_id)
-            return WriteResult(op.key, True, detail=detail)
+            detail, when = self._call(scope, remove, WRITE_PERMISSION, item_id=op.item_id)
+            return WriteResult(op.key, True, detail=detail, updated=when)
         raise ItemError(
             f"cannot {op.action} on GitHub", item_id=op.item_id, system=self.system, scope=full
         )

@@ -52,8 +52,11 @@ class JiraWrites(JiraSession):
             verb = "add" if op.action == "label.add" else "remove"
             # An `update` operation, not a rewrite of all labels: concurrent edits survive.
             payload = {"update": {"labels": [{verb: op.name}]}}
-            answer = self._call(lambda: self._put(f"issue/{item}", payload), **kw)
-            # 204 without a body: its Date is when the issue moved (to the second).
+            # returnIssue: the answer is the issue itself, with the `updated` our write gave
+            # it (otherwise 204 and no body); the same request, no read after it.
+            answer = self._call(
+                lambda: self._put(f"issue/{item}", payload, returnIssue="true"), **kw
+            )
             return WriteResult(op.key, ok=True, updated=_answer_time(answer))
         if op.action == "entity_property.set":
             value = json.loads(op.value) if op.value else None
@@ -82,10 +85,11 @@ class JiraWrites(JiraSession):
                 ) from exc
         return op.body
 
-    def _put(self, path: str, payload: dict[str, Any]) -> Any:
+    def _put(self, path: str, payload: dict[str, Any], **params: str) -> Any:
         # The client's Resource.update() GETs the resource again after every PUT; one request
         # is enough. Errors still come out as JIRAError from the client's session.
-        return self.client._session.put(self.client._get_url(path), data=json.dumps(payload))
+        url = self.client._get_url(path)
+        return self.client._session.put(url, data=json.dumps(payload), params=params or None)
 
 
 def _time(text: Any) -> datetime | None:
@@ -98,10 +102,14 @@ def _time(text: Any) -> datetime | None:
 
 
 def _answer_time(response: Any) -> datetime | None:
-    """The edit time an answer shows: its body's `updated` (a comment), else its Date."""
+    """The edit time an answer shows: its body's `updated` (a comment; an issue's is in its
+    fields), else its Date header (to the second)."""
     try:
         body = response.json() if response.content else None
     except ValueError:
         body = None
-    shown = _time(body.get("updated")) if isinstance(body, dict) else None
+    shown = None
+    if isinstance(body, dict):
+        fields = body.get("fields")
+        shown = _time(fields.get("updated") if isinstance(fields, dict) else body.get("updated"))
     return shown or date_header(getattr(response, "headers", None))

@@ -169,6 +169,35 @@ def test_a_persons_edit_changes_exactly_that_item(system: str, tmp_path: Path) -
         assert stored is not None and (stored.activity or stored.updated) >= edited
 
 
+@pytest.mark.parametrize("system", ["jira", "github"])
+def test_a_comment_right_after_our_writes_moves_the_item_and_counts(
+    system: str, tmp_path: Path
+) -> None:
+    """Not content, but the item's edit time moved past what our writes' answers said: a
+    person did something there (it may be an edit of our own comment)."""
+    with Sandbox(workspace()) as sb:
+        settings = _settings(sb, tmp_path)
+        assert run_sync(settings).exit_code == 0
+        # GitHub's times are whole seconds: a comment in the second of our write is
+        # indistinguishable from its echo by time (and is found by its content, or by C's
+        # comment discovery when it is our own comment that was edited).
+        sb.advance(timedelta(seconds=2))
+        if system == "jira":
+            r = requests.post(f"{sb.url}/rest/api/2/issue/EXP-3/comment", json={"body": "hm"},
+                              auth=(JIRA_EMAIL, "sandbox-jira-write"), timeout=5)  # fmt: skip
+            item_id = str(sb.jira.by_key["EXP-3"])
+        else:
+            r = requests.post(f"{sb.url}/api/v3/repos/acme/web/issues/2/comments",
+                              json={"body": "hm"}, timeout=5,
+                              headers={"Authorization": "token sandbox-github-write"})  # fmt: skip
+            item_id = "acme/web#2"
+        r.raise_for_status()
+
+        second = run_sync(settings)
+
+        assert _changed(second) == {SCOPES[system].key: {item_id}}
+
+
 def test_each_writes_answer_time_is_stored_as_the_items_update(tmp_path: Path) -> None:
     """Our writes move each item's edit time; the state holds the moved time (from the
     writes' answers) and still knows the person's last activity from before them."""

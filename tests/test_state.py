@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stand_ins import finding
 
-from connectors.base import CommentRef, Cursor, SourceItem, WriteOp
+from connectors.base import CommentRef, Cursor, SourceItem, WriteOp, WriteResult
 from connectors.errors import StateError
 from mapping.rules import Finding
 from sync.store.sqlite import SqliteStore, migrations
@@ -454,9 +454,10 @@ def test_our_own_write_back_is_not_activity_but_a_later_edit_is() -> None:
         wrote = t0 + timedelta(days=9)
         s.outbox_plan(op, 2, wrote)
         s.outbox_sending(op, 2, wrote)
-        s.outbox_done(op, 2, wrote)
-        # The echo shows our label, so its content is what the state holds: no change.
-        echo = replace(item, updated=wrote + timedelta(seconds=1), labels=("handoff:stale",))
+        echoed = wrote + timedelta(seconds=1)  # the item's edit time, as the answer shows it
+        s.outbox_done(op, 2, wrote, answer=WriteResult(op.key, True, updated=echoed))
+        # The echo shows our label and the answer's time: what the state holds, no change.
+        echo = replace(item, updated=echoed, labels=("handoff:stale",))
         assert s.upsert_items([echo], 3, wrote + timedelta(minutes=5)) == set()
         (stored,) = s.iter_items()
         assert stored.updated == echo.updated and stored.activity == t0

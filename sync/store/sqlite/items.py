@@ -1,11 +1,13 @@
 """Item rows: what the pulls saw, which of it changed, and the echo of our own writes.
 
 An item counts as changed only when it is new, its content digest differs from the stored
-row's (`connectors.base.content_digest`: edit times and our comment excluded), or its state
-(present/deleted/forbidden) differs. Overlap windows, Notion's minute-rounded boundary pages
-and the echo of our own writes come back with the digest the state already holds, so they
-make no work, in this process or the next one. The row itself is always rewritten, so
-`updated` and `last_seen` stay current for the cursor logic.
+row's (`connectors.base.content_digest`: edit times and our comment excluded), its state
+(present/deleted/forbidden) differs, or its `updated` is later than the stored one (someone
+did something we do not read as content: a comment, an edit of ours). Overlap windows and
+Notion's minute-rounded boundary pages come back with the digest and time the state already
+holds; our own writes store the item's new edit time from their answers (and their labels and
+fields), so their echo is no change either, in this process or the next one. The row itself
+is always rewritten, so `updated` and `last_seen` stay current for the cursor logic.
 
 `activity` (a person's last change) moves to the pulled `updated` when the digest changed (a
 person changed content, even inside our quiet window) or when `updated` is past the quiet
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import CommentRef, SourceItem, WriteOp, WriteResult, content_digest
@@ -28,9 +30,10 @@ from sync.store.sqlite.schema import StateBase
 __all__ = ["ItemRows"]
 
 _BATCH = 1000  # rows per transaction when streaming items in or out
+STAMP_SLACK = timedelta(milliseconds=10)
 
 Changed = set[tuple[str, str]]
-Version = tuple[Any, Any]  # (digest, state) of a stored row
+Version = tuple[Any, Any, Any]  # (digest, state, updated) of a stored row
 
 
 class ItemRows(StateBase):
@@ -57,14 +60,11 @@ class ItemRows(StateBase):
             before = self._stored_versions({(i.system, i.id) for i in items})
             # Plain SQL rather than upsert_all: the update must leave first_seen alone.
             self.db.conn.executemany(_UPSERT_ITEM, rows)
-        return {
-            (row[0], row[2])
-            for row in rows
-            if before.get((row[0], row[2])) != (row[_DIGEST], row[_STATE])
-        }
+        return {(i.system, i.id) for i, row in zip(items, rows, strict=True)
+                if _changed(before.get((i.system, i.id)), row, i.updated)}  # fmt: skip
 
     def _stored_versions(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Version]:
-        """(system, id) -> (digest, state) of the stored rows among `keys`."""
+        """(system, id) -> (digest, state, updated) of the stored rows among `keys`."""
         out: dict[tuple[str, str], Version] = {}
         by_system: dict[str, list[str]] = {}
         for system, item_id in keys:
@@ -72,10 +72,11 @@ class ItemRows(StateBase):
         for system, ids in by_system.items():
             marks = ",".join("?" * len(ids))
             rows = self.db.execute(
-                f"SELECT id, digest, state FROM items WHERE system = ? AND id IN ({marks})",
+                "SELECT id, digest, state, updated FROM items "
+                f"WHERE system = ? AND id IN ({marks})",
                 [system, *ids],
             ).fetchall()
-            out.update({(system, r[0]): (r[1], r[2]) for r in rows})
+            out.update({(system, r[0]): (r[1], r[2], r[3]) for r in rows})
         return out
 
     def mark_item(self, system: str, item_id: str, state: str) -> None:
@@ -168,6 +169,13 @@ class ItemRows(StateBase):
                 op.item_id,
             ],
         )
+
+
+def _changed(stored: Version | None, row: tuple[Any, ...], updated: datetime) -> bool:
+    if stored is None or stored[:2] != (row[_DIGEST], row[_STATE]):
+        return True
+    # Servers stamp our comment and the item it moves within a few milliseconds.
+    return stored[2] is None or updated > datetime.fromisoformat(stored[2]) + STAMP_SLACK
 
 
 def _merged(fields: Mapping[str, Any], shown: Mapping[str, Any]) -> dict[str, Any]:
