@@ -60,7 +60,7 @@ def stopped_run(left: int) -> tuple[SqliteStore, Traced, int]:
 
 
 def test_ops_left_at_a_budget_stop_cost_the_same_few_statements_whatever_their_number() -> None:
-    few_state, few, _ = stopped_run(10)
+    _, few, _ = stopped_run(10)
     many_state, many, run_id = stopped_run(400)
     # Planning 401 ops is one chunk more than planning 11; everything after that is the same.
     plan_rows = [s for s in many.writes() if s.lstrip().upper().startswith("INSERT INTO OUTBOX")]

@@ -373,7 +373,7 @@ def test_labels_follow_done_label_writes(state: SqliteStore) -> None:
     assert state.item_labels("jira", "10001") == ("handoff:ownerless",)
 
 
-def test_failed_ops_are_audited_scrubbed_and_unattempted_ones_stay_planned(state: SqliteStore) -> None:
+def test_failed_ops_are_audited_and_unattempted_ones_stay_planned(state: SqliteStore) -> None:
     run = state.start_run(T0)
     a, b = op(1), op(2)
     for w in (a, b):

@@ -19,7 +19,8 @@ run left in the outbox.
 
 Failures: ItemError, NotFound and TransientError fail that op and the run goes on; AuthError
 and RateLimited stop that system (its remaining ops are recorded as not attempted, in one
-statement and without audit rows) and the other systems go on; so do GIVE_UP_AFTER transient failures in a row (the system is down).
+statement and without audit rows) and the other systems go on; so do GIVE_UP_AFTER transient
+failures in a row (the system is down).
 
 Each system runs in its own thread; the state serialises their writes behind one lock (see
 `sync.store`), which costs nothing next to the APIs' own pace.

@@ -143,7 +143,7 @@ class OutboxBatches(OutboxLedger):
             elif kw["attempted"]:
                 OutboxLedger.outbox_failed(self, *args, **kw)
             else:
-                op, run_id, now, error = args
+                op, _run_id, now, error = args
                 self.db.execute(
                     "UPDATE outbox SET status = 'planned', error = ?, updated_at = ? "
                     "WHERE op_key = ?",

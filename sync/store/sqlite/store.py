@@ -44,9 +44,9 @@ from sqlite_utils import Database
 from connectors.base import CommentRef, Cursor, SourceItem
 from connectors.errors import StateError
 from sync.store.rows import RecordLike, iso
+from sync.store.sqlite.batches import OutboxBatches
 from sync.store.sqlite.errors import state_error
 from sync.store.sqlite.history import FindingsHistory
-from sync.store.sqlite.batches import OutboxBatches
 from sync.store.sqlite.reads import Reads
 from sync.store.sqlite.schema import migrations
 
