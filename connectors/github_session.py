@@ -10,6 +10,7 @@ from the list is all the field maps need, so a full pull of N items costs ceil(N
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from ._answers import PageTokens, ServerClock, bad, describe, entries, need_dict
 from ._retry import RetryPolicy, call_with_retry
 from .base import Scope
 from .errors import BadAnswer, register_secret
+from .gate import Gated
 from .github_errors import is_json, translate
 from .github_places import RepoPlaces, watch
 
@@ -81,7 +83,7 @@ def split_item(item_id: str) -> tuple[str, int]:
     return full, int(number)
 
 
-class GithubSession(RepoPlaces):
+class GithubSession(RepoPlaces, Gated):
     """A PyGithub client with the connector's settings, its clock, paging and one call path."""
 
     system = "github"
@@ -108,9 +110,10 @@ class GithubSession(RepoPlaces):
         self._seen_teams: dict[str, str] = {}
         self._owners: set[str] = set()
         self.clock = ServerClock()
-        self._redirects: list[str] = []  # Locations of redirects seen during the last call
+        # Locations of redirects seen during this thread's last call (scopes pull side by side)
+        self._local = threading.local()
         self._moved: dict[str, str] = {}  # "owner/repo" (lower) -> "/repositories/<id>"
-        watch(client, self._on_response)
+        watch(client, self._on_response, self._before)
 
     def server_time(self) -> datetime | None:
         """GitHub's clock, from the Date header of its latest answer."""
@@ -172,10 +175,11 @@ class GithubSession(RepoPlaces):
 
     def _get(self, url: str, query: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
         requester = self.client.requester
-        self._redirects.clear()
+        redirects = self._redirect_list()
+        redirects.clear()
         headers, data = requester.requestJsonAndCheck("GET", self._route(url), parameters=query)
-        if self._redirects and url.startswith("/repos/"):
-            self._learn_move(url, self._redirects[-1])
+        if redirects and url.startswith("/repos/"):
+            self._learn_move(url, redirects[-1])
             if query and self._route(url) != url:
                 # PyGithub follows a 301 without the query (state, sort, per_page): ask again.
                 headers, data = requester.requestJsonAndCheck(

@@ -56,6 +56,10 @@ class JiraConnector(JiraComments, JiraWrites):
 
     def _custom_ids(self, scope: str) -> dict[str, str]:
         """Configured custom field names resolved to ids via /field, once per connector."""
+        with self._once:  # scopes pull side by side: one /field, not one per thread
+            return self._resolve_custom(scope)
+
+    def _resolve_custom(self, scope: str) -> dict[str, str]:
         if self._custom is None:
             if not self.custom_fields and not self.optional_custom_fields:
                 self._custom = {}

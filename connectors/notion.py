@@ -25,6 +25,7 @@ from ._answers import PageTokens, ServerClock, bad, entries, for_item, need_dict
 from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
 from .errors import BadAnswer, NotFound, PlanError, register_secret
+from .gate import Gated, gate_httpx
 from .notion_errors import LISTING, translate
 
 __all__ = ["NotionConnector", "open_client"]
@@ -67,7 +68,7 @@ def _digest(page: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-class NotionConnector:
+class NotionConnector(Gated):
     """Pulls pages of Notion databases and writes comments and properties back."""
 
     system = "notion"
@@ -91,10 +92,15 @@ class NotionConnector:
             http.event_hooks.setdefault("response", []).append(
                 lambda r: self.clock.saw(r.headers)
             )
+            gate_httpx(http, self._before)
 
     def server_time(self) -> datetime | None:
         """Notion's clock, from the Date header of its latest answer."""
         return self.clock.latest
+
+    def is_read(self, method: str, path: str) -> bool:
+        # A query and a search are reads that Notion answers on POST.
+        return method.upper() == "GET" or path.endswith("/query") or path.endswith("/search")
 
     # -- calls -------------------------------------------------------------------------------
     def _call(self, fn: Callable[[], Any], *, scope: str, what: str, item_id: str = "",

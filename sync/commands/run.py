@@ -90,18 +90,21 @@ def _run_engine(
 ) -> tuple[Any, Any]:
     from sync.commands.progress import Progress, shown
     from sync.engine.connect import connect
-    from sync.engine.pacing import Pacer
+    from sync.engine.pacing import Pacer, budgets_for
     from sync.engine.run import Engine, SyncOptions
 
     settings = load(config)
-    conns = connect(settings, only)
+    # One budget per API, shared by reads and writes (GitHub: 80 content-creating requests a
+    # minute; Notion: about 3 requests a second), from the first request on.
+    pacer = Pacer(budgets_for(settings))
+    conns = connect(settings, only, pacer=pacer)
     # Writes stay under each system's budget (GitHub: 80 content-creating requests a
     # minute), so a first sync of a big repo is paced rather than rate-limited.
     engine = Engine(
         settings,
         conns.connectors,
         conns.scopes,
-        pacer=Pacer(),
+        pacer=pacer,
         progress=Progress(shown(progress)),
         halt=halt,
         known_errors=conns.errors,
