@@ -20,6 +20,7 @@ from github import Auth, Github
 from ._answers import PageTokens, ServerClock, bad, describe, entries, need_dict, off_host
 from ._retry import RetryPolicy, call_with_retry
 from .base import Scope
+from .constants import Remembers
 from .errors import BadAnswer, register_secret
 from .gate import Gated
 from .github_errors import is_json, translate
@@ -83,7 +84,7 @@ def split_item(item_id: str) -> tuple[str, int]:
     return full, int(number)
 
 
-class GithubSession(RepoPlaces, Gated):
+class GithubSession(RepoPlaces, Gated, Remembers):
     """A PyGithub client with the connector's settings, its clock, paging and one call path."""
 
     system = "github"
@@ -122,12 +123,15 @@ class GithubSession(RepoPlaces, Gated):
     def me(self) -> str:
         """The token's own login (one GET /user, then cached)."""
         if self._me is None:
-            scope = Scope(self.system, "user")
-            data = self._call(scope, lambda: self._get("/user")[1], "none")
-            me = need_dict(data, ("login",), system=self.system, scope="user",
-                           what="the token's own account (GET /user)")
-            self._me = str(me["login"])
+            self._me = self._constant("me", self._ask_me, _login)
         return self._me
+
+    def _ask_me(self) -> str:
+        scope = Scope(self.system, "user")
+        data = self._call(scope, lambda: self._get("/user")[1], "none")
+        me = need_dict(data, ("login",), system=self.system, scope="user",
+                       what="the token's own account (GET /user)")
+        return str(me["login"])
 
     def _list(
         self,
@@ -205,3 +209,9 @@ class GithubSession(RepoPlaces, Gated):
                 raise translate(e, scope.name, permission, item_id) from e
 
         return call_with_retry(attempt, self.policy, idempotent=idempotent)
+
+
+def _login(stored: Any) -> str:
+    if not isinstance(stored, str) or not stored:
+        raise TypeError("not a login")
+    return stored

@@ -15,6 +15,7 @@ from jira import JIRA
 
 from ._answers import ServerClock, check_redirect, need_dict
 from ._retry import RetryPolicy, call_with_retry
+from .constants import Remembers
 from .errors import register_secret
 from .gate import Gated, gate_requests
 from .jira_errors import translate as _translate
@@ -46,7 +47,7 @@ def open_client(
         raise _translate(exc, site=url, email=email, what="the Jira site") from exc
 
 
-class JiraSession(Gated):
+class JiraSession(Gated, Remembers):
     """A Jira client with the connector's settings, its clock and its one call path."""
 
     system = "jira"
@@ -125,6 +126,12 @@ class JiraSession(Gated):
     def _ask_myself(self) -> dict[str, Any]:
         if self._me is None:
             what = "the token's own account (/myself)"
-            me = self._call(lambda: self.client._get_json("myself"), what=what)
-            self._me = need_dict(me, ("accountId",), system="jira", scope="", what=what)
+
+            def check(me: Any) -> dict[str, Any]:
+                return need_dict(me, ("accountId",), system="jira", scope="", what=what)
+
+            self._me = self._constant(
+                "myself", lambda: check(self._call(lambda: self.client._get_json("myself"),
+                                                   what=what)), check
+            )
         return self._me

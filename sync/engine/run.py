@@ -22,6 +22,7 @@ from sync.engine.apply import apply
 from sync.engine.clock import clamp_cursor
 from sync.engine.comments import read_comments
 from sync.engine.connect import Unreachable
+from sync.engine.constants import ConstantCache
 from sync.engine.knowledge import (
     ScopeOutcome,
     blind_scopes,
@@ -101,6 +102,7 @@ class Engine:
         progress: Progress | None = None,
         halt: Stop | None = None,
         known_errors: Sequence[str] = (),
+        constants: ConstantCache | None = None,
     ) -> None:
         self.settings = settings
         self.runtime = runtime.runtime(settings)
@@ -112,6 +114,7 @@ class Engine:
         self.halt = halt
         # Systems that could not even be opened (sync.engine.connect): the run must not end as "ok".
         self.known_errors = list(known_errors)
+        self.constants = constants  # what `connect` gave the connectors; saved by each run
         if pacer is not None:
             # Reads share each system's budget with its writes (connectors.gate).
             for system, conn in self.connectors.items():
@@ -140,6 +143,8 @@ class Engine:
         try:
             # pull -> store -> comments -> reconcile (pure) -> apply
             directory, people_failed, found = self._read(run, result)
+            if self.constants is not None:
+                self.constants.save(state)
             items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
             self.progress("reconcile", 0, len(items))
             changed = {(o.scope, i) for o in result.scopes for i in o.changed}
