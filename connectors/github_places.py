@@ -9,6 +9,7 @@ answer, learns where the repository lives and sends every later read and write t
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -16,15 +17,19 @@ from urllib.parse import urljoin, urlsplit
 from github import Github
 
 from ._answers import ServerClock
+from .gate import gate_requests
 
 __all__ = ["RepoPlaces", "watch"]
 
 log = logging.getLogger("connectors.github")
 
 
-def watch(client: Github, hook: Callable[..., Any]) -> None:
+def watch(
+    client: Github, hook: Callable[..., Any], before: Callable[[str, str], None] | None = None
+) -> None:
     """Add a response hook to every requests session PyGithub opens (it builds its sessions
-    inside its connection class): the hook sees each raw answer, redirects included."""
+    inside its connection class): the hook sees each raw answer, redirects included; `before`
+    (see `connectors.gate`) is called ahead of each request."""
     requester = client.requester
     attr = "_Requester__connectionClass"
     base = getattr(requester, attr, None)
@@ -37,6 +42,8 @@ def watch(client: Github, hook: Callable[..., Any]) -> None:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.session.hooks.setdefault("response", []).append(hook)
+            if before is not None:
+                gate_requests(self.session, before)
 
     setattr(requester, attr, Watched)
 
@@ -47,13 +54,19 @@ class RepoPlaces:
 
     client: Github
     clock: ServerClock
-    _redirects: list[str]
+    _local: threading.local  # per thread: `redirects`, the Locations seen during its last call
     _moved: dict[str, str]
+
+    def _redirect_list(self) -> list[str]:
+        found: list[str] | None = getattr(self._local, "redirects", None)
+        if found is None:
+            found = self._local.redirects = []
+        return found
 
     def _on_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         self.clock.saw(response.headers)
         if response.is_redirect and response.headers.get("Location"):
-            self._redirects.append(urljoin(response.url, response.headers["Location"]))
+            self._redirect_list().append(urljoin(response.url, response.headers["Location"]))
         return response
 
     def _route(self, url: str) -> str:

@@ -10,6 +10,7 @@ from the list is all the field maps need, so a full pull of N items costs ceil(N
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -19,7 +20,9 @@ from github import Auth, Github
 from ._answers import PageTokens, ServerClock, bad, describe, entries, need_dict, off_host
 from ._retry import RetryPolicy, call_with_retry
 from .base import Scope
+from .constants import Remembers
 from .errors import BadAnswer, register_secret
+from .gate import Gated
 from .github_errors import is_json, translate
 from .github_places import RepoPlaces, watch
 
@@ -81,7 +84,7 @@ def split_item(item_id: str) -> tuple[str, int]:
     return full, int(number)
 
 
-class GithubSession(RepoPlaces):
+class GithubSession(RepoPlaces, Gated, Remembers):
     """A PyGithub client with the connector's settings, its clock, paging and one call path."""
 
     system = "github"
@@ -108,9 +111,10 @@ class GithubSession(RepoPlaces):
         self._seen_teams: dict[str, str] = {}
         self._owners: set[str] = set()
         self.clock = ServerClock()
-        self._redirects: list[str] = []  # Locations of redirects seen during the last call
+        # Locations of redirects seen during this thread's last call (scopes pull side by side)
+        self._local = threading.local()
         self._moved: dict[str, str] = {}  # "owner/repo" (lower) -> "/repositories/<id>"
-        watch(client, self._on_response)
+        watch(client, self._on_response, self._before)
 
     def server_time(self) -> datetime | None:
         """GitHub's clock, from the Date header of its latest answer."""
@@ -119,12 +123,15 @@ class GithubSession(RepoPlaces):
     def me(self) -> str:
         """The token's own login (one GET /user, then cached)."""
         if self._me is None:
-            scope = Scope(self.system, "user")
-            data = self._call(scope, lambda: self._get("/user")[1], "none")
-            me = need_dict(data, ("login",), system=self.system, scope="user",
-                           what="the token's own account (GET /user)")
-            self._me = str(me["login"])
+            self._me = self._constant("me", self._ask_me, _login)
         return self._me
+
+    def _ask_me(self) -> str:
+        scope = Scope(self.system, "user")
+        data = self._call(scope, lambda: self._get("/user")[1], "none")
+        me = need_dict(data, ("login",), system=self.system, scope="user",
+                       what="the token's own account (GET /user)")
+        return str(me["login"])
 
     def _list(
         self,
@@ -172,10 +179,11 @@ class GithubSession(RepoPlaces):
 
     def _get(self, url: str, query: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
         requester = self.client.requester
-        self._redirects.clear()
+        redirects = self._redirect_list()
+        redirects.clear()
         headers, data = requester.requestJsonAndCheck("GET", self._route(url), parameters=query)
-        if self._redirects and url.startswith("/repos/"):
-            self._learn_move(url, self._redirects[-1])
+        if redirects and url.startswith("/repos/"):
+            self._learn_move(url, redirects[-1])
             if query and self._route(url) != url:
                 # PyGithub follows a 301 without the query (state, sort, per_page): ask again.
                 headers, data = requester.requestJsonAndCheck(
@@ -201,3 +209,9 @@ class GithubSession(RepoPlaces):
                 raise translate(e, scope.name, permission, item_id) from e
 
         return call_with_retry(attempt, self.policy, idempotent=idempotent)
+
+
+def _login(stored: Any) -> str:
+    if not isinstance(stored, str) or not stored:
+        raise TypeError("not a login")
+    return stored

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from ._answers import PageTokens, bad, entries
 from .base import Account, Cursor, Scope, SourceItem
+from .constants import accounts_from, accounts_to
 from .errors import BadAnswer, ItemError, NotFound
 from .jira_comments import JiraComments
 from .jira_session import MAX_PAGES, open_client
@@ -56,11 +57,15 @@ class JiraConnector(JiraComments, JiraWrites):
 
     def _custom_ids(self, scope: str) -> dict[str, str]:
         """Configured custom field names resolved to ids via /field, once per connector."""
+        with self._once:  # scopes pull side by side: one /field, not one per thread
+            return self._resolve_custom(scope)
+
+    def _resolve_custom(self, scope: str) -> dict[str, str]:
         if self._custom is None:
             if not self.custom_fields and not self.optional_custom_fields:
                 self._custom = {}
                 return self._custom
-            fields = self._field_list(scope)
+            fields = self._constant("field", lambda: self._field_list(scope), self._primed)
             by_name = {f["name"]: f["id"] for f in fields}
             by_id = {f["id"]: f["name"] for f in fields}
             resolved: dict[str, str] = {}
@@ -183,8 +188,20 @@ class JiraConnector(JiraComments, JiraWrites):
             uid=str(raw["id"]),
         )
 
+    def _primed(self, stored: Any) -> list[dict[str, Any]]:
+        """A stored field list, checked and given to the client as /field would be."""
+        found = entries(stored, None, system="jira", scope="", what="the stored field list",
+                        require=("id", "name"))
+        prime_field_cache(self.client, found)
+        return found
+
     # -- people ------------------------------------------------------------------------------
     def people(self) -> Iterator[Account]:
+        """Every user and group (kept between runs, see `connectors.constants`)."""
+        found = self._constant("people", lambda: accounts_to(self._ask_people()), accounts_from)
+        return iter([Account(**a) for a in found])
+
+    def _ask_people(self) -> Iterator[Account]:
         for start in range(0, MAX_PAGES * LIST_PAGE, LIST_PAGE):
             raw = self._call(
                 lambda s=start: self.client._get_json(  # type: ignore[misc]

@@ -6,6 +6,7 @@ request goes through `JiraSession._call`, which turns client errors into our tre
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -14,7 +15,9 @@ from jira import JIRA
 
 from ._answers import ServerClock, check_redirect, need_dict
 from ._retry import RetryPolicy, call_with_retry
+from .constants import Remembers
 from .errors import register_secret
+from .gate import Gated, gate_requests
 from .jira_errors import translate as _translate
 
 __all__ = ["MAX_PAGES", "OVERLAP", "JiraSession", "open_client"]
@@ -44,7 +47,7 @@ def open_client(
         raise _translate(exc, site=url, email=email, what="the Jira site") from exc
 
 
-class JiraSession:
+class JiraSession(Gated, Remembers):
     """A Jira client with the connector's settings, its clock and its one call path."""
 
     system = "jira"
@@ -79,9 +82,11 @@ class JiraSession:
         self.email = email or (auth[0] if isinstance(auth, tuple) else "")
         self._custom: dict[str, str] | None = None  # field id -> display name
         self._me: dict[str, Any] | None = None
+        self._once = threading.RLock()  # guards the answers asked once per connector
         self.clock = ServerClock()
         hooks = client._session.hooks.setdefault("response", [])
         hooks.extend([self.clock.hook(), self._off_host])
+        gate_requests(client._session, self._before)
 
     def _off_host(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         """A redirect away from the configured site is an error, never followed."""
@@ -115,8 +120,18 @@ class JiraSession:
         return call_with_retry(attempt, self.policy, idempotent=idempotent)
 
     def _myself(self) -> dict[str, Any]:
+        with self._once:  # scopes pull side by side: ask once, not once per thread
+            return self._ask_myself()
+
+    def _ask_myself(self) -> dict[str, Any]:
         if self._me is None:
             what = "the token's own account (/myself)"
-            me = self._call(lambda: self.client._get_json("myself"), what=what)
-            self._me = need_dict(me, ("accountId",), system="jira", scope="", what=what)
+
+            def check(me: Any) -> dict[str, Any]:
+                return need_dict(me, ("accountId",), system="jira", scope="", what=what)
+
+            self._me = self._constant(
+                "myself", lambda: check(self._call(lambda: self.client._get_json("myself"),
+                                                   what=what)), check
+            )
         return self._me

@@ -25,7 +25,9 @@ from notion_client.client import ClientOptions
 from ._answers import PageTokens, ServerClock, bad, entries, for_item, need_dict
 from ._retry import RetryPolicy, call_with_retry
 from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
+from .constants import Remembers, accounts_from, accounts_to
 from .errors import BadAnswer, NotFound, PlanError, register_secret
+from .gate import Gated, gate_httpx
 from .notion_errors import LISTING, translate
 
 __all__ = ["NotionConnector", "open_client"]
@@ -63,7 +65,7 @@ def _title(page: dict[str, Any]) -> str:
     return ""
 
 
-class NotionConnector:
+class NotionConnector(Gated, Remembers):
     """Pulls pages of Notion databases and writes comments and properties back."""
 
     system = "notion"
@@ -85,10 +87,15 @@ class NotionConnector:
             http.event_hooks.setdefault("response", []).append(
                 lambda r: self.clock.saw(r.headers)
             )
+            gate_httpx(http, self._before)
 
     def server_time(self) -> datetime | None:
         """Notion's clock, from the Date header of its latest answer."""
         return self.clock.latest
+
+    def is_read(self, method: str, path: str) -> bool:
+        # A query and a search are reads that Notion answers on POST.
+        return method.upper() == "GET" or path.endswith("/query") or path.endswith("/search")
 
     # -- calls -------------------------------------------------------------------------------
     def _call(self, fn: Callable[[], Any], *, scope: str, what: str, item_id: str = "",
@@ -139,12 +146,17 @@ class NotionConnector:
     def data_sources(self, scope: Scope) -> list[str]:
         """The data source ids of the scope's database (asked once per connector)."""
         if scope.name not in self._sources:
-            db = self._call(lambda: self.client.databases.retrieve(scope.name), scope=scope.key,
-                            what="read")
-            sources = entries(db, "data_sources", system=self.system, scope=scope.key,
-                              what=f"the database {scope.name}", require=("id",))
-            self._sources[scope.name] = [ds["id"] for ds in sources]
+            self._sources[scope.name] = self._constant(
+                f"data_sources:{scope.name}", lambda: self._ask_sources(scope), _ids
+            )
         return self._sources[scope.name]
+
+    def _ask_sources(self, scope: Scope) -> list[str]:
+        db = self._call(lambda: self.client.databases.retrieve(scope.name), scope=scope.key,
+                        what="read")
+        sources = entries(db, "data_sources", system=self.system, scope=scope.key,
+                          what=f"the database {scope.name}", require=("id",))
+        return [str(ds["id"]) for ds in sources]
 
     def properties(self, scope: Scope) -> dict[str, str]:
         """Property name -> type over the scope's data sources (their schema; read-only)."""
@@ -202,7 +214,12 @@ class NotionConnector:
         return "\n".join(lines)
 
     def people(self) -> Iterator[Account]:
-        """Every user the integration can see; bots (ours included) as kind "bot"."""
+        """Every user the integration can see; bots (ours included) as kind "bot". Kept
+        between runs (see `connectors.constants`)."""
+        found = self._constant("people", lambda: accounts_to(self._ask_people()), accounts_from)
+        return iter([Account(**a) for a in found])
+
+    def _ask_people(self) -> Iterator[Account]:
         for user in self._paged(lambda **kw: self.client.users.list(**kw), scope="",
                                 what="users", page_size=self.page_size):
             bot = user.get("type") == "bot"
@@ -223,10 +240,13 @@ class NotionConnector:
     def me(self) -> str:
         """Our bot user's id (asked once)."""
         if self._me is None:
-            me = self._call(lambda: self.client.users.me(), scope="", what="users")
-            self._me = str(need_dict(me, ("id",), system=self.system, scope="",
-                                     what="the integration's own bot user (/v1/users/me)")["id"])
+            self._me = self._constant("me", self._ask_me, _text)
         return self._me
+
+    def _ask_me(self) -> str:
+        me = self._call(lambda: self.client.users.me(), scope="", what="users")
+        return str(need_dict(me, ("id",), system=self.system, scope="",
+                             what="the integration's own bot user (/v1/users/me)")["id"])
 
     def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
         """Our own comment on a page: the oldest by our bot containing `marker`, later ones in
@@ -310,3 +330,15 @@ def _json(op: WriteOp, text: str, what: str) -> Any:
     except ValueError:
         raise PlanError(f"notion: {op.action} on {op.item_key}: the op's {what} is not JSON "
                         "text") from None
+
+
+def _text(stored: Any) -> str:
+    if not isinstance(stored, str) or not stored:
+        raise TypeError("not a text")
+    return stored
+
+
+def _ids(stored: Any) -> list[str]:
+    if not isinstance(stored, list) or not all(isinstance(i, str) for i in stored):
+        raise TypeError("not a list of ids")
+    return stored

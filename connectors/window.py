@@ -27,6 +27,11 @@ class SlidingWindow:
         self._events.append(now)
         return 0.0
 
+    def undo(self, now: float) -> None:
+        """Take back the event just recorded at `now` (another limit refused the call)."""
+        if self._events and self._events[-1] == now:
+            self._events.pop()
+
     @property
     def used(self) -> int:
         return len(self._events)

@@ -81,6 +81,22 @@ class NotionPropertySettings(_Section):
     type: Literal["rich_text", "select", "multi_select", "checkbox"] = "rich_text"
 
 
+class PacingSettings(_Section):
+    """`[pacing.<system>]`: what to change of that system's budget (see `sync.systems`)."""
+
+    rate: int | None = Field(default=None, ge=1)  # calls in any `per` seconds
+    per: float | None = Field(default=None, gt=0)
+    reads: bool | None = None  # reads count against the same budget
+    width: int | None = Field(default=None, ge=1, le=16)  # scopes pulled side by side
+    burst: int | None = Field(default=None, ge=0)  # at most this many in any one second
+
+
+class CacheSettings(_Section):
+    """`[cache]`: how long answers that rarely change (fields, people, who we are) are kept."""
+
+    ttl_hours: float = Field(default=24.0, ge=0)
+
+
 class WritebackSettings(_Section):
     jira_entity_property: bool = False
     entity_property_key: str = "handoff-sync"
@@ -102,6 +118,8 @@ class Settings(BaseSettings):
         default_factory=lambda: NotionPropertySettings()
     )
     writeback: WritebackSettings = Field(default_factory=lambda: WritebackSettings())
+    pacing: dict[str, PacingSettings] = Field(default_factory=dict)
+    cache: CacheSettings = Field(default_factory=lambda: CacheSettings())
     fields: FieldMaps = Field(default_factory=lambda: FieldMaps())
     link: LinkConfig = Field(default_factory=lambda: LinkConfig())
     rules: RulesConfig = Field(default_factory=lambda: RulesConfig())

@@ -373,17 +373,15 @@ def test_labels_follow_done_label_writes(state: SqliteStore) -> None:
     assert state.item_labels("jira", "10001") == ("handoff:ownerless",)
 
 
-def test_failed_and_not_attempted_ops_are_audited_and_scrubbed(state: SqliteStore) -> None:
+def test_failed_ops_are_audited_and_unattempted_ones_stay_planned(state: SqliteStore) -> None:
     run = state.start_run(T0)
     a, b = op(1), op(2)
     for w in (a, b):
         state.outbox_plan(w, run, T0)
     state.outbox_failed(a, run, T0, "boom with ghp_abcdefghijklmnop")
     state.outbox_failed(b, run, T0, "github stopped", attempted=False)
-    assert [(r.result, "ghp_" in r.detail) for r in state.audit()] == [
-        ("failed", False),
-        ("not-attempted", False),
-    ]
+    # The audit holds attempted writes only: the op never tried keeps its outbox row.
+    assert [(r.result, "ghp_" in r.detail) for r in state.audit()] == [("failed", False)]
     statuses = {r.op.item_id: r.status for r in state.outbox()}
     assert statuses == {a.item_id: "failed", b.item_id: "planned"}
     assert state.status().outbox == {"jira": {"failed": 1, "planned": 1}}

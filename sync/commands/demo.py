@@ -60,7 +60,7 @@ def run_demo(
     from connectors.sandbox import Sandbox
     from connectors.sandbox.demo import demo_workspace, sandbox_config
     from sync.engine.connect import connect
-    from sync.engine.pacing import Pacer
+    from sync.engine.pacing import Pacer, budgets_for
     from sync.engine.run import Engine, SyncOptions
     from sync.settings import load_settings
     from sync.store import discard
@@ -79,11 +79,12 @@ def run_demo(
         )
         result = DemoResult(folder, config, sb.url)
         settings = load_settings(config)
-        conns = connect(settings)
+        # The same pacing a real sync uses, so the demo is one.
+        pacer = Pacer(budgets_for(settings))
+        conns = connect(settings, pacer=pacer)
         if conns.errors:
             raise HandoffSyncError("the demo sandbox could not be reached: " + conns.errors[0])
-        # The same pacing a real sync uses, so the demo is one.
-        engine = Engine(settings, conns.connectors, conns.scopes, pacer=Pacer(), progress=show)
+        engine = Engine(settings, conns.connectors, conns.scopes, pacer=pacer, progress=show)
         result.sync = engine.run(SyncOptions())
         show.step("Writing the report")
         result.reports = _write_reports(config, folder)

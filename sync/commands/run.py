@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -90,21 +91,34 @@ def _run_engine(
 ) -> tuple[Any, Any]:
     from sync.commands.progress import Progress, shown
     from sync.engine.connect import connect
-    from sync.engine.pacing import Pacer
+    from sync.engine.constants import ConstantCache
+    from sync.engine.pacing import Pacer, budgets_for
     from sync.engine.run import Engine, SyncOptions
+    from sync.store import read_constants
 
     settings = load(config)
-    conns = connect(settings, only)
+    # One budget per API, shared by reads and writes (GitHub: 80 content-creating requests a
+    # minute; Notion: about 3 requests a second), from the first request on.
+    pacer = Pacer(budgets_for(settings))
+    # Answers that rarely change (who we are, fields, people) from the state, if fresh.
+    constants = ConstantCache(
+        read_constants(settings),
+        now=datetime.now(UTC),
+        ttl=timedelta(hours=settings.cache.ttl_hours),
+        refresh=full,
+    )
+    conns = connect(settings, only, pacer=pacer, constants=constants)
     # Writes stay under each system's budget (GitHub: 80 content-creating requests a
     # minute), so a first sync of a big repo is paced rather than rate-limited.
     engine = Engine(
         settings,
         conns.connectors,
         conns.scopes,
-        pacer=Pacer(),
+        pacer=pacer,
         progress=Progress(shown(progress)),
         halt=halt,
         known_errors=conns.errors,
+        constants=constants,
     )
     opts = SyncOptions(dry_run=dry_run, full=full, only=frozenset(only), adopt_config=adopt)
     result = engine.run(opts)

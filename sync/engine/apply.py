@@ -2,14 +2,17 @@
 
 For every op, in this order:
 
-    1. outbox row "planned" (an op this run already finished is skipped)
-    2. outbox row "sending"
+    1. outbox row "planned", for the whole plan at once (an op this run already finished
+       is skipped)
+    2. outbox row "sending": its own transaction, durable before the request goes out
     3. a comment.create on an item whose comment we do not know: ask the system for our
        marker first; if it is there, edit it (or do nothing when the text already matches)
     4. connector.apply, paced under the system's write budget
-    5. one transaction: outbox "done" + audit row + our comment's id and body + the item
-       as the write left it (labels, the answer's fields and edit time), so the next pull
-       sees our echo as no change
+    5. outbox "done" + audit row + our comment's id and body + the item as the write left
+       it (labels, the answer's fields and edit time, so the next pull sees our echo as no
+       change), written with the next op's step 2 (at most 100 ops on, and at the end): a
+       crash before that leaves the op "sending", as a crash during the request does, and
+       step 3 settles it
 
 A crash between any two steps leaves either nothing sent (the next run sends it) or a write
 the next run finds again (step 3, or the labels in the fresh pull), so nothing is doubled and
@@ -17,8 +20,9 @@ nothing is lost. The next run's plan, made from fresh reads, replaces whatever a
 run left in the outbox.
 
 Failures: ItemError, NotFound and TransientError fail that op and the run goes on; AuthError
-and RateLimited stop that system (its remaining ops are recorded as not attempted) and the
-other systems go on; so do GIVE_UP_AFTER transient failures in a row (the system is down).
+and RateLimited stop that system (its remaining ops are recorded as not attempted, in one
+statement and without audit rows) and the other systems go on; so do GIVE_UP_AFTER transient
+failures in a row (the system is down).
 
 Each system runs in its own thread; the state serialises their writes behind one lock (see
 `sync.store`), which costs nothing next to the APIs' own pace.
@@ -130,12 +134,15 @@ def apply(
     for op in ops:
         by_system.setdefault(op.system, []).append(op)
     state.outbox_supersede(sorted(by_system), run_id, now())
+    # The whole plan in the outbox first, a chunk per transaction (step 1 for every op).
+    finished = state.outbox_plan_many(ops, run_id, now())
     workers = [
         _SystemRun(system, todo, connectors.get(system), state, run_id, now, pacer, on_progress)
         for system, todo in by_system.items()
     ]
     for w in workers:
         w.halt = halt
+        w.finished = finished
     report = ApplyReport()
     if len(workers) <= 1:
         for w in workers:
@@ -173,17 +180,24 @@ class _SystemRun:
         self.on_progress = on_progress
         self.report = ApplyReport()
         self.halt: Stop | None = None
+        self.finished: set[str] = set()  # op keys this run had already done
 
     def run(self) -> ApplyReport:
+        try:
+            return self._run()
+        finally:
+            self.state.outbox_flush()  # the settled ops kept back (see outbox_done later=)
+
+    def _run(self) -> ApplyReport:
         stop = "" if self.connector else f"no {self.system} connector is configured"
         in_a_row = 0  # transient failures since the last success
-        for op in self.ops:
+        for at, op in enumerate(self.ops):
             if not stop and self.halt is not None and self.halt.is_set():
                 self.report.interrupted = self.halt.reason
                 stop = f"Not attempted: the run was stopped ({self.halt.reason})."
             if stop:
-                self._fail(op, stop, attempted=False)
-                continue
+                self._not_attempted(self.ops[at:], stop)
+                break
             try:
                 outcome = self._apply_one(op)
             except Interrupted:
@@ -221,6 +235,13 @@ class _SystemRun:
             self._progress(op, outcome)
         return self.report
 
+    def _not_attempted(self, left: Sequence[WriteOp], why: str) -> None:
+        """The ops a stopped system never reached: their outbox rows (planned, with the
+        reason) in one statement, and no audit rows, for none of them was attempted."""
+        self.state.outbox_not_attempted(self.system, self.run_id, self.now(), why)
+        for op in left:
+            self._report_failure(op, why, attempted=False)
+
     def _stop(self, why: str) -> str:
         self.report.stopped[self.system] = why
         log.warning("stopping %s writes: %s", self.system, why)
@@ -228,7 +249,7 @@ class _SystemRun:
 
     def _apply_one(self, op: WriteOp) -> str:
         """Steps 1-5 for one op; returns the report field it counts under."""
-        if not self.state.outbox_plan(op, self.run_id, self.now()):
+        if op.key in self.finished:
             return "skipped"
         self.state.outbox_sending(op, self.run_id, self.now())
         if op.action in ("comment.create", "comment.update"):
@@ -241,6 +262,7 @@ class _SystemRun:
                     target=known,
                     result="unchanged",
                     detail="our comment already says this",
+                    later=True,
                 )
                 return "unchanged"
         else:
@@ -263,6 +285,7 @@ class _SystemRun:
             detail=detail,
             sent=sent,
             answer=result,  # the item's new edit time and fields: its echo is no change
+            later=True,
         )
         return "done"
 
@@ -332,9 +355,14 @@ class _SystemRun:
         return result
 
     def _fail(self, op: WriteOp, message: str, *, attempted: bool = True) -> None:
+        text = self._report_failure(op, message, attempted=attempted)
+        self.state.outbox_failed(
+            op, self.run_id, self.now(), text, attempted=attempted, later=True
+        )
+
+    def _report_failure(self, op: WriteOp, message: str, *, attempted: bool) -> str:
         what = _WHAT.get(op.action, op.action).format(name=op.name)
         text = scrub(f"{op.item_key}: could not {what}. {message}")
-        self.state.outbox_failed(op, self.run_id, self.now(), text, attempted=attempted)
         self.report.failures.append(
             Failure(op.system, op.item_id, op.item_key, op.action, text, op.key, attempted)
         )
@@ -343,6 +371,7 @@ class _SystemRun:
         else:
             self.report.not_attempted += 1
         self._progress(op, "failed" if attempted else "not-attempted")
+        return text
 
     def _progress(self, op: WriteOp, outcome: str) -> None:
         if self.on_progress:

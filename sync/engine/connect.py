@@ -20,6 +20,8 @@ from connectors.base import (
 )
 from connectors.errors import AuthError, ConfigError, ConnectorError
 from sync import systems
+from sync.engine.constants import ConstantCache, identity
+from sync.engine.pacing import Pacer
 from sync.settings import Settings
 from sync.systems import runtime
 
@@ -81,10 +83,17 @@ def no_scopes_message(only: Collection[str] = ()) -> str:
 
 
 def connect(
-    settings: Settings, only: Collection[str] = (), policy: RetryPolicy | None = None
+    settings: Settings,
+    only: Collection[str] = (),
+    policy: RetryPolicy | None = None,
+    *,
+    pacer: Pacer | None = None,
+    constants: ConstantCache | None = None,
 ) -> Connections:
     """Open a connector for every system that has scopes; a system that cannot be reached is
-    reported in `errors` and stands in as `Unreachable`, so the engine sees it was not read."""
+    reported in `errors` and stands in as `Unreachable`, so the engine sees it was not read.
+    With `pacer`, every read request (the first one included) counts against its budget;
+    with `constants`, answers that rarely change are taken from there (sync.engine.constants)."""
     policy = policy or RetryPolicy()
     out = Connections(scopes=scopes_of(settings, only))
     if not out.scopes:
@@ -96,6 +105,11 @@ def connect(
             continue
         try:
             connector = open_connector(settings, system, policy)
+            if pacer is not None and hasattr(connector, "read_gate"):
+                setattr(connector, "read_gate", pacer.read_gate(system))  # noqa: B010
+            if constants is not None and hasattr(connector, "constants"):
+                who = identity(spec.url(settings), spec.token(settings))
+                setattr(connector, "constants", constants.view(system, who))  # noqa: B010
             _ask_who_we_are(connector, policy)
         except ConnectorError as exc:
             named = _named(exc, system, spec.url(settings))

@@ -9,13 +9,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
-from connectors.errors import Interrupted
+from connectors.errors import ConfigError, Interrupted
 from connectors.window import SlidingWindow
 from sync import systems
+from sync.settings import Settings
 from sync.systems.spec import Budget
 
-__all__ = ["DEFAULT_BUDGETS", "Budget", "Pacer", "Stop", "default_budgets"]
+__all__ = ["DEFAULT_BUDGETS", "Budget", "Pacer", "Stop", "budgets_for", "default_budgets"]
 
 
 # Each registered system's write budget (see `sync.systems`: GitHub's secondary limit,
@@ -25,6 +27,18 @@ default_budgets = systems.budgets
 
 # The budgets of the systems shipped; `Pacer()` reads the registry when it is made.
 DEFAULT_BUDGETS: Mapping[str, Budget] = default_budgets()
+
+
+def budgets_for(settings: Settings) -> dict[str, Budget]:
+    """Each system's budget: the registry's, with what `[pacing.<system>]` sets over it."""
+    budgets = default_budgets()
+    for name, given in settings.pacing.items():
+        if name not in budgets:
+            raise ConfigError(
+                f"[pacing.{name}]: no such system; expected one of {', '.join(budgets)}."
+            )
+        budgets[name] = replace(budgets[name], **given.model_dump(exclude_none=True))
+    return budgets
 
 
 class Pacer:
@@ -41,26 +55,72 @@ class Pacer:
         self.budgets = dict(default_budgets() if budgets is None else budgets)
         self.clock = clock
         self.sleep = sleep
-        self._windows: dict[str, SlidingWindow] = {}
+        self._windows: dict[str, list[SlidingWindow]] = {}
         self._locks = {system: threading.Lock() for system in self.budgets}
+        self._gated: set[str] = set()  # systems whose reads are paced per request
 
     def wait(self, system: str, *, write: bool = True, halt: Stop | None = None) -> float:
         """Block until one more call to `system` fits its budget; returns seconds waited.
         Once `halt` is set the pause ends at once with Interrupted (the call is not made):
-        GitHub's budget can mean a minute's wait, and a Ctrl-C must not sit it out."""
+        GitHub's budget can mean a minute's wait, and a Ctrl-C must not sit it out.
+
+        A read of a system whose connector paces each read request itself (`read_gate`) is
+        not counted here too: the requests it makes are."""
+        if not write and system in self._gated:
+            return 0.0
+        return self._pace(system, write=write, halt=halt)
+
+    def _pace(self, system: str, *, write: bool, halt: Stop | None = None) -> float:
         budget = self.budgets.get(system)
         if budget is None or budget.rate <= 0 or not (write or budget.reads):
             return 0.0
         waited = 0.0
         with self._locks[system]:
-            window = self._windows.setdefault(system, SlidingWindow(budget.rate, budget.per))
-            while pause := window.hit(self.clock()):
+            windows = self._windows.get(system)
+            if windows is None:
+                windows = self._windows[system] = _windows_of(budget)
+            while pause := _hit(windows, self.clock()):
                 waited += pause
                 if halt is None:
                     self.sleep(pause)
                 elif halt.wait(pause):
                     raise Interrupted(f"stopped ({halt.reason}) while pacing {system}'s writes.")
             return waited
+
+    def read_gate(self, system: str) -> Callable[[], None]:
+        """What a connector calls before each read request (`connectors.gate`): a pause
+        when `system`'s budget counts reads, else nothing. From then on `wait` leaves that
+        system's reads to the gate."""
+
+        self._gated.add(system)
+
+        def gate() -> None:
+            self._pace(system, write=False)
+
+        return gate
+
+    def width(self, system: str) -> int:
+        """How many of `system`'s scopes to pull side by side."""
+        budget = self.budgets.get(system)
+        return max(1, budget.width) if budget else 1
+
+
+def _windows_of(budget: Budget) -> list[SlidingWindow]:
+    windows = [SlidingWindow(budget.rate, budget.per)]
+    if budget.burst > 0:
+        windows.append(SlidingWindow(budget.burst, 1.0))
+    return windows
+
+
+def _hit(windows: list[SlidingWindow], now: float) -> float:
+    """0 when one more call fits every window (and it is counted in each), else the pause."""
+    for i, window in enumerate(windows):
+        pause = window.hit(now)
+        if pause:
+            for earlier in windows[:i]:
+                earlier.undo(now)
+            return pause
+    return 0.0
 
 
 class Stop:

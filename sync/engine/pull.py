@@ -1,7 +1,9 @@
-"""The pull step: every scope read in one thread per system, items queued to the store in batches.
+"""The pull step: each system's scopes read side by side, items queued to the store in batches.
 
-One thread per system because each system has its own rate limit; one writer (the caller's
-thread) because the store is not shared across threads.
+One thread per system because each system has its own budget, and inside it up to that
+budget's `width` scopes at once (Jira projects, GitHub repositories), the pacer keeping their
+requests together under the budget; one writer (the caller's thread) because the store is
+not shared across threads.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from connectors.base import Connector, Cursor, Scope, SourceItem
@@ -38,9 +41,10 @@ def pull(
     run_id: int,
     now: datetime,
     progress: Progress,
+    widths: Mapping[str, int] | None = None,
 ) -> list[ScopeOutcome]:
     """Pull every scope named in `cursors` from where its cursor stands, storing items as
-    they come; one outcome per scope."""
+    they come; one outcome per scope. `widths`: scopes of a system read at once (default 1)."""
     outcomes = {key: ScopeOutcome(key) for key in cursors}
     for key, out in outcomes.items():
         out.full = cursors[key] is None
@@ -49,7 +53,13 @@ def pull(
     threads = [
         threading.Thread(
             target=_worker,
-            args=(connectors[s], [sc for sc in scopes if sc.system == s], cursors, q),
+            args=(
+                connectors[s],
+                [sc for sc in scopes if sc.system == s and sc.key in cursors],
+                cursors,
+                q,
+                (widths or {}).get(s, 1),
+            ),
             name=f"pull-{s}",
             daemon=True,
         )
@@ -76,17 +86,29 @@ def _worker(
     scopes: Sequence[Scope],
     cursors: Mapping[str, Cursor | None],
     q: _Queue,
+    width: int = 1,
 ) -> None:
-    for scope in scopes:
-        try:
-            for item in connector.pull(scope, cursors[scope.key]):
-                q.put((scope.key, item))
-            q.put((scope.key, _DONE))
-        except HandoffSyncError as exc:
-            q.put((scope.key, exc))
-        except Exception as exc:  # a bug in one scope must not stop the others
-            log.exception("pull of %s failed", scope.key)
-            q.put((scope.key, exc))
+    """One system's scopes: one after another, or `width` at a time."""
+    if width <= 1 or len(scopes) <= 1:
+        for scope in scopes:
+            _pull_scope(connector, scope, cursors[scope.key], q)
+        return
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="pull-scope") as pool:
+        for scope in scopes:
+            pool.submit(_pull_scope, connector, scope, cursors[scope.key], q)
+
+
+def _pull_scope(connector: Connector, scope: Scope, cursor: Cursor | None, q: _Queue) -> None:
+    """One scope's items onto the queue, then its end: `_DONE` or the error that stopped it."""
+    try:
+        for item in connector.pull(scope, cursor):
+            q.put((scope.key, item))
+        q.put((scope.key, _DONE))
+    except HandoffSyncError as exc:
+        q.put((scope.key, exc))
+    except Exception as exc:  # a bug in one scope must not stop the others
+        log.exception("pull of %s failed", scope.key)
+        q.put((scope.key, exc))
 
 
 def _store_from(

@@ -22,6 +22,7 @@ from sync.engine.apply import apply
 from sync.engine.clock import clamp_cursor
 from sync.engine.comments import read_comments
 from sync.engine.connect import Unreachable
+from sync.engine.constants import ConstantCache
 from sync.engine.knowledge import (
     ScopeOutcome,
     blind_scopes,
@@ -32,7 +33,7 @@ from sync.engine.knowledge import (
     stale_scopes,
 )
 from sync.engine.own_writes import recognise_own_writes
-from sync.engine.pacing import Pacer, Stop
+from sync.engine.pacing import Pacer, Stop, default_budgets
 from sync.engine.pull import Progress, pull
 from sync.engine.reconcile import Reconciled, reconcile
 from sync.engine.result import SyncResult, run_outcome
@@ -101,6 +102,7 @@ class Engine:
         progress: Progress | None = None,
         halt: Stop | None = None,
         known_errors: Sequence[str] = (),
+        constants: ConstantCache | None = None,
     ) -> None:
         self.settings = settings
         self.runtime = runtime.runtime(settings)
@@ -112,6 +114,12 @@ class Engine:
         self.halt = halt
         # Systems that could not even be opened (sync.engine.connect): the run must not end as "ok".
         self.known_errors = list(known_errors)
+        self.constants = constants  # what `connect` gave the connectors; saved by each run
+        if pacer is not None:
+            # Reads share each system's budget with its writes (connectors.gate).
+            for system, conn in self.connectors.items():
+                if getattr(conn, "read_gate", False) is None:  # not gated by `connect`
+                    setattr(conn, "read_gate", pacer.read_gate(system))  # noqa: B010
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, opts: SyncOptions) -> SyncResult:
@@ -135,6 +143,8 @@ class Engine:
         try:
             # pull -> store -> comments -> reconcile (pure) -> apply
             directory, people_failed, found = self._read(run, result)
+            if self.constants is not None:
+                self.constants.save(state)
             items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
             self.progress("reconcile", 0, len(items))
             changed = {(o.scope, i) for o in result.scopes for i in o.changed}
@@ -200,6 +210,7 @@ class Engine:
             run_id=run.run_id,
             now=now,
             progress=self.progress,
+            widths=self._widths(),
         )
         mark_gone(state, result.scopes)
         first &= {o.scope for o in result.scopes if not o.error}
@@ -313,6 +324,11 @@ class Engine:
                 if not isinstance(self.connectors[system], Unreachable):
                     result.errors.append(exc.message)
         return directory, failed
+
+    def _widths(self) -> dict[str, int]:
+        """Scopes of each system pulled side by side, from its budget."""
+        budgets = self.pacer.budgets if self.pacer else default_budgets()
+        return {s: max(1, b.width) for s, b in budgets.items()}
 
     def _read_wait(self) -> Callable[[str], object] | None:
         pacer = self.pacer

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from sync.store.rows import (
 from sync.store.sqlite import SqliteStore, lock_path
 from sync.store.sqlite import run_lock as _file_lock
 from sync.store.sqlite import state_error as _sqlite_error
+from sync.store.sqlite.constants import peek_constants
 
 if TYPE_CHECKING:
     from sync.settings import Settings
@@ -53,6 +55,7 @@ __all__ = [
     "discard",
     "memory_store",
     "open_store",
+    "read_constants",
     "run_lock",
     "store_error",
 ]
@@ -85,6 +88,12 @@ def discard(where: Settings | str | Path) -> None:
 def memory_store() -> Store:
     """A fresh empty state that leaves no trace (tests, benchmarks)."""
     return SqliteStore.memory()
+
+
+def read_constants(where: Settings | str | Path) -> dict[str, tuple[str, datetime]]:
+    """The constant answers an earlier run kept (JSON text, when asked), read before this
+    run takes its lock; {} when the state cannot say."""
+    return peek_constants(_path(where))
 
 
 def run_lock(where: Settings | str | Path) -> AbstractContextManager[Path]:

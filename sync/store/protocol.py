@@ -8,7 +8,7 @@ each backend provides it beside `open_store` (see `sync.store.run_lock`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -109,6 +109,9 @@ class Store(Protocol):
 
     # --- outbox and audit ----------------------------------------------------------------
     def outbox_plan(self, op: WriteOp, run_id: int, now: datetime) -> bool: ...
+    def outbox_plan_many(
+        self, ops: Sequence[WriteOp], run_id: int, now: datetime
+    ) -> set[str]: ...
     def outbox_row(self, op_key: str) -> OutboxRow | None: ...
     def outbox(
         self, *, status: str | None = None, system: str | None = None
@@ -125,12 +128,28 @@ class Store(Protocol):
         detail: str = "",
         sent: WriteOp | None = None,
         answer: WriteResult | None = None,
+        later: bool = False,
     ) -> None: ...
     def outbox_failed(
-        self, op: WriteOp, run_id: int, now: datetime, error: str, *, attempted: bool = True
+        self,
+        op: WriteOp,
+        run_id: int,
+        now: datetime,
+        error: str,
+        *,
+        attempted: bool = True,
+        later: bool = False,
     ) -> None: ...
+    def outbox_not_attempted(
+        self, system: str, run_id: int, now: datetime, error: str
+    ) -> int: ...
+    def outbox_flush(self) -> None: ...
     def outbox_supersede(self, systems: Collection[str], run_id: int, now: datetime) -> int: ...
     def audit(self, *, op_key: str | None = None, run_id: int | None = None) -> list[AuditRow]: ...
+
+    # --- constant answers kept between runs (JSON text, when asked) ------------------------
+    def constants(self) -> dict[str, tuple[str, datetime]]: ...
+    def put_constants(self, entries: Mapping[str, tuple[str, datetime]]) -> None: ...
 
     # --- served config (a cached fact about the state itself) ----------------------------
     def served_config(self) -> str | None: ...

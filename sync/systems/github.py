@@ -56,8 +56,9 @@ SPEC = SystemSpec(
     scopes=_scopes,
     open=_open,
     comment_format=lambda cfg: "github-md",
-    # 80 content-creating requests a minute (GitHub's secondary limit).
-    budget=Budget(80, 60.0),
+    # 80 content-creating requests a minute (GitHub's secondary limit), one at a time; reads
+    # are not paced (5,000 an hour, 100 in flight) but four repositories are read at once.
+    budget=Budget(80, 60.0, width=4),
     annotations=frozenset({"labels", "comment_delete"}),
     handle=r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}",
     wanted="[github] repos",

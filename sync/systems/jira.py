@@ -112,8 +112,9 @@ SPEC = SystemSpec(
     scopes=_scopes,
     open=_open,
     comment_format=_format,
-    # Jira publishes no fixed write rate.
-    budget=Budget(10, 1.0),
+    # Jira publishes no fixed rate, only burst limits per endpoint (429 + Retry-After): 10
+    # requests a second, reads and writes together, with four projects searched side by side.
+    budget=Budget(10, 1.0, reads=True, width=4),
     annotations=frozenset({"labels", "entity_property", "comment_delete"}),
     handle=r"[A-Za-z0-9][A-Za-z0-9:_-]{0,127}",
     reports_active=True,

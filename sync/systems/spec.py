@@ -27,11 +27,17 @@ Annotation = Literal["labels", "page_property", "entity_property", "comment_dele
 
 @dataclass(frozen=True)
 class Budget:
-    """At most `rate` paced calls in any `per` seconds; `reads` also paces find_comment."""
+    """One API's budget: at most `rate` paced calls in any `per` seconds. Writes always count;
+    `reads` makes every read request count too (the connector's transport asks the pacer
+    before each one), so reads and writes share one window. `width`: how many of the
+    system's scopes are pulled side by side (writes stay one at a time); `burst`, when set,
+    also keeps any one second under it."""
 
     rate: int
     per: float = 60.0
     reads: bool = False
+    width: int = 1
+    burst: int = 0  # and at most this many in any one second (0: no such limit)
 
 
 @dataclass(frozen=True)
