@@ -16,7 +16,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from connectors.base import WriteOp
+from connectors.base import WriteOp, WriteResult
 from connectors.errors import scrub
 from sync.store.rows import iso
 from sync.store.sqlite.outbox import OutboxLedger
@@ -87,11 +87,12 @@ class OutboxBatches(OutboxLedger):
         result: str = "done",
         detail: str = "",
         sent: WriteOp | None = None,
+        answer: WriteResult | None = None,
         later: bool = False,
     ) -> None:
         """As `OutboxLedger.outbox_done`; `later`: recorded with the next transaction (at most
         SETTLE_BATCH ops on), see the module's note on why that is safe."""
-        kw = {"target": target, "result": result, "detail": detail, "sent": sent}
+        kw = {"target": target, "result": result, "detail": detail, "sent": sent, "answer": answer}
         self._keep("done", (op, run_id, now), kw, later)
 
     def outbox_failed(
