@@ -8,13 +8,13 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from test_mapping_rules import DIRECTORY as PEOPLE
+from test_mapping_rules import SRC, good_record
 
 from mapping import Directory, HandoffRecord, PersonConfig, PersonRef, RulesConfig, Stage, Value
 from mapping.due import next_due
 from mapping.escalation import EscalationConfig, LadderStep
 from mapping.rules import evaluate
-from test_mapping_rules import DIRECTORY as PEOPLE
-from test_mapping_rules import SRC, good_record
 
 DIRECTORY = Directory.from_config(
     [
@@ -50,14 +50,13 @@ def _record(rnd: random.Random, now: datetime) -> HandoffRecord:
     expiry = now.date() + timedelta(days=rnd.randint(-3, 4))
     activity = now - timedelta(hours=rnd.uniform(0, 24 * 12))
     owner = rnd.choice(["ana", "kai", "nobody"])
+    when = rnd.choice([expiry, datetime.combine(expiry, datetime.min.time(), UTC)])
     return replace(
         base,
         stage=stage,
         status=(Value(stage, SRC),),
         linked=rnd.random() > 0.1,
-        expiry=(Value(rnd.choice([expiry, datetime.combine(expiry, datetime.min.time(), UTC)]), SRC),)
-        if rnd.random() > 0.2
-        else (),
+        expiry=(Value(when, SRC),) if rnd.random() > 0.2 else (),
         last_activity=(Value(activity, SRC),),
         outcome_owner=(Value(_person(owner), SRC),) if owner != "nobody" else (),
         hypothesis=() if rnd.random() < 0.5 else base.hypothesis,

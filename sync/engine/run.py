@@ -20,12 +20,11 @@ from mapping.people import Directory
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
 from sync.engine.clock import clamp_cursor
-from sync.engine.comments import read_comments
 from sync.engine.connect import Unreachable
+from sync.engine.evaluate import Evaluated, evaluate_run, settle
 from sync.engine.knowledge import (
     ScopeOutcome,
     blind_scopes,
-    jira_keys,
     mark_gone,
     record_reads,
     stale_note,
@@ -34,7 +33,6 @@ from sync.engine.knowledge import (
 from sync.engine.own_writes import recognise_own_writes
 from sync.engine.pacing import Pacer, Stop
 from sync.engine.pull import Progress, pull
-from sync.engine.reconcile import Reconciled, reconcile
 from sync.engine.result import SyncResult, run_outcome
 from sync.settings import Settings
 from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
@@ -135,34 +133,27 @@ class Engine:
         try:
             # pull -> store -> comments -> reconcile (pure) -> apply
             directory, people_failed, found = self._read(run, result)
-            items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
-            self.progress("reconcile", 0, len(items))
-            changed = {(o.scope, i) for o in result.scopes for i in o.changed}
-            comments = read_comments(
+            self.progress("reconcile", 0, 0)
+            done = evaluate_run(
                 state,
-                {s: self.connectors[s] for s in systems},
-                items.values(),
-                self.settings.link,
-                changed,
+                self.runtime,
+                directory,
+                self.connectors,
+                result.scopes,
+                systems=systems,
+                now=now,
+                full=opts.full,
+                found=found,
                 pacer=self.pacer,
                 clock=self.clock,
             )
-            done = reconcile(
-                items.values(),
-                self.runtime,
-                directory,
-                now=now,
-                opened=state.opened_at(),
-                comments=comments,
-                systems=systems,
-                known_keys=jira_keys(items.values(), result.scopes),
-                found=found,
-            )
             self._record(run, result, done, people_failed)
             if opts.dry_run:
-                result.plan_text = describe(result.ops, [t.item for t in done.targets])
+                result.plan_text = describe(result.ops, done.views)
             else:
                 self._write(run, result)
+                if not result.blind and not opts.only and not result.interrupted:
+                    settle(state, done, self.settings.link)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
@@ -216,12 +207,12 @@ class Engine:
         return directory, people_failed, found
 
     def _record(
-        self, run: _Run, result: SyncResult, done: Reconciled, people_failed: dict[str, bool]
+        self, run: _Run, result: SyncResult, done: Evaluated, people_failed: dict[str, bool]
     ) -> None:
-        """Store records and findings, and hold every write back when a scope is blind."""
+        """Record findings, and hold every write back when a scope is blind."""
         state, now = run.state, run.now
-        result.records = len(done.records)
-        result.findings = [f for fs in done.findings.values() for f in fs]
+        result.records = done.records
+        result.findings = done.findings
         # A scope that has never been read in full may hold the other half of a handoff:
         # without it, findings can be false ("no owner" while the owner sits there), so
         # this run neither records them nor writes anything, in any system.
@@ -235,9 +226,11 @@ class Engine:
             else stale_note(scope, at, now)
             for scope, at in result.stale.items()
         ]
-        state.upsert_records(done.records, now)
         if not blind:
-            state.record_findings(run.run_id, result.findings, now, records=None)
+            # A run that evaluated some records decides only theirs (and closes the findings
+            # of those that vanished); the others' findings stand as stored.
+            keys = None if done.full else done.evaluated
+            state.record_findings(run.run_id, result.findings, now, records=keys)
         result.ops = list(done.ops)
         if blind and not run.opts.dry_run:
             if result.ops or len(blind) < len(result.scopes):
@@ -247,7 +240,7 @@ class Engine:
             result.ops = []
         log.info(
             "%d handoffs, %d open findings, %d writes planned",
-            len(done.records),
+            done.records,
             len(result.findings),
             len(result.ops),
         )

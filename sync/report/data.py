@@ -227,6 +227,7 @@ def field_label(name: str) -> str:
 
 # --- gathering --------------------------------------------------------------------------
 
+
 def gather(
     state: Store,
     *,

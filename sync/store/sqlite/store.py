@@ -46,6 +46,7 @@ from connectors.errors import StateError
 from sync.store.rows import RecordLike, iso
 from sync.store.sqlite.errors import state_error
 from sync.store.sqlite.history import FindingsHistory
+from sync.store.sqlite.links import Links
 from sync.store.sqlite.outbox import OutboxLedger
 from sync.store.sqlite.reads import Reads
 from sync.store.sqlite.schema import migrations
@@ -72,7 +73,7 @@ def _open_read_only(where: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
-class SqliteStore(FindingsHistory, OutboxLedger, Reads):
+class SqliteStore(FindingsHistory, OutboxLedger, Reads, Links):
     """The SQLite store; open with `SqliteStore.open(path)`, `.memory()` or `.copy_of(path)`."""
 
     def __init__(self, db: Database, *, path: str = ":memory:") -> None:
@@ -325,6 +326,7 @@ class SqliteStore(FindingsHistory, OutboxLedger, Reads):
                 self.db.execute("DELETE FROM cursors")
             else:
                 self.db.execute("DELETE FROM cursors WHERE scope = ?", [scope_key])
+
 
 _ITEM_COLS = (
     "system, scope, id, key, url, kind, title, updated, fields, labels, comment_id, "
