@@ -35,7 +35,7 @@ __all__ = ["BASIS", "Refreshed", "Selection", "basis", "groups", "refresh_links"
 Pair = tuple[str, str]
 BASIS = "reconcile_basis"  # the meta fact holding what the stored records were built on
 _LINKS = "link_basis"  # the meta fact holding what the stored link nodes were computed with
-_BATCH = 2000  # items decoded at a time while links are refreshed
+_BATCH = 500  # items decoded at a time while links are refreshed
 GROUP_BATCH = 5000  # items per batch of whole groups in a rebuild
 
 
