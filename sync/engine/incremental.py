@@ -77,12 +77,34 @@ def basis(
     )
 
 
+# Edit times a system keeps inside an item's fields: our own write moves them, and neither
+# the rules nor the plan read them (the item's activity stands for a person's last change).
+_EDIT_TIMES = frozenset({"updated", "last_edited_time"})
+
+
+def content(item: SourceItem) -> str:
+    """A digest of what the rules and the plan read of an item: everything but its edit
+    time, for which the person's last activity stands (our own write's echo moves the
+    edit time, not the activity), so re-reading an unchanged item makes no work."""
+    fields = {k: v for k, v in item.fields.items() if k not in _EDIT_TIMES}
+    comment = item.comment
+    return _digest(
+        {
+            "item": (item.system, item.scope, item.id, item.key, item.url, item.kind),
+            "text": (item.title, item.state, item.uid, tuple(item.labels)),
+            "activity": item.activity or item.updated,
+            "fields": json.dumps(fields, sort_keys=True, default=str),
+            "comment": None if comment is None else (comment.id, comment.text, comment.duplicates),
+        }
+    )
+
+
 def _link_row(
     item: SourceItem, cfg: LinkConfig, projects: Collection[str]
-) -> tuple[str, str, bool, str, tuple[str, ...] | None]:
+) -> tuple[str, str, bool, str, tuple[str, ...] | None, str]:
     nodes = item_nodes(item, cfg, projects)
     project = jira_project(item) if item.system == JIRA else ""
-    return item.system, item.id, nodes is not None, project, nodes
+    return item.system, item.id, nodes is not None, project, nodes, content(item)
 
 
 def _save(
@@ -121,7 +143,10 @@ def refresh_links(
     stored = json.loads(state.fact(_LINKS) or "{}")
     force = force or stored.get("link") != link_digest
     projects = {p.upper() for p in cfg.projects}
-    guess = set(stored.get("projects", [])) if not force else projects | state.link_projects()
+    # A first guess at the projects (the stored answer, or every Jira key's prefix) is
+    # right unless a whole project is ignored: then the nodes are computed once more.
+    present = {k.rsplit("-", 1)[0] for k in state.present_keys(JIRA)}
+    guess = set(stored.get("projects", [])) if not force else projects | present
     stale = [(i.system, i.id) for i in state.iter_items()] if force else state.stale_links()
     changed: set[Pair] = set()
     keys: set[str] = set()

@@ -1,9 +1,11 @@
 """One sync, as a pipeline: pull -> store -> comments -> reconcile -> apply.
 
 Pulls (`pull`) run one thread per system and stream items to the store a batch at a time.
-Our comments on changed items are read next (`comments`), so that reconcile and plan
-(`reconcile`) are pure: they read every stored item, so an item stored by an earlier run is
-planned again on every run and a cursor can never skip past unplanned work. A dry run does
+The reconcile step (`evaluate`) then takes up only what the run must look at: the items whose
+stored rows moved, their records old and new, the records due by time, and whatever an
+earlier run took up but did not carry through to the outbox (`incremental`); it reads our
+comments on those and hands them to the pure `reconcile`. Only after the writes are in the
+outbox is that work settled, so a cursor can never skip past unplanned work. A dry run does
 all of this against an in-memory copy of the state and stops before apply.
 """
 

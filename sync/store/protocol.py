@@ -70,7 +70,7 @@ class Store(Protocol):
     def items_by_n(self, ns: Collection[int]) -> list[SourceItem]: ...
     def save_links(
         self,
-        rows: Iterable[tuple[str, str, bool, str, tuple[str, ...] | None]],
+        rows: Iterable[tuple[str, str, bool, str, tuple[str, ...] | None, str]],
         *,
         moved_only: bool = False,
     ) -> set[tuple[str, str]]: ...

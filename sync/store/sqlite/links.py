@@ -1,8 +1,10 @@
 """What incremental reconcile keeps in the SQLite store (migration 0007).
 
-    item_nodes  n PK (the item's integer id for linking), (system, item_id) unique, stamp
-                (the items row it was computed from: last_seen|state), kept (linking uses
-                the item), project (a Jira item's project), record_key (its record now)
+    item_nodes  n PK (the item's integer id for linking), (system, item_id) unique, seen
+                (the items row's last_seen it was computed from), stamp (the item's state
+                and our comment on it then), content (a digest of what the rules and the
+                plan read of it), kept (linking uses the item), project (a Jira item's
+                project), record_key (its record now)
     item_links  (n, node): the link nodes of each kept item, indexed by node
     records     + next_due: when time alone can next change the record's findings
     dirty_items items a run took up and has not yet planned through to the outbox
@@ -25,12 +27,13 @@ from sync.store.sqlite.schema import StateBase
 __all__ = ["LinkRow", "Links"]
 
 Pair = tuple[str, str]  # (system, item id)
-LinkRow = tuple[str, str, bool, str, "tuple[str, ...] | None"]  # system, id, kept, project, nodes
+# system, id, kept, project, nodes, content digest
+LinkRow = tuple[str, str, bool, str, "tuple[str, ...] | None", str]
 
-# What an item's plan is made from besides its content: a new pull (last_seen), its state,
-# and our comment on it as the state knows it (a write recorded, or forgotten).
+# What an item's plan is made from besides its content: its state, and our comment on it
+# as the state knows it (a write recorded, or forgotten).
 _STAMP = (
-    "i.last_seen || '|' || i.state || '|' || COALESCE((SELECT c.comment_id || ':' || "
+    "i.state || '|' || COALESCE((SELECT c.comment_id || ':' || "
     "length(c.body) || ':' || COALESCE(c.written_at, '') FROM comments c "
     "WHERE c.system = i.system AND c.item_id = i.id), '')"
 )
@@ -54,7 +57,7 @@ class Links(StateBase):
             rows = self.db.execute(
                 "SELECT i.system, i.id FROM items i LEFT JOIN item_nodes n "
                 "ON n.system = i.system AND n.item_id = i.id "
-                f"WHERE n.stamp IS NULL OR n.stamp != {_STAMP}"
+                f"WHERE n.stamp IS NULL OR n.stamp != {_STAMP} OR n.seen IS NOT i.last_seen"
             ).fetchall()
         return [(s, i) for s, i in rows]
 
@@ -85,29 +88,38 @@ class Links(StateBase):
         return self.items_of(pairs)
 
     def save_links(self, rows: Iterable[LinkRow], *, moved_only: bool = False) -> set[Pair]:
-        """Store each item's link nodes (None: linking ignores it), stamped with its stored
-        row. Returns the items to plan again, which stay in `dirty_items` from the moment
-        the new rows are in: all of them, or with `moved_only` those whose nodes moved (an
+        """Store each item's link nodes (None: linking ignores it) and content digest,
+        stamped with its stored row. Returns the items to plan again, which stay in
+        `dirty_items` from the moment the new rows are in: those whose content, state, our
+        comment or nodes changed, or with `moved_only` only those whose nodes moved (an
         item gone, or linked otherwise)."""
         changed: set[Pair] = set()
         with self._lock, self.db.atomic():
-            for system, item_id, kept, project, nodes in rows:
+            for system, item_id, kept, project, nodes, content in rows:
                 old = self._nodes_of(system, item_id)
                 new = None if nodes is None else set(nodes)
-                if old != new or not moved_only:
-                    changed.add((system, item_id))
-                self.db.execute(
-                    "INSERT INTO item_nodes (system, item_id, kept, project) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(system, item_id) DO UPDATE SET kept = excluded.kept, "
-                    "project = excluded.project",
-                    [system, item_id, int(kept), project],
-                )
-                self.db.execute(
-                    f"UPDATE item_nodes SET stamp = (SELECT {_STAMP} FROM items i "
-                    "WHERE i.system = item_nodes.system AND i.id = item_nodes.item_id) "
-                    "WHERE system = ? AND item_id = ?",
+                before = self.db.execute(
+                    "SELECT stamp, content FROM item_nodes WHERE system = ? AND item_id = ?",
                     [system, item_id],
+                ).fetchone()
+                self.db.execute(
+                    "INSERT INTO item_nodes (system, item_id, kept, project, content) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(system, item_id) DO UPDATE SET "
+                    "kept = excluded.kept, project = excluded.project, "
+                    "content = excluded.content",
+                    [system, item_id, int(kept), project, content],
                 )
+                after = self.db.execute(
+                    f"UPDATE item_nodes SET stamp = (SELECT {_STAMP} FROM items i "
+                    "WHERE i.system = item_nodes.system AND i.id = item_nodes.item_id), "
+                    "seen = (SELECT i.last_seen FROM items i "
+                    "WHERE i.system = item_nodes.system AND i.id = item_nodes.item_id) "
+                    "WHERE system = ? AND item_id = ? RETURNING stamp",
+                    [system, item_id],
+                ).fetchone()
+                other = before is None or (before[0], before[1]) != (after[0], content)
+                if old != new or (other and not moved_only):
+                    changed.add((system, item_id))
                 n = self._n(system, item_id)
                 self.db.execute("DELETE FROM item_links WHERE n = ?", [n])
                 self.db.conn.executemany(

@@ -62,8 +62,9 @@ def _item_links(db: Database) -> None:
 
 _SCHEMA_7 = (
     """CREATE TABLE item_nodes (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
-        item_id TEXT NOT NULL, stamp TEXT, kept INTEGER NOT NULL DEFAULT 0, project TEXT,
-        record_key TEXT, UNIQUE (system, item_id))""",
+        item_id TEXT NOT NULL, seen TEXT, stamp TEXT, content TEXT,
+        kept INTEGER NOT NULL DEFAULT 0, project TEXT, record_key TEXT,
+        UNIQUE (system, item_id))""",
     "CREATE INDEX item_nodes_record ON item_nodes (record_key)",
     """CREATE TABLE item_links (n INTEGER NOT NULL, node TEXT NOT NULL,
         PRIMARY KEY (n, node)) WITHOUT ROWID""",
