@@ -38,7 +38,9 @@ class Collector:
         """Keep already-coerced values of a field, without duplicates."""
         if name in self._found and name not in LIST_FIELDS:
             return
-        source = Provenance(self.item.system, self.item.id, self.item.key, where, self.item.url)
+        source = Provenance(
+            self.item.system, self.item.id, self.item.key, where, self.item.url
+        )
         kept = self._found.setdefault(name, [])
         seen = {v.value for v in kept}
         for value in values:

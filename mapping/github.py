@@ -15,7 +15,7 @@ __all__ = ["pull_state", "to_values"]
 
 
 def pull_state(pull: Mapping[str, Any]) -> str:
-    """ "draft", "open", "merged" or "closed"."""
+    """"draft", "open", "merged" or "closed"."""
     if pull.get("merged") or pull.get("merged_at"):
         return "merged"
     if pull.get("draft") and pull.get("state") == "open":

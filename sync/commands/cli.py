@@ -230,7 +230,9 @@ def sync(
 
     if every is None:
         sys.exit(sync_once(config, dry_run, full, only, as_json, progress, adopt))
-    serve(every * 60, lambda: sync_once(config, dry_run, False, only, as_json, progress, adopt))
+    serve(
+        every * 60, lambda: sync_once(config, dry_run, False, only, as_json, progress, adopt)
+    )
 
 
 @main.command()

@@ -158,12 +158,8 @@ def demo_command(folder: str, api_version: str, keep_running: bool, as_json: boo
     Nothing leaves this machine: the three services are emulated on 127.0.0.1.
     """
     try:
-        result = run_demo(
-            Path(folder),
-            api_version=int(api_version),
-            keep_running=keep_running,
-            progress=Progress(shown(as_json=as_json)),
-        )
+        result = run_demo(Path(folder), api_version=int(api_version), keep_running=keep_running,
+                          progress=Progress(shown(as_json=as_json)))
     except OSError as exc:  # the CLI prints it as one line (and one JSON line with --json)
         raise HandoffSyncError(
             f"cannot use the demo folder {folder} ({exc.strerror or exc}): pass --dir with a "

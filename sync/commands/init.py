@@ -60,7 +60,9 @@ def _token(system: str, sandbox: bool) -> str:
     return env or (SANDBOX_READ_TOKENS.get(system, "") if sandbox else "")
 
 
-def discover(answers: Answers, *, sandbox: bool = False, progress: Progress | None = None) -> Found:
+def discover(
+    answers: Answers, *, sandbox: bool = False, progress: Progress | None = None
+) -> Found:
     """Read field names from each system that has a URL, a scope and a token; reads only."""
     found = Found()
     show = progress or Progress(False)

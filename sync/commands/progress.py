@@ -17,9 +17,8 @@ __all__ = ["Progress", "shown"]
 _LABELS = {"pull": "Pulling", "reconcile": "Checking", "write": "Writing"}
 
 
-def shown(
-    choice: bool | None = None, *, as_json: bool = False, stream: IO[str] | None = None
-) -> bool:
+def shown(choice: bool | None = None, *, as_json: bool = False,
+          stream: IO[str] | None = None) -> bool:
     """Whether to show progress: never with --json; else --progress/--no-progress when given;
     else only when stderr is a terminal."""
     if as_json:

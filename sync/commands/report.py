@@ -26,6 +26,7 @@ def _since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+
 @click.command("report")
 @click.option(
     "--config",

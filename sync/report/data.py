@@ -227,7 +227,6 @@ def field_label(name: str) -> str:
 
 # --- gathering --------------------------------------------------------------------------
 
-
 def gather(
     state: Store,
     *,

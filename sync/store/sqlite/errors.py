@@ -50,7 +50,10 @@ def state_error(exc: sqlite3.Error, path: str | Path | None) -> StateError:
     ):
         text = READ_ONLY.format(folder=where.parent, why=exc)
     else:
-        text = f"The state file {where} is damaged and cannot be read as SQLite ({exc}). {FIX_HINT}"
+        text = (
+            f"The state file {where} is damaged and cannot be read as SQLite ({exc}). "
+            f"{FIX_HINT}"
+        )
     return StateError(text, internal=repr(exc))
 
 

@@ -327,7 +327,6 @@ class SqliteStore(FindingsHistory, OutboxLedger, Reads, Links):
             else:
                 self.db.execute("DELETE FROM cursors WHERE scope = ?", [scope_key])
 
-
 _ITEM_COLS = (
     "system, scope, id, key, url, kind, title, updated, fields, labels, comment_id, "
     "comment_text, state, activity, uid"
