@@ -37,7 +37,9 @@ __all__ = [
     "LinkConfig",
     "SystemMapping",
     "build_records",
+    "item_nodes",
     "item_values",
+    "jira_project",
     "link",
     "register",
     "unregister",
@@ -196,8 +198,26 @@ def _sort_key(item: SourceItem) -> tuple[int, str, str]:
 
 def _keys(items: Sequence[SourceItem], cfg: LinkConfig) -> _Keys:
     projects = {p.upper() for p in cfg.projects}
-    projects |= {i.key.rsplit("-", 1)[0].upper() for i in items if i.system == "jira"}
+    projects |= {jira_project(i) for i in items if i.system == "jira"}
     return _Keys(cfg, projects)
+
+
+def jira_project(item: SourceItem) -> str:
+    """The project a Jira item's key belongs to ("EXP" for EXP-42)."""
+    return item.key.rsplit("-", 1)[0].upper()
+
+
+def item_nodes(
+    item: SourceItem, cfg: LinkConfig, projects: Collection[str]
+) -> tuple[str, ...] | None:
+    """The link nodes one item joins (the tokens it is and names), Jira keys limited to
+    `projects` (config projects plus the projects of every kept Jira item); None for an item
+    that linking ignores. Depends on the item alone (given the projects), so it is computed
+    at pull time and stored: a run links from the store without decoding unchanged items."""
+    if _ignored(item, cfg):
+        return None
+    owns, named = _refs(item, _Keys(cfg, {p.upper() for p in projects}), cfg)
+    return tuple(dict.fromkeys([*owns, *named]))
 
 
 def _groups(items: Sequence[SourceItem], keys: _Keys, cfg: LinkConfig) -> list[_Group]:
@@ -325,15 +345,19 @@ def build_records(
     directory: Directory,
     link_cfg: LinkConfig,
     known_keys: Collection[str] | None = None,
+    projects: Collection[str] | None = None,
 ) -> list[HandoffRecord]:
     """Every record the items describe, in a stable order (by record key, then first item).
 
     `known_keys`: every Jira issue key, when Jira was read in full; an item naming only keys
     outside it is `unlinked` (naming the key), not a handoff of its own. None: not known.
+    `projects`: the Jira projects keys may name, when `items` are only some of the items
+    (whole linked groups of them); None: the config's plus those of the Jira items given.
     """
     kept = sorted((i for i in items if not _ignored(i, link_cfg)), key=_sort_key)
+    keys = _keys(kept, link_cfg) if projects is None else _Keys(link_cfg, set(projects))
     records = []
-    for found in _groups(kept, _keys(kept, link_cfg), link_cfg):
+    for found in _groups(kept, keys, link_cfg):
         group = tuple(kept[i] for i in found.members)
         records.append(_record(group, found, maps, directory, link_cfg, known_keys))
     return sorted(records, key=lambda r: (r.key, r.sources[0].system, r.sources[0].item_id))

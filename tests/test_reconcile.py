@@ -79,7 +79,7 @@ def test_reconcile_makes_no_request_and_plans_what_the_engine_plans(tmp_path: Pa
             opened=view.opened_at(),
             comments=view.comments(),
             systems=list(conns.connectors),
-            known_keys=jira_keys(items, outcomes),
+            known_keys=jira_keys(store, outcomes),
         )
 
         assert len(sb.log()) == requests_before  # not one request reached the APIs

@@ -8,11 +8,10 @@ all (a scope never read in full blocks every write in every system) and what the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from connectors.base import SourceItem
 from sync.store import Store
 from sync.systems.jira import NAME as JIRA
 
@@ -124,9 +123,9 @@ def mark_gone(state: Store, outcomes: Sequence[ScopeOutcome]) -> None:
             state.mark_item(item.system, item.id, "deleted")
 
 
-def jira_keys(items: Iterable[SourceItem], outcomes: Sequence[ScopeOutcome]) -> set[str] | None:
+def jira_keys(state: Store, outcomes: Sequence[ScopeOutcome]) -> set[str] | None:
     """Every Jira key we hold, when every Jira scope was read this run; else None (unknown)."""
     jira = [o for o in outcomes if o.scope.startswith(f"{JIRA}:")]
     if not jira or any(o.error for o in jira):
         return None
-    return {i.key.upper() for i in items if i.system == JIRA}
+    return state.present_keys(JIRA)

@@ -42,17 +42,24 @@ def reconcile(
     systems: Collection[str],
     known_keys: Collection[str] | None = None,
     found: Mapping[tuple[str, str], CommentRef] | None = None,
+    projects: Collection[str] | None = None,
 ) -> Reconciled:
     """Records, findings and the writes they need in `systems`.
 
     `opened`: when each finding was first seen; `comments`: our comment on each item as it
     shows now (`sync.engine.comments`); `found`: our comments recognised on items pulled for
-    the first time (`sync.engine.own_writes`).
+    the first time (`sync.engine.own_writes`); `projects`: the Jira projects keys may name,
+    when `items` are whole linked groups of a larger workspace (see `mapping.link`).
     """
     by_key = {(i.system, i.id): i for i in items}
     settings = runtime.settings
     records = build_records(
-        by_key.values(), settings.fields, directory, settings.link, known_keys=known_keys
+        by_key.values(),
+        settings.fields,
+        directory,
+        settings.link,
+        known_keys=known_keys,
+        projects=projects,
     )
     findings = {r.key: evaluate(r, runtime.rules, directory, now, opened) for r in records}
     targets = _targets(runtime, records, findings, by_key, systems, comments, found)

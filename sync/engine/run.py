@@ -1,9 +1,11 @@
 """One sync, as a pipeline: pull -> store -> comments -> reconcile -> apply.
 
 Pulls (`pull`) run one thread per system and stream items to the store a batch at a time.
-Our comments on changed items are read next (`comments`), so that reconcile and plan
-(`reconcile`) are pure: they read every stored item, so an item stored by an earlier run is
-planned again on every run and a cursor can never skip past unplanned work. A dry run does
+The reconcile step (`evaluate`) then takes up only what the run must look at: the items whose
+stored rows moved, their records old and new, the records due by time, and whatever an
+earlier run took up but did not carry through to the outbox (`incremental`); it reads our
+comments on those and hands them to the pure `reconcile`. Only after the writes are in the
+outbox is that work settled, so a cursor can never skip past unplanned work. A dry run does
 all of this against an in-memory copy of the state and stops before apply.
 """
 
@@ -20,13 +22,12 @@ from mapping.people import Directory
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
 from sync.engine.clock import clamp_cursor
-from sync.engine.comments import read_comments
 from sync.engine.connect import Unreachable
 from sync.engine.constants import ConstantCache
+from sync.engine.evaluate import Evaluated, evaluate_run, settle
 from sync.engine.knowledge import (
     ScopeOutcome,
     blind_scopes,
-    jira_keys,
     mark_gone,
     record_reads,
     stale_note,
@@ -35,7 +36,6 @@ from sync.engine.knowledge import (
 from sync.engine.own_writes import recognise_own_writes
 from sync.engine.pacing import Pacer, Stop, default_budgets
 from sync.engine.pull import Progress, pull
-from sync.engine.reconcile import Reconciled, reconcile
 from sync.engine.result import SyncResult, run_outcome
 from sync.settings import Settings
 from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
@@ -145,34 +145,27 @@ class Engine:
             directory, people_failed, found = self._read(run, result)
             if self.constants is not None:
                 self.constants.save(state)
-            items = {(i.system, i.id): i for i in state.iter_items() if i.state == "present"}
-            self.progress("reconcile", 0, len(items))
-            changed = {(o.scope, i) for o in result.scopes for i in o.changed}
-            comments = read_comments(
+            self.progress("reconcile", 0, 0)
+            done = evaluate_run(
                 state,
-                {s: self.connectors[s] for s in systems},
-                items.values(),
-                self.settings.link,
-                changed,
+                self.runtime,
+                directory,
+                self.connectors,
+                result.scopes,
+                systems=systems,
+                now=now,
+                full=opts.full,
+                found=found,
                 pacer=self.pacer,
                 clock=self.clock,
             )
-            done = reconcile(
-                items.values(),
-                self.runtime,
-                directory,
-                now=now,
-                opened=state.opened_at(),
-                comments=comments,
-                systems=systems,
-                known_keys=jira_keys(items.values(), result.scopes),
-                found=found,
-            )
             self._record(run, result, done, people_failed)
             if opts.dry_run:
-                result.plan_text = describe(result.ops, [t.item for t in done.targets])
+                result.plan_text = describe(result.ops, done.views)
             else:
                 self._write(run, result)
+                if not result.blind and not opts.only and not result.interrupted:
+                    settle(state, done, self.settings.link)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
@@ -227,12 +220,12 @@ class Engine:
         return directory, people_failed, found
 
     def _record(
-        self, run: _Run, result: SyncResult, done: Reconciled, people_failed: dict[str, bool]
+        self, run: _Run, result: SyncResult, done: Evaluated, people_failed: dict[str, bool]
     ) -> None:
-        """Store records and findings, and hold every write back when a scope is blind."""
+        """Record findings, and hold every write back when a scope is blind."""
         state, now = run.state, run.now
-        result.records = len(done.records)
-        result.findings = [f for fs in done.findings.values() for f in fs]
+        result.records = done.records
+        result.findings = done.findings
         # A scope that has never been read in full may hold the other half of a handoff:
         # without it, findings can be false ("no owner" while the owner sits there), so
         # this run neither records them nor writes anything, in any system.
@@ -246,9 +239,11 @@ class Engine:
             else stale_note(scope, at, now)
             for scope, at in result.stale.items()
         ]
-        state.upsert_records(done.records, now)
         if not blind:
-            state.record_findings(run.run_id, result.findings, now, records=None)
+            # A run that evaluated some records decides only theirs (and closes the findings
+            # of those that vanished); the others' findings stand as stored.
+            keys = None if done.full else done.evaluated
+            state.record_findings(run.run_id, result.findings, now, records=keys)
         result.ops = list(done.ops)
         if blind and not run.opts.dry_run:
             if result.ops or len(blind) < len(result.scopes):
@@ -258,7 +253,7 @@ class Engine:
             result.ops = []
         log.info(
             "%d handoffs, %d open findings, %d writes planned",
-            len(done.records),
+            done.records,
             len(result.findings),
             len(result.ops),
         )

@@ -59,6 +59,30 @@ def _item_digest(db: Database) -> None:
     db.execute("ALTER TABLE items ADD COLUMN digest TEXT")
 
 
+@migrations(name="0007_item_links")
+def _item_links(db: Database) -> None:
+    # What reconcile needs to touch only what changed (sync.store.sqlite.links): each item's
+    # link nodes and record, stamped with the item row they were computed from; when each
+    # record's findings can next change by time alone; items still to be planned.
+    for sql in _SCHEMA_7:
+        db.execute(sql)
+
+
+_SCHEMA_7 = (
+    """CREATE TABLE item_nodes (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
+        item_id TEXT NOT NULL, seen TEXT, stamp TEXT, content TEXT,
+        kept INTEGER NOT NULL DEFAULT 0, project TEXT, record_key TEXT,
+        UNIQUE (system, item_id))""",
+    "CREATE INDEX item_nodes_record ON item_nodes (record_key)",
+    """CREATE TABLE item_links (n INTEGER NOT NULL, node TEXT NOT NULL,
+        PRIMARY KEY (n, node)) WITHOUT ROWID""",
+    "CREATE INDEX item_links_node ON item_links (node, n)",
+    "ALTER TABLE records ADD COLUMN next_due TEXT",
+    "CREATE INDEX records_due ON records (next_due)",
+    """CREATE TABLE dirty_items (system TEXT NOT NULL, item_id TEXT NOT NULL,
+        PRIMARY KEY (system, item_id)) WITHOUT ROWID""",
+)
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,
