@@ -33,7 +33,7 @@ from sync.engine.knowledge import ScopeOutcome
 from sync.engine.run import Engine, SyncOptions, SyncResult
 from sync.settings import Settings, load_settings
 from sync.store.sqlite import SqliteStore
-from sync.store.sqlite import store as sqlite_store
+from sync.store.sqlite import items as sqlite_store
 from sync.systems import runtime
 
 GH = {"Authorization": "token sandbox-github-write"}

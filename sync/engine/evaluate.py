@@ -80,11 +80,11 @@ def evaluate_run(
     """Evaluate and plan the records this run must: those its changes touch (or all)."""
     outcomes = list(outcomes)
     cfg = runtime.settings.link
-    links = refresh_links(state, cfg, force=full)
+    pulled = {(o.scope.partition(":")[0], i) for o in outcomes for i in o.changed}
+    links = refresh_links(state, cfg, force=full, pulled=pulled)
     known = jira_keys(state, outcomes)
     digest = basis(runtime, directory, links.projects, known is not None, systems)
     full = full or state.fact(BASIS) != digest
-    pulled = {(o.scope.partition(":")[0], i) for o in outcomes for i in o.changed}
     inputs = Inputs(
         state,
         runtime,

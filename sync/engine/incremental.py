@@ -135,10 +135,17 @@ class Refreshed:
 
 
 def refresh_links(
-    state: Store, cfg: LinkConfig, *, force: bool, moved_only: bool = False
+    state: Store,
+    cfg: LinkConfig,
+    *,
+    force: bool,
+    moved_only: bool = False,
+    pulled: Collection[Pair] = (),
 ) -> Refreshed:
     """Bring every item's stored link nodes up to date. `force`: recompute them all;
-    `moved_only`: only items whose nodes moved count as changed (after our own writes)."""
+    `moved_only`: only items whose nodes moved count as changed (after our own writes);
+    `pulled`: items a pull found changed, recomputed even when their row's time did not
+    move (two runs within one clock tick)."""
     link_digest = _digest(cfg)
     stored = json.loads(state.fact(_LINKS) or "{}")
     force = force or stored.get("link") != link_digest
@@ -147,7 +154,10 @@ def refresh_links(
     # right unless a whole project is ignored: then the nodes are computed once more.
     present = {k.rsplit("-", 1)[0] for k in state.present_keys(JIRA)}
     guess = set(stored.get("projects", [])) if not force else projects | present
-    stale = [(i.system, i.id) for i in state.iter_items()] if force else state.stale_links()
+    if force:
+        stale = [(i.system, i.id) for i in state.iter_items()]
+    else:
+        stale = list(dict.fromkeys([*state.stale_links(), *pulled]))
     changed: set[Pair] = set()
     keys: set[str] = set()
     for items in _stream(state, stale):
