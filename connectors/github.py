@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterator
-from datetime import UTC
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from .base import Account, Cursor, Scope, SourceItem
-from .errors import AuthError, BadAnswer, NotFound
+from .base import MARKER_PREFIX, Account, CommentRef, Cursor, Scope, SourceItem
+from .errors import AuthError, BadAnswer, ConnectorError, NotFound, RateLimited
+from .found import FoundComments
 from .github_comments import GithubComments
 from .github_errors import header
 from .github_session import READ_PERMISSION, open_client, utc
@@ -55,15 +57,42 @@ def _is_cursor(item: SourceItem, cursor: Cursor | None) -> bool:
     return cursor is not None and item.id == cursor.item_id and item.updated == cursor.updated
 
 
-class GithubConnector(GithubComments, GithubWrites):
+class GithubConnector(GithubComments, GithubWrites, FoundComments):
     """Pull requests (and optionally issues) of a repo; comments and labels on them."""
 
     # -- reading ---------------------------------------------------------------------------
     def pull(self, scope: Scope, cursor: Cursor | None) -> Iterator[SourceItem]:
-        """Items of repo `scope.name` updated since `cursor - overlap`, newest first, by id once."""
-        full = scope.name
-        self._owners.add(full.split("/", 1)[0])
+        """Items of repo `scope.name` updated since `cursor - overlap`, newest first, by id once,
+        each with our comment as the repo-wide comment list shows it (see `_our_comments`)."""
+        self._owners.add(scope.name.split("/", 1)[0])
         since = cursor.updated.astimezone(UTC) - self.overlap if cursor else None
+        found = self._our_comments(scope, since)
+        for item in self._items(scope, cursor, since):
+            ref = found.pop(item.id, None) if found is not None else None
+            # A full list saw every comment: no entry means none of ours. A list since the
+            # cursor shows only comments changed since; the others stand as the state knows.
+            looked = found is not None and (since is None or ref is not None)
+            yield replace(item, comment=ref, comment_read=looked)
+        self._found_beside(scope, found)
+
+    def _our_comments(self, scope: Scope, since: datetime | None) -> dict[str, CommentRef] | None:
+        """Our comments in the repo, one list in pages of 100 instead of one list per item:
+        all of them on a full read, those changed since `since` otherwise. Read before the
+        items so that each item streams out with its comment and no item is held back.
+        None when the list cannot be read: the engine then looks item by item as before."""
+        try:
+            return self.find_comments(scope, MARKER_PREFIX, since)
+        except (AuthError, RateLimited):
+            raise
+        except ConnectorError as exc:
+            log.warning("github: could not list the comments of %s, looking per item: %s",
+                        scope.name, exc)
+            return None
+
+    def _items(
+        self, scope: Scope, cursor: Cursor | None, since: datetime | None
+    ) -> Iterator[SourceItem]:
+        full = scope.name
         seen: set[str] = set()
         params = {"state": "all", "sort": "updated", "direction": "desc"}
         for raw in self._list(scope, f"/repos/{full}/pulls", params, READ_PERMISSION):

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +24,18 @@ from notion_client.client import ClientOptions
 
 from ._answers import PageTokens, ServerClock, bad, entries, for_item, need_dict
 from ._retry import RetryPolicy, call_with_retry
-from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
-from .errors import BadAnswer, NotFound, PlanError, register_secret
+from .base import (
+    MARKER_PREFIX,
+    Account,
+    CommentRef,
+    Cursor,
+    Scope,
+    SourceItem,
+    WriteOp,
+    WriteResult,
+)
+from .errors import BadAnswer, ItemError, NotFound, PlanError, TransientError, register_secret
+from .found import FoundComments
 from .notion_errors import LISTING, translate
 
 __all__ = ["NotionConnector", "open_client"]
@@ -67,7 +78,7 @@ def _digest(page: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-class NotionConnector:
+class NotionConnector(FoundComments):
     """Pulls pages of Notion databases and writes comments and properties back."""
 
     system = "notion"
@@ -76,9 +87,13 @@ class NotionConnector:
     max_pages = 100_000  # loop guard: list pages of one call
 
     def __init__(
-        self, client: Client, *, body_fields: bool = False, policy: RetryPolicy | None = None
+        self, client: Client, *, body_fields: bool = False, policy: RetryPolicy | None = None,
+        check_property: str = "Handoff check",
     ) -> None:
         self.client = client
+        # The page property we set next to our comment: Notion has no batch comment list, so
+        # only a page where it shows a value gets its comments read (see `_with_comment`).
+        self.check_property = check_property
         self.body_fields = body_fields
         self.policy = policy or RetryPolicy()
         self._sources: dict[str, list[str]] = {}
@@ -177,6 +192,7 @@ class NotionConnector:
         skip = known if cursor is not None and newest is not None and cursor.updated >= newest \
             else {}
         seen: set[str] = set()
+        whole = [True]  # every page's comment was looked for or known absent
         latest: datetime | None = None
         recent: dict[str, tuple[datetime, str]] = {}
         for ds_id in self.data_sources(scope):
@@ -196,10 +212,30 @@ class NotionConnector:
                 recent[page["id"]] = version
                 if skip.get(page["id"]) == version:
                     continue
-                yield self._item(scope, page, updated)
+                yield self._with_comment(scope, page, self._item(scope, page, updated), whole)
+        self._found_beside(scope, {} if whole[0] else None)
         if latest is not None:
             edge = latest - self.overlap
             self._seen[scope.key] = (latest, {k: v for k, v in recent.items() if v[0] >= edge})
+
+    def _with_comment(self, scope: Scope, page: dict[str, Any], item: SourceItem,
+                      whole: list[bool]) -> SourceItem:
+        """`item` with our comment: read only where our property shows a value (we wrote
+        there), or where the property is not there to tell. A page without a value is not
+        looked at: a comment of ours the state knows stands (a run stopped between our comment
+        and the property), and the state knows no other (the scope counts as looked at)."""
+        if item.state != "present":
+            return item
+        prop = (page.get("properties") or {}).get(self.check_property)
+        if isinstance(prop, dict) and not prop.get(str(prop.get("type"))):
+            return item
+        try:
+            ref = self.find_comment(scope, item.id, MARKER_PREFIX)
+        except (ItemError, TransientError) as exc:
+            log.warning("notion: could not read the comments of page %s: %s", item.id, exc)
+            whole[0] = False
+            return item
+        return replace(item, comment=ref, comment_read=True)
 
     def _item(self, scope: Scope, page: dict[str, Any], updated: datetime) -> SourceItem:
         fields: dict[str, Any] = dict(page.get("properties", {}))
