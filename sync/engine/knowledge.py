@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from connectors.base import SourceItem
+from connectors.base import CommentRef, SourceItem
 from sync.store import Store
 from sync.systems.jira import NAME as JIRA
 
@@ -46,6 +46,12 @@ class ScopeOutcome:
     unreached: bool = False  # its system could not even be opened (see sync.engine.connect)
     transient: bool = False  # the error was an outage (refused, 5xx, timeout): try again later
     changed: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
+    # Our comments as the pull found them: item id -> ours, or None for "looked, none of
+    # ours"; items the pull did not look at are absent (see `sync.engine.comments`).
+    comments: dict[str, CommentRef | None] = field(default_factory=dict, repr=False)
+    # The pull's comment discovery covered the whole scope: an item it did not report has
+    # our comment exactly as the state notes it.
+    discovered: bool = False
 
 
 def blind_scopes(

@@ -1,7 +1,8 @@
 """One sync, as a pipeline: pull -> store -> comments -> reconcile -> apply.
 
-Pulls (`pull`) run one thread per system and stream items to the store a batch at a time.
-Our comments on changed items are read next (`comments`), so that reconcile and plan
+Pulls (`pull`) run one thread per system and stream items to the store a batch at a time,
+each pull finding our comments in batches on the way; what they found is settled against the
+state next (`comments`; no comment is read item by item), so that reconcile and plan
 (`reconcile`) are pure: they read every stored item, so an item stored by an earlier run is
 planned again on every run and a cursor can never skip past unplanned work. A dry run does
 all of this against an in-memory copy of the state and stops before apply.
@@ -14,13 +15,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from connectors.base import CommentRef, Connector, Cursor, Scope, WriteOp
+from connectors.base import Connector, Cursor, Scope, WriteOp
 from connectors.errors import AuthError, ConnectorError, HandoffSyncError
 from mapping.people import Directory
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
 from sync.engine.clock import clamp_cursor
-from sync.engine.comments import read_comments
+from sync.engine.comments import Discovery, discover, read_comments
 from sync.engine.connect import Unreachable
 from sync.engine.knowledge import (
     ScopeOutcome,
@@ -31,7 +32,6 @@ from sync.engine.knowledge import (
     stale_note,
     stale_scopes,
 )
-from sync.engine.own_writes import recognise_own_writes
 from sync.engine.pacing import Pacer, Stop
 from sync.engine.pull import Progress, pull
 from sync.engine.reconcile import Reconciled, reconcile
@@ -143,6 +143,7 @@ class Engine:
                 {s: self.connectors[s] for s in systems},
                 items.values(),
                 self.settings.link,
+                found,
                 changed,
                 pacer=self.pacer,
                 clock=self.clock,
@@ -156,13 +157,13 @@ class Engine:
                 comments=comments,
                 systems=systems,
                 known_keys=jira_keys(items.values(), result.scopes),
-                found=found,
+                found=found.found,
             )
             self._record(run, result, done, people_failed)
             if opts.dry_run:
                 result.plan_text = describe(result.ops, [t.item for t in done.targets])
             else:
-                self._write(run, result)
+                self._write(run, result, found)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
@@ -180,13 +181,11 @@ class Engine:
             self._finish(state, run_id, result)
         return result
 
-    def _read(
-        self, run: _Run, result: SyncResult
-    ) -> tuple[Directory, dict[str, bool], dict[tuple[str, str], CommentRef]]:
-        """People, then every scope pulled into the store; what a run learns before planning."""
+    def _read(self, run: _Run, result: SyncResult) -> tuple[Directory, dict[str, bool], Discovery]:
+        """People, then every scope pulled into the store with our comments on its items;
+        what a run learns before planning."""
         state, now = run.state, run.now
         directory, people_failed = self._directory(run.systems, result)
-        first = {s.key for s in self.scopes if state.cursor(s.key) is None}
         cursors = {
             s.key: None if run.opts.full else state.cursor(s.key)
             for s in self.scopes
@@ -202,8 +201,7 @@ class Engine:
             progress=self.progress,
         )
         mark_gone(state, result.scopes)
-        first &= {o.scope for o in result.scopes if not o.error}
-        found = recognise_own_writes(state, self.connectors, first, now, self._read_wait())
+        found = discover(state, result.scopes, now)
         if not run.opts.dry_run:
             record_reads(state, result.scopes, now)
         for o in result.scopes:
@@ -252,7 +250,7 @@ class Engine:
             len(result.ops),
         )
 
-    def _write(self, run: _Run, result: SyncResult) -> None:
+    def _write(self, run: _Run, result: SyncResult, found: Discovery) -> None:
         """Apply the plan, then move the cursors: every pulled item was stored and planned."""
         if self.halt is not None:
             self.halt.writing = True
@@ -272,6 +270,7 @@ class Engine:
             pacer=self.pacer,
             on_progress=on_progress,
             halt=self.halt,
+            settled=found.settled,
         )
         result.interrupted = result.applied.interrupted
         for outcome in result.scopes:
@@ -313,7 +312,3 @@ class Engine:
                 if not isinstance(self.connectors[system], Unreachable):
                     result.errors.append(exc.message)
         return directory, failed
-
-    def _read_wait(self) -> Callable[[str], object] | None:
-        pacer = self.pacer
-        return None if pacer is None else (lambda system: pacer.wait(system, write=False))
