@@ -212,7 +212,11 @@ class NotionConnector(FoundComments):
                 recent[page["id"]] = version
                 if skip.get(page["id"]) == version:
                     continue
-                yield self._with_comment(scope, page, self._item(scope, page, updated), whole)
+                item = self._item(scope, page, updated)
+                if cursor is not None and updated <= cursor.updated:
+                    yield item  # re-read in the overlap: its comment was read when it changed
+                else:
+                    yield self._with_comment(scope, page, item, whole)
         self._found_beside(scope, {} if whole[0] else None)
         if latest is not None:
             edge = latest - self.overlap
