@@ -19,7 +19,7 @@ import requests
 from engine_fixtures import DB_ID, workspace, write_config
 from fault_helpers import MARKER, post_as_bot, run_sync
 
-from connectors.sandbox import JIRA_EMAIL, Sandbox
+from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
 from sync.settings import Settings, load_settings
 from sync.writeback.render import marker_for
 
@@ -204,3 +204,51 @@ def _page(page_id: str) -> dict[str, Any]:
         "last_edited_time": "2026-11-01T09:00:00Z",
         "properties": {"Name": "Another brief", "Jira": f"https://x/{DB_ID}"},
     }
+
+
+def test_our_github_comment_deleted_is_posted_once_again_when_its_findings_change(
+    tmp_path: Path,
+) -> None:
+    """The list since the cursor does not show a deletion: our notes stand until the plan
+    edits the comment; the edit answers 404, and exactly one new comment is posted."""
+    with Sandbox(workspace()) as sb:
+        settings = _settings(sb, tmp_path)
+        assert run_sync(settings).exit_code == 0
+        r = requests.get(f"{sb.url}/api/v3/repos/acme/web/issues/2/comments",
+                         headers=GITHUB_AUTH, timeout=5)  # fmt: skip
+        (cid,) = [c["id"] for c in r.json() if MARKER in c["body"]]
+        requests.delete(f"{sb.url}/api/v3/repos/acme/web/issues/comments/{cid}",
+                        headers=GITHUB_AUTH, timeout=5).raise_for_status()  # fmt: skip
+        sb.advance(timedelta(minutes=5))
+        requests.patch(f"{sb.url}/api/v3/repos/acme/web/issues/2", headers=GITHUB_AUTH,
+                       json={"body": "Implements EXP-3"}, timeout=5).raise_for_status()  # fmt: skip
+        sb.advance(timedelta(minutes=5))
+        sb.clear_log()
+
+        again = run_sync(settings)
+
+        assert again.exit_code == 0, again.errors
+        writes = [(e.method, e.path, e.status) for e in sb.log(write=True) if "comments" in e.path]
+        assert ("PATCH", f"/api/v3/repos/acme/web/issues/comments/{cid}", 404) in writes
+        posts = [w for w in writes if w[0] == "POST"]
+        assert posts == [("POST", "/api/v3/repos/acme/web/issues/2/comments", 201)], writes
+        assert _ours(sb)["pr2"] == 1
+
+
+def test_a_repo_comment_list_of_the_wrong_shape_falls_back_and_doubles_nothing(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(workspace()) as sb:
+        settings = _settings(sb, tmp_path)
+        sb.inject("GET", r"/repos/acme/web/issues/comments$",
+                  Fault(status=200, body={"not": "a list"}), times=1000)  # fmt: skip
+
+        first = run_sync(settings)  # must not raise; the items are looked at one by one
+
+        assert first.exit_code == 0, first.errors
+        assert comment_reads(sb)["github_item"], "no fallback to the per-item look"
+        sb.clear_faults()
+        sb.advance(timedelta(minutes=5))
+        again = run_sync(settings)
+        assert again.exit_code == 0, again.errors
+        assert _ours(sb) == {"EXP-1": 0, "EXP-2": 1, "EXP-3": 1, "pr1": 0, "pr2": 1}
