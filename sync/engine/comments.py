@@ -16,7 +16,7 @@ failed) falls back to reading our comment on each of its changed items, as befor
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -129,7 +129,7 @@ def _recognise(state: Store, item: SourceItem, ref: CommentRef, now: datetime) -
 def read_comments(
     state: Store,
     connectors: Mapping[str, Connector],
-    items: Iterable[SourceItem],
+    items: Collection[SourceItem],
     link_cfg: LinkConfig,
     found: Discovery,
     changed: set[tuple[str, str]],

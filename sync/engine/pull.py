@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem
@@ -110,8 +111,10 @@ def _store_from(
     while pending:
         key, payload = q.get()
         if isinstance(payload, SourceItem):
-            batch.append(payload)
             _count(outcomes[key], payload)
+            # Our comment lives in the state's comments (see sync.engine.comments), not in
+            # every item row, where each run would decode it again.
+            batch.append(replace(payload, comment=None) if payload.comment else payload)
             if len(batch) >= _BATCH:
                 state.upsert_items(batch, run_id, now)
                 total += len(batch)
