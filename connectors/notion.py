@@ -213,25 +213,29 @@ class NotionConnector(FoundComments):
                 if skip.get(page["id"]) == version:
                     continue
                 item = self._item(scope, page, updated)
-                if cursor is not None and updated <= cursor.updated:
-                    yield item  # re-read in the overlap: its comment was read when it changed
-                else:
-                    yield self._with_comment(scope, page, item, whole)
+                yield self._with_comment(scope, page, item, cursor, whole)
         self._found_beside(scope, {} if whole[0] else None)
         if latest is not None:
             edge = latest - self.overlap
             self._seen[scope.key] = (latest, {k: v for k, v in recent.items() if v[0] >= edge})
 
     def _with_comment(self, scope: Scope, page: dict[str, Any], item: SourceItem,
-                      whole: list[bool]) -> SourceItem:
+                      cursor: Cursor | None, whole: list[bool]) -> SourceItem:
         """`item` with our comment: read only where our property shows a value (we wrote
         there), or where the property is not there to tell. A page without a value is not
         looked at: a comment of ours the state knows stands (a run stopped between our comment
-        and the property), and the state knows no other (the scope counts as looked at)."""
+        and the property), and the state knows no other (the scope counts as looked at).
+        Nor, on a read since a cursor, is a page re-read in the overlap (its comment was read
+        when it changed) or one whose last edit is ours (the state holds what we wrote)."""
         if item.state != "present":
             return item
         prop = (page.get("properties") or {}).get(self.check_property)
         if isinstance(prop, dict) and not prop.get(str(prop.get("type"))):
+            return item
+        if cursor is not None and (
+            item.updated <= cursor.updated
+            or (page.get("last_edited_by") or {}).get("id") == self.me()
+        ):
             return item
         try:
             ref = self.find_comment(scope, item.id, MARKER_PREFIX)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from engine_fixtures import DB_ID, workspace, write_config
+from engine_fixtures import ANA_NOTION, DB_ID, workspace, write_config
 from fault_helpers import MARKER, post_as_bot, run_sync
 
 from connectors.sandbox import JIRA_EMAIL, Fault, Sandbox
@@ -93,8 +93,8 @@ def test_after_a_writing_run_and_with_no_change_no_comment_is_read_per_item(
         since = [e.query.get("since") for e in sb.log(method="GET")
                  if e.path.endswith("/issues/comments")]  # fmt: skip
         assert all(since), since
-        # The page we wrote on moved too, and its property shows we wrote: read once.
-        assert reads["notion_page"] == [str([PAGE])]
+        # The page we wrote on moved too, but its last edit is ours: nothing to read there.
+        assert reads["notion_page"] == []
         sb.advance(timedelta(minutes=5))
         sb.clear_log()
 
@@ -252,3 +252,24 @@ def test_a_repo_comment_list_of_the_wrong_shape_falls_back_and_doubles_nothing(
         again = run_sync(settings)
         assert again.exit_code == 0, again.errors
         assert _ours(sb) == {"EXP-1": 0, "EXP-2": 1, "EXP-3": 1, "pr1": 0, "pr2": 1}
+
+
+def test_a_notion_page_a_person_edited_has_its_comments_read_once(tmp_path: Path) -> None:
+    with Sandbox(workspace()) as sb:
+        settings = _settings(sb, tmp_path)
+        assert run_sync(settings).exit_code == 0
+        sb.advance(timedelta(minutes=5))
+        with sb.lock:  # a person edits the page (the API would name our bot as the editor)
+            page = sb.notion.pages[PAGE]
+            page.props["Name"] = "Free shipping banner brief, v2"
+            page.edited = sb.now().replace(second=0, microsecond=0)
+            page.edited_by = ANA_NOTION
+            page.source.version += 1
+        sb.advance(timedelta(minutes=5))
+        sb.clear_log()
+
+        again = run_sync(settings)
+
+        assert again.exit_code == 0, again.errors
+        assert comment_reads(sb)["notion_page"] == [str([PAGE])]
+        assert not [e for e in sb.log(write=True) if e.method == "POST"]  # ours was found
