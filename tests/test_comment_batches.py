@@ -273,3 +273,35 @@ def test_a_notion_page_a_person_edited_has_its_comments_read_once(tmp_path: Path
         assert again.exit_code == 0, again.errors
         assert comment_reads(sb)["notion_page"] == [str([PAGE])]
         assert not [e for e in sb.log(write=True) if e.method == "POST"]  # ours was found
+
+
+def test_a_notion_create_that_landed_unheard_is_found_even_after_a_later_run_superseded_it(
+    tmp_path: Path,
+) -> None:
+    """Notion shows no comment in a page's edit time, and our property write makes us the
+    last editor: only the outbox knows a create may have landed. It stays unconfirmed until
+    a comment of ours is on record, even once a later plan superseded the row."""
+    from sync.store.sqlite.store import SqliteStore
+
+    with Sandbox(workspace()) as sb:
+        settings = _settings(sb, tmp_path)
+        sb.inject("POST", r"/v1/comments$", Fault(commit=True, delay=2.0), times=1)
+        run_sync(settings)  # the create lands; the client gave up waiting
+        sb.clear_faults()
+        landed = [e for e in sb.log(write=True) if e.path == "/v1/comments"]
+        assert len(landed) == 1
+        with SqliteStore.open(settings.state.path) as state:
+            assert state.comment_for(PAGE, system="notion") is None
+            state.outbox_supersede(["notion"], run_id=-1, now=sb.now())  # as a later run would
+            assert state.unconfirmed_creates() == {("notion", PAGE)}
+        sb.advance(timedelta(minutes=5))
+        sb.clear_log()
+
+        again = run_sync(settings)
+
+        assert again.exit_code == 0, again.errors
+        assert [e.path for e in sb.log(write=True) if e.method == "POST"] == []
+        assert comment_reads(sb)["notion_page"] == [str([PAGE])]  # apply looked, once
+        with SqliteStore.open(settings.state.path) as state:
+            assert state.comment_for(PAGE, system="notion") is not None
+            assert state.unconfirmed_creates() == set()

@@ -60,21 +60,11 @@ def stored_comments(state: Store) -> Comments:
     return {(c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()}
 
 
-def unconfirmed_creates(state: Store) -> set[Key]:
-    """Items where an earlier run started a comment create and never heard how it ended."""
-    rows = [*state.outbox(status="sending"), *state.outbox(status="failed")]
-    return {
-        (r.op.system, r.op.item_id)
-        for r in rows
-        if r.op.action == "comment.create" and r.attempts > 0
-    }
-
-
 def discover(state: Store, outcomes: Sequence[ScopeOutcome], now: datetime) -> Discovery:
     """Settle what the pulls found against the state: a comment of ours the state did not know
     is recorded (and the activity its marker carries restored), one edited or deleted by a
     person replaces our notes, and its item counts as changed so its record is planned again."""
-    found = Discovery(stored_comments(state), unsure=unconfirmed_creates(state))
+    found = Discovery(stored_comments(state), unsure=state.unconfirmed_creates())
     for out in outcomes:
         if out.error:
             continue

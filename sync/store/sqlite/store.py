@@ -49,6 +49,7 @@ from sync.store.sqlite.history import FindingsHistory
 from sync.store.sqlite.outbox import OutboxLedger
 from sync.store.sqlite.reads import Reads
 from sync.store.sqlite.schema import migrations
+from sync.store.sqlite.unconfirmed import Unconfirmed
 
 __all__ = ["SqliteStore"]
 
@@ -72,7 +73,7 @@ def _open_read_only(where: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
-class SqliteStore(FindingsHistory, OutboxLedger, Reads):
+class SqliteStore(FindingsHistory, OutboxLedger, Reads, Unconfirmed):
     """The SQLite store; open with `SqliteStore.open(path)`, `.memory()` or `.copy_of(path)`."""
 
     def __init__(self, db: Database, *, path: str = ":memory:") -> None:
