@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "MARKER_PREFIX",
     "SYSTEMS",
     "Account",
     "CommentRef",
@@ -27,6 +28,9 @@ __all__ = [
 ]
 
 SYSTEMS = ("jira", "github", "notion")
+# Every marker of ours starts with this (sync.writeback.render makes the rest): what a pull
+# looks for when it finds our comments in batches.
+MARKER_PREFIX = "handoff-sync:"
 System = Literal["jira", "github", "notion"]
 
 
@@ -92,6 +96,9 @@ class SourceItem:
     # An id that survives renames and moves (Jira's numeric issue id, GitHub's numeric issue
     # id, the Notion page id): our marker names the item by it. Empty means `id`.
     uid: str = ""
+    # The pull looked for our comment on this item: `comment` None then means "none of ours
+    # there". False: not looked, what the state knows stands.
+    comment_read: bool = False
 
 
 @dataclass(frozen=True)

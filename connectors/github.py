@@ -7,13 +7,16 @@ The client, paging and the one call path live in `github_session`; reading our c
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from collections.abc import Iterator
-from datetime import UTC
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from .base import Account, Cursor, Scope, SourceItem
-from .errors import AuthError, BadAnswer, NotFound
+from .base import MARKER_PREFIX, Account, CommentRef, Cursor, Scope, SourceItem
+from .errors import AuthError, BadAnswer, ConnectorError, NotFound, RateLimited
+from .found import FoundComments
 from .github_comments import GithubComments
 from .github_errors import header
 from .github_session import READ_PERMISSION, open_client, utc
@@ -22,6 +25,7 @@ from .github_writes import GithubWrites
 __all__ = ["GithubConnector", "open_client"]
 
 log = logging.getLogger(__name__)
+HOLD = 1000  # changed items held back until the comment list is read (a read since a cursor)
 
 
 def _no_urls(value: Any) -> Any:
@@ -55,15 +59,54 @@ def _is_cursor(item: SourceItem, cursor: Cursor | None) -> bool:
     return cursor is not None and item.id == cursor.item_id and item.updated == cursor.updated
 
 
-class GithubConnector(GithubComments, GithubWrites):
+class GithubConnector(GithubComments, GithubWrites, FoundComments):
     """Pull requests (and optionally issues) of a repo; comments and labels on them."""
 
     # -- reading ---------------------------------------------------------------------------
     def pull(self, scope: Scope, cursor: Cursor | None) -> Iterator[SourceItem]:
-        """Items of repo `scope.name` updated since `cursor - overlap`, newest first, by id once."""
-        full = scope.name
-        self._owners.add(full.split("/", 1)[0])
+        """Items of repo `scope.name` updated since `cursor - overlap`, newest first, by id once,
+        each with our comment as the repo-wide comment list shows it (see `_our_comments`)."""
+        self._owners.add(scope.name.split("/", 1)[0])
         since = cursor.updated.astimezone(UTC) - self.overlap if cursor else None
+        items = self._items(scope, cursor, since)
+        held: list[SourceItem] = []
+        if cursor is not None:
+            # A comment added, edited or deleted moves its item's `updated`: when no item
+            # changed since the cursor (those at or before it are the overlap, read again),
+            # none of our comments did, and the comment list is not read at all.
+            held = list(itertools.islice(items, HOLD))
+            if all(i.updated <= cursor.updated for i in held):  # re-read in the overlap
+                yield from held
+                self._found_beside(scope, {})
+                return
+        found = self._our_comments(scope, since)
+        for item in itertools.chain(held, items):
+            ref = found.pop(item.id, None) if found is not None else None
+            # A full list saw every comment: no entry means none of ours. A list since the
+            # cursor shows only comments changed since; the others stand as the state knows.
+            looked = found is not None and (since is None or ref is not None)
+            yield replace(item, comment=ref, comment_read=looked)
+        self._found_beside(scope, found)
+
+    def _our_comments(self, scope: Scope, since: datetime | None) -> dict[str, CommentRef] | None:
+        """Our comments in the repo, one list in pages of 100 instead of one list per item:
+        all of them on a full read, those changed since `since` otherwise. A full read lists
+        them before the items, so that every item streams out with its comment; a read since
+        the cursor holds up to HOLD changed items first, and reads the list only if any.
+        None when the list cannot be read: the engine then looks item by item as before."""
+        try:
+            return self.find_comments(scope, MARKER_PREFIX, since)
+        except (AuthError, RateLimited):
+            raise
+        except ConnectorError as exc:
+            log.warning("github: could not list the comments of %s, looking per item: %s",
+                        scope.name, exc)
+            return None
+
+    def _items(
+        self, scope: Scope, cursor: Cursor | None, since: datetime | None
+    ) -> Iterator[SourceItem]:
+        full = scope.name
         seen: set[str] = set()
         params = {"state": "all", "sort": "updated", "direction": "desc"}
         for raw in self._list(scope, f"/repos/{full}/pulls", params, READ_PERMISSION):

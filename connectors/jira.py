@@ -16,14 +16,16 @@ security, lost Browse permission); the connector cannot tell them apart and says
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ._answers import PageTokens, bad, entries
-from .base import Account, Cursor, Scope, SourceItem
+from .base import MARKER_PREFIX, Account, Cursor, Scope, SourceItem
 from .constants import accounts_from, accounts_to
 from .errors import BadAnswer, ItemError, NotFound
+from .found import FoundComments
 from .jira_comments import JiraComments
 from .jira_session import MAX_PAGES, open_client
 from .jira_text import adf_plain_text, after, parse_jira_time, prime_field_cache, strip_order_by
@@ -49,7 +51,7 @@ BASE_FIELDS = (
 LIST_PAGE = 1000
 
 
-class JiraConnector(JiraComments, JiraWrites):
+class JiraConnector(JiraComments, JiraWrites, FoundComments):
     """Jira Cloud through the `jira` client: pull, people, find_comment, apply.
 
     The session, comment reads and writes live in `jira_session`, `jira_comments` and
@@ -116,9 +118,11 @@ class JiraConnector(JiraComments, JiraWrites):
         custom = self._custom_ids(scope.key)
         self._myself()  # once per connector, so every later pull is one request per page
         jql = self.jql(scope, cursor)
-        fields = [*BASE_FIELDS, *custom]
+        # Our comment rides along in the search (the `comment` field), never one read per issue.
+        fields = [*BASE_FIELDS, "comment", *custom]
         props = ",".join(self.properties) or None
         seen: set[str] = set()
+        whole = True  # every yielded issue's comments were looked at
         token: str | None = None
         what = f"the search of {scope.name} (/search/jql)"
         tokens = PageTokens("jira", scope.key, what)
@@ -130,9 +134,14 @@ class JiraConnector(JiraComments, JiraWrites):
                 seen.add(raw["id"])
                 item = self._item(scope, raw, custom)
                 if cursor is None or after(item, cursor):
-                    yield item
+                    ref, looked = self.inline_comment(scope, item.id, raw["fields"].get("comment"),
+                                                      MARKER_PREFIX)
+                    whole = whole and looked
+                    yield replace(item, comment=ref, comment_read=looked)
             nxt = page.get("nextPageToken")
             if page.get("isLast") is True or (nxt is None and "isLast" not in page):
+                # An issue not yielded is unchanged since the state read it: its note stands.
+                self._found_beside(scope, {} if whole else None)
                 return
             if not isinstance(nxt, str) or not nxt:
                 raise bad("jira", scope.key, what, "a page that says more follow (isLast false) "
@@ -162,7 +171,10 @@ class JiraConnector(JiraComments, JiraWrites):
         return dict(page)
 
     def _item(self, scope: Scope, raw: dict[str, Any], custom: dict[str, str]) -> SourceItem:
-        fields = {custom.get(k, k): v for k, v in (raw.get("fields") or {}).items()}
+        # The comment list stays out of the item: it is read above, and stored it would be
+        # decoded again on every run.
+        fields = {custom.get(k, k): v for k, v in (raw.get("fields") or {}).items()
+                  if k != "comment"}
         if self.properties:
             fields["_properties"] = dict(raw.get("properties") or {})
         try:

@@ -1,19 +1,22 @@
-"""Reading our marker comment back from a Jira issue, every page of it."""
+"""Reading our marker comment back from a Jira issue: from the search's inline `comment`
+field, or every page of the issue's comment list when that field is cut short."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from ._answers import bad, entries, for_item
 from .base import CommentRef, Scope
-from .errors import BadAnswer
+from .errors import BadAnswer, ItemError, TransientError
 from .jira_session import MAX_PAGES, JiraSession
 from .jira_text import adf_plain_text, id_key, parse_jira_time
 
 __all__ = ["JiraComments"]
 
 COMMENT_PAGE = 100
+log = logging.getLogger(__name__)
 
 
 class JiraComments(JiraSession):
@@ -29,11 +32,7 @@ class JiraComments(JiraSession):
         what = f"the comments of issue {item_id}"
         for _ in range(MAX_PAGES):
             comments, total = self._comment_page(scope, item_id, start, what)
-            for c in comments:
-                text = adf_plain_text(c.get("body"))
-                if c["author"].get("accountId") == me and marker in text:
-                    cid = str(c["id"])
-                    ours.append((id_key(cid)[0], cid, text, _edited(c)))  # ids grow with time
+            ours += _ours(comments, me, marker)
             start += len(comments)
             if start >= total:
                 break
@@ -42,12 +41,32 @@ class JiraComments(JiraSession):
                           item_id=item_id)
         else:
             raise bad("jira", scope.key, what, "pages without end", item_id=item_id)
-        if not ours:
-            return None
-        ours.sort()
-        first = ours[0]
-        return CommentRef(id=first[1], text=first[2], duplicates=tuple(o[1] for o in ours[1:]),
-                          updated=first[3])
+        return _oldest(ours)
+
+    def inline_comment(
+        self, scope: Scope, item_id: str, inline: Any, marker: str
+    ) -> tuple[CommentRef | None, bool]:
+        """Our comment from the `comment` field a search returned with the issue, and whether
+        the issue was looked at in full. Only when that list is cut short (Jira caps it) or
+        not what Jira sends are the issue's comments read, every page (`find_comment`); when
+        that read fails the answer is (None, False): not looked, the state's note stands."""
+        me = self._myself()["accountId"]
+        comments = inline.get("comments") if isinstance(inline, dict) else None
+        total = inline.get("total") if isinstance(inline, dict) else None
+        whole = (
+            isinstance(comments, list)
+            and isinstance(total, int)
+            and total <= len(comments)
+            and all(_valid(c) for c in comments)
+        )
+        if whole:
+            assert isinstance(comments, list)
+            return _oldest(_ours(comments, me, marker)), True
+        try:
+            return self.find_comment(scope, item_id, marker), True
+        except (ItemError, TransientError) as exc:
+            log.warning("jira: could not read the comments of issue %s: %s", item_id, exc)
+            return None, False
 
     def _comment_page(
         self, scope: Scope, item_id: str, start: int, what: str
@@ -76,6 +95,37 @@ class JiraComments(JiraSession):
         if start + len(comments) > total:
             raise bad(got=f"more comments than the total of {total} it reports", **kw)
         return comments, total
+
+
+def _valid(comment: Any) -> bool:
+    return (
+        isinstance(comment, dict)
+        and "id" in comment
+        and isinstance(comment.get("author"), dict)
+    )
+
+
+def _ours(
+    comments: list[dict[str, Any]], me: str, marker: str
+) -> list[tuple[int, str, str, datetime | None]]:
+    """Comments by our account with `marker`, keyed for sorting by id (ids grow with time)."""
+    out = []
+    for c in comments:
+        text = adf_plain_text(c.get("body"))
+        if c["author"].get("accountId") == me and marker in text:
+            cid = str(c["id"])
+            out.append((id_key(cid)[0], cid, text, _edited(c)))
+    return out
+
+
+def _oldest(ours: list[tuple[int, str, str, datetime | None]]) -> CommentRef | None:
+    """The oldest of ours, later ones as its duplicates."""
+    if not ours:
+        return None
+    ours.sort()
+    first = ours[0]
+    return CommentRef(id=first[1], text=first[2], duplicates=tuple(o[1] for o in ours[1:]),
+                      updated=first[3])
 
 
 def _edited(comment: dict[str, Any]) -> datetime | None:

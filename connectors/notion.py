@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,9 +25,19 @@ from notion_client.client import ClientOptions
 
 from ._answers import PageTokens, ServerClock, bad, entries, for_item, need_dict
 from ._retry import RetryPolicy, call_with_retry
-from .base import Account, CommentRef, Cursor, Scope, SourceItem, WriteOp, WriteResult
+from .base import (
+    MARKER_PREFIX,
+    Account,
+    CommentRef,
+    Cursor,
+    Scope,
+    SourceItem,
+    WriteOp,
+    WriteResult,
+)
 from .constants import Remembers, accounts_from, accounts_to
-from .errors import BadAnswer, NotFound, PlanError, register_secret
+from .errors import BadAnswer, ItemError, NotFound, PlanError, TransientError, register_secret
+from .found import FoundComments
 from .gate import Gated, gate_httpx
 from .notion_errors import LISTING, translate
 
@@ -65,7 +76,7 @@ def _title(page: dict[str, Any]) -> str:
     return ""
 
 
-class NotionConnector(Gated, Remembers):
+class NotionConnector(Gated, Remembers, FoundComments):
     """Pulls pages of Notion databases and writes comments and properties back."""
 
     system = "notion"
@@ -74,9 +85,13 @@ class NotionConnector(Gated, Remembers):
     max_pages = 100_000  # loop guard: list pages of one call
 
     def __init__(
-        self, client: Client, *, body_fields: bool = False, policy: RetryPolicy | None = None
+        self, client: Client, *, body_fields: bool = False, policy: RetryPolicy | None = None,
+        check_property: str = "Handoff check",
     ) -> None:
         self.client = client
+        # The page property we set next to our comment: Notion has no batch comment list, so
+        # only a page where it shows a value gets its comments read (see `_with_comment`).
+        self.check_property = check_property
         self.body_fields = body_fields
         self.policy = policy or RetryPolicy()
         self._sources: dict[str, list[str]] = {}
@@ -179,6 +194,7 @@ class NotionConnector(Gated, Remembers):
             body["filter"] = {"timestamp": "last_edited_time",
                               "last_edited_time": {"on_or_after": _iso(since)}}
         seen: set[str] = set()
+        whole = [True]  # every page's comment was looked for or known absent
         for ds_id in self.data_sources(scope):
             pages = self._paged(lambda ds=ds_id, **kw: self.client.data_sources.query(ds, **kw),
                                 scope=scope.key, what="read", **body)
@@ -189,7 +205,35 @@ class NotionConnector(Gated, Remembers):
                     raise bad(self.system, scope.key, LISTING["read"],
                               "a page without its last_edited_time")
                 seen.add(page["id"])
-                yield self._item(scope, page, _parse_time(page["last_edited_time"]))
+                item = self._item(scope, page, _parse_time(page["last_edited_time"]))
+                yield self._with_comment(scope, page, item, cursor, whole)
+        self._found_beside(scope, {} if whole[0] else None)
+
+    def _with_comment(self, scope: Scope, page: dict[str, Any], item: SourceItem,
+                      cursor: Cursor | None, whole: list[bool]) -> SourceItem:
+        """`item` with our comment: read only where our property shows a value (we wrote
+        there), or where the property is not there to tell. A page without a value is not
+        looked at: a comment of ours the state knows stands (a run stopped between our comment
+        and the property), and the state knows no other (the scope counts as looked at).
+        Nor, on a read since a cursor, is a page re-read in the overlap (its comment was read
+        when it changed) or one whose last edit is ours (the state holds what we wrote)."""
+        if item.state != "present":
+            return item
+        prop = (page.get("properties") or {}).get(self.check_property)
+        if isinstance(prop, dict) and not prop.get(str(prop.get("type"))):
+            return item
+        if cursor is not None and (
+            item.updated <= cursor.updated
+            or (page.get("last_edited_by") or {}).get("id") == self.me()
+        ):
+            return item
+        try:
+            ref = self.find_comment(scope, item.id, MARKER_PREFIX)
+        except (ItemError, TransientError) as exc:
+            log.warning("notion: could not read the comments of page %s: %s", item.id, exc)
+            whole[0] = False
+            return item
+        return replace(item, comment=ref, comment_read=True)
 
     def _item(self, scope: Scope, page: dict[str, Any], updated: datetime) -> SourceItem:
         fields: dict[str, Any] = dict(page.get("properties", {}))

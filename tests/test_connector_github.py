@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, timedelta
+from typing import Any
 
 import pytest
 from test_sandbox_github import READ, WRITE, workspace
@@ -37,6 +38,11 @@ def sb() -> Iterator[Sandbox]:
         yield s
 
 
+def pull_lists(sb: Sandbox) -> list[Any]:
+    """The pulls list requests: a pull also reads our comments, in one repo-wide list."""
+    return [e for e in sb.log(service="github", method="GET") if e.path.endswith("/pulls")]
+
+
 def op(action: str, item: int = 1, **kw: str) -> WriteOp:
     item_id = f"acme/web#{item}"
     return WriteOp("github", SCOPE.key, item_id, item_id, action, **kw)  # type: ignore[arg-type]
@@ -47,8 +53,9 @@ def test_full_pull_returns_every_pull_at_one_request_per_hundred(sb: Sandbox) ->
     items = list(connector(sb).pull(SCOPE, None))
     assert len(items) == 250 and len({i.id for i in items}) == 250
     gets = sb.log(service="github", method="GET")
-    assert len(gets) == math.ceil(250 / 100)  # no repo GET, no per-item completion
-    assert all(e.path == "/api/v3/repos/acme/web/pulls" for e in gets)
+    assert len(pull_lists(sb)) == math.ceil(250 / 100)  # no repo GET, no per-item completion
+    rest = [e.path for e in gets if not e.path.endswith("/pulls")]
+    assert set(rest) <= {"/api/v3/user", "/api/v3/repos/acme/web/issues/comments"}, rest
     first = next(i for i in items if i.id == "acme/web#1")
     assert first.kind == "pull" and first.key == "acme/web#1"
     assert first.url.endswith("/acme/web/pull/1") and first.title == "EXP-1 change 1"
@@ -74,7 +81,7 @@ def test_unchanged_second_pull_costs_one_request_and_returns_nothing(sb: Sandbox
     sb.clear_log()
     again = list(gh.pull(SCOPE, Cursor(newest.updated, newest.id)))
     assert again == []
-    assert len(sb.log(service="github")) == 1
+    assert len(pull_lists(sb)) == 1
 
 
 def test_after_one_pr_changes_the_next_pull_returns_exactly_it(sb: Sandbox) -> None:
@@ -87,7 +94,7 @@ def test_after_one_pr_changes_the_next_pull_returns_exactly_it(sb: Sandbox) -> N
     changed = list(gh.pull(SCOPE, Cursor(newest.updated, newest.id)))
     assert [i.id for i in changed] == ["acme/web#17"]
     assert changed[0].labels == ("handoff:stale",)
-    assert len(sb.log(service="github")) == 1
+    assert len(pull_lists(sb)) == 1
 
 
 def test_incremental_issue_pull_sends_since_in_utc(sb: Sandbox) -> None:
@@ -183,7 +190,7 @@ def test_comment_create_that_lands_but_drops_is_not_resent_and_is_found(sb: Sand
 def test_idempotent_writes_and_reads_are_retried_after_5xx(sb: Sandbox) -> None:
     sb.inject("GET", r"/pulls$", Fault(status=502), times=2)
     assert len(list(connector(sb).pull(SCOPE, None))) == 250
-    assert [e.status for e in sb.log(method="GET")][:3] == [502, 502, 200]
+    assert [e.status for e in pull_lists(sb)][:3] == [502, 502, 200]
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -216,13 +223,14 @@ def test_unknown_repo_is_named(sb: Sandbox) -> None:
 
 def test_primary_rate_limit_ends_the_scope_with_its_reset() -> None:
     with Sandbox(workspace(5), rate_limits=True) as sb:
-        sb.github.primary_limit = 1
         gh = connector(sb)
-        list(gh.pull(SCOPE, None))
+        list(gh.pull(SCOPE, None))  # who we are, our comments, the pulls
+        used = len(sb.log(service="github"))
+        sb.github.primary_limit = used
         with pytest.raises(RateLimited, match="API rate limit exceeded") as e:
             list(gh.pull(SCOPE, None))
         assert e.value.retry_after is not None and 3500 < e.value.retry_after <= 3600
-        assert len(sb.log(service="github")) == 2  # the reset is too far off to wait
+        assert len(sb.log(service="github")) == used + 1  # the reset is too far off to wait
 
 
 def test_secondary_rate_limit_carries_retry_after() -> None:
@@ -239,7 +247,7 @@ def test_persistent_500_becomes_transient_after_the_policy(sb: Sandbox) -> None:
     sb.inject("GET", r"/pulls$", Fault(status=500), times=10)
     with pytest.raises(TransientError, match="500"):
         list(connector(sb).pull(SCOPE, None))
-    assert len(sb.log(method="GET")) == FAST_POLICY.attempts
+    assert len(pull_lists(sb)) == FAST_POLICY.attempts
 
 
 @pytest.mark.parametrize(

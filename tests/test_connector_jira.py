@@ -102,7 +102,8 @@ def test_item_envelope(sb: Sandbox) -> None:
     assert item.fields["assignee"]["accountId"] == "acc-ana"
     assert item.labels == ("handoff",) and item.title == "Experiment 1"
     asked = searches(sb)[0].query["fields"]
-    assert "customfield_10100" in asked and "comment" not in asked  # only what the maps need
+    assert "customfield_10100" in asked  # only what the maps need, and our comment inline:
+    assert "comment" in asked and "comment" not in item.fields  # read, never stored
 
 
 def test_second_pull_with_nothing_changed_costs_one_request(sb: Sandbox) -> None:

@@ -43,6 +43,11 @@ def test_two_of_our_comments_on_one_item_become_the_oldest_up_to_date(
         marker = marker_for(system, uid)
         oldest = post_as_bot(sb, system, f"Old findings.\n\n{marker}/0123456789", **ON)
         newer = post_as_bot(sb, system, f"Old findings, again.\n\n{marker}/9876543210", **ON)
+        if system == "notion":
+            # Each installation set its check property next to its comment; Notion has no
+            # batch comment list, so that property is what tells a run to read the comments.
+            with sb.lock:
+                sb.notion.pages[PAGE].props["Handoff check"] = "Old findings."
         settings = load_settings(write_config(tmp_path / "c.toml", sb.url, tmp_path / "s.db"))
 
         first = run_sync(settings)

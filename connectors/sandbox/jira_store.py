@@ -96,6 +96,7 @@ class JiraStore:
     def load(self, workspace: dict[str, Any]) -> None:
         """Build every index once, so 100,000 issues load in seconds."""
         section = workspace.get("jira") or {}
+        self.inline_comment_max = int(section.get("inline_comment_max", 5000))
         acc = {**DEFAULT_ACCOUNT, **(section.get("account") or {})}
         self.account_id = str(acc["account_id"])
         self.tz = ZoneInfo(str(acc["time_zone"]))
@@ -328,11 +329,14 @@ class JiraStore:
         if fid == "description":
             return None if f.get("description") is None else self._body(f["description"], v)
         if fid == "comment":
-            cs = [self.comment_json(issue, c, v) for c in issue["comments"]]
+            # Jira Cloud caps the comments a search carries inline (oldest first) and reports
+            # the full total; `inline_comment_max` in a workspace lowers the cap for tests.
+            every = sorted(issue["comments"], key=lambda c: (c["created"], c["id"]))
+            cs = [self.comment_json(issue, c, v) for c in every[: self.inline_comment_max]]
             return {
                 "comments": cs,
                 "maxResults": len(cs),
-                "total": len(cs),
+                "total": len(every),
                 "startAt": 0,
                 "self": f"{base}/issue/{issue['id']}/comment",
             }

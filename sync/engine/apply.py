@@ -5,8 +5,9 @@ For every op, in this order:
     1. outbox row "planned", for the whole plan at once (an op this run already finished
        is skipped)
     2. outbox row "sending": its own transaction, durable before the request goes out
-    3. a comment.create on an item whose comment we do not know: ask the system for our
-       marker first; if it is there, edit it (or do nothing when the text already matches)
+    3. a comment.create on an item whose comment this run does not know (the pulls' batched
+       discovery did not cover it, or an earlier create there is unconfirmed): ask the system
+       for our marker first; if it is there, edit it (or do nothing when the text matches)
     4. connector.apply, paced under the system's write budget
     5. outbox "done" + audit row + our comment's id and body + the item as the write left
        it (labels, the answer's fields and edit time, so the next pull sees our echo as no
@@ -113,6 +114,7 @@ _WHAT = {
 }
 
 Progress = Callable[[WriteOp, str], None]
+Settled = Callable[[WriteOp], bool]  # this run knows our comment on the op's item
 GIVE_UP_AFTER = 10  # transient failures in a row after which a system is taken as down
 
 
@@ -126,6 +128,7 @@ def apply(
     pacer: Pacer | None = None,
     on_progress: Progress | None = None,
     halt: Stop | None = None,
+    settled: Settled | None = None,
 ) -> ApplyReport:
     """Send `ops` through the outbox; one thread per system. `on_progress(op, outcome)` is
     called from those threads with "done", "unchanged", "skipped", "failed" or
@@ -143,6 +146,7 @@ def apply(
     for w in workers:
         w.halt = halt
         w.finished = finished
+        w.settled = settled
     report = ApplyReport()
     if len(workers) <= 1:
         for w in workers:
@@ -181,6 +185,7 @@ class _SystemRun:
         self.report = ApplyReport()
         self.halt: Stop | None = None
         self.finished: set[str] = set()  # op keys this run had already done
+        self.settled: Settled | None = None
 
     def run(self) -> ApplyReport:
         try:
@@ -302,6 +307,8 @@ class _SystemRun:
         stored = self.state.comment_for(op.item_id, system=op.system)
         if stored is not None and stored.body != op.body:
             return replace(op, action="comment.update", target=stored.comment_id), ""
+        if stored is None and self.settled is not None and self.settled(op):
+            return op, ""  # this run's discovery saw none of ours there: no second look
         ref = self._find(op)
         if ref is None:
             if stored is not None:

@@ -1,28 +1,58 @@
-"""What our comments show now, read before reconcile so that planning does no network I/O.
+"""What our comments show now, learnt before reconcile so that planning does no network I/O.
 
 Someone may have edited or deleted our comment since we wrote it, and the plan must start
-from what people see, not from our notes. Only changed items are read: an unchanged item's
-comment cannot have changed either (a comment edit bumps the item's update time).
+from what people see, not from our notes. The pulls find our comments in batches (GitHub: the
+repo-wide comment list since the cursor; Jira: the `comment` field of the search; Notion: the
+pages whose check property shows we wrote there), so a run reads no comment item by item:
+what they found is settled against the state here (`discover`). An item the discovery did not
+report has, as far as anyone can tell, our comment as the state notes it: a person's new
+comment, edit or deletion shows in the next list (except a GitHub deletion, which apply meets
+as a 404 on the edit and answers with one new comment).
+
+Only a scope whose pull could not look (a connector without batched discovery, or a list that
+failed) falls back to reading our comment on each of its changed items, as before.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.base import CommentRef, Connector, Scope, SourceItem
+from connectors.base import CommentRef, Connector, Scope, SourceItem, WriteOp
 from connectors.errors import ConnectorError
 from mapping.link import LinkConfig, link
-from sync.engine.apply import Pacer
+from sync.engine.knowledge import ScopeOutcome
+from sync.engine.own_writes import activity_from_marker
+from sync.engine.pacing import Pacer
 from sync.store import Store
-from sync.writeback.render import markers_for
+from sync.writeback.render import is_current, markers_for
 
-__all__ = ["Comments", "read_comments", "stored_comments"]
+__all__ = ["Comments", "Discovery", "discover", "read_comments", "stored_comments"]
 
 log = logging.getLogger(__name__)
 
 Comments = dict[tuple[str, str], CommentRef]  # (system, item id) -> our comment there
+Key = tuple[str, str]
+
+
+@dataclass
+class Discovery:
+    """What this run knows of our comments, for the plan and for apply."""
+
+    comments: Comments  # our comment on every item, as planning should see it
+    found: Comments = field(default_factory=dict)  # found this run (duplicates for the plan)
+    looked: set[Key] = field(default_factory=set)  # items whose comment was looked at now
+    scopes: set[str] = field(default_factory=set)  # scopes whose discovery covered every item
+    unsure: set[Key] = field(default_factory=set)  # a create of ours may have landed unheard
+
+    def settled(self, op: WriteOp) -> bool:
+        """Whether this run knows our comment on the op's item, so that a create needs no
+        lookup first: discovery covered the item, and no earlier create there is unconfirmed
+        (a crash or timeout mid-write: apply looks, so nothing is posted twice)."""
+        key = (op.system, op.item_id)
+        return key not in self.unsure and (key in self.looked or op.scope in self.scopes)
 
 
 def stored_comments(state: Store) -> Comments:
@@ -30,35 +60,104 @@ def stored_comments(state: Store) -> Comments:
     return {(c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()}
 
 
+def discover(state: Store, outcomes: Sequence[ScopeOutcome], now: datetime) -> Discovery:
+    """Settle what the pulls found against the state: a comment of ours the state did not know
+    is recorded (and the activity its marker carries restored), one edited or deleted by a
+    person replaces our notes, and its item counts as changed so its record is planned again."""
+    found = Discovery(stored_comments(state), unsure=state.unconfirmed_creates())
+    for out in outcomes:
+        if out.error:
+            continue
+        if out.discovered:
+            found.scopes.add(out.scope)
+        system = out.scope.partition(":")[0]
+        for item_id, ref in out.comments.items():
+            if _settle(state, found, (system, item_id), ref, now):
+                out.changed.add(item_id)
+    return found
+
+
+def _settle(
+    state: Store, found: Discovery, key: Key, ref: CommentRef | None, now: datetime
+) -> bool:
+    """One discovered comment (None: none of ours) against our notes; True when it differs."""
+    stored = found.comments.get(key)
+    if ref is None:
+        found.looked.add(key)
+        if stored is None:
+            return False
+        # Someone deleted our comment: forget it, and the plan writes it again.
+        state.forget_comment(*key)
+        del found.comments[key]
+        return True
+    if stored is None:
+        item = state.item(*key)
+        if item is None:
+            return False  # a comment on an item outside our scopes (e.g. a GitHub issue)
+        _recognise(state, item, ref, now)
+    found.looked.add(key)
+    if ref.duplicates:
+        found.found[key] = ref
+    same = stored is not None and stored.id == ref.id and is_current(ref.text, stored.text)
+    if same:
+        return False
+    found.comments[key] = ref
+    # A write that landed unheard, or a person's edit: remember what is there, or the next
+    # run plans from our old notes and sends it all again.
+    state.record_comment(key[0], key[1], ref.id, ref.text, now)
+    return True
+
+
+def _recognise(state: Store, item: SourceItem, ref: CommentRef, now: datetime) -> None:
+    """Our comment, unknown to the state (a first read, or a rebuilt state): the activity
+    its marker carries is the item's when nothing but our own writes came after it."""
+    activity = activity_from_marker(item, ref)
+    if activity is not None:
+        state.set_activity(item.system, item.id, activity, echo=item.updated)
+
+
 def read_comments(
     state: Store,
     connectors: Mapping[str, Connector],
-    items: Iterable[SourceItem],
+    items: Collection[SourceItem],
     link_cfg: LinkConfig,
-    changed: Collection[tuple[str, str]],
+    found: Discovery,
+    changed: set[tuple[str, str]],
     *,
     pacer: Pacer | None,
     clock: Callable[[], datetime],
 ) -> Comments:
-    """Our comment on every item as planning should see it: from our notes, or for a changed
-    item of `connectors`' systems, as the item shows it now (and then noted in the state)."""
-    comments = stored_comments(state)
+    """Our comment on every item as planning should see it: what discovery found, and for a
+    changed item of a scope whose discovery did not cover it, as the item shows it now."""
+    comments = found.comments
+
+    def unknown(item: SourceItem) -> bool:
+        key = (item.system, item.id)
+        return (
+            item.scope not in found.scopes
+            and key not in found.looked
+            and key in comments
+            and item.system in connectors
+            and (item.scope, item.id) in changed
+        )
+
+    todo = [i for i in items if unknown(i)]
+    if not todo:
+        return comments  # the usual case: no linking, no reads
     # Only items that reach a record are planned, so only those are worth a read.
+    wanted = {(i.system, i.id) for i in todo}
     for item in (i for group in link(items, link_cfg) for i in group):
-        stored = comments.get((item.system, item.id))
-        if stored is None or item.system not in connectors:
+        key = (item.system, item.id)
+        if key not in wanted:
             continue
-        if (item.scope, item.id) not in changed:
-            continue
+        stored = comments[key]
         shown = _shown_comment(connectors[item.system], item, stored, pacer)
         if shown is None:
-            del comments[(item.system, item.id)]
+            del comments[key]
             continue
         if shown != stored:
-            # A write that landed unheard (or an edit): remember what is there,
-            # or the next run plans from our old notes and sends it all again.
             state.record_comment(item.system, item.id, shown.id, shown.text, clock())
-        comments[(item.system, item.id)] = shown
+        comments[key] = shown
     return comments
 
 

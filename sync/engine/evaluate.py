@@ -13,12 +13,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.base import CommentRef, Connector, SourceItem, WriteOp
+from connectors.base import Connector, SourceItem, WriteOp
 from mapping.due import next_due
 from mapping.link import LinkConfig
 from mapping.people import Directory
 from mapping.rules import Finding
-from sync.engine.comments import read_comments
+from sync.engine.comments import Discovery, read_comments
 from sync.engine.incremental import BASIS, basis, groups, refresh_links, select
 from sync.engine.knowledge import ScopeOutcome, jira_keys
 from sync.engine.pacing import Pacer
@@ -55,7 +55,7 @@ class Inputs:
     systems: Collection[str]
     now: datetime
     changed: set[tuple[str, str]]  # (scope, id) of the items the pulls changed
-    found: Mapping[tuple[str, str], CommentRef]
+    found: Discovery  # our comments as the pulls found them (sync.engine.comments)
     known_keys: set[str] | None
     projects: set[str]
     opened: Mapping[str, datetime]
@@ -73,7 +73,7 @@ def evaluate_run(
     systems: Collection[str],
     now: datetime,
     full: bool,
-    found: Mapping[tuple[str, str], CommentRef],
+    found: Discovery,
     pacer: Pacer | None,
     clock: Callable[[], datetime],
 ) -> Evaluated:
@@ -128,6 +128,7 @@ def _batch(
         inputs.connectors,
         items,
         runtime.settings.link,
+        inputs.found,
         inputs.changed,
         pacer=inputs.pacer,
         clock=inputs.clock,
@@ -141,7 +142,7 @@ def _batch(
         comments=comments,
         systems=inputs.systems,
         known_keys=inputs.known_keys,
-        found=inputs.found,
+        found=inputs.found.found,
         projects=inputs.projects,
     )
     state.upsert_records(done.records, inputs.now)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from connectors.base import CommentRef
 from sync.store import Store
 from sync.systems.jira import NAME as JIRA
 
@@ -48,6 +49,12 @@ class ScopeOutcome:
     # ids of the pulled items whose content or state differs from the stored row (new ones
     # included): what makes work. Overlap windows and our own writes' echo are not in it.
     changed: set[str] = field(default_factory=set, repr=False)
+    # Our comments as the pull found them: item id -> ours, or None for "looked, none of
+    # ours"; items the pull did not look at are absent (see `sync.engine.comments`).
+    comments: dict[str, CommentRef | None] = field(default_factory=dict, repr=False)
+    # The pull's comment discovery covered the whole scope: an item it did not report has
+    # our comment exactly as the state notes it.
+    discovered: bool = False
 
 
 def blind_scopes(

@@ -13,9 +13,10 @@ import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 
-from connectors.base import Connector, Cursor, Scope, SourceItem
+from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem
 from connectors.errors import AuthError, HandoffSyncError, TransientError, scrub
 from sync.engine.knowledge import ScopeOutcome
 from sync.store import Store
@@ -25,6 +26,13 @@ __all__ = ["pull"]
 log = logging.getLogger(__name__)
 
 _DONE = object()  # end-of-scope sentinel on the pull queue
+
+
+class _Beside:
+    """Our comments a scope's pull found beside its items (None: discovery not whole)."""
+
+    def __init__(self, found: Mapping[str, CommentRef] | None) -> None:
+        self.found = found
 _QUEUE_DEPTH = 2000  # items in flight between pull threads and the state writer
 _BATCH = 500  # items stored per write
 
@@ -103,6 +111,8 @@ def _pull_scope(connector: Connector, scope: Scope, cursor: Cursor | None, q: _Q
     try:
         for item in connector.pull(scope, cursor):
             q.put((scope.key, item))
+        beside = getattr(connector, "comments_beside", None)  # see connectors.found
+        q.put((scope.key, _Beside(beside(scope) if callable(beside) else None)))
         q.put((scope.key, _DONE))
     except HandoffSyncError as exc:
         q.put((scope.key, exc))
@@ -126,13 +136,18 @@ def _store_from(
     while pending:
         key, payload = q.get()
         if isinstance(payload, SourceItem):
-            batch.append((key, payload))
             _count(outcomes[key], payload)
+            # Our comment lives in the state's comments (see sync.engine.comments), not in
+            # every item row, where each run would decode it again.
+            batch.append((key, replace(payload, comment=None) if payload.comment else payload))
             if len(batch) >= _BATCH:
                 _store(state, batch, outcomes, run_id, now)
                 total += len(batch)
                 batch = []
                 progress("pull", total, 0)
+            continue
+        if isinstance(payload, _Beside):
+            _found(outcomes[key], payload)
             continue
         pending.discard(key)
         _end(outcomes[key], payload)
@@ -160,8 +175,17 @@ def _store(
 def _count(out: ScopeOutcome, item: SourceItem) -> None:
     out.pulled += 1
     out.seen.add(item.id)
+    if item.comment_read:
+        out.comments[item.id] = item.comment
     if out.newest is None or item.updated > out.newest:
         out.newest = item.updated
+
+
+def _found(out: ScopeOutcome, beside: _Beside) -> None:
+    """Comments found on items not pulled; an item pulled keeps what its pull saw."""
+    out.discovered = beside.found is not None
+    for item_id, ref in (beside.found or {}).items():
+        out.comments.setdefault(item_id, ref)
 
 
 def _end(out: ScopeOutcome, payload: object) -> None:

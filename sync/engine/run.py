@@ -1,6 +1,8 @@
 """One sync, as a pipeline: pull -> store -> comments -> reconcile -> apply.
 
-Pulls (`pull`) run one thread per system and stream items to the store a batch at a time.
+Pulls (`pull`) run one thread per system and stream items to the store a batch at a time,
+each pull finding our comments in batches on the way (no comment is read item by item);
+what they found is settled against the state next (`comments`).
 The reconcile step (`evaluate`) then takes up only what the run must look at: the items whose
 stored rows moved, their records old and new, the records due by time, and whatever an
 earlier run took up but did not carry through to the outbox (`incremental`); it reads our
@@ -16,12 +18,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from connectors.base import CommentRef, Connector, Cursor, Scope, WriteOp
+from connectors.base import Connector, Cursor, Scope, WriteOp
 from connectors.errors import AuthError, ConnectorError, HandoffSyncError
 from mapping.people import Directory
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
 from sync.engine.clock import clamp_cursor
+from sync.engine.comments import Discovery, discover
 from sync.engine.connect import Unreachable
 from sync.engine.constants import ConstantCache
 from sync.engine.evaluate import Evaluated, evaluate_run, settle
@@ -33,7 +36,6 @@ from sync.engine.knowledge import (
     stale_note,
     stale_scopes,
 )
-from sync.engine.own_writes import recognise_own_writes
 from sync.engine.pacing import Pacer, Stop, default_budgets
 from sync.engine.pull import Progress, pull
 from sync.engine.result import SyncResult, run_outcome
@@ -163,7 +165,7 @@ class Engine:
             if opts.dry_run:
                 result.plan_text = describe(result.ops, done.views)
             else:
-                self._write(run, result)
+                self._write(run, result, found)
                 if not result.blind and not opts.only and not result.interrupted:
                     settle(state, done, self.settings.link)
         except HandoffSyncError as exc:
@@ -183,13 +185,11 @@ class Engine:
             self._finish(state, run_id, result)
         return result
 
-    def _read(
-        self, run: _Run, result: SyncResult
-    ) -> tuple[Directory, dict[str, bool], dict[tuple[str, str], CommentRef]]:
-        """People, then every scope pulled into the store; what a run learns before planning."""
+    def _read(self, run: _Run, result: SyncResult) -> tuple[Directory, dict[str, bool], Discovery]:
+        """People, then every scope pulled into the store with our comments on its items;
+        what a run learns before planning."""
         state, now = run.state, run.now
         directory, people_failed = self._directory(run.systems, result)
-        first = {s.key for s in self.scopes if state.cursor(s.key) is None}
         cursors = {
             s.key: None if run.opts.full else state.cursor(s.key)
             for s in self.scopes
@@ -206,8 +206,7 @@ class Engine:
             widths=self._widths(),
         )
         mark_gone(state, result.scopes)
-        first &= {o.scope for o in result.scopes if not o.error}
-        found = recognise_own_writes(state, self.connectors, first, now, self._read_wait())
+        found = discover(state, result.scopes, now)
         if not run.opts.dry_run:
             record_reads(state, result.scopes, now)
         for o in result.scopes:
@@ -258,7 +257,7 @@ class Engine:
             len(result.ops),
         )
 
-    def _write(self, run: _Run, result: SyncResult) -> None:
+    def _write(self, run: _Run, result: SyncResult, found: Discovery) -> None:
         """Apply the plan, then move the cursors: every pulled item was stored and planned."""
         if self.halt is not None:
             self.halt.writing = True
@@ -278,6 +277,7 @@ class Engine:
             pacer=self.pacer,
             on_progress=on_progress,
             halt=self.halt,
+            settled=found.settled,
         )
         result.interrupted = result.applied.interrupted
         for outcome in result.scopes:
@@ -324,7 +324,3 @@ class Engine:
         """Scopes of each system pulled side by side, from its budget."""
         budgets = self.pacer.budgets if self.pacer else default_budgets()
         return {s: max(1, b.width) for s, b in budgets.items()}
-
-    def _read_wait(self) -> Callable[[str], object] | None:
-        pacer = self.pacer
-        return None if pacer is None else (lambda system: pacer.wait(system, write=False))

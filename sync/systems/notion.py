@@ -26,7 +26,10 @@ def _open(settings: Settings, token: str, policy: RetryPolicy) -> Connector:
 
     client = notion.open_client(settings.notion.url, token, timeout=policy.timeout)
     return notion.NotionConnector(
-        client, body_fields=settings.fields.notion.needs_body(), policy=policy
+        client,
+        body_fields=settings.fields.notion.needs_body(),
+        policy=policy,
+        check_property=settings.notion_property.name,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from connectors.base import MARKER_PREFIX
 from mapping.people import Person
 from mapping.rules import CODES, Finding, severity_rank
 from sync import systems
@@ -73,7 +74,6 @@ ESCALATED = "Escalated (step {n}): open longer than its window."
 SAME_HANDOFF = "Same handoff: "
 TRUNCATED = "…and {k} more not shown here (comment size limit); see the linked items."
 
-MARKER_PREFIX = "handoff-sync:"
 _TOKEN = re.compile(re.escape(MARKER_PREFIX) + r"[0-9a-f]{12}/[0-9a-f]{10}")
 MAX_MESSAGE = 1_000  # one message; a 1 MB field value quoted in it must not fill the comment
 _MAX_NAME = 200

@@ -51,6 +51,7 @@ from sync.store.sqlite.history import FindingsHistory
 from sync.store.sqlite.links import Links
 from sync.store.sqlite.reads import Reads
 from sync.store.sqlite.schema import migrations
+from sync.store.sqlite.unconfirmed import Unconfirmed
 
 __all__ = ["SqliteStore"]
 
@@ -71,7 +72,7 @@ def _open_read_only(where: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
-class SqliteStore(FindingsHistory, OutboxBatches, ConstantFacts, Reads, Links):
+class SqliteStore(FindingsHistory, OutboxBatches, ConstantFacts, Reads, Links, Unconfirmed):
     """The SQLite store; open with `SqliteStore.open(path)`, `.memory()` or `.copy_of(path)`."""
 
     def __init__(self, db: Database, *, path: str = ":memory:") -> None:
