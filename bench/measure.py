@@ -40,17 +40,22 @@ BURSTS = {"jira": 20, "github": 900, "notion": 9}  # requests the limits let thr
 WRITE_RATES = {"jira": 20.0, "github": 80 / 60, "notion": 3.0}
 
 _LIST = re.compile(r"/search/jql$|/repos/[^/]+/[^/]+/(pulls|issues)$|/data_sources/[^/]+/query$")
+# GitHub's repository-wide issue comment list (`since=`): comments found in batches.
+_COMMENT_PAGES = re.compile(r"/repos/[^/]+/[^/]+/issues/comments$")
 _LOOKUP = re.compile(r"/issue/[^/]+/comment$|/issues/\d+/comments$|^/v1/comments$")
 _COMMENT = re.compile(r"/comments?(/[^/]+)?$")
 _LABEL = re.compile(r"/issues/\d+/labels|/rest/api/\d/issue/[^/]+$")
 
 
 def classify(service: str, method: str, path: str, write: bool) -> str:
-    """'list', 'lookup', 'const', or the kind of write: comment.create, comment.update,
-    label, property, other.write."""
+    """'list' (a page of a pull), 'comments' (a page of a batched comment list), 'lookup' (one
+    item's comments), 'const', or the kind of write: comment.create, comment.update, label,
+    property, other.write."""
     if not write:
         if _LIST.search(path):
             return "list"
+        if method == "GET" and _COMMENT_PAGES.search(path):
+            return "comments"
         if method == "GET" and _LOOKUP.search(path):
             return "lookup"
         return "const"
