@@ -30,6 +30,7 @@ __all__ = [
     "expect_first",
     "expect_quiet",
     "first_sync_read_limit",
+    "floor_by_system",
     "list_pages",
     "page_floor",
     "pages",
@@ -116,6 +117,15 @@ def _notion_marked(ws: Mapping[str, Any]) -> int:
         1 for d in ws["notion"]["databases"] for p in d["pages"]
         if (p.get("properties") or {}).get("Handoff check")
     )
+
+
+def floor_by_system(ws: Mapping[str, Any]) -> dict[str, int]:
+    """The page floor per system: the reads a full sync cannot do without."""
+    out = list_pages(scope_items(ws))
+    out["github"] += comment_pages(ws)
+    for system, n in constants(ws, first=True).items():
+        out[system] += n
+    return out
 
 
 def page_floor(ws: Mapping[str, Any]) -> int:
