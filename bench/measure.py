@@ -29,6 +29,10 @@ PAGE_SIZE = 100  # the maximum page size of all three list calls (Jira /search/j
 # Jira publishes no fixed rate: the sandbox's burst window allows 20/s.
 RATES = {"jira": 20.0, "github": 15.0, "notion": 3.0}
 BURSTS = {"jira": 20, "github": 900, "notion": 9}  # requests the limits let through at once
+# Requests that must answer before a scope's first page: Jira serverInfo (the client's
+# constructor) then /field (the library's first search asks for it); a Notion database's data
+# source id. GitHub's pull list needs nothing first.
+CHAIN_BEFORE = {"jira": 2, "github": 0, "notion": 1}
 
 _LIST = re.compile(r"/search/jql$|/repos/[^/]+/[^/]+/(pulls|issues)$|/data_sources/[^/]+/query$")
 # GitHub's repository-wide issue comment list (`since=`): comments found in batches.
@@ -107,13 +111,14 @@ def read_bound(
     scope_items: Mapping[str, int], reads: Mapping[str, int], latency: float
 ) -> dict[str, dict[str, float]]:
     """Per system, the least wall time of a full read: the longest chain of dependent requests
-    (one scope's pages, plus the lookup before them) times the latency when scopes run
-    concurrently, or all pages in a row when they do not; and the requests beyond the
-    limit's burst over its sustained rate."""
+    (one scope's pages, plus the requests that must come before them: CHAIN_BEFORE) times the
+    latency when scopes run concurrently, or all pages in a row when they do not; and the
+    requests beyond the limit's burst over its sustained rate."""
     chains: dict[str, list[int]] = {}
     for key, n in scope_items.items():
         system = key.split(":", 1)[0]
-        chains.setdefault(system, []).append(max(1, math.ceil(n / PAGE_SIZE)) + 1)
+        chain = max(1, math.ceil(n / PAGE_SIZE)) + CHAIN_BEFORE.get(system, 0)
+        chains.setdefault(system, []).append(chain)
     out = {}
     for system, pages in chains.items():
         out[system] = {

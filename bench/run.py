@@ -198,6 +198,8 @@ def record(text: str, dry: bool) -> None:
 def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Sizes measured by separate invocations, as one result (said so in the output)."""
     out = dict(runs[0])
+    if len(runs) == 1:
+        return out
     out["sizes"] = {k: v for r in runs for k, v in r["sizes"].items()}
     sizes = ",".join(sorted(out["sizes"], key=int))
     out["command"] = f"python3 bench/run.py --sizes {sizes}"
