@@ -75,9 +75,11 @@ def _measured(sb: Sandbox, kind: str, config: Path, args: argparse.Namespace,
 
 def _after_goal(ws: dict[str, Any], touched: dict[str, int]) -> int:
     """Reads the run after a writing run may make: the pages holding the items our writes
-    touched, one page of GitHub's comment list per repository, the constants not cached."""
+    touched, the pages of GitHub's comment list since the cursor (at most one comment of ours
+    per item touched), the constants not cached."""
     scopes = t.scope_items(ws)
-    return (sum(t.list_pages(scopes, touched).values()) + t.comment_pages(ws, {})
+    ours = {repo: touched.get(f"github:{repo}", 0) for repo in ws["github"]["repos"]}
+    return (sum(t.list_pages(scopes, touched).values()) + t.comment_pages(ws, ours)
             + sum(t.constants(ws, first=False).values()))
 
 
