@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sync.engine.connect import connect  # noqa: E402
-from sync.engine.run import Engine, SyncOptions  # noqa: E402
+from bench.wiring import run_as_cli  # noqa: E402
+from sync.engine.run import SyncOptions  # noqa: E402
 from sync.settings import Settings, load_settings  # noqa: E402
 from sync.store import open_store  # noqa: E402
 
@@ -55,10 +55,8 @@ def _offset() -> float:
 def _engine(settings: Settings) -> dict[str, object]:
     args = sys.argv[3:]
     ahead = timedelta(seconds=_offset())
-    conns = connect(settings)
-    engine = Engine(settings, conns.connectors, conns.scopes,
-                    clock=lambda: datetime.now(UTC) + ahead)
-    result = engine.run(SyncOptions(full="--full" in args, adopt_config="--adopt" in args))
+    opts = SyncOptions(full="--full" in args, adopt_config="--adopt" in args)
+    result = run_as_cli(settings, opts, lambda: datetime.now(UTC) + ahead)
     by_action: dict[str, int] = {}
     touched: dict[str, set[str]] = {}
     for op in result.ops:

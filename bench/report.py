@@ -161,8 +161,8 @@ def render(results: dict[str, Any]) -> str:
         "per GitHub repository ceil(comments/100) pages of its repository-wide comment list "
         "(at least 1), and the constant reads: Jira 5 (serverInfo, /myself, /field, users, "
         "groups), GitHub 1 (/user), Notion 2 + 1 per database (/users/me, /users, the data "
-        "source id). Later runs may read only the uncached constants: Jira serverInfo and one "
-        "data source lookup per Notion database.",
+        "source id). Later runs within the constants' time-to-live may read only Jira's "
+        "serverInfo (the jira library's constructor asks for it).",
         "",
         "### Targets",
         "",

@@ -77,10 +77,7 @@ def _after_goal(ws: dict[str, Any], touched: dict[str, int]) -> int:
     """Reads the run after a writing run may make: the pages holding the items our writes
     touched, the pages of GitHub's comment list since the cursor (at most one comment of ours
     per item touched), the constants not cached."""
-    scopes = t.scope_items(ws)
-    ours = {repo: touched.get(f"github:{repo}", 0) for repo in ws["github"]["repos"]}
-    return (sum(t.list_pages(scopes, touched).values()) + t.comment_pages(ws, ours)
-            + sum(t.constants(ws, first=False).values()))
+    return t.reads(t.expect_quiet(ws, changed=touched))
 
 
 def bench_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:

@@ -9,7 +9,8 @@ source) or 'write' (any write).
 
 The page floor of a full sync: per scope ceil(items / 100) list pages (at least 1), plus per
 GitHub repository ceil(its comments / 100) pages of the repository-wide comment list (at least
-1: the design finds GitHub comments there), plus the constant reads FIRST_CONSTANTS.
+1: the design finds GitHub comments there), plus the constant reads FIRST_CONSTANTS. A later
+run reads that comment list only in repositories with changes past the cursor.
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ SYSTEMS = ("jira", "github", "notion")
 # /user (who we are). Notion: /users/me, one page of /users; plus one /databases/{id} per
 # database for its data source id (added by `constants`).
 FIRST_CONSTANTS = {"jira": 5, "github": 1, "notion": 2}
-# Constant reads of every later run: fields, users, groups and who we are come from the store's
-# cache (issue 13, "constant reads cached"); the jira library's serverInfo and each Notion
-# database's data source lookup are not in that list, so they stay (one each).
+# Constant reads of every later run within the cache's time-to-live: fields, users, groups, who
+# we are and Notion's data source ids come from the store (issue 13, "constant reads cached");
+# the jira library's constructor still asks for serverInfo.
 PER_RUN_CONSTANTS = {"jira": 1, "github": 0, "notion": 0}
-NOTION_CONSTANT_PER_DATABASE = 1
+NOTION_CONSTANT_PER_DATABASE = 1  # a first sync's data source lookups
 
 
 def pages(n: int) -> int:
@@ -74,8 +75,9 @@ def _databases(ws: Mapping[str, Any]) -> int:
 
 
 def constants(ws: Mapping[str, Any], first: bool) -> dict[str, int]:
-    base = FIRST_CONSTANTS if first else PER_RUN_CONSTANTS
-    out = dict(base)
+    if not first:
+        return dict(PER_RUN_CONSTANTS)
+    out = dict(FIRST_CONSTANTS)
     out["notion"] += NOTION_CONSTANT_PER_DATABASE * _databases(ws)
     return out
 
@@ -92,15 +94,16 @@ def list_pages(scopes: Mapping[str, int], changed: Mapping[str, int] | None = No
 
 
 def comment_pages(ws: Mapping[str, Any], since_counts: Mapping[str, int] | None = None) -> int:
-    """Pages of GitHub's repository-wide comment list: per repository the pages holding its
-    comments (all of them on a first sync, those since the cursor later), at least one."""
+    """Pages of GitHub's repository-wide comment list. A first sync (`since_counts` None)
+    reads every repository's whole list (at least one page each); a later run reads the list
+    since the cursor only in a repository where something changed past it, the pages holding
+    `since_counts[repo]` comments (at least one), and nothing elsewhere."""
     total = 0
     for repo, v in ws["github"]["repos"].items():
         if since_counts is None:
-            n = sum(len(p.get("comments") or []) for p in v["pulls"])
-        else:
-            n = since_counts.get(repo, 0)
-        total += pages(n)
+            total += pages(sum(len(p.get("comments") or []) for p in v["pulls"]))
+        elif since_counts.get(repo, 0) > 0:
+            total += pages(since_counts[repo])
     return total
 
 
@@ -155,14 +158,17 @@ def expect_first(ws: Mapping[str, Any]) -> Counter[tuple[str, str]]:
 
 def expect_quiet(ws: Mapping[str, Any], changed: Mapping[str, int] | None = None,
                  notion_lookups: int = 0) -> Counter[tuple[str, str]]:
-    """Reads of a later run: per scope the pages holding its changed items (at least one),
-    one page of GitHub's comment list per repository (nothing since the cursor fills more on a
-    small workspace), no per-item comment reads but `notion_lookups` (pages a person changed
-    that carry our property), and the constants that are not cached."""
+    """Reads of a later run: per scope the pages holding its changed items (at least one);
+    in each repository with changed items, the pages of GitHub's comment list since the cursor
+    (at most one comment of ours per changed item); no per-item comment reads but
+    `notion_lookups` (pages a person changed that carry our property); the constants that
+    are not cached."""
+    changed = changed or {}
     want: Counter[tuple[str, str]] = Counter()
-    for system, n in list_pages(scope_items(ws), changed or {}).items():
+    for system, n in list_pages(scope_items(ws), changed).items():
         want[(system, "list")] = n
-    want[("github", "comments")] = comment_pages(ws, {})
+    repos = {repo: changed.get(f"github:{repo}", 0) for repo in ws["github"]["repos"]}
+    want[("github", "comments")] = comment_pages(ws, repos)
     want[("notion", "lookup")] = notion_lookups
     for system, n in constants(ws, first=False).items():
         want[(system, "const")] = n

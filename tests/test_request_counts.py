@@ -21,13 +21,13 @@ import pytest
 import requests
 
 from bench import targets as t
+from bench.wiring import run_as_cli
 from connectors._retry import FAST_POLICY
 from connectors.base import WriteOp
 from connectors.sandbox import JIRA_EMAIL, Sandbox
 from connectors.sandbox.demo import sandbox_config
 from connectors.sandbox.generate import generate_workspace
-from sync.engine.connect import connect
-from sync.engine.run import Engine, SyncOptions, SyncResult
+from sync.engine.run import SyncOptions, SyncResult
 from sync.settings import Settings, load_settings
 from sync.store import open_store
 
@@ -69,13 +69,10 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def sync(w: World, **opts: Any) -> Run:
-    """One run through the real clients, the engine's clock on the sandbox's clock; the
-    requests it sent, counted from the sandbox's log."""
+    """One run through the real clients, wired as `handoff sync` wires it, the engine's clock
+    on the sandbox's clock; the requests it sent, counted from the sandbox's log."""
     w.sb.clear_log()
-    conns = connect(w.settings, policy=FAST_POLICY)
-    engine = Engine(w.settings, conns.connectors, conns.scopes, clock=w.sb.now,
-                    known_errors=conns.errors)
-    result = engine.run(SyncOptions(**opts))
+    result = run_as_cli(w.settings, SyncOptions(**opts), w.sb.now, FAST_POLICY)
     assert not result.errors, result.errors
     return Run(result, t.by_kind(w.sb.log()))
 
@@ -235,9 +232,10 @@ def test_one_item_changed_by_a_person_costs_its_page_and_no_comment_reads(
     run = checked(world)
 
     # Notion has no batch comment list: a changed page that carries our property is the one
-    # comment read allowed (a person may have changed our comment there too).
-    assert run.reads() == t.expect_quiet(world.ws, changed={scope: 1},
-                                         notion_lookups=int(marked))
+    # comment read allowed ("only when" the property shows we wrote there: not required).
+    reads = run.reads()
+    assert reads.pop(("notion", "lookup"), 0) <= int(marked)
+    assert reads == t.expect_quiet(world.ws, changed={scope: 1})
 
 
 # -- a record's expiry passes -----------------------------------------------------------------
