@@ -1,23 +1,37 @@
-"""One sync in a process of its own, so its peak memory is its own and not the sandbox's.
+"""One sync in a process of its own, so its peak memory and CPU are its own, not the sandbox's.
 
-    python3 bench/child.py engine|naive CONFIG [--full]
+    python3 bench/child.py engine|naive CONFIG [--full] [--adopt] [--offset SECONDS] [--trace]
 
-Prints one JSON line: wall and CPU seconds, peak RSS (MB), and the sync's own counts.
+--offset: the engine's clock runs that many seconds ahead, as the sandbox's clock does (the
+benchmark moves the sandbox's clock instead of waiting). --trace: tracemalloc starts before any
+module of the sync is imported, so its peak covers loading the state too (it slows the run and
+adds its own memory to the RSS figure).
+
+Prints one JSON line: wall and CPU seconds (user + system of this process), peak RSS in MB
+(ru_maxrss: the whole process from its start), tracemalloc's peak when traced, and the sync's
+own counts.
 """
 
 from __future__ import annotations
 
-import json
-import resource
 import sys
+import tracemalloc
+
+if "--trace" in sys.argv:
+    tracemalloc.start()
+
+import json
+import os
+import resource
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sync.engine.connect import connect  # noqa: E402
-from sync.engine.run import Engine, SyncOptions  # noqa: E402
+from bench.wiring import run_as_cli  # noqa: E402
+from sync.engine.run import SyncOptions  # noqa: E402
 from sync.settings import Settings, load_settings  # noqa: E402
 from sync.store import open_store  # noqa: E402
 
@@ -33,20 +47,33 @@ def _flagged_items(settings: Settings, flagged: set[str]) -> int:
     return len(items)
 
 
+def _offset() -> float:
+    args = sys.argv[3:]
+    return float(args[args.index("--offset") + 1]) if "--offset" in args else 0.0
+
+
+def _engine(settings: Settings) -> dict[str, object]:
+    args = sys.argv[3:]
+    ahead = timedelta(seconds=_offset())
+    opts = SyncOptions(full="--full" in args, adopt_config="--adopt" in args)
+    result = run_as_cli(settings, opts, lambda: datetime.now(UTC) + ahead)
+    by_action: dict[str, int] = {}
+    touched: dict[str, set[str]] = {}
+    for op in result.ops:
+        by_action[op.action] = by_action.get(op.action, 0) + 1
+        touched.setdefault(op.scope, set()).add(op.item_id)
+    return {"counts": result.counts(), "planned": by_action, "errors": result.errors[:5],
+            "touched": {k: len(v) for k, v in touched.items()},
+            "flagged_items": _flagged_items(settings, {f.record_key for f in result.findings})}
+
+
 def main() -> None:
     kind, config = sys.argv[1], Path(sys.argv[2])
-    full = "--full" in sys.argv[3:]
     settings = load_settings(config)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall = time.perf_counter()
     out: dict[str, object]
     if kind == "engine":
-        conns = connect(settings)
-        result = Engine(settings, conns.connectors, conns.scopes).run(SyncOptions(full=full))
-        by_action: dict[str, int] = {}
-        for op in result.ops:
-            by_action[op.action] = by_action.get(op.action, 0) + 1
-        out = {"counts": result.counts(), "planned": by_action, "errors": result.errors[:5],
-               "flagged_items": _flagged_items(settings, {f.record_key for f in result.findings})}
+        out = _engine(settings)
     else:
         from bench.naive import run_naive
 
@@ -54,8 +81,11 @@ def main() -> None:
         out = {"counts": {"items": naive.items, "records": naive.records,
                           "findings": naive.findings}, "planned": naive.writes, "errors": []}
     out["wall"] = time.perf_counter() - wall
-    out["cpu"] = time.process_time() - cpu
+    cpu = os.times()
+    out["cpu"] = cpu.user + cpu.system  # the whole process: imports and loading included
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if tracemalloc.is_tracing():
+        out["traced_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
     print(json.dumps(out))
 
 

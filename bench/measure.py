@@ -1,8 +1,8 @@
 """What the benchmark counts in the sandbox's request log, and the floors it compares against.
 
-Every request is put in one class: a list page of a pull, a marker lookup (one item's
-comments), a constant (people, fields, who-am-I, database lookups), or a write by kind. The
-floor of a full sync is sum over scopes of ceil(items / max page size) plus FLOOR_CONSTANTS.
+Every request is put in one class: a list page of a pull, a page of a batched comment list, a
+marker lookup (one item's comments), a constant (people, fields, who-am-I, database lookups),
+or a write by kind. The page floor is defined in bench/targets.py.
 """
 
 from __future__ import annotations
@@ -15,42 +15,42 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "FLOOR_CONSTANTS",
     "PAGE_SIZE",
     "RATES",
     "Tally",
     "classify",
-    "floor_reads",
     "read_bound",
     "tally",
-    "write_bound",
 ]
 
 PAGE_SIZE = 100  # the maximum page size of all three list calls (Jira /search/jql with fields)
-# The requests a full sync cannot do without, per system: Jira: who am I (its time zone turns
-# the cursor into JQL), the field list (custom field ids), one page of users, one of groups;
-# Notion: the user list, and per database one lookup of its data source id. GitHub: none.
-FLOOR_CONSTANTS = {"jira": 4, "github": 0, "notion": 1}
-FLOOR_PER_SCOPE = {"jira": 0, "github": 0, "notion": 1}
 # Sustained request rates (per second) that the sandbox enforces like the real services:
 # Notion ~3/s; GitHub 900 points/min for reads (15/s) and 80 content-creating writes/min;
 # Jira publishes no fixed rate: the sandbox's burst window allows 20/s.
 RATES = {"jira": 20.0, "github": 15.0, "notion": 3.0}
 BURSTS = {"jira": 20, "github": 900, "notion": 9}  # requests the limits let through at once
-WRITE_RATES = {"jira": 20.0, "github": 80 / 60, "notion": 3.0}
+# Requests that must answer before a scope's first page: Jira serverInfo (the client's
+# constructor) then /field (the library's first search asks for it); a Notion database's data
+# source id. GitHub's pull list needs nothing first.
+CHAIN_BEFORE = {"jira": 2, "github": 0, "notion": 1}
 
 _LIST = re.compile(r"/search/jql$|/repos/[^/]+/[^/]+/(pulls|issues)$|/data_sources/[^/]+/query$")
+# GitHub's repository-wide issue comment list (`since=`): comments found in batches.
+_COMMENT_PAGES = re.compile(r"/repos/[^/]+/[^/]+/issues/comments$")
 _LOOKUP = re.compile(r"/issue/[^/]+/comment$|/issues/\d+/comments$|^/v1/comments$")
 _COMMENT = re.compile(r"/comments?(/[^/]+)?$")
 _LABEL = re.compile(r"/issues/\d+/labels|/rest/api/\d/issue/[^/]+$")
 
 
 def classify(service: str, method: str, path: str, write: bool) -> str:
-    """'list', 'lookup', 'const', or the kind of write: comment.create, comment.update,
-    label, property, other.write."""
+    """'list' (a page of a pull), 'comments' (a page of a batched comment list), 'lookup' (one
+    item's comments), 'const', or the kind of write: comment.create, comment.update, label,
+    property, other.write."""
     if not write:
         if _LIST.search(path):
             return "list"
+        if method == "GET" and _COMMENT_PAGES.search(path):
+            return "comments"
         if method == "GET" and _LOOKUP.search(path):
             return "lookup"
         return "const"
@@ -107,28 +107,18 @@ def tally(entries: Iterable[Any]) -> Tally:
     return t
 
 
-def floor_reads(scope_items: Mapping[str, int]) -> dict[str, int]:
-    """Per system: the fewest reads a full sync can make (pages at the maximum size +
-    FLOOR_CONSTANTS + FLOOR_PER_SCOPE)."""
-    out: dict[str, int] = {}
-    for key, n in scope_items.items():
-        system = key.split(":", 1)[0]
-        pages = max(1, math.ceil(n / PAGE_SIZE)) + FLOOR_PER_SCOPE[system]
-        out[system] = out.get(system, FLOOR_CONSTANTS[system]) + pages
-    return out
-
-
 def read_bound(
     scope_items: Mapping[str, int], reads: Mapping[str, int], latency: float
 ) -> dict[str, dict[str, float]]:
     """Per system, the least wall time of a full read: the longest chain of dependent requests
-    (one scope's pages, plus the lookup before them) times the latency when scopes run
-    concurrently, or all pages in a row when they do not; and the requests beyond the
-    limit's burst over its sustained rate."""
+    (one scope's pages, plus the requests that must come before them: CHAIN_BEFORE) times the
+    latency when scopes run concurrently, or all pages in a row when they do not; and the
+    requests beyond the limit's burst over its sustained rate."""
     chains: dict[str, list[int]] = {}
     for key, n in scope_items.items():
         system = key.split(":", 1)[0]
-        chains.setdefault(system, []).append(max(1, math.ceil(n / PAGE_SIZE)) + 1)
+        chain = max(1, math.ceil(n / PAGE_SIZE)) + CHAIN_BEFORE.get(system, 0)
+        chains.setdefault(system, []).append(chain)
     out = {}
     for system, pages in chains.items():
         out[system] = {
@@ -137,9 +127,3 @@ def read_bound(
             "rate": max(0, reads.get(system, 0) - BURSTS[system]) / RATES[system],
         }
     return out
-
-
-def write_bound(requests: Mapping[str, int], latency: float) -> dict[str, float]:
-    """Per system, the least time its writes (and lookups) take when sent one at a time: the
-    latency of each, or the write rate limit, whichever is slower."""
-    return {s: max(n * latency, n / WRITE_RATES[s]) for s, n in requests.items()}

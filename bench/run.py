@@ -1,24 +1,26 @@
-"""Benchmark: API requests, writes, wall time and memory of a sync, against the floor and a
-naive sync, on generated sandbox workspaces.
+"""Benchmark: issue 13's targets, each measured against the sandbox and set beside its goal.
 
-    python3 bench/run.py --sizes 1000,10000,100000     # the recorded run (about 40 minutes)
-    python3 bench/run.py --quick                       # a small size, seconds; not recorded
+    python3 bench/run.py                      # 1k, 10k and 100k side by side (the recorded run)
+    python3 bench/run.py --quick              # 1k, no latency runs; printed, not recorded
 
 Per size, on a fresh `generate_workspace(n, seed=0)`, each sync in a process of its own
 (bench/child.py) against the sandbox in this one, counting the sandbox's request log:
-    1. first sync (writes everything), 2. the run right after it, then a person changes one
-    item per scope five minutes later and a run picks that up, 3. a steady no-change run,
-    4. a full re-sync with 100 ms per request and the APIs' rate limits on (sizes <= --latency-max),
-and the naive sync (bench/naive.py) on another fresh copy of the same workspace: its first run,
-its second, and its second again under latency (sizes <= --naive-latency-max). Then reconcile
-and plan alone on the largest size's items (bench/reconcile.py). Figures go to bench/RESULTS.md.
+    1. the first sync (empty state: writes everything);
+    2. the run right after that writing run;
+    3. a no-change run: the clock moves one cron period (--gap) and nobody changes anything;
+    4. one item changed by a person (a label on one Jira issue), one period later;
+    5. a full rebuild: `--full` after a config change (one more group name, adopted);
+and the naive sync (bench/naive.py) on a fresh copy of the workspace: its first run, then its
+second (with no state, its no-change run and its run after a writing run are the same run).
+At the --latency-sizes (10k), every run after the first sync, the naive one included, runs with
+100 ms per request and the APIs' rate limits on: run 3 is the no-change run at latency and run
+5 the full re-sync against its latency and rate-limit bound. Figures go to bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import shlex
@@ -26,18 +28,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
-
 from bench import measure as m  # noqa: E402
+from bench import scenes  # noqa: E402
+from bench import targets as t  # noqa: E402
 from bench.report import render, replace_section  # noqa: E402
-from connectors.sandbox import JIRA_EMAIL, Sandbox  # noqa: E402
+from connectors.sandbox import Sandbox  # noqa: E402
 from connectors.sandbox.demo import sandbox_config  # noqa: E402
 from connectors.sandbox.generate import generate_workspace  # noqa: E402
 
@@ -56,80 +58,58 @@ def _child(kind: str, config: Path, *extra: str) -> dict[str, Any]:
     return out
 
 
-def _scope_items(ws: dict[str, Any]) -> dict[str, int]:
-    out = {}
-    projects: dict[str, int] = {}
-    for issue in ws["jira"]["issues"]:
-        p = issue["key"].split("-", 1)[0]
-        projects[p] = projects.get(p, 0) + 1
-    out.update({f"jira:{p}": n for p, n in projects.items()})
-    out.update({f"github:{r}": len(v["pulls"]) for r, v in ws["github"]["repos"].items()})
-    out.update({f"notion:{d['id']}": len(d["pages"]) for d in ws["notion"]["databases"]})
-    return out
-
-
-def _measured(sb: Sandbox, kind: str, config: Path, *extra: str) -> dict[str, Any]:
+def _measured(sb: Sandbox, kind: str, config: Path, args: argparse.Namespace,
+              *extra: str) -> dict[str, Any]:
+    """One child's run, and the requests the sandbox saw during it."""
     sb.clear_log()
-    run = _child(kind, config, *extra)
-    run["requests"] = m.tally(sb.log()).as_dict()
-    t = m.tally(sb.log())
-    run["lookups_by_system"] = dict(t.lookups_by_system)
-    run["reads_by_system"] = dict(t.reads_by_system)
-    run["writes_by_system"] = dict(t.writes_by_system)
+    flags = [*extra, "--offset", str(sb.clock_offset.total_seconds())]
+    run = _child(kind, config, *flags, *(["--trace"] if args.tracemalloc else []))
+    entries = sb.log()
+    tally = m.tally(entries)
+    run["requests"] = tally.as_dict()
+    run["reads_by_system"] = dict(tally.reads_by_system)
+    run["by_kind"] = {f"{s}:{k}": n for (s, k), n in t.by_kind(entries).items()}
+    run["latency"] = sb.latency
     return run
 
 
-def _touch(sb: Sandbox, ws: dict[str, Any]) -> None:
-    """Five minutes later, a person changes one item in every scope (a label, or a page title
-    set to itself): the cursors move past the overlap that still holds our own writes, so the
-    run after next shows the steady state instead of re-reading the first sync's writes."""
-    sb.advance(timedelta(minutes=5))
-    jira = requests.Session()
-    jira.auth = (JIRA_EMAIL, "sandbox-jira-write")
-    for project in {i["key"].split("-")[0] for i in ws["jira"]["issues"]}:
-        jira.put(f"{sb.url}/rest/api/3/issue/{project}-1",
-                 json={"update": {"labels": [{"add": "touched"}]}}).raise_for_status()
-    gh = {"Authorization": "token sandbox-github-write"}
-    for repo in ws["github"]["repos"]:
-        requests.post(f"{sb.url}/api/v3/repos/{repo}/issues/1/labels", json={"labels": ["touched"]},
-                      headers=gh, timeout=30).raise_for_status()
-    notion = {"Authorization": "Bearer sandbox-notion-write", "Notion-Version": "2025-09-03"}
-    for db in ws["notion"]["databases"]:
-        page = db["pages"][0]
-        title = {"Name": {"title": [{"text": {"content": page["title"]}}]}}
-        requests.patch(f"{sb.url}/v1/pages/{page['id']}", json={"properties": title},
-                       headers=notion, timeout=30).raise_for_status()
-
-
-def _latency(sb: Sandbox, latency: float) -> None:
-    sb.latency = latency
-    sb.rate_limits = latency > 0
+def _after_goal(ws: dict[str, Any], touched: dict[str, int]) -> int:
+    """Reads the run after a writing run may make: the pages holding the items our writes
+    touched, the pages of GitHub's comment list since the cursor (at most one comment of ours
+    per item touched), the constants not cached."""
+    return t.reads(t.expect_quiet(ws, changed=touched))
 
 
 def bench_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Every figure for one size."""
     now = datetime.now(UTC)
     ws = generate_workspace(n, seed=args.seed, now=now)
-    scopes = _scope_items(ws)
-    out: dict[str, Any] = {"items": n, "scopes": scopes, "floor": m.floor_reads(scopes)}
-    state = work / f"engine-{n}.db"
+    slow = n in args.latency_sizes
+    out: dict[str, Any] = {"items": n, "scopes": t.scope_items(ws), "floor": t.page_floor(ws),
+                           "floor_by_system": t.floor_by_system(ws),
+                           "first_limit": t.first_sync_read_limit(ws), "slow": slow}
     with Sandbox(ws) as sb:
         config = work / f"engine-{n}.toml"
-        config.write_text(sandbox_config(sb, state_path=str(state)), encoding="utf-8")
+        config.write_text(sandbox_config(sb, state_path=str(work / f"engine-{n}.db")),
+                          encoding="utf-8")
         log(f"{n:,}: engine, first sync")
-        out["first"] = _measured(sb, "engine", config)
-        log(f"{n:,}: engine, the run right after it")
-        out["after"] = _measured(sb, "engine", config)
-        _touch(sb, ws)
-        log(f"{n:,}: engine, the run that picks up a person's change in every scope")
-        out["touch"] = _measured(sb, "engine", config)
-        log(f"{n:,}: engine, steady no-change run")
-        out["steady"] = _measured(sb, "engine", config)
-        if n <= args.latency_max:
-            log(f"{n:,}: engine, full re-sync at {args.latency * 1000:.0f} ms per request")
-            _latency(sb, args.latency)
-            out["latency_full"] = _measured(sb, "engine", config, "--full")
-            _latency(sb, 0.0)
+        out["first"] = _measured(sb, "engine", config, args)
+        out["after_goal"] = _after_goal(sb.workspace, out["first"]["touched"])
+        if slow:
+            scenes.slow(sb, args.latency)
+        log(f"{n:,}: engine, the run right after it" + (" (latency on)" if slow else ""))
+        out["after"] = _measured(sb, "engine", config, args)
+        scenes.wait(sb, args.gap)
+        log(f"{n:,}: engine, {args.gap:g} min later, nobody changed anything")
+        out["quiet"] = _measured(sb, "engine", config, args)
+        scenes.wait(sb, args.gap)
+        scenes.person_edits_one_item(sb, sb.workspace)
+        log(f"{n:,}: engine, a person changed one item")
+        out["person"] = _measured(sb, "engine", config, args)
+        scenes.wait(sb, args.gap)
+        scenes.change_config(config)
+        log(f"{n:,}: engine, --full after a config change")
+        out["rebuild"] = _measured(sb, "engine", config, args, "--full", "--adopt")
     del ws
     if n <= args.naive_max:
         ws = generate_workspace(n, seed=args.seed, now=now)
@@ -138,30 +118,12 @@ def bench_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             config.write_text(sandbox_config(sb, state_path=str(work / "unused.db")),
                               encoding="utf-8")
             log(f"{n:,}: naive, first sync")
-            out["naive_first"] = _measured(sb, "naive", config)
-            log(f"{n:,}: naive, second run")
-            out["naive_second"] = _measured(sb, "naive", config)
-            if n <= args.naive_latency_max:
-                log(f"{n:,}: naive, second run again at {args.latency * 1000:.0f} ms")
-                _latency(sb, args.latency)
-                out["naive_latency"] = _measured(sb, "naive", config)
-                _latency(sb, 0.0)
-    out["state"] = str(state)
+            out["naive_first"] = _measured(sb, "naive", config, args)
+            if slow:
+                scenes.slow(sb, args.latency)
+            log(f"{n:,}: naive, second run" + (" (latency on)" if slow else ""))
+            out["naive_second"] = _measured(sb, "naive", config, args)
     return out
-
-
-def bench_reconcile(state: str, records_target: int, config: Path) -> dict[str, Any]:
-    from bench.reconcile import load_items, measure, replicate
-    from sync.settings import load_settings
-
-    settings = load_settings(config)
-    items = load_items(state)
-    base = measure(settings, items)
-    copies = max(1, math.ceil(records_target / max(1, base["records"])))
-    if copies > 1:
-        base = measure(settings, replicate(items, copies))
-    base["copies"] = copies
-    return base
 
 
 def log(text: str) -> None:
@@ -180,41 +142,46 @@ def machine() -> dict[str, str]:
             "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--quick", action="store_true", help="one small size, not recorded")
+    parser.add_argument("--quick", action="store_true",
+                        help="1,000 items, no latency runs; printed, not recorded")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency", type=float, default=LATENCY)
-    parser.add_argument("--latency-max", type=int, default=1_000)
+    parser.add_argument("--latency-sizes", default="10000",
+                        help="sizes whose runs after the first sync run at --latency")
+    parser.add_argument("--gap", type=float, default=15.0,
+                        help="minutes the clock moves between runs 2-5 (a cron period)")
     parser.add_argument("--naive-max", type=int, default=10_000)
-    parser.add_argument("--naive-latency-max", type=int, default=1_000)
-    parser.add_argument("--records", type=int, default=100_000,
-                        help="records for the reconcile-and-plan measurement")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="trace every child from its start (slower; adds its overhead)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--no-record", action="store_true", help="print only")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
                         help="record figures saved by earlier --json runs, run nothing")
     args = parser.parse_args()
+    if args.quick:
+        # 1,000 items without latency: every count and ratio of requests, in about a minute
+        args.sizes, args.latency_sizes, args.no_record = "1000", "", True
+    args.latency_sizes = {int(s) for s in str(args.latency_sizes).split(",") if s.strip()}
+    return args
+
+
+def main() -> None:
+    args = _args()
     if args.merge:
         merged = merge([json.loads(p.read_text(encoding="utf-8")) for p in args.merge])
         record(render(merged), args.no_record)
         return
-    if args.quick:
-        args.sizes, args.latency, args.records, args.no_record = "200", 0.01, 300, True
-        args.latency_max, args.naive_latency_max = 200, 0
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     command = "python3 " + shlex.join(["bench/run.py", *sys.argv[1:]])
     results: dict[str, Any] = {"machine": machine(), "command": command,
-                               "latency": args.latency, "sizes": {}}
+                               "latency": args.latency, "gap": args.gap,
+                               "tracemalloc": args.tracemalloc, "sizes": {}}
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as tmp:
-        work = Path(tmp)
         for n in sizes:
-            results["sizes"][str(n)] = bench_size(n, args, work)
-        largest = str(max(sizes))
-        log(f"reconcile and plan alone, {args.records:,} records")
-        results["reconcile"] = bench_reconcile(
-            results["sizes"][largest]["state"], args.records, work / f"engine-{largest}.toml")
+            results["sizes"][str(n)] = bench_size(n, args, Path(tmp))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     record(render(results), args.no_record)
@@ -228,11 +195,11 @@ def record(text: str, dry: bool) -> None:
 
 
 def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Sizes measured by separate invocations, as one result; reconcile from the largest."""
+    """Sizes measured by separate invocations, as one result (said so in the output)."""
     out = dict(runs[0])
+    if len(runs) == 1:
+        return out
     out["sizes"] = {k: v for r in runs for k, v in r["sizes"].items()}
-    largest = max(runs, key=lambda r: max(int(k) for k in r["sizes"]))
-    out["reconcile"] = largest["reconcile"]
     sizes = ",".join(sorted(out["sizes"], key=int))
     out["command"] = f"python3 bench/run.py --sizes {sizes}"
     out["note"] = "recorded from separate invocations: " + "; ".join(
