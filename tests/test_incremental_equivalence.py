@@ -26,6 +26,7 @@ from connectors.sandbox import JIRA_EMAIL, Sandbox
 from connectors.sandbox.demo import sandbox_config
 from connectors.sandbox.generate import generate_workspace
 from sync.engine import incremental
+from sync.engine.comments import discover
 from sync.engine.connect import connect
 from sync.engine.evaluate import evaluate_run
 from sync.engine.incremental import BASIS
@@ -180,16 +181,17 @@ def _reconcile_only(world: World, state: SqliteStore) -> Any:
     directory = rt.directory()
     for connector in conns.connectors.values():
         directory.add_accounts(connector.people())
+    outcomes = [ScopeOutcome(s.key) for s in conns.scopes]
     return evaluate_run(
         state,
         rt,
         directory,
         conns.connectors,
-        [ScopeOutcome(s.key) for s in conns.scopes],
+        outcomes,
         systems=list(conns.connectors),
         now=world.now,
         full=False,
-        found={},
+        found=discover(state, outcomes, world.now),
         pacer=None,
         clock=lambda: world.now,
     )
@@ -251,7 +253,7 @@ def test_a_rebuild_holds_one_batch_of_groups_not_every_item(
                 systems=[],
                 now=world.now,
                 full=True,
-                found={},
+                found=discover(state, [], world.now),
                 pacer=None,
                 clock=lambda: world.now,
             )

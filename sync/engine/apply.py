@@ -2,8 +2,7 @@
 
 For every op, in this order:
 
-    1. outbox row "planned", for the whole plan at once (an op this run already finished
-       is skipped)
+    1. outbox row "planned", the whole plan at once (ops this run already finished skipped)
     2. outbox row "sending": its own transaction, durable before the request goes out
     3. a comment.create on an item whose comment this run does not know (the pulls' batched
        discovery did not cover it, or an earlier create there is unconfirmed): ask the system
@@ -25,8 +24,7 @@ and RateLimited stop that system (its remaining ops are recorded as not attempte
 statement and without audit rows) and the other systems go on; so do GIVE_UP_AFTER transient
 failures in a row (the system is down).
 
-Each system runs in its own thread; the state serialises their writes behind one lock (see
-`sync.store`), which costs nothing next to the APIs' own pace.
+Each system runs in its own thread; the state serialises their writes behind one lock.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ failed) falls back to reading our comment on each of its changed items, as befor
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,7 +41,9 @@ Key = tuple[str, str]
 class Discovery:
     """What this run knows of our comments, for the plan and for apply."""
 
-    comments: Comments  # our comment on every item, as planning should see it
+    # Our comment on each item as planning should see it is the state's note once `discover`
+    # has settled what the pulls found (`comments_for` reads a batch's notes): holding every
+    # comment of the workspace here would make memory grow with it.
     found: Comments = field(default_factory=dict)  # found this run (duplicates for the plan)
     looked: set[Key] = field(default_factory=set)  # items whose comment was looked at now
     scopes: set[str] = field(default_factory=set)  # scopes whose discovery covered every item
@@ -60,11 +62,17 @@ def stored_comments(state: Store) -> Comments:
     return {(c.system, c.item_id): CommentRef(c.comment_id, c.body) for c in state.iter_comments()}
 
 
+def comments_for(state: Store, items: Iterable[SourceItem]) -> Comments:
+    """Our comment on each of `items` as the state notes it (after `discover`)."""
+    notes = state.comments_of([(i.system, i.id) for i in items])
+    return {key: CommentRef(c.comment_id, c.body) for key, c in notes.items()}
+
+
 def discover(state: Store, outcomes: Sequence[ScopeOutcome], now: datetime) -> Discovery:
     """Settle what the pulls found against the state: a comment of ours the state did not know
     is recorded (and the activity its marker carries restored), one edited or deleted by a
     person replaces our notes, and its item counts as changed so its record is planned again."""
-    found = Discovery(stored_comments(state), unsure=state.unconfirmed_creates())
+    found = Discovery(unsure=state.unconfirmed_creates())
     for out in outcomes:
         if out.error:
             continue
@@ -81,14 +89,14 @@ def _settle(
     state: Store, found: Discovery, key: Key, ref: CommentRef | None, now: datetime
 ) -> bool:
     """One discovered comment (None: none of ours) against our notes; True when it differs."""
-    stored = found.comments.get(key)
+    note = state.comment_for(key[1], system=key[0])
+    stored = None if note is None else CommentRef(note.comment_id, note.body)
     if ref is None:
         found.looked.add(key)
         if stored is None:
             return False
         # Someone deleted our comment: forget it, and the plan writes it again.
         state.forget_comment(*key)
-        del found.comments[key]
         return True
     if stored is None:
         item = state.item(*key)
@@ -101,7 +109,6 @@ def _settle(
     same = stored is not None and stored.id == ref.id and is_current(ref.text, stored.text)
     if same:
         return False
-    found.comments[key] = ref
     # A write that landed unheard, or a person's edit: remember what is there, or the next
     # run plans from our old notes and sends it all again.
     state.record_comment(key[0], key[1], ref.id, ref.text, now)
@@ -129,7 +136,7 @@ def read_comments(
 ) -> Comments:
     """Our comment on every item as planning should see it: what discovery found, and for a
     changed item of a scope whose discovery did not cover it, as the item shows it now."""
-    comments = found.comments
+    comments = comments_for(state, items)
 
     def unknown(item: SourceItem) -> bool:
         key = (item.system, item.id)
