@@ -56,7 +56,7 @@ def _engine(settings: Settings) -> dict[str, object]:
     args = sys.argv[3:]
     ahead = timedelta(seconds=_offset())
     opts = SyncOptions(full="--full" in args, adopt_config="--adopt" in args)
-    result = run_as_cli(settings, opts, lambda: datetime.now(UTC) + ahead)
+    result = run_as_cli(settings, opts, lambda: datetime.now(UTC) + ahead, paced="--paced" in args)
     by_action: dict[str, int] = {}
     touched: dict[str, set[str]] = {}
     for op in result.ops:

@@ -63,6 +63,8 @@ def _measured(sb: Sandbox, kind: str, config: Path, args: argparse.Namespace,
     """One child's run, and the requests the sandbox saw during it."""
     sb.clear_log()
     flags = [*extra, "--offset", str(sb.clock_offset.total_seconds())]
+    if sb.rate_limits:  # the APIs' limits on: pace as `handoff sync` does
+        flags.append("--paced")
     run = _child(kind, config, *flags, *(["--trace"] if args.tracemalloc else []))
     entries = sb.log()
     tally = m.tally(entries)

@@ -33,7 +33,6 @@ from sync.store import open_store
 
 N = 60  # 24 Jira issues in 4 projects, 24 PRs in 4 repositories, 12 pages in 2 databases
 QUIET = timedelta(minutes=10)  # past every overlap window (Jira 2 min, GitHub 30 s, Notion 1)
-NEEDS = "issue 13 slices C (batched comments), D (change means change), P (cached constants)"
 
 pytestmark = pytest.mark.slow
 
@@ -138,7 +137,6 @@ def test_first_sync_pages_and_constants_are_at_the_floor(world: World) -> None:
     assert len(creates) == sum(o.action == "comment.create" for o in first.result.ops)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 13 slice C (comments found in batches)")
 def test_first_sync_reads_the_page_floor_and_no_comment_per_item(world: World) -> None:
     first = sync(world)
 
@@ -159,7 +157,6 @@ def _items_of_flagged_records(w: World, result: SyncResult) -> set[tuple[str, st
 
 
 # -- the run right after a writing run ------------------------------------------------------
-@pytest.mark.xfail(strict=False, reason=NEEDS)
 def test_the_run_right_after_the_first_reads_pages_only_and_writes_nothing(
     world: World,
 ) -> None:
@@ -176,7 +173,6 @@ def test_the_run_right_after_the_first_reads_pages_only_and_writes_nothing(
 
 
 # -- nobody changed anything ----------------------------------------------------------------
-@pytest.mark.xfail(strict=False, reason=NEEDS)
 def test_a_no_change_run_reads_one_page_per_scope_and_writes_nothing(world: World) -> None:
     settled(world)
     sync(world)  # the run right after (tested above)
@@ -219,7 +215,6 @@ def _person_changes(w: World, system: str) -> tuple[str, bool]:
     return f"notion:{db['id']}", bool(check.get("rich_text"))
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS)
 @pytest.mark.parametrize("system", ["jira", "github", "notion"])
 def test_one_item_changed_by_a_person_costs_its_page_and_no_comment_reads(
     world: World, system: str
@@ -251,7 +246,6 @@ def _next_expiry(ws: dict[str, Any], today: date) -> tuple[date, set[str]]:
     return when, dates[when]
 
 
-@pytest.mark.xfail(strict=False, reason=NEEDS)
 def test_a_record_whose_expiry_passes_is_rewritten_without_reading_more(world: World) -> None:
     settled(world)
     sync(world)
