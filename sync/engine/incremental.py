@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import SourceItem
+from connectors.base import SourceItem, content_digest
 from mapping.link import LinkConfig, item_nodes, jira_project
 from mapping.people import Directory
 from sync.store import Store
@@ -77,23 +77,19 @@ def basis(
     )
 
 
-# Edit times a system keeps inside an item's fields: our own write moves them, and neither
-# the rules nor the plan read them (the item's activity stands for a person's last change).
-_EDIT_TIMES = frozenset({"updated", "last_edited_time"})
-
-
 def content(item: SourceItem) -> str:
     """A digest of what the rules and the plan read of an item: everything but its edit
-    time, for which the person's last activity stands (our own write's echo moves the
-    edit time, not the activity), so re-reading an unchanged item makes no work."""
-    fields = {k: v for k, v in item.fields.items() if k not in _EDIT_TIMES}
+    time and activity, so re-reading an unchanged item (or our own write's echo, which
+    moves the edit time) makes no work. A person's activity without a content change
+    reaches the run as a pulled change instead (`ScopeOutcome.changed`, which counts an
+    edit time past our writes' quiet window)."""
     comment = item.comment
     return _digest(
         {
-            "item": (item.system, item.scope, item.id, item.key, item.url, item.kind),
-            "text": (item.title, item.state, item.uid, tuple(item.labels)),
-            "activity": item.activity or item.updated,
-            "fields": json.dumps(fields, sort_keys=True, default=str),
+            # The pull's own test of change (fields without edit times, our comment count
+            # or last editor; labels as a set), so the two never disagree about an echo.
+            "content": content_digest(item),
+            "scope": item.scope,
             "comment": None if comment is None else (comment.id, comment.text, comment.duplicates),
         }
     )
