@@ -47,6 +47,16 @@ def _chunks(values: Collection[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
         yield seq[start : start + size]
 
 
+def rows_by_pairs(db: Any, sql: str, pairs: Collection[Pair]) -> list[tuple[Any, ...]]:
+    """The rows of `sql` (whose `{values}` stands for a list of (?, ?) rows, matched with an
+    `(system, id) IN (VALUES {values})`) for every (system, id) pair, a chunk at a time."""
+    rows: list[tuple[Any, ...]] = []
+    for chunk in _chunks(pairs, _CHUNK // 2):
+        values = ",".join("(?, ?)" for _ in chunk)
+        rows += db.execute(sql.format(values=values), [x for p in chunk for x in p]).fetchall()
+    return rows
+
+
 class Links(StateBase):
     """The link and due-time verbs of `SqliteStore`."""
 
@@ -65,16 +75,10 @@ class Links(StateBase):
         """The stored items named, whatever their state (missing ones left out)."""
         from sync.store.sqlite.items import _ITEM_COLS, _item_from_row
 
-        out: list[SourceItem] = []
-        for chunk in _chunks(pairs, _CHUNK // 2):
-            values = ",".join("(?, ?)" for _ in chunk)
-            with self._lock:
-                rows = self.db.execute(
-                    f"SELECT {_ITEM_COLS} FROM items WHERE (system, id) IN (VALUES {values})",
-                    [x for pair in chunk for x in pair],
-                ).fetchall()
-            out += [_item_from_row(r) for r in rows]
-        return out
+        sql = f"SELECT {_ITEM_COLS} FROM items WHERE (system, id) IN (VALUES {{values}})"
+        with self._lock:
+            rows = rows_by_pairs(self.db, sql, pairs)
+        return [_item_from_row(r) for r in rows]
 
     def items_by_n(self, ns: Collection[int]) -> list[SourceItem]:
         """The stored items with these link ids."""
@@ -167,17 +171,11 @@ class Links(StateBase):
         """Every kept item linked, directly or through others, to the items or nodes given:
         their whole linked groups."""
         with self._lock:
-            ns: set[int] = set()
-            for chunk in _chunks(pairs, _CHUNK // 2):
-                values = ",".join("(?, ?)" for _ in chunk)
-                ns |= {
-                    r[0]
-                    for r in self.db.execute(
-                        "SELECT n FROM item_nodes WHERE kept = 1 AND (system, item_id) IN "
-                        f"(VALUES {values})",
-                        [x for pair in chunk for x in pair],
-                    ).fetchall()
-                }
+            sql = (
+                "SELECT n FROM item_nodes WHERE kept = 1 AND "
+                "(system, item_id) IN (VALUES {values})"
+            )
+            ns: set[int] = {r[0] for r in rows_by_pairs(self.db, sql, pairs)}
             seen_nodes: set[str] = set()
             frontier_nodes = set(nodes)
             frontier = set(ns)
@@ -243,19 +241,12 @@ class Links(StateBase):
 
     def records_of(self, pairs: Collection[Pair]) -> set[str]:
         """The records these items belonged to when last reconciled."""
-        out: set[str] = set()
+        sql = (
+            "SELECT record_key FROM item_nodes WHERE record_key IS NOT NULL AND "
+            "(system, item_id) IN (VALUES {values})"
+        )
         with self._lock:
-            for chunk in _chunks(pairs, _CHUNK // 2):
-                values = ",".join("(?, ?)" for _ in chunk)
-                out |= {
-                    r[0]
-                    for r in self.db.execute(
-                        "SELECT record_key FROM item_nodes WHERE record_key IS NOT NULL AND "
-                        f"(system, item_id) IN (VALUES {values})",
-                        [x for pair in chunk for x in pair],
-                    ).fetchall()
-                }
-        return out
+            return {r[0] for r in rows_by_pairs(self.db, sql, pairs)}
 
     def items_in_records(self, keys: Collection[str]) -> set[Pair]:
         """The items that belonged to these records when last reconciled."""

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from sync.store.rows import StoredComment, parse_dt
+from sync.store.sqlite.links import rows_by_pairs
 from sync.store.sqlite.schema import StateBase
-
-_CHUNK = 200  # (system, id) pairs per statement: far below SQLite's parameter limit
 
 __all__ = ["Unconfirmed"]
 
@@ -21,20 +20,13 @@ class Unconfirmed(StateBase):
     ) -> dict[tuple[str, str], StoredComment]:
         """Our comment on each of these (system, item id), where the state knows one: one
         query per chunk, so planning a batch never loads every comment of the workspace."""
-        wanted = list(dict.fromkeys(pairs))
-        out: dict[tuple[str, str], StoredComment] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            values = ",".join("(?, ?)" for _ in chunk)
-            with self._lock:
-                rows = self.db.execute(
-                    "SELECT system, item_id, comment_id, body, written_at FROM comments "
-                    f"WHERE (system, item_id) IN (VALUES {values})",
-                    [x for pair in chunk for x in pair],
-                ).fetchall()
-            for r in rows:
-                out[(r[0], r[1])] = StoredComment(r[0], r[1], r[2], r[3], parse_dt(r[4]))
-        return out
+        sql = (
+            "SELECT system, item_id, comment_id, body, written_at FROM comments "
+            "WHERE (system, item_id) IN (VALUES {values})"
+        )
+        with self._lock:
+            rows = rows_by_pairs(self.db, sql, dict.fromkeys(pairs))
+        return {(r[0], r[1]): StoredComment(r[0], r[1], r[2], r[3], parse_dt(r[4])) for r in rows}
 
     def unconfirmed_creates(self) -> set[tuple[str, str]]:
         """(system, item id) of items where a comment create was sent (it may have landed:
