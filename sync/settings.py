@@ -47,6 +47,7 @@ class JiraSettings(_Section):
     projects: list[str] = Field(default_factory=list)
     jql: str = ""
     page_size: int = Field(default=100, ge=1, le=100)
+    webhook_secret: SecretStr | None = None  # the admin webhook's secret (`handoff serve`)
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -60,6 +61,7 @@ class GithubSettings(_Section):
     token: SecretStr | None = None
     repos: list[str] = Field(default_factory=list)
     include_issues: bool = False
+    webhook_secret: SecretStr | None = None  # the repository hook's secret (`handoff serve`)
 
     @field_validator("repos")
     @classmethod
@@ -74,6 +76,8 @@ class NotionSettings(_Section):
     url: str = "https://api.notion.com"
     token: SecretStr | None = None
     databases: list[str] = Field(default_factory=list)
+    # The subscription's verification_token, which signs its deliveries (`handoff serve`).
+    webhook_secret: SecretStr | None = None
 
 
 class NotionPropertySettings(_Section):
@@ -95,6 +99,15 @@ class CacheSettings(_Section):
     """`[cache]`: how long answers that rarely change (fields, people, who we are) are kept."""
 
     ttl_hours: float = Field(default=24.0, ge=0)
+
+
+class ServeSettings(_Section):
+    """`[serve]`: how `handoff serve` takes webhooks in and when it polls anyway."""
+
+    poll_minutes: float = Field(default=15.0, gt=0)  # the safety-net incremental poll
+    debounce_seconds: float = Field(default=2.0, ge=0)  # quiet time that ends a burst
+    max_wait_seconds: float = Field(default=20.0, ge=0)  # a burst never delays a sync longer
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)  # larger deliveries get 413
 
 
 class WritebackSettings(_Section):
@@ -120,6 +133,7 @@ class Settings(BaseSettings):
     writeback: WritebackSettings = Field(default_factory=lambda: WritebackSettings())
     pacing: dict[str, PacingSettings] = Field(default_factory=dict)
     cache: CacheSettings = Field(default_factory=lambda: CacheSettings())
+    serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
     fields: FieldMaps = Field(default_factory=lambda: FieldMaps())
     link: LinkConfig = Field(default_factory=lambda: LinkConfig())
     rules: RulesConfig = Field(default_factory=lambda: RulesConfig())
@@ -160,8 +174,9 @@ class Settings(BaseSettings):
         return Directory.from_config(self.people, self.groups)
 
     def tokens(self) -> list[SecretStr]:
-        """Every configured token."""
-        return [t for t in (self.jira.token, self.github.token, self.notion.token) if t]
+        """Every configured token and webhook secret (none may ever be shown)."""
+        sections = (self.jira, self.github, self.notion)
+        return [t for s in sections for t in (s.token, s.webhook_secret) if t]
 
 
 def _problem(error: Any) -> str:

@@ -16,7 +16,8 @@ MAY_IMPORT = {
     "engine": {"store", "systems", "writeback"},
     "report": {"engine", "store", "systems", "writeback"},
     "systems": {"commands", "engine", "writeback"},  # each system's doctor and init hooks
-    "commands": {"engine", "report", "store", "systems", "writeback"},
+    "serve": {"engine", "store", "systems"},  # webhooks in, syncs out
+    "commands": {"engine", "report", "serve", "store", "systems", "writeback"},
 }
 
 

@@ -157,6 +157,7 @@ class SandboxServer:
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.webhooks: Any = None  # a `webhooks.WebhookSender` once `send_webhooks` is called
 
     # -- lifecycle -------------------------------------------------------------------------
     def add(self, service: Service) -> None:
@@ -179,7 +180,19 @@ class SandboxServer:
         )
         self._thread.start()
 
+    def send_webhooks(self, url: str, secrets: dict[str, str]) -> Any:
+        """From now on, send each change as its service's signed webhook to `url`
+        (`<url>/webhooks/<service>`), for the services given a secret (see `webhooks`)."""
+        from .webhooks import WebhookSender
+
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        self.webhooks = WebhookSender(self, url, secrets)
+        return self.webhooks
+
     def stop(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.stop()
         self._stopping.set()
         if self._httpd:
             self._httpd.shutdown()
@@ -295,7 +308,10 @@ class SandboxServer:
                 if m:
                     with self.lock:
                         result = r.handler(req, **m.groupdict())
-                    return result if isinstance(result, Response) else Response(200, result)
+                        resp = result if isinstance(result, Response) else Response(200, result)
+                        if self.webhooks is not None and service.is_write(req):
+                            self.webhooks.after_write(service, req, m.groupdict(), resp)
+                    return resp
             if any(r.pattern.fullmatch(req.path) for r in _routes_of(service)):
                 return service.error(405, f"Method {req.method} not allowed", req)
             return service.error(404, "Not Found", req)

@@ -113,6 +113,7 @@ LAZY_COMMANDS = {
     "doctor": "sync.commands.doctor:doctor_command",
     "init": "sync.commands.init:init_command",
     "status": "sync.commands.status:status_command",
+    "serve": "sync.commands.serve:serve_command",
 }
 
 

@@ -10,8 +10,10 @@ of `sync`: May import no other package.
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +25,8 @@ from sync.store.rows import (
     FindingLike,
     FindingRow,
     FindingsDelta,
+    InboxRow,
+    InboxState,
     OutboxRow,
     RecordLike,
     RecordRow,
@@ -44,6 +48,8 @@ __all__ = [
     "FindingLike",
     "FindingRow",
     "FindingsDelta",
+    "InboxRow",
+    "InboxState",
     "OutboxRow",
     "RecordLike",
     "RecordRow",
@@ -57,6 +63,7 @@ __all__ = [
     "open_store",
     "read_constants",
     "run_lock",
+    "shared",
     "store_error",
 ]
 
@@ -69,9 +76,33 @@ def _path(where: Settings | str | Path) -> str:
     return str(where) if isinstance(where, str | Path) else str(where.state.path)
 
 
+_SHARED: dict[str, SqliteStore] = {}
+
+
 def open_store(where: Settings | str | Path) -> Store:
-    """Open (creating and migrating as needed) the state the settings (or path) name."""
-    return SqliteStore.open(_path(where))
+    """Open (creating and migrating as needed) the state the settings (or path) name; while
+    it is `shared`, that open store itself (closing it then does nothing)."""
+    path = _path(where)
+    return _SHARED.get(os.path.realpath(path)) or SqliteStore.open(path)
+
+
+@contextmanager
+def shared(where: Settings | str | Path) -> Iterator[Store]:
+    """Open the state and, for the block, hand this one open store to every `open_store` of
+    the same state in this process, then close it. `handoff serve` takes webhooks into the
+    inbox on the connection its syncs use: SQLite then never sees two writers at once (a
+    second writer can fail a sync's read-then-write with "database is locked")."""
+    path = _path(where)
+    key = os.path.realpath(path)
+    store = SqliteStore.open(path)
+    store.pinned = True
+    _SHARED[key] = store
+    try:
+        yield store
+    finally:
+        _SHARED.pop(key, None)
+        store.pinned = False
+        store.close()
 
 
 def copy_of(where: Settings | str | Path) -> Store:

@@ -18,6 +18,8 @@ from sync.store.rows import (
     FindingLike,
     FindingRow,
     FindingsDelta,
+    InboxRow,
+    InboxState,
     OutboxRow,
     RecordLike,
     RecordRow,
@@ -191,6 +193,22 @@ class Store(Protocol):
     # --- served config (a cached fact about the state itself) ----------------------------
     def served_config(self) -> str | None: ...
     def serve_config(self, text: str) -> None: ...
+
+    # --- the webhook inbox (`handoff serve`; see sync.store.sqlite.inbox) ----------------
+    def inbox_put(
+        self,
+        system: str,
+        delivery: str,
+        body: bytes,
+        now: datetime,
+        *,
+        event: str = "",
+        subject: str = "",
+    ) -> bool: ...
+    def inbox_pending(self, limit: int = 10_000) -> list[InboxRow]: ...
+    def inbox_done(self, ns: Collection[int], now: datetime, *, run_id: int | None) -> None: ...
+    def inbox_body(self, n: int) -> bytes | None: ...
+    def inbox_state(self) -> InboxState: ...
 
     # --- other small facts about the state (e.g. which scopes lost access, since when) ----
     def fact(self, key: str) -> str | None: ...

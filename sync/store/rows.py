@@ -18,6 +18,8 @@ __all__ = [
     "FindingLike",
     "FindingRow",
     "FindingsDelta",
+    "InboxRow",
+    "InboxState",
     "OutboxRow",
     "RecordLike",
     "RecordRow",
@@ -135,6 +137,29 @@ class Status:
     cursors: dict[str, Cursor]
     outbox: dict[str, dict[str, int]]  # system -> status -> count, done excluded
     items: dict[str, int] = field(default_factory=dict)  # system -> items present
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One webhook delivery as `handoff serve` stored it before answering (not its body)."""
+
+    n: int  # the inbox's own order
+    system: str
+    delivery: str  # the system's delivery id (the same on a retry)
+    event: str
+    subject: str  # the item it names, as far as the delivery says
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class InboxState:
+    """What `handoff status` and /metrics say about the webhook inbox."""
+
+    pending: int
+    oldest_pending: datetime | None  # received, not yet synced
+    last_done: datetime | None  # when the latest delivery was taken care of
+    last_lag: float | None  # seconds from its arrival to the end of its sync
+    received: int  # every delivery stored
 
 
 def iso(dt: datetime) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Scope
-from sync.systems.spec import Budget, SystemSpec
+from sync.systems.spec import Budget, SystemSpec, WebhookSpec
 
 if TYPE_CHECKING:
     from connectors._retry import RetryPolicy
@@ -49,6 +49,31 @@ def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | Non
     return ("GitHub", f"{repo}#{number}", body)
 
 
+# Repository hooks (X-Hub-Signature-256); the events that can change a pull or issue we read.
+_EVENTS = {"pull_request", "issues", "issue_comment", "label"}
+
+
+def _gh_event(headers: Any, body: Any) -> str:
+    name = str(headers.get("x-github-event", ""))
+    action = body.get("action") if isinstance(body, dict) else None
+    return f"{name}.{action}" if action else name
+
+
+def _gh_subject(body: Any) -> str:
+    repo = (body.get("repository") or {}).get("full_name", "")
+    item = body.get("pull_request") or body.get("issue") or {}
+    return f"{repo}#{item['number']}" if item.get("number") else repo
+
+
+WEBHOOK = WebhookSpec(
+    signature="x-hub-signature-256",
+    delivery=lambda headers, body: str(headers.get("x-github-delivery", "")),
+    event=_gh_event,
+    known=lambda event: event.partition(".")[0] in _EVENTS,
+    subject=_gh_subject,
+)
+
+
 SPEC = SystemSpec(
     name=NAME,
     display="GitHub",
@@ -65,4 +90,5 @@ SPEC = SystemSpec(
     token_help="create a token (github.com/settings/tokens) and set HANDOFF_GITHUB__TOKEN",
     doctor=_doctor,
     demo_sample=_demo_sample,
+    webhook=WEBHOOK,
 )

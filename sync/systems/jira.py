@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Scope
-from sync.systems.spec import Budget, SystemSpec
+from sync.systems.spec import Budget, SystemSpec, WebhookSpec
 
 if TYPE_CHECKING:
     from connectors._retry import RetryPolicy
@@ -105,6 +105,26 @@ def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | Non
     return ("Jira", f"{issue['key']} {issue['fields']['summary']}", body)
 
 
+# Admin webhooks registered with a secret (X-Hub-Signature: sha256=...); the events that can
+# change an issue we read.
+_EVENTS = {
+    "jira:issue_created",
+    "jira:issue_updated",
+    "jira:issue_deleted",
+    "comment_created",
+    "comment_updated",
+    "comment_deleted",
+}
+
+WEBHOOK = WebhookSpec(
+    signature="x-hub-signature",
+    delivery=lambda headers, body: str(headers.get("x-atlassian-webhook-identifier", "")),
+    event=lambda headers, body: str(body.get("webhookEvent", "")) if isinstance(body, dict) else "",
+    known=lambda event: event in _EVENTS,
+    subject=lambda body: str((body.get("issue") or {}).get("key", "")),
+)
+
+
 SPEC = SystemSpec(
     name=NAME,
     display="Jira",
@@ -124,4 +144,5 @@ SPEC = SystemSpec(
     doctor=_doctor,
     demo_sample=_demo_sample,
     discover=_discover,
+    webhook=WEBHOOK,
 )

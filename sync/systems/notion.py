@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Scope
-from sync.systems.spec import Budget, SystemSpec
+from sync.systems.spec import Budget, SystemSpec, WebhookSpec
 
 if TYPE_CHECKING:
     from connectors._retry import RetryPolicy
@@ -82,6 +82,26 @@ def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | Non
     return ("Notion", f"page {page}", body)
 
 
+# Webhook subscriptions: a one-time unsigned {"verification_token": ...}, then deliveries
+# signed with that token (X-Notion-Signature). Events carry ids only.
+_KINDS = ("page.", "comment.", "data_source.", "database.")
+
+
+def _notion_subject(body: Any) -> str:
+    data = body.get("data") or {}
+    return str(data.get("page_id") or (body.get("entity") or {}).get("id", ""))
+
+
+WEBHOOK = WebhookSpec(
+    signature="x-notion-signature",
+    delivery=lambda headers, body: str(body.get("id", "")) if isinstance(body, dict) else "",
+    event=lambda headers, body: str(body.get("type", "")) if isinstance(body, dict) else "",
+    known=lambda event: event.startswith(_KINDS),
+    subject=_notion_subject,
+    handshake="verification_token",
+)
+
+
 SPEC = SystemSpec(
     name=NAME,
     display="Notion",
@@ -102,4 +122,5 @@ SPEC = SystemSpec(
     doctor=_doctor,
     demo_sample=_demo_sample,
     discover=_discover,
+    webhook=WEBHOOK,
 )

@@ -7,7 +7,7 @@ every other part of `sync` can read the registry without an import cycle.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sync.writeback.markup import Format
     from sync.writeback.plan import PlanConfig
 
-__all__ = ["Annotation", "Budget", "SystemSpec"]
+__all__ = ["Annotation", "Budget", "SystemSpec", "WebhookSpec"]
 
 # What a system can show besides our marker comment. "comment_delete": a duplicate comment of
 # ours can be removed (Notion's API has no way to delete a comment).
@@ -38,6 +38,21 @@ class Budget:
     reads: bool = False
     width: int = 1
     burst: int = 0  # and at most this many in any one second (0: no such limit)
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """How a system's signed webhooks look to `handoff serve` (see `sync.serve`)."""
+
+    signature: str  # the header carrying "sha256=<hex HMAC-SHA256 of the raw body>"
+    # (headers with lower-case names, the parsed body) -> the delivery's id, the same on a retry
+    delivery: Callable[[Mapping[str, str], Any], str]
+    # (headers, body) -> the event's name, e.g. "pull_request.edited"
+    event: Callable[[Mapping[str, str], Any], str]
+    known: Callable[[str], bool]  # an event that can change what a sync reads
+    subject: Callable[[Any], str]  # the item it names, for the log and the inbox
+    # A body key carrying a one-time verification token, sent unsigned (Notion); "": none.
+    handshake: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,8 @@ class SystemSpec:
     # Init: reads what `handoff init` offers to map, given (answers, found, token): it fills
     # `sync.commands.init.Found` in place. None: init discovers nothing there.
     discover: Callable[[Any, Any, str], None] | None = None
+    # `handoff serve`: its signed webhooks; None: it sends none.
+    webhook: WebhookSpec | None = None
 
     def mentions(self, handle: str) -> bool:
         """Whether a comment may mention `handle` (else it shows the person's plain name)."""

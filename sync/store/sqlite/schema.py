@@ -68,6 +68,19 @@ def _item_links(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="0010_webhook_inbox")
+def _webhook_inbox(db: Database) -> None:
+    # `handoff serve`: each signed delivery, stored before it is answered and kept once per
+    # delivery id; `done_at` is set when a sync that began after its arrival has finished.
+    db.execute(
+        """CREATE TABLE inbox (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
+        delivery TEXT NOT NULL, event TEXT, subject TEXT, body BLOB,
+        received_at TEXT NOT NULL, done_at TEXT, run_id INTEGER,
+        UNIQUE (system, delivery))"""
+    )
+    db.execute("CREATE INDEX inbox_pending ON inbox (done_at, n)")
+
+
 _SCHEMA_7 = (
     """CREATE TABLE item_nodes (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
         item_id TEXT NOT NULL, seen TEXT, stamp TEXT, content TEXT,

@@ -48,6 +48,7 @@ from sync.store.sqlite.batches import OutboxBatches
 from sync.store.sqlite.constants import ConstantFacts
 from sync.store.sqlite.errors import state_error
 from sync.store.sqlite.history import FindingsHistory
+from sync.store.sqlite.inbox import Inbox
 from sync.store.sqlite.links import Links
 from sync.store.sqlite.reads import Reads
 from sync.store.sqlite.schema import migrations
@@ -72,13 +73,16 @@ def _open_read_only(where: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
 
 
-class SqliteStore(FindingsHistory, OutboxBatches, ConstantFacts, Reads, Links, Unconfirmed):
+class SqliteStore(
+    FindingsHistory, OutboxBatches, ConstantFacts, Reads, Links, Unconfirmed, Inbox
+):
     """The SQLite store; open with `SqliteStore.open(path)`, `.memory()` or `.copy_of(path)`."""
 
     def __init__(self, db: Database, *, path: str = ":memory:") -> None:
         self.db = db
         self.path = path
         self._lock = threading.RLock()
+        self.pinned = False
         self._migrate()
 
     # --- opening -------------------------------------------------------------------------
@@ -150,6 +154,8 @@ class SqliteStore(FindingsHistory, OutboxBatches, ConstantFacts, Reads, Links, U
             raise state_error(exc, self.path) from exc
 
     def close(self) -> None:
+        if self.pinned:
+            return  # shared by its owner for a while (see `sync.store.shared`)
         with self._lock:
             self.db.close()
 

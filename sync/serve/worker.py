@@ -1,0 +1,158 @@
+"""The worker of `handoff serve`: drains the webhook inbox a burst at a time, and polls anyway.
+
+Deliveries are signals, not truth: each burst (deliveries until none came for
+`debounce_seconds`, or `max_wait_seconds` after its first) makes one incremental sync, which
+re-reads what changed since each scope's cursor through the connectors and reconciles only
+the records those changes touch (`sync.engine.incremental`). The burst's deliveries are
+marked done only when that sync has finished; a sync stopped by SIGTERM (after its write in
+flight) leaves them in the inbox for the next start. The echo of our own writes arrives as
+deliveries too; its sync finds no change and writes nothing. With no delivery for
+`poll_minutes` (and once at start), the same sync runs as a safety net for the deliveries
+that never came.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from connectors.errors import HandoffSyncError, scrub
+from sync.serve.metrics import Metrics
+from sync.store import InboxRow, Store
+
+__all__ = ["LAST_POLL", "Outcome", "Worker"]
+
+log = logging.getLogger("handoff.serve")
+LAST_POLL = "serve_last_poll"  # the meta fact: when the service last read every scope's changes
+_TICK = 1.0  # the longest the worker sleeps without looking at the inbox
+_BACKOFF_MAX = 300.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one sync ended, as the worker needs it."""
+
+    run_id: int | None
+    ok: bool  # every scope read and every write done
+    interrupted: bool  # stopped by a signal: the rest waits for the next start
+    writes: int = 0
+
+
+@dataclass(frozen=True)
+class Timing:
+    debounce: float
+    max_wait: float
+    poll: float
+
+
+class Worker:
+    """Run `run()` in a thread; `wake()` when a delivery is stored; `stop()` to end it."""
+
+    def __init__(
+        self,
+        store: Store,
+        sync: Callable[[], Outcome],
+        timing: Timing,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.sync = sync
+        self.timing = timing
+        self.metrics = metrics
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.interrupted = False
+        # The first poll comes at once: whatever changed while the service was down.
+        self.last_sync = clock() - timedelta(seconds=timing.poll)
+        self._backoff = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> None:
+        """Until stopped: wait for a burst or the poll, sync, mark the burst done."""
+        while not self._stop.is_set():
+            batch = self._next()
+            if batch is None:
+                break
+            self._once(batch)
+            if self.interrupted:
+                break
+        log.info("worker stopped")
+
+    def _next(self) -> list[InboxRow] | None:
+        """The burst to sync ([] for a poll) once it is ready; None when stopped."""
+        t = self.timing
+        while not self._stop.is_set():
+            pending = self.store.inbox_pending()
+            now = self.clock()
+            if pending:
+                quiet = pending[-1].received_at + timedelta(seconds=t.debounce)
+                capped = pending[0].received_at + timedelta(seconds=t.max_wait)
+                ready = min(quiet, capped)
+            else:
+                ready = self.last_sync + timedelta(seconds=t.poll)
+            ready = max(ready, self.last_sync + timedelta(seconds=self._backoff))
+            if now >= ready:
+                return pending
+            self._wake.wait(min(_TICK, (ready - now).total_seconds()))
+            self._wake.clear()
+        return None
+
+    def _once(self, batch: list[InboxRow]) -> None:
+        trigger = "webhook" if batch else "poll"
+        if batch:
+            log.info(
+                "syncing for %d deliveries (%s)", len(batch), _about(batch)
+            )
+        try:
+            out = self.sync()
+        except HandoffSyncError as exc:
+            self._failed(trigger, exc.message)
+            return
+        except Exception as exc:  # a bug in one sync must not end the service
+            log.debug("sync failed", exc_info=exc)
+            self._failed(trigger, f"unexpected error ({type(exc).__name__}: {exc})")
+            return
+        self.last_sync = self.clock()
+        self.metrics.wrote(out.writes)
+        if out.interrupted:
+            self.interrupted = True
+            self.metrics.count("syncs", (trigger, "interrupted"))
+            log.info("stopped after the write in flight; %d deliveries wait", len(batch))
+            return
+        self.metrics.count("syncs", (trigger, "ok" if out.ok else "failed"))
+        # Whatever failed to read now is still past its scope's cursor: the next sync reads it.
+        self.store.inbox_done([r.n for r in batch], self.last_sync, run_id=out.run_id)
+        self.store.remember_fact(LAST_POLL, self.last_sync.isoformat())
+        self._backoff = 0.0 if out.ok else self._longer()
+
+    def _failed(self, trigger: str, message: str) -> None:
+        """The sync could not run (a lock held, a state or config problem): try again later,
+        waiting longer each time; the deliveries stay in the inbox."""
+        self.metrics.count("syncs", (trigger, "error"))
+        self.last_sync = self.clock()
+        self._backoff = self._longer()
+        log.warning("sync did not run: %s; trying again in %.0f s", scrub(message), self._backoff)
+
+    def _longer(self) -> float:
+        return min(_BACKOFF_MAX, self.timing.poll, max(5.0, self._backoff * 2))
+
+
+def _about(batch: list[InboxRow]) -> str:
+    subjects = sorted({f"{r.system} {r.subject}".strip() for r in batch})
+    more = f" and {len(subjects) - 5} more" if len(subjects) > 5 else ""
+    return ", ".join(subjects[:5]) + more
