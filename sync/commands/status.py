@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +38,49 @@ def status_command(config: str | None, as_json: bool) -> None:
         with copy_of(path) as state:
             st = state.status()
             lost = stored_lost_access(state)
+            hooks = _webhooks(state)
     except STORE_ERRORS as exc:
         raise store_error(exc, path) from exc
     if as_json:
-        click.echo(json.dumps(_as_json(st, lost)))
+        click.echo(json.dumps({**_as_json(st, lost), "webhooks": hooks}))
     else:
         _echo(st, lost)
+        _echo_webhooks(hooks)
+
+
+def _webhooks(state: Any) -> dict[str, Any] | None:
+    """What `handoff serve` left in the state: the inbox's lag and the last poll (None: the
+    service never ran on this state)."""
+    from sync.serve.worker import LAST_POLL
+
+    inbox = state.inbox_state()
+    last_poll = state.fact(LAST_POLL)
+    if not inbox.received and last_poll is None:
+        return None
+    now = datetime.now(UTC)
+    lag = inbox.last_lag
+    if inbox.oldest_pending is not None:
+        lag = max(0.0, (now - inbox.oldest_pending).total_seconds())
+    return {
+        "received": inbox.received,
+        "pending": inbox.pending,
+        "lag_seconds": None if lag is None else round(lag, 3),
+        "oldest_pending": inbox.oldest_pending.isoformat() if inbox.oldest_pending else None,
+        "last_synced": inbox.last_done.isoformat() if inbox.last_done else None,
+        "last_poll": last_poll,
+    }
+
+
+def _echo_webhooks(hooks: dict[str, Any] | None) -> None:
+    if hooks is None:
+        return
+    lag = hooks["lag_seconds"]
+    waiting = f", {hooks['pending']} waiting" if hooks["pending"] else ""
+    shown = "none yet" if lag is None else f"{lag:.1f} s"
+    click.echo(f"Webhooks: {hooks['received']} deliveries{waiting}; lag {shown}")
+    poll = hooks["last_poll"]
+    when = datetime.fromisoformat(poll).strftime("%Y-%m-%d %H:%M:%S UTC") if poll else "never"
+    click.echo(f"Last poll (handoff serve): {when}")
 
 
 def _as_json(st: Status, lost: dict[str, datetime]) -> dict[str, Any]:

@@ -149,6 +149,8 @@ class InboxRow:
     event: str
     subject: str  # the item it names, as far as the delivery says
     received_at: datetime
+    done_at: datetime | None = None  # when the sync it caused ended (None: still to sync)
+    run_id: int | None = None  # that sync
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,25 @@ class Inbox(StateBase):
 
     def inbox_pending(self, limit: int = 10_000) -> list[InboxRow]:
         """Deliveries not yet synced, oldest first."""
+        return self._inbox("WHERE done_at IS NULL", [limit])
+
+    def inbox_since(self, n: int = 0, limit: int = 10_000) -> list[InboxRow]:
+        """Every delivery stored after the `n`th, synced or not, oldest first."""
+        return self._inbox("WHERE n > ?", [n, limit])
+
+    def _inbox(self, where: str, params: list[object]) -> list[InboxRow]:
         with self._lock:
             rows = self.db.execute(
-                "SELECT n, system, delivery, event, subject, received_at FROM inbox "
-                "WHERE done_at IS NULL ORDER BY n LIMIT ?",
-                [limit],
+                "SELECT n, system, delivery, event, subject, received_at, done_at, run_id "
+                f"FROM inbox {where} ORDER BY n LIMIT ?",
+                params,
             ).fetchall()
         return [
-            InboxRow(n, system, delivery, event or "", subject or "", datetime.fromisoformat(at))
-            for n, system, delivery, event, subject, at in rows
+            InboxRow(
+                n, system, delivery, event or "", subject or "", datetime.fromisoformat(at),
+                parse_dt(done), run_id,
+            )
+            for n, system, delivery, event, subject, at, done, run_id in rows
         ]
 
     def inbox_done(self, ns: Collection[int], now: datetime, *, run_id: int | None) -> None:
