@@ -208,6 +208,37 @@ def test_signatures_compare_in_constant_time_and_never_match_empty() -> None:
     assert not signed_by("s", b"x", "sha256=" + "é" * 64)
 
 
+def test_a_burst_reads_only_the_scopes_its_deliveries_name() -> None:
+    from connectors.base import Scope
+    from sync.serve.targets import targets
+
+    scopes = [
+        Scope("jira", "EXP"),
+        Scope("github", "acme/web"),
+        Scope("github", "acme/api"),
+        Scope("notion", "1f2e3d4c5b6a47899abcdef012345678"),
+        Scope("notion", "22222222-2222-4222-8222-222222222222"),
+    ]
+    store = memory_store()
+    now = datetime.now(UTC)
+    gh = {"action": "edited", "repository": {"full_name": "acme/web"}}
+    page = {"type": "page.properties_updated",
+            "data": {"parent": {"id": "1f2e3d4c-5b6a-4789-9abc-def012345678", "type": "database"}}}
+    comment = {"type": "comment.created", "data": {"parent": {"id": "p", "type": "page"}}}
+    for i, (system, body) in enumerate([("github", gh), ("notion", page), ("notion", comment)]):
+        store.inbox_put(system, f"d{i}", json.dumps(body).encode(), now)
+    gh_row, page_row, comment_row = store.inbox_pending()
+
+    def read(rows: list[Any]) -> list[str]:
+        return [s.key for s in targets(rows, store.inbox_body, scopes)]
+
+    # Jira is read whole every time: its keys link records in every system.
+    assert read([gh_row]) == ["jira:EXP", "github:acme/web"]
+    assert read([page_row]) == ["jira:EXP", "notion:1f2e3d4c5b6a47899abcdef012345678"]
+    assert read([comment_row]) == ["jira:EXP", *[s.key for s in scopes if s.system == "notion"]]
+    assert read([]) == [s.key for s in scopes]  # a poll
+
+
 # -- the worker -------------------------------------------------------------------------------
 def _fill(store: Store, n: int) -> None:
     for i in range(n):
@@ -224,8 +255,8 @@ def test_a_burst_makes_one_sync_and_its_deliveries_are_done() -> None:
     store = memory_store()
     calls: list[int] = []
 
-    def sync() -> Outcome:
-        calls.append(len(store.inbox_pending()))
+    def sync(batch: list[Any]) -> Outcome:
+        calls.append(len(batch))
         return Outcome(7, ok=True, interrupted=False, writes=1)
 
     worker = _worker(store, sync)
@@ -248,7 +279,7 @@ def test_a_burst_makes_one_sync_and_its_deliveries_are_done() -> None:
 def test_a_stopped_sync_leaves_its_deliveries_for_the_next_start() -> None:
     store = memory_store()
     _fill(store, 3)
-    worker = _worker(store, lambda: Outcome(1, ok=False, interrupted=True), debounce=0)
+    worker = _worker(store, lambda b: Outcome(1, ok=False, interrupted=True), debounce=0)
     worker.run()  # returns: the sync was interrupted
     assert worker.interrupted
     assert len(store.inbox_pending()) == 3

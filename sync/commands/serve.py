@@ -31,18 +31,19 @@ _JOIN = 120.0  # the longest a stop waits for the sync in progress (its write in
 
 
 class _Syncer:
-    """One Engine for the service's lifetime; opened again when a system could not be."""
+    """The service's connectors, opened once (again when a system could not be), and one
+    Engine per sync over the scopes its deliveries are about (`sync.serve.targets`)."""
 
-    def __init__(self, settings: Any, halt: Any) -> None:
+    def __init__(self, settings: Any, store: Any, halt: Any) -> None:
         self.settings = settings
+        self.store = store
         self.halt = halt
-        self.engine: Any = None
+        self.opened: Any = None
 
     def _open(self) -> Any:
         from sync.engine.connect import connect
         from sync.engine.constants import ConstantCache
         from sync.engine.pacing import Pacer, budgets_for
-        from sync.engine.run import Engine
         from sync.store import read_constants
 
         settings = self.settings
@@ -54,28 +55,27 @@ class _Syncer:
             refresh=False,
         )
         conns = connect(settings, (), pacer=pacer, constants=constants)
-        engine = Engine(
-            settings,
-            conns.connectors,
-            conns.scopes,
-            pacer=pacer,
-            halt=self.halt,
-            known_errors=conns.errors,
-            constants=constants,
-        )
-        return engine, bool(conns.errors)
+        return conns, pacer, constants
 
-    def __call__(self) -> Any:
+    def __call__(self, batch: list[Any]) -> Any:
         from connectors._retry import interruptible
-        from sync.engine.run import SyncOptions
+        from sync.engine.run import Engine, SyncOptions
+        from sync.serve.targets import targets
         from sync.serve.worker import Outcome
 
         with interruptible(self.halt.event):
-            if self.engine is None:
-                engine, broken = self._open()
-                self.engine = None if broken else engine  # a system down: open it again
-            else:
-                engine = self.engine
+            opened = self.opened or self._open()
+            conns, pacer, constants = opened
+            self.opened = None if conns.errors else opened  # a system down: open it again
+            engine = Engine(
+                self.settings,
+                conns.connectors,
+                targets(batch, self.store.inbox_body, conns.scopes),
+                pacer=pacer,
+                halt=self.halt,
+                known_errors=conns.errors,
+                constants=constants,
+            )
             result = engine.run(SyncOptions())
         done = result.applied.done if result.applied is not None else 0
         return Outcome(result.run_id, not result.failed, bool(result.interrupted), done)
@@ -148,7 +148,7 @@ def _run(settings: Any, store: Any, host: str, port: int) -> None:
     halt, metrics = Stop(), Metrics()
     cfg = settings.serve
     timing = Timing(cfg.debounce_seconds, cfg.max_wait_seconds, cfg.poll_minutes * 60)
-    worker = Worker(store, _Syncer(settings, halt), timing, metrics)
+    worker = Worker(store, _Syncer(settings, store, halt), timing, metrics)
     hub = Hub(settings, store, metrics, worker.wake)
     sock = _listen(host, port)
     server = _server(make_app(hub), sock)

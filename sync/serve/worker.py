@@ -1,9 +1,10 @@
 """The worker of `handoff serve`: drains the webhook inbox a burst at a time, and polls anyway.
 
 Deliveries are signals, not truth: each burst (deliveries until none came for
-`debounce_seconds`, or `max_wait_seconds` after its first) makes one incremental sync, which
-re-reads what changed since each scope's cursor through the connectors and reconciles only
-the records those changes touch (`sync.engine.incremental`). The burst's deliveries are
+`debounce_seconds`, or `max_wait_seconds` after its first) makes one incremental sync of the
+scopes its deliveries are about (`sync.serve.targets`), which re-reads what changed there since
+each scope's cursor through the connectors and reconciles only the records those changes touch
+(`sync.engine.incremental`). The burst's deliveries are
 marked done only when that sync has finished; a sync stopped by SIGTERM (after its write in
 flight) leaves them in the inbox for the next start. The echo of our own writes arrives as
 deliveries too; its sync finds no change and writes nothing. With no delivery for
@@ -54,7 +55,7 @@ class Worker:
     def __init__(
         self,
         store: Store,
-        sync: Callable[[], Outcome],
+        sync: Callable[[list[InboxRow]], Outcome],
         timing: Timing,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -119,7 +120,7 @@ class Worker:
                 "syncing for %d deliveries (%s)", len(batch), _about(batch)
             )
         try:
-            out = self.sync()
+            out = self.sync(batch)
         except HandoffSyncError as exc:
             self._failed(trigger, exc.message)
             return

@@ -71,6 +71,7 @@ WEBHOOK = WebhookSpec(
     event=_gh_event,
     known=lambda event: event.partition(".")[0] in _EVENTS,
     subject=_gh_subject,
+    scope=lambda body: str((body.get("repository") or {}).get("full_name", "")),
 )
 
 

@@ -122,6 +122,7 @@ WEBHOOK = WebhookSpec(
     event=lambda headers, body: str(body.get("webhookEvent", "")) if isinstance(body, dict) else "",
     known=lambda event: event in _EVENTS,
     subject=lambda body: str((body.get("issue") or {}).get("key", "")),
+    every_scope=True,
 )
 
 

@@ -87,6 +87,12 @@ def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | Non
 _KINDS = ("page.", "comment.", "data_source.", "database.")
 
 
+def _notion_scope(body: Any) -> str:
+    """The database a page event's parent names; "" when it names a page or data source."""
+    parent = (body.get("data") or {}).get("parent") or {}
+    return str(parent.get("id", "")) if parent.get("type") == "database" else ""
+
+
 def _notion_subject(body: Any) -> str:
     data = body.get("data") or {}
     return str(data.get("page_id") or (body.get("entity") or {}).get("id", ""))
@@ -99,6 +105,7 @@ WEBHOOK = WebhookSpec(
     known=lambda event: event.startswith(_KINDS),
     subject=_notion_subject,
     handshake="verification_token",
+    scope=_notion_scope,
 )
 
 

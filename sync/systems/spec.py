@@ -53,6 +53,11 @@ class WebhookSpec:
     subject: Callable[[Any], str]  # the item it names, for the log and the inbox
     # A body key carrying a one-time verification token, sent unsigned (Notion); "": none.
     handshake: str = ""
+    # body -> the name of the scope it is about (as in `Scope.name`); "": any of the system's.
+    scope: Callable[[Any], str] = lambda body: ""
+    # Every sync reads all of its scopes, whatever the deliveries name (Jira: its keys name
+    # records in every system, and a run knows every key only after reading every project).
+    every_scope: bool = False
 
 
 @dataclass(frozen=True)

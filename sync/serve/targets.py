@@ -1,0 +1,55 @@
+"""Which scopes a burst's sync reads: only those its deliveries are about.
+
+A delivery names its scope when it can (GitHub: the repository; Notion: a page's database);
+one that names none makes its sync read every scope of its system. A system whose every
+scope every run must read (`WebhookSpec.every_scope`: Jira, whose keys link records in every
+system) is read whole each time, and a poll reads everything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+from connectors.base import Scope
+from sync.store import InboxRow
+from sync.systems import SYSTEMS
+
+__all__ = ["targets"]
+
+
+def _norm(name: str) -> str:
+    return name.replace("-", "").lower()
+
+
+def _always(system: str) -> bool:
+    spec = SYSTEMS.get(system)
+    return spec is None or spec.webhook is None or spec.webhook.every_scope
+
+
+def targets(
+    rows: Sequence[InboxRow], body: Callable[[int], bytes | None], scopes: Sequence[Scope]
+) -> list[Scope]:
+    """The scopes to read for these deliveries (every scope for none: a poll)."""
+    if not rows:
+        return list(scopes)
+    whole: set[str] = set()
+    named: set[tuple[str, str]] = set()
+    for row in rows:
+        spec = SYSTEMS.get(row.system)
+        if spec is None or spec.webhook is None:
+            continue
+        try:
+            parsed = json.loads(body(row.n) or b"null")
+        except ValueError:
+            parsed = None
+        name = spec.webhook.scope(parsed) if isinstance(parsed, dict) else ""
+        if name:
+            named.add((row.system, _norm(name)))
+        else:
+            whole.add(row.system)
+    return [
+        s
+        for s in scopes
+        if _always(s.system) or s.system in whole or (s.system, _norm(s.name)) in named
+    ]
