@@ -274,3 +274,34 @@ def test_the_sandbox_sends_each_service_s_real_headers(tmp_path: Path) -> None:
     assert gh["X-Hub-Signature-256"].startswith("sha256=")
     assert jira["X-Atlassian-Webhook-Identifier"] and jira["X-Hub-Signature"].startswith("sha256=")
     assert notion["X-Notion-Signature"].startswith("sha256=")
+
+
+def test_sigterm_during_the_writes_finishes_the_one_in_flight_and_the_restart_the_rest(
+    tmp_path: Path,
+) -> None:
+    from connectors.sandbox import Fault
+
+    with Sandbox(workspace()) as sb:
+        sb.inject("WRITE", r".", Fault(delay=1.0), times=1000)  # every write takes a second
+        with serving(sb, tmp_path, debounce_seconds=60.0, max_wait_seconds=60.0) as served:
+            _wait(lambda: sb.arrived(write=True) >= 1, 60, "the first write")
+            served.proc.send_signal(signal.SIGTERM)
+            assert served.proc.wait(60) == 143, served.log.read_text()[-2000:]
+        sent = sb.arrived(write=True)
+        answered = len(sb.log(write=True))
+        assert answered == sent  # each write that started was finished, none cut off
+        assert sent < 9  # the first poll plans nine writes: the rest were left
+        with copy_of(served.state) as st:
+            assert st.runs(1)[0].outcome.startswith("interrupted")
+        sb.clear_faults()
+
+        with serving(sb, tmp_path) as again:
+            settle(sb, again)
+            with copy_of(again.state) as st:
+                assert st.status().outbox == {}  # every write left behind was sent
+        comments = posted_comments(sb, jira=("EXP-1", "EXP-2", "EXP-3"), github=(1, 2),
+                                   notion=(PAGE,))
+        ours = {item: [c for c in found if "handoff-sync:" in c.text]
+                for item, found in comments.items()}
+        assert all(len(c) <= 1 for c in ours.values()), ours  # none doubled
+        assert all(len(ours[i]) == 1 for i in ("EXP-2", "EXP-3", PAGE)), ours
