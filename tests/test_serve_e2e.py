@@ -24,11 +24,13 @@ from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 from conftest import ROOT
 from engine_fixtures import ANA_NOTION, workspace, write_config
 from fault_helpers import posted_comments
 
 from connectors.sandbox import JIRA_EMAIL, Sandbox
+from sync.commands.cli import main
 from sync.store import copy_of
 
 pytestmark = pytest.mark.slow
@@ -124,7 +126,7 @@ def serving(sb: Sandbox, tmp: Path, **serve: float) -> Iterator[Served]:
     log = tmp / f"serve-{time.monotonic_ns()}.log"
     with open(log, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sync.commands.cli", "serve", "--config", str(cfg),
+            [sys.executable, "-m", "sync.commands.cli", "-v", "serve", "--config", str(cfg),
              "--port", "0"],
             stderr=err, cwd=ROOT, env=env,
         )
@@ -187,6 +189,10 @@ def test_a_signed_delivery_changes_the_comment_and_our_echo_changes_nothing(
         after = our_comment(sb, system)
         time.sleep(1.0)
         assert our_comment(sb, system) == after and len(served.runs()) == len(runs) + runs_before
+        status = CliRunner().invoke(main, ["status", "--config", str(tmp_path / "handoff.toml")])
+    assert "Webhooks: " in status.output and "Last poll (handoff serve): 20" in status.output
+    shown = served.log.read_text() + status.output
+    assert not [s for s in SECRETS.values() if s in shown]  # never in any output
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
