@@ -283,3 +283,16 @@ def test_a_stopped_sync_leaves_its_deliveries_for_the_next_start() -> None:
     worker.run()  # returns: the sync was interrupted
     assert worker.interrupted
     assert len(store.inbox_pending()) == 3
+
+
+def test_synced_deliveries_are_forgotten_after_a_week_pending_ones_never() -> None:
+    from datetime import timedelta
+
+    store = memory_store()
+    long_ago = datetime.now(UTC) - timedelta(days=9)
+    _fill(store, 2)
+    first, _ = store.inbox_pending()
+    store.inbox_done([first.n], long_ago, run_id=1)
+
+    assert store.inbox_prune(datetime.now(UTC) - timedelta(days=7)) == 1
+    assert [r.delivery for r in store.inbox_since()] == ["d1"]

@@ -149,7 +149,8 @@ def _run(settings: Any, store: Any, host: str, port: int) -> None:
     cfg = settings.serve
     timing = Timing(cfg.debounce_seconds, cfg.max_wait_seconds, cfg.poll_minutes * 60)
     worker = Worker(store, _Syncer(settings, store, halt), timing, metrics)
-    hub = Hub(settings, store, metrics, worker.wake)
+    thread = threading.Thread(target=worker.run, name="handoff-worker", daemon=True)
+    hub = Hub(settings, store, metrics, worker.wake, alive=thread.is_alive)
     sock = _listen(host, port)
     server = _server(make_app(hub), sock)
 
@@ -158,7 +159,6 @@ def _run(settings: Any, store: Any, host: str, port: int) -> None:
         worker.stop()
         server.should_exit = True
 
-    thread = threading.Thread(target=worker.run, name="handoff-worker", daemon=True)
     bound = sock.getsockname()
     click.echo(f"handoff serve: listening on http://{bound[0]}:{bound[1]}", err=True)
     with _signals(stop):

@@ -50,8 +50,10 @@ class Hub:
         metrics: Metrics,
         wake: Callable[[], None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        alive: Callable[[], bool] = lambda: True,
     ) -> None:
         self.settings = settings
+        self.alive = alive  # the worker still runs
         self.store = store
         self.metrics = metrics
         self.wake = wake
@@ -167,6 +169,8 @@ def _webhook(hub: Hub) -> Callable[[Request], Any]:
 
 def make_app(hub: Hub) -> Starlette:
     async def healthz(request: Request) -> Response:
+        if not hub.alive():
+            return JSONResponse({"ok": False, "error": "the worker stopped"}, status_code=503)
         return JSONResponse({"ok": True})
 
     async def metrics(request: Request) -> Response:

@@ -30,6 +30,7 @@ log = logging.getLogger("handoff.serve")
 LAST_POLL = "serve_last_poll"  # the meta fact: when the service last read every scope's changes
 _TICK = 1.0  # the longest the worker sleeps without looking at the inbox
 _BACKOFF_MAX = 300.0
+KEEP = timedelta(days=7)  # synced deliveries are kept this long (ids deduplicate retries)
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,15 @@ class Worker:
     def run(self) -> None:
         """Until stopped: wait for a burst or the poll, sync, mark the burst done."""
         while not self._stop.is_set():
-            batch = self._next()
-            if batch is None:
-                break
-            self._once(batch)
+            try:
+                batch = self._next()
+                if batch is None:
+                    break
+                self._once(batch)
+            except Exception as exc:  # the state cannot be read now: try again later
+                log.debug("worker step failed", exc_info=exc)
+                self._failed("inbox", f"{type(exc).__name__}: {exc}")
+                self._wake.wait(min(self._backoff, 5.0))
             if self.interrupted:
                 break
         log.info("worker stopped")
@@ -139,6 +145,7 @@ class Worker:
         # Whatever failed to read now is still past its scope's cursor: the next sync reads it.
         self.store.inbox_done([r.n for r in batch], self.last_sync, run_id=out.run_id)
         self.store.remember_fact(LAST_POLL, self.last_sync.isoformat())
+        self.store.inbox_prune(self.last_sync - KEEP)
         self._backoff = 0.0 if out.ok else self._longer()
 
     def _failed(self, trigger: str, message: str) -> None:

@@ -74,6 +74,15 @@ class Inbox(StateBase):
                 [(iso(now), run_id, n) for n in ns],
             )
 
+    def inbox_prune(self, before: datetime) -> int:
+        """Forget deliveries synced before `before` (their ids no longer deduplicate: the
+        systems stop retrying within hours); returns how many went."""
+        with self._lock, self.db.atomic():
+            cur = self.db.execute(
+                "DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?", [iso(before)]
+            )
+            return int(cur.rowcount or 0)
+
     def inbox_body(self, n: int) -> bytes | None:
         """A stored delivery's raw body, as it was signed."""
         with self._lock:
