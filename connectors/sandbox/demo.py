@@ -264,6 +264,13 @@ def _groups(ws: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _hook_secret(sb: Any, service: str) -> list[str]:
+    """The webhook secret the sandbox signs this service's deliveries with, if it sends any."""
+    hooks = getattr(sb, "webhooks", None)
+    secret = hooks.secrets.get(service) if hooks is not None else None
+    return [f"webhook_secret = {_toml(secret)}"] if secret else []
+
+
 def sandbox_config(
     sb: Any, *, state_path: str, api_version: int = 3, leads: Sequence[str] = ()
 ) -> str:
@@ -283,17 +290,20 @@ def sandbox_config(
         f"url = {_toml(sb.url)}",
         f"email = {_toml(account.get('email') or JIRA_EMAIL)}",
         f"token = {_toml(_write_token(ws, 'jira'))}",
+        *_hook_secret(sb, "jira"),
         f"api_version = {int(api_version)}",
         f"projects = {_toml(projects)}",
         "",
         "[github]",
         f"url = {_toml(sb.url + '/api/v3')}",
         f"token = {_toml(_write_token(ws, 'github'))}",
+        *_hook_secret(sb, "github"),
         f"repos = {_toml(repos)}",
         "",
         "[notion]",
         f"url = {_toml(sb.url)}",
         f"token = {_toml(_write_token(ws, 'notion'))}",
+        *_hook_secret(sb, "notion"),
         f"databases = {_toml(databases)}",
         "",
         "[link]",

@@ -250,14 +250,27 @@ def sync(
 @click.option(
     "--state", "state_path", default="handoff-state.db", help="State path in that config."
 )
+@click.option(
+    "--webhooks",
+    "webhook_url",
+    metavar="URL",
+    help="Send each change as its service's signed webhook to URL/webhooks/<service> (e.g. "
+    "a `handoff serve` at http://127.0.0.1:8080); the config it writes holds the secrets.",
+)
 def sandbox(
-    port: int, workspace: str | None, items: int, config_out: str | None, state_path: str
+    port: int,
+    workspace: str | None,
+    items: int,
+    config_out: str | None,
+    state_path: str,
+    webhook_url: str | None,
 ) -> None:
     """Run the local Jira/GitHub/Notion emulator on 127.0.0.1 until stopped (Ctrl-C).
 
     With --config-out it writes a complete config (URLs, tokens, every scope) that
-    `handoff sync --config PATH` uses as it is.
+    `handoff sync --config PATH` (or `handoff serve`) uses as it is.
     """
+    import secrets
 
     from connectors.sandbox import Sandbox, load_workspace
     from connectors.sandbox.demo import demo_workspace, sandbox_config
@@ -271,6 +284,9 @@ def sandbox(
         ws = demo_workspace()
     sb = Sandbox(ws, port=port)
     sb.start()
+    if webhook_url:
+        sb.send_webhooks(webhook_url, {n: secrets.token_hex(16) for n in systems.names()})
+        click.echo(f"Sending signed webhooks to {webhook_url}/webhooks/<service>", err=True)
     click.echo(f"Sandbox serving Jira, GitHub and Notion at {sb.url}", err=True)
     if config_out:
         Path(config_out).write_text(sandbox_config(sb, state_path=state_path), encoding="utf-8")
