@@ -247,7 +247,7 @@ def _fill(store: Store, n: int) -> None:
 
 def _worker(store: Store, sync: Any, debounce: float = 0.2) -> Worker:
     worker = Worker(store, sync, Timing(debounce, 5.0, 3600.0), Metrics())
-    worker.last_sync = datetime.now(UTC)  # no poll at start here
+    worker.last_poll = datetime.now(UTC)  # no poll at start here
     return worker
 
 
@@ -255,7 +255,7 @@ def test_a_burst_makes_one_sync_and_its_deliveries_are_done() -> None:
     store = memory_store()
     calls: list[int] = []
 
-    def sync(batch: list[Any]) -> Outcome:
+    def sync(batch: list[Any], poll: bool) -> Outcome:
         calls.append(len(batch))
         return Outcome(7, ok=True, interrupted=False, writes=1)
 
@@ -279,7 +279,7 @@ def test_a_burst_makes_one_sync_and_its_deliveries_are_done() -> None:
 def test_a_stopped_sync_leaves_its_deliveries_for_the_next_start() -> None:
     store = memory_store()
     _fill(store, 3)
-    worker = _worker(store, lambda b: Outcome(1, ok=False, interrupted=True), debounce=0)
+    worker = _worker(store, lambda b, poll: Outcome(1, ok=False, interrupted=True), debounce=0)
     worker.run()  # returns: the sync was interrupted
     assert worker.interrupted
     assert len(store.inbox_pending()) == 3
@@ -296,3 +296,23 @@ def test_synced_deliveries_are_forgotten_after_a_week_pending_ones_never() -> No
 
     assert store.inbox_prune(datetime.now(UTC) - timedelta(days=7)) == 1
     assert [r.delivery for r in store.inbox_since()] == ["d1"]
+
+
+def test_the_poll_comes_on_time_even_while_deliveries_keep_coming() -> None:
+    from datetime import timedelta
+
+    store = memory_store()
+    polls: list[bool] = []
+
+    def sync(batch: list[Any], poll: bool) -> Outcome:
+        polls.append(poll)
+        return Outcome(1, ok=True, interrupted=False)
+
+    worker = _worker(store, sync, debounce=0)
+    worker.last_poll = datetime.now(UTC) - timedelta(hours=1)  # overdue
+    _fill(store, 1)
+    nxt = worker._next()
+    assert nxt is not None and nxt[1] is True  # the burst rides along with the poll
+    worker._once(*nxt)
+    assert polls == [True] and store.inbox_pending() == []
+    assert store.fact("serve_last_poll") is not None

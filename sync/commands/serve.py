@@ -57,7 +57,7 @@ class _Syncer:
         conns = connect(settings, (), pacer=pacer, constants=constants)
         return conns, pacer, constants
 
-    def __call__(self, batch: list[Any]) -> Any:
+    def __call__(self, batch: list[Any], poll: bool) -> Any:
         from connectors._retry import interruptible
         from sync.engine.run import Engine, SyncOptions
         from sync.serve.targets import targets
@@ -70,7 +70,7 @@ class _Syncer:
             engine = Engine(
                 self.settings,
                 conns.connectors,
-                targets(batch, self.store.inbox_body, conns.scopes),
+                conns.scopes if poll else targets(batch, self.store.inbox_body, conns.scopes),
                 pacer=pacer,
                 halt=self.halt,
                 known_errors=conns.errors,

@@ -4,12 +4,11 @@ Deliveries are signals, not truth: each burst (deliveries until none came for
 `debounce_seconds`, or `max_wait_seconds` after its first) makes one incremental sync of the
 scopes its deliveries are about (`sync.serve.targets`), which re-reads what changed there since
 each scope's cursor through the connectors and reconciles only the records those changes touch
-(`sync.engine.incremental`). The burst's deliveries are
-marked done only when that sync has finished; a sync stopped by SIGTERM (after its write in
-flight) leaves them in the inbox for the next start. The echo of our own writes arrives as
-deliveries too; its sync finds no change and writes nothing. With no delivery for
-`poll_minutes` (and once at start), the same sync runs as a safety net for the deliveries
-that never came.
+(`sync.engine.incremental`). The burst's deliveries are marked done only when that sync has
+finished; a sync stopped by SIGTERM (after its write in flight) leaves them in the inbox for
+the next start. The echo of our own writes arrives as deliveries too; its sync finds no change
+and writes nothing. Every `poll_minutes` (and once at start), whatever arrives, a sync reads
+every scope: the safety net for the deliveries that never came.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from sync.store import InboxRow, Store
 __all__ = ["LAST_POLL", "Outcome", "Worker"]
 
 log = logging.getLogger("handoff.serve")
-LAST_POLL = "serve_last_poll"  # the meta fact: when the service last read every scope's changes
+LAST_POLL = "serve_last_poll"  # the meta fact: when the service last read every scope
 _TICK = 1.0  # the longest the worker sleeps without looking at the inbox
 _BACKOFF_MAX = 300.0
 KEEP = timedelta(days=7)  # synced deliveries are kept this long (ids deduplicate retries)
@@ -56,7 +55,7 @@ class Worker:
     def __init__(
         self,
         store: Store,
-        sync: Callable[[list[InboxRow]], Outcome],
+        sync: Callable[[list[InboxRow], bool], Outcome],
         timing: Timing,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -69,8 +68,9 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.interrupted = False
+        self.last_sync = clock()
         # The first poll comes at once: whatever changed while the service was down.
-        self.last_sync = clock() - timedelta(seconds=timing.poll)
+        self.last_poll = clock() - timedelta(seconds=timing.poll)
         self._backoff = 0.0
 
     def wake(self) -> None:
@@ -88,10 +88,10 @@ class Worker:
         """Until stopped: wait for a burst or the poll, sync, mark the burst done."""
         while not self._stop.is_set():
             try:
-                batch = self._next()
-                if batch is None:
+                nxt = self._next()
+                if nxt is None:
                     break
-                self._once(batch)
+                self._once(*nxt)
             except Exception as exc:  # the state cannot be read now: try again later
                 log.debug("worker step failed", exc_info=exc)
                 self._failed("inbox", f"{type(exc).__name__}: {exc}")
@@ -100,33 +100,32 @@ class Worker:
                 break
         log.info("worker stopped")
 
-    def _next(self) -> list[InboxRow] | None:
-        """The burst to sync ([] for a poll) once it is ready; None when stopped."""
+    def _next(self) -> tuple[list[InboxRow], bool] | None:
+        """The burst to sync once it is ready, and whether the poll is due (a poll reads
+        every scope, the burst's deliveries with it); None when stopped."""
         t = self.timing
         while not self._stop.is_set():
             pending = self.store.inbox_pending()
             now = self.clock()
+            poll_at = self.last_poll + timedelta(seconds=t.poll)
+            ready = poll_at
             if pending:
                 quiet = pending[-1].received_at + timedelta(seconds=t.debounce)
                 capped = pending[0].received_at + timedelta(seconds=t.max_wait)
-                ready = min(quiet, capped)
-            else:
-                ready = self.last_sync + timedelta(seconds=t.poll)
+                ready = min(quiet, capped, poll_at)
             ready = max(ready, self.last_sync + timedelta(seconds=self._backoff))
             if now >= ready:
-                return pending
+                return pending, now >= poll_at
             self._wake.wait(min(_TICK, (ready - now).total_seconds()))
             self._wake.clear()
         return None
 
-    def _once(self, batch: list[InboxRow]) -> None:
-        trigger = "webhook" if batch else "poll"
+    def _once(self, batch: list[InboxRow], poll: bool = False) -> None:
+        trigger = "poll" if poll or not batch else "webhook"
         if batch:
-            log.info(
-                "syncing for %d deliveries (%s)", len(batch), _about(batch)
-            )
+            log.info("syncing for %d deliveries (%s)", len(batch), _about(batch))
         try:
-            out = self.sync(batch)
+            out = self.sync(batch, trigger == "poll")
         except HandoffSyncError as exc:
             self._failed(trigger, exc.message)
             return
@@ -144,7 +143,9 @@ class Worker:
         self.metrics.count("syncs", (trigger, "ok" if out.ok else "failed"))
         # Whatever failed to read now is still past its scope's cursor: the next sync reads it.
         self.store.inbox_done([r.n for r in batch], self.last_sync, run_id=out.run_id)
-        self.store.remember_fact(LAST_POLL, self.last_sync.isoformat())
+        if trigger == "poll":
+            self.last_poll = self.last_sync
+            self.store.remember_fact(LAST_POLL, self.last_sync.isoformat())
         self.store.inbox_prune(self.last_sync - KEEP)
         self._backoff = 0.0 if out.ok else self._longer()
 
