@@ -29,7 +29,9 @@ from sync.engine.pacing import Pacer
 from sync.store import Store
 from sync.writeback.render import is_current, markers_for
 
-__all__ = ["Comments", "Discovery", "discover", "read_comments", "stored_comments"]
+__all__ = [
+    "Comments", "Discovery", "discover", "read_comments", "stored_comments", "tell_known",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,20 @@ class Discovery:
         (a crash or timeout mid-write: apply looks, so nothing is posted twice)."""
         key = (op.system, op.item_id)
         return key not in self.unsure and (key in self.looked or op.scope in self.scopes)
+
+
+def tell_known(
+    state: Store, connectors: Mapping[str, Connector], cursors: Mapping[str, object]
+) -> None:
+    """Tell a connector that looks for our comment item by item (`comments_known`) which
+    items' comments the state holds, when it reads a scope without a cursor (`--full`): a
+    rebuild re-reads the items, not every comment we wrote (1,195 reads at 10k items)."""
+    for system, connector in connectors.items():
+        tell = getattr(connector, "comments_known", None)
+        if not callable(tell):
+            continue
+        full = any(c is None for k, c in cursors.items() if k.partition(":")[0] == system)
+        tell([c.item_id for c in state.iter_comments(system=system)] if full else [])
 
 
 def stored_comments(state: Store) -> Comments:

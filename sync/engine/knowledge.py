@@ -40,6 +40,7 @@ class ScopeOutcome:
     scope: str
     pulled: int = 0
     newest: datetime | None = None
+    began: datetime | None = None  # when the read began, on the service's clock
     error: str = ""
     auth: bool = False  # the error was a token or permission refusal
     full: bool = False  # pulled without a cursor: every item of the scope came back

@@ -23,8 +23,8 @@ from connectors.errors import AuthError, ConnectorError, HandoffSyncError
 from mapping.people import Directory
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
-from sync.engine.clock import clamp_cursor
-from sync.engine.comments import Discovery, discover
+from sync.engine.clock import cursor_after
+from sync.engine.comments import Discovery, discover, tell_known
 from sync.engine.connect import Unreachable
 from sync.engine.constants import ConstantCache
 from sync.engine.evaluate import Evaluated, evaluate_run, settle
@@ -195,6 +195,7 @@ class Engine:
             for s in self.scopes
             if s.system in run.systems
         }
+        tell_known(state, {s: self.connectors[s] for s in run.systems}, cursors)
         result.scopes = pull(
             self.connectors,
             self.scopes,
@@ -281,9 +282,9 @@ class Engine:
         )
         result.interrupted = result.applied.interrupted
         for outcome in result.scopes:
-            if not outcome.error and outcome.newest is not None:
-                connector = self.connectors.get(outcome.scope.partition(":")[0])
-                upto = clamp_cursor(connector, outcome.newest)  # not past the server
+            connector = self.connectors.get(outcome.scope.partition(":")[0])
+            upto = cursor_after(connector, outcome.newest, outcome.began)
+            if not outcome.error and upto is not None:
                 run.state.advance_cursor(
                     outcome.scope, Cursor(upto), now=run.now, run_id=run.run_id
                 )
