@@ -22,6 +22,7 @@ class SyncResult:
     dry_run: bool
     scopes: list[ScopeOutcome] = field(default_factory=list)
     records: int = 0
+    checked: int = 0  # records evaluated by this run (all of them on a rebuild)
     findings: list[Finding] = field(default_factory=list)
     ops: list[WriteOp] = field(default_factory=list)
     plan_text: str = ""
@@ -61,6 +62,7 @@ class SyncResult:
         out = {
             "items": sum(s.pulled for s in self.scopes),
             "records": self.records,
+            "records_checked": self.checked,
             "findings": len(self.findings),
             "writes_planned": len(self.ops),
             "scope_errors": sum(1 for s in self.scopes if s.error),

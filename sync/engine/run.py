@@ -225,6 +225,7 @@ class Engine:
         """Record findings, and hold every write back when a scope is blind."""
         state, now = run.state, run.now
         result.records = done.records
+        result.checked = done.records if done.full else len(done.evaluated)
         result.findings = done.findings
         # A scope that has never been read in full may hold the other half of a handoff:
         # without it, findings can be false ("no owner" while the owner sits there), so
