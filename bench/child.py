@@ -77,7 +77,7 @@ def main() -> None:
     else:
         from bench.naive import run_naive
 
-        naive = run_naive(settings)
+        naive = run_naive(settings, paced="--paced" in sys.argv[3:])
         out = {"counts": {"items": naive.items, "records": naive.records,
                           "findings": naive.findings}, "planned": naive.writes, "errors": []}
     out["wall"] = time.perf_counter() - wall
