@@ -36,15 +36,12 @@ from sync.settings import Settings, load_settings  # noqa: E402
 from sync.store import open_store  # noqa: E402
 
 
-def _flagged_items(settings: Settings, flagged: set[str]) -> int:
-    """Items that belong to a record with findings: each must carry our comment."""
+def _flagged_items(settings: Settings) -> int:
+    """Items that belong to a record with findings: each must carry our comment. Counted by
+    the state in SQL: loading every record here would inflate this process's peak RSS, which
+    is the sync's figure."""
     with open_store(settings) as state:
-        rows = state.records()
-    items: set[str] = set()
-    for row in rows:
-        if row.key in flagged:
-            items.update(row.item_ids)
-    return len(items)
+        return state.flagged_item_count()
 
 
 def _offset() -> float:
@@ -55,7 +52,7 @@ def _offset() -> float:
 def _engine(settings: Settings) -> dict[str, object]:
     args = sys.argv[3:]
     ahead = timedelta(seconds=_offset())
-    opts = SyncOptions(full="--full" in args, adopt_config="--adopt" in args)
+    opts = SyncOptions(full="--full" in args, adopt_config="--adopt" in args, findings=False)
     result = run_as_cli(settings, opts, lambda: datetime.now(UTC) + ahead, paced="--paced" in args)
     by_action: dict[str, int] = {}
     touched: dict[str, set[str]] = {}
@@ -64,7 +61,7 @@ def _engine(settings: Settings) -> dict[str, object]:
         touched.setdefault(op.scope, set()).add(op.item_id)
     return {"counts": result.counts(), "planned": by_action, "errors": result.errors[:5],
             "touched": {k: len(v) for k, v in touched.items()},
-            "flagged_items": _flagged_items(settings, {f.record_key for f in result.findings})}
+            "flagged_items": _flagged_items(settings)}
 
 
 def main() -> None:

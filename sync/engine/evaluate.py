@@ -10,7 +10,7 @@ run that evaluated ten records still reports all of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from connectors.base import Connector, SourceItem, WriteOp
@@ -18,7 +18,7 @@ from mapping.due import next_due
 from mapping.link import LinkConfig
 from mapping.people import Directory
 from mapping.rules import Finding
-from sync.engine.comments import Discovery, read_comments
+from sync.engine.comments import Comments, Discovery, read_comments
 from sync.engine.incremental import BASIS, basis, groups, refresh_links, select
 from sync.engine.knowledge import ScopeOutcome, jira_keys
 from sync.engine.pacing import Pacer
@@ -37,7 +37,7 @@ class Evaluated:
     basis: str  # what the records now stored were built on (see `incremental.basis`)
     full: bool  # every record was evaluated
     records: int = 0  # every record the stored items make now
-    findings: list[Finding] = field(default_factory=list)  # every open finding now
+    findings: list[Finding] = field(default_factory=list)  # the evaluated records' findings
     ops: list[WriteOp] = field(default_factory=list)
     views: list[ItemView] = field(default_factory=list)  # the items the ops write to
     evaluated: set[str] = field(default_factory=set)  # record keys decided by this run
@@ -59,6 +59,7 @@ class Inputs:
     known_keys: set[str] | None
     projects: set[str]
     opened: Mapping[str, datetime]
+    opened_of: Collection[str] | None  # the records `opened` covers (None: every record)
     pacer: Pacer | None
     clock: Callable[[], datetime]
 
@@ -96,23 +97,27 @@ def evaluate_run(
         found,
         known,
         links.projects,
-        state.opened_at(),
+        {},
+        None,
         pacer,
         clock,
     )
     out = Evaluated(digest, full)
     if full:
+        inputs = replace(inputs, opened=state.opened_at())
         state.forget_reconciled()
         for batch in groups(state):
             _batch(inputs, state.items_by_n(batch), out, set())
         return out
     chosen = select(state, pulled | links.changed, links.jira_keys, now)
+    # When the open findings of the records taken up were first seen; the others' findings
+    # stand as stored and are neither read nor reported here (the state counts them).
+    inputs = replace(inputs, opened=state.opened_at_of(chosen.records), opened_of=chosen.records)
     present = [i for i in state.items_of(chosen.items) if i.state == "present"]
     _batch(inputs, present, out, chosen.items)
     vanished = chosen.records - out.evaluated
     state.set_record_keys({}, {key: None for key in vanished})
     out.evaluated |= chosen.records
-    out.findings += [Finding(**f) for f in state.open_findings_outside(out.evaluated)]
     out.records = state.record_count()
     return out
 
@@ -133,18 +138,7 @@ def _batch(
         pacer=inputs.pacer,
         clock=inputs.clock,
     )
-    done: Reconciled = reconcile(
-        items,
-        runtime,
-        inputs.directory,
-        now=inputs.now,
-        opened=inputs.opened,
-        comments=comments,
-        systems=inputs.systems,
-        known_keys=inputs.known_keys,
-        found=inputs.found.found,
-        projects=inputs.projects,
-    )
+    done = _reconcile(inputs, items, comments)
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}
@@ -161,6 +155,32 @@ def _batch(
     out.ops += done.ops
     written = {(op.system, op.item_id) for op in done.ops}
     out.views += [t.item for t in done.targets if (t.item.system, t.item.item_id) in written]
+
+
+def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> Reconciled:
+    """The pure reconcile of one batch. A record may come out under a key none of the records
+    taken up had (items regrouped): when the state holds open findings under such a key, their
+    first sight counts for escalation, so the batch is reconciled again knowing it."""
+
+    def run(opened: Mapping[str, datetime]) -> Reconciled:
+        return reconcile(
+            items,
+            inputs.runtime,
+            inputs.directory,
+            now=inputs.now,
+            opened=opened,
+            comments=comments,
+            systems=inputs.systems,
+            known_keys=inputs.known_keys,
+            found=inputs.found.found,
+            projects=inputs.projects,
+        )
+
+    done = run(inputs.opened)
+    if inputs.opened_of is None:
+        return done
+    more = inputs.state.opened_at_of({r.key for r in done.records} - set(inputs.opened_of))
+    return run({**inputs.opened, **more}) if more else done
 
 
 def settle(state: Store, done: Evaluated, link_cfg: LinkConfig) -> None:

@@ -38,7 +38,7 @@ from sync.engine.knowledge import (
 )
 from sync.engine.pacing import Pacer, Stop, default_budgets
 from sync.engine.pull import Progress, pull
-from sync.engine.result import SyncResult, run_outcome
+from sync.engine.result import SyncResult, run_outcome, stored_findings
 from sync.settings import Settings
 from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
 from sync.store.identity import check_served, served_by
@@ -68,6 +68,9 @@ class SyncOptions:
     full: bool = False
     only: frozenset[str] = frozenset()  # systems to pull and write; empty means all
     adopt_config: bool = False  # let the state file serve this config from now on
+    # Hold every open finding in `SyncResult.findings` (read from the state after the run);
+    # the CLI shows only counts and says False, so its memory follows what the run evaluated.
+    findings: bool = True
 
 
 def plan_config(settings: Settings) -> PlanConfig:
@@ -224,7 +227,6 @@ class Engine:
         """Record findings, and hold every write back when a scope is blind."""
         state, now = run.state, run.now
         result.records = done.records
-        result.findings = done.findings
         # A scope that has never been read in full may hold the other half of a handoff:
         # without it, findings can be false ("no owner" while the owner sits there), so
         # this run neither records them nor writes anything, in any system.
@@ -242,7 +244,15 @@ class Engine:
             # A run that evaluated some records decides only theirs (and closes the findings
             # of those that vanished); the others' findings stand as stored.
             keys = None if done.full else done.evaluated
-            state.record_findings(run.run_id, result.findings, now, records=keys)
+            state.record_findings(run.run_id, done.findings, now, records=keys)
+            # Totals from the state; every open finding only when the caller wants them
+            # (the CLI shows counts): a quiet run then holds no more than it evaluated.
+            result.open_by_code = state.open_findings()
+            if run.opts.findings:
+                result.findings = stored_findings(state)
+        else:
+            outside = () if done.full else done.evaluated
+            result.findings = done.findings + ([] if done.full else stored_findings(state, outside))
         result.ops = list(done.ops)
         if blind and not run.opts.dry_run:
             if result.ops or len(blind) < len(result.scopes):
@@ -253,7 +263,7 @@ class Engine:
         log.info(
             "%d handoffs, %d open findings, %d writes planned",
             done.records,
-            len(result.findings),
+            result.counts()["findings"],
             len(result.ops),
         )
 
