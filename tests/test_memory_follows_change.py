@@ -22,7 +22,7 @@ from sync.store.sqlite import SqliteStore
 
 # Store verbs that hand findings (or their first-seen times) to the engine, and the verb
 # that takes them back; each is counted by the rows it returns or receives.
-_READS = ("iter_open_findings", "open_findings_outside", "opened_at", "opened_at_of", "findings")
+_READS = ("iter_open_findings", "opened_at", "opened_at_of", "findings")
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
