@@ -42,6 +42,7 @@ class Evaluated:
     views: list[ItemView] = field(default_factory=list)  # the items the ops write to
     evaluated: set[str] = field(default_factory=set)  # record keys decided by this run
     loaded: int = 0  # items decoded for reconcile
+    recorded: bool = False  # a rebuild's findings went to the state batch by batch
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,11 @@ def evaluate_run(
     found: Discovery,
     pacer: Pacer | None,
     clock: Callable[[], datetime],
+    record: Callable[[list[Finding], set[str]], None] | None = None,
 ) -> Evaluated:
-    """Evaluate and plan the records this run must: those its changes touch (or all)."""
+    """Evaluate and plan the records this run must: those its changes touch (or all).
+    `record`: where a rebuild records each batch's findings (for these records), so that it
+    holds one batch of them at a time; None keeps them all in `Evaluated.findings`."""
     outcomes = list(outcomes)
     cfg = runtime.settings.link
     pulled = {(o.scope.partition(":")[0], i) for o in outcomes for i in o.changed}
@@ -107,7 +111,13 @@ def evaluate_run(
         inputs = replace(inputs, opened=state.opened_at())
         state.forget_reconciled()
         for batch in groups(state):
-            _batch(inputs, state.items_by_n(batch), out, set())
+            keys = _batch(inputs, state.items_by_n(batch), out, set())
+            if record is not None:
+                record(out.findings, keys)
+                out.findings = []
+        if record is not None:  # the records that are no more: their findings close
+            record([], state.open_finding_records() - out.evaluated)
+            out.recorded = True
         return out
     chosen = select(state, pulled | links.changed, links.jira_keys, now)
     # When the open findings of the records taken up were first seen; the others' findings
@@ -124,8 +134,9 @@ def evaluate_run(
 
 def _batch(
     inputs: Inputs, items: list[SourceItem], out: Evaluated, taken: set[tuple[str, str]]
-) -> None:
-    """Reconcile whole linked groups; store their records, membership and due times."""
+) -> set[str]:
+    """Reconcile whole linked groups; store their records, membership and due times.
+    Returns the keys of the records made."""
     state, runtime = inputs.state, inputs.runtime
     out.loaded += len(items)
     comments = read_comments(
@@ -155,6 +166,7 @@ def _batch(
     out.ops += done.ops
     written = {(op.system, op.item_id) for op in done.ops}
     out.views += [t.item for t in done.targets if (t.item.system, t.item.item_id) in written]
+    return set(dues)
 
 
 def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> Reconciled:

@@ -17,10 +17,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from connectors.base import Connector, Cursor, Scope, WriteOp
 from connectors.errors import AuthError, ConnectorError, HandoffSyncError
 from mapping.people import Directory
+from mapping.rules import Finding
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
 from sync.engine.clock import clamp_cursor
@@ -151,6 +153,9 @@ class Engine:
             if self.constants is not None:
                 self.constants.save(state)
             self.progress("reconcile", 0, 0)
+            # Known before reconcile: a rebuild records findings a batch at a time (so never
+            # holds them all), and a blind run records none.
+            result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
             done = evaluate_run(
                 state,
                 self.runtime,
@@ -163,8 +168,9 @@ class Engine:
                 found=found,
                 pacer=self.pacer,
                 clock=self.clock,
+                record=None if result.blind else partial(self._record_findings, run),
             )
-            self._record(run, result, done, people_failed)
+            self._record(run, result, done)
             if opts.dry_run:
                 result.plan_text = describe(result.ops, done.views)
             else:
@@ -221,16 +227,16 @@ class Engine:
         ]
         return directory, people_failed, found
 
-    def _record(
-        self, run: _Run, result: SyncResult, done: Evaluated, people_failed: dict[str, bool]
-    ) -> None:
+    def _record_findings(self, run: _Run, findings: list[Finding], records: set[str]) -> None:
+        run.state.record_findings(run.run_id, findings, run.now, records=records)
+
+    def _record(self, run: _Run, result: SyncResult, done: Evaluated) -> None:
         """Record findings, and hold every write back when a scope is blind."""
         state, now = run.state, run.now
         result.records = done.records
         # A scope that has never been read in full may hold the other half of a handoff:
         # without it, findings can be false ("no owner" while the owner sits there), so
         # this run neither records them nor writes anything, in any system.
-        result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
         blind = result.blind
         result.stale = stale_scopes(state, result.scopes, blind)
         result.lost = lost_access(state, result.scopes, blind, now)
@@ -243,8 +249,9 @@ class Engine:
         if not blind:
             # A run that evaluated some records decides only theirs (and closes the findings
             # of those that vanished); the others' findings stand as stored.
-            keys = None if done.full else done.evaluated
-            state.record_findings(run.run_id, done.findings, now, records=keys)
+            if not done.recorded:
+                keys = None if done.full else done.evaluated
+                state.record_findings(run.run_id, done.findings, now, records=keys)
             # Totals from the state; every open finding only when the caller wants them
             # (the CLI shows counts): a quiet run then holds no more than it evaluated.
             result.open_by_code = state.open_findings()

@@ -89,8 +89,12 @@ class FindingsHistory(StateBase):
         # "" marks a run that ended with nothing open, so the trend shows it as a zero.
         for code in sorted(set(open_by_code) | set(resolved)) or [""]:
             self.db.execute(
-                "INSERT OR REPLACE INTO finding_counts (run_id, code, open, opened, resolved) "
-                "VALUES (?, ?, ?, ?, ?)",
+                # A rebuild records a batch at a time: one run's openings and resolutions
+                # add up; what is open is the latest count.
+                "INSERT INTO finding_counts (run_id, code, open, opened, resolved) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id, code) DO UPDATE SET "
+                "open = excluded.open, opened = finding_counts.opened + excluded.opened, "
+                "resolved = finding_counts.resolved + excluded.resolved",
                 [
                     run_id,
                     code,

@@ -64,6 +64,14 @@ class OpenFindings(StateBase):
                 out.update((fid, datetime.fromisoformat(first)) for fid, first in rows)
         return out
 
+    def open_finding_records(self) -> set[str]:
+        """The records that have an open finding."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT DISTINCT record_key FROM findings WHERE resolved_at IS NULL"
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def flagged_item_count(self) -> int:
         """Items that belong to a record with an open finding (each must carry our comment),
         counted in SQL rather than by loading every record."""
