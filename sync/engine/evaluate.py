@@ -108,17 +108,7 @@ def evaluate_run(
     )
     out = Evaluated(digest, full)
     if full:
-        inputs = replace(inputs, opened=state.opened_at())
-        state.forget_reconciled()
-        for batch in groups(state):
-            keys = _batch(inputs, state.items_by_n(batch), out, set())
-            if record is not None:
-                record(out.findings, keys)
-                out.findings = []
-        if record is not None:  # the records that are no more: their findings close
-            record([], state.open_finding_records() - out.evaluated)
-            out.recorded = True
-        return out
+        return _rebuild(inputs, out, record)
     chosen = select(state, pulled | links.changed, links.jira_keys, now)
     # When the open findings of the records taken up were first seen; the others' findings
     # stand as stored and are neither read nor reported here (the state counts them).
@@ -129,6 +119,25 @@ def evaluate_run(
     state.set_record_keys({}, {key: None for key in vanished})
     out.evaluated |= chosen.records
     out.records = state.record_count()
+    return out
+
+
+def _rebuild(
+    inputs: Inputs, out: Evaluated, record: Callable[[list[Finding], set[str]], None] | None
+) -> Evaluated:
+    """Every record, one batch of whole groups at a time; each batch's findings recorded
+    (when `record`) and dropped before the next."""
+    state = inputs.state
+    inputs = replace(inputs, opened=state.opened_at())
+    state.forget_reconciled()
+    for batch in groups(state):
+        keys = _batch(inputs, state.items_by_n(batch), out, set())
+        if record is not None:
+            record(out.findings, keys)
+            out.findings = []
+    if record is not None:  # the records that are no more: their findings close
+        record([], state.open_finding_records() - out.evaluated)
+        out.recorded = True
     return out
 
 
