@@ -323,29 +323,3 @@ class Links(StateBase):
     def clear_dirty(self) -> None:
         with self._lock, self.db.atomic():
             self.db.execute("DELETE FROM dirty_items")
-
-    def open_findings_outside(self, records: Collection[str]) -> list[dict[str, Any]]:
-        """Open findings of every record not in `records`, as `mapping.rules.Finding`'s
-        fields: a run that evaluates some records still reports all that is open."""
-        import json
-
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT record_key, code, severity, subject, message, system, item_id, "
-                "item_key, url, notify, escalation FROM findings WHERE resolved_at IS NULL "
-                "ORDER BY record_key, code, subject"
-            ).fetchall()
-        names = ("record_key", "code", "severity", "subject", "message", "system", "item_id")
-        out = []
-        for row in rows:
-            if row[0] in records:
-                continue
-            found = dict(zip(names, row[:7], strict=True))
-            found.update(
-                item_key=row[7] or "",
-                url=row[8] or "",
-                notify=tuple(json.loads(row[9] or "[]")),
-                escalation=int(row[10] or 0),
-            )
-            out.append(found)
-        return out

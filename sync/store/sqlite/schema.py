@@ -68,6 +68,12 @@ def _item_links(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="0008_findings_by_record")
+def _findings_by_record(db: Database) -> None:
+    # A run reads the open findings of the records it evaluates, not every open finding.
+    db.execute("CREATE INDEX findings_record ON findings (record_key, resolved_at)")
+
+
 _SCHEMA_7 = (
     """CREATE TABLE item_nodes (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
         item_id TEXT NOT NULL, seen TEXT, stamp TEXT, content TEXT,
