@@ -15,6 +15,7 @@ from datetime import datetime
 
 from connectors.base import Connector, SourceItem, WriteOp
 from mapping.due import next_due
+from mapping.fields import FieldMaps
 from mapping.link import LinkConfig
 from mapping.people import Directory
 from mapping.rules import Finding
@@ -36,6 +37,7 @@ class Evaluated:
 
     basis: str  # what the records now stored were built on (see `incremental.basis`)
     full: bool  # every record was evaluated
+    maps: FieldMaps  # the field maps the stored extracts were computed with
     records: int = 0  # every record the stored items make now
     findings: list[Finding] = field(default_factory=list)  # every open finding now
     ops: list[WriteOp] = field(default_factory=list)
@@ -81,7 +83,8 @@ def evaluate_run(
     outcomes = list(outcomes)
     cfg = runtime.settings.link
     pulled = {(o.scope.partition(":")[0], i) for o in outcomes for i in o.changed}
-    links = refresh_links(state, cfg, force=full, pulled=pulled)
+    # A rebuild too trusts each stored link row whose item row did not change since.
+    links = refresh_links(state, cfg, runtime.settings.fields, force=False, pulled=pulled)
     known = jira_keys(state, outcomes)
     digest = basis(runtime, directory, links.projects, known is not None, systems)
     full = full or state.fact(BASIS) != digest
@@ -100,7 +103,7 @@ def evaluate_run(
         pacer,
         clock,
     )
-    out = Evaluated(digest, full)
+    out = Evaluated(digest, full, runtime.settings.fields)
     if full:
         state.forget_reconciled()
         for batch in groups(state):
@@ -144,7 +147,10 @@ def _batch(
         known_keys=inputs.known_keys,
         found=inputs.found.found,
         projects=inputs.projects,
+        extracts=state.extracts_of([(i.system, i.id) for i in items]),
+        rendered=state.rendered_of([(i.system, i.id) for i in items]),
     )
+    state.note_rendered(done.current)
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}
@@ -169,5 +175,5 @@ def settle(state: Store, done: Evaluated, link_cfg: LinkConfig) -> None:
     rows (a comment recorded, an item found deleted): restamp them, and only an item that
     left its group is taken up again next run."""
     state.clear_dirty()
-    refresh_links(state, link_cfg, force=False, moved_only=True)
+    refresh_links(state, link_cfg, done.maps, force=False, moved_only=True)
     state.remember_fact(BASIS, done.basis)

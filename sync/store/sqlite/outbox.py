@@ -50,7 +50,8 @@ class OutboxLedger(ItemRows):
                 "INSERT INTO comments (system, item_id, comment_id, body, written_at, op_key) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(system, item_id) DO UPDATE SET "
                 "comment_id = excluded.comment_id, body = excluded.body, "
-                "written_at = excluded.written_at, op_key = excluded.op_key",
+                "written_at = excluded.written_at, op_key = excluded.op_key, "
+                "rendered = NULL",
                 [system, item_id, comment_id, body, iso(now), op_key],
             )
 

@@ -68,6 +68,17 @@ def _item_links(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="0009_reuse")
+def _item_extracts(db: Database) -> None:
+    # extract: the item's field values and link tokens as mapping extracted them from the row
+    # its link row was computed from (mapping.stored), so a rebuild folds records from them
+    # instead of parsing every item's payload again. NULL: extract again.
+    db.execute("ALTER TABLE item_nodes ADD COLUMN extract TEXT")
+    # rendered: the render key our comment's body was last found current for
+    # (sync.writeback.render.render_key): the same key next time needs no rendering.
+    db.execute("ALTER TABLE comments ADD COLUMN rendered TEXT")
+
+
 _SCHEMA_7 = (
     """CREATE TABLE item_nodes (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
         item_id TEXT NOT NULL, seen TEXT, stamp TEXT, content TEXT,
