@@ -293,13 +293,15 @@ def _resolve(value: Value, directory: Directory) -> Value:
     ref = value.value
     if not isinstance(ref, PersonRef):
         return value
+    # Built directly rather than with dataclasses.replace: a rebuild resolves every owner.
     if ref.kind != "person" or directory.is_group(ref.system, ref.handle):
         kind: Any = ref.kind if ref.kind != "person" else "group"
-        return replace(value, value=replace(ref, kind=kind))
+        return Value(PersonRef(ref.system, ref.handle, ref.name, kind, ref.key), value.source)
     person = directory.resolve(ref.system, ref.handle)
     if person is None:
         return value
-    return replace(value, value=replace(ref, key=person.key, name=ref.name or person.name))
+    name = ref.name or person.name
+    return Value(PersonRef(ref.system, ref.handle, name, ref.kind, person.key), value.source)
 
 
 def _resolve_decision(value: Value, directory: Directory) -> Value:

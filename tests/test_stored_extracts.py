@@ -19,6 +19,7 @@ from connectors.sandbox.demo import sandbox_config
 from connectors.sandbox.generate import generate_workspace
 from mapping import stored
 from mapping.record import Decision, Money, PersonRef, Provenance, Stage, Value
+from sync.engine import comments as comments_module
 from sync.settings import Settings, load_settings
 from sync.store.sqlite import SqliteStore
 from sync.writeback import plan as plan_module
@@ -107,7 +108,9 @@ def test_a_comment_current_for_the_same_findings_is_not_rendered_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plan keeps the render key each comment was found current for; a rebuild whose
-    findings, links and people give the same key renders no comment, and plans nothing."""
+    findings, links and people give the same key renders no comment, and plans nothing.
+    Discovery keeps the text each comment showed when found current: the same text is not
+    compared again."""
     with Sandbox(generate_workspace(120, seed=4)) as sb:
         settings = _settings(sb, tmp_path)
         first = run_sync(settings, FAST_POLICY)
@@ -120,9 +123,19 @@ def test_a_comment_current_for_the_same_findings_is_not_rendered_again(
             renders[system] += 1
             return real(system, *args, **kwargs)  # type: ignore[arg-type]
 
+        compared: Counter[str] = Counter()
+        real_current = comments_module.is_current
+
+        def compare(shown: str, body: str) -> bool:
+            compared["discover"] += 1
+            return real_current(shown, body)
+
         monkeypatch.setattr(plan_module, "render_comment", counted)
+        monkeypatch.setattr(comments_module, "is_current", compare)
         third = run_sync(settings, FAST_POLICY, full=True)
     assert [op.action for op in second.ops if op.action.startswith("comment")] == []
     assert [op.action for op in third.ops if op.action.startswith("comment")] == []
     assert sorted(f.id for f in third.findings) == sorted(f.id for f in first.findings)
     assert renders == Counter()
+    # Every comment the --full pull found again shows what it showed when found current.
+    assert compared == Counter()

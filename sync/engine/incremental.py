@@ -182,8 +182,10 @@ class Selection:
 
 def select(state: Store, seeds: set[Pair], jira_keys: Collection[str], now: Any) -> Selection:
     """The whole linked groups around `seeds` and the records they made, plus the records
-    due by `now` and whatever an earlier run left unplanned."""
-    seeds = seeds | state.unfinished_writes() | state.dirty_items()
+    due by `now` and whatever an earlier run left unplanned or left unconfirmed."""
+    # A comment create that may have landed unheard keeps its item planned (apply then looks
+    # before posting) until a comment of ours is on record, even once superseded.
+    seeds = seeds | state.unfinished_writes() | state.dirty_items() | state.unconfirmed_creates()
     keys = state.due_records(now) | state.records_of(seeds)
     items = seeds | state.items_in_records(keys)
     nodes = {f"key:{k.upper()}" for k in jira_keys}

@@ -51,6 +51,7 @@ __all__ = [
     "order_findings",
     "render_comment",
     "render_key",
+    "shown_key",
     "to_text",
 ]
 
@@ -159,6 +160,12 @@ def is_current(shown: str, body: str) -> bool:
             continue
         return False
     return True
+
+
+def shown_key(shown: str) -> str:
+    """A digest of a comment's text as a service showed it: `is_current` answers the same
+    for the same text and body, so a caller may keep its answer under this key."""
+    return hashlib.sha256(shown.encode()).hexdigest()
 
 
 _MENTION = "\x00"  # stands for a mention in a body's word list

@@ -77,6 +77,9 @@ def _item_extracts(db: Database) -> None:
     # rendered: the render key our comment's body was last found current for
     # (sync.writeback.render.render_key): the same key next time needs no rendering.
     db.execute("ALTER TABLE comments ADD COLUMN rendered TEXT")
+    # shown: a digest of the text a service showed for our comment's body when that text was
+    # found current (sync.engine.comments): the same text next time is not compared again.
+    db.execute("ALTER TABLE comments ADD COLUMN shown TEXT")
 
 
 _SCHEMA_7 = (
