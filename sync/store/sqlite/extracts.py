@@ -21,7 +21,7 @@ class Extracts(StateBase):
         """The stored extract of each item named that has one (see `mapping.stored`)."""
         sql = (
             "SELECT system, item_id, extract FROM item_nodes WHERE extract IS NOT NULL AND "
-            "(system, item_id) IN (VALUES {values})"
+            "(system, item_id) IN ({values})"
         )
         with self._lock:
             rows = rows_by_pairs(self.db, sql, pairs)
@@ -32,7 +32,7 @@ class Extracts(StateBase):
         item named whose comment has one; `record_comment` clears it with a new body."""
         sql = (
             "SELECT system, item_id, body, rendered FROM comments WHERE rendered IS NOT NULL "
-            "AND (system, item_id) IN (VALUES {values})"
+            "AND (system, item_id) IN ({values})"
         )
         with self._lock:
             rows = rows_by_pairs(self.db, sql, pairs)
