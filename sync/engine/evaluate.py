@@ -15,6 +15,7 @@ from datetime import datetime
 
 from connectors.base import Connector, SourceItem, WriteOp
 from mapping.due import next_due
+from mapping.fields import FieldMaps
 from mapping.link import LinkConfig
 from mapping.people import Directory
 from mapping.rules import Finding
@@ -36,6 +37,7 @@ class Evaluated:
 
     basis: str  # what the records now stored were built on (see `incremental.basis`)
     full: bool  # every record was evaluated
+    maps: FieldMaps  # the field maps the stored extracts were computed with
     records: int = 0  # every record the stored items make now
     findings: list[Finding] = field(default_factory=list)  # the evaluated records' findings
     ops: list[WriteOp] = field(default_factory=list)
@@ -86,7 +88,8 @@ def evaluate_run(
     outcomes = list(outcomes)
     cfg = runtime.settings.link
     pulled = {(o.scope.partition(":")[0], i) for o in outcomes for i in o.changed}
-    links = refresh_links(state, cfg, force=full, pulled=pulled)
+    # A rebuild too trusts each stored link row whose item row did not change since.
+    links = refresh_links(state, cfg, runtime.settings.fields, force=False, pulled=pulled)
     known = jira_keys(state, outcomes)
     digest = basis(runtime, directory, links.projects, known is not None, systems)
     full = full or state.fact(BASIS) != digest
@@ -106,7 +109,7 @@ def evaluate_run(
         pacer,
         clock,
     )
-    out = Evaluated(digest, full)
+    out = Evaluated(digest, full, runtime.settings.fields)
     if full:
         return _rebuild(inputs, out, record)
     chosen = select(state, pulled | links.changed, links.jira_keys, now)
@@ -159,6 +162,7 @@ def _batch(
         clock=inputs.clock,
     )
     done = _reconcile(inputs, items, comments)
+    state.note_rendered(done.current)
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}
@@ -183,6 +187,9 @@ def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> R
     taken up had (items regrouped): when the state holds open findings under such a key, their
     first sight counts for escalation, so the batch is reconciled again knowing it."""
 
+    keys = [(i.system, i.id) for i in items]
+    extracts, rendered = inputs.state.extracts_of(keys), inputs.state.rendered_of(keys)
+
     def run(opened: Mapping[str, datetime]) -> Reconciled:
         return reconcile(
             items,
@@ -195,6 +202,8 @@ def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> R
             known_keys=inputs.known_keys,
             found=inputs.found.found,
             projects=inputs.projects,
+            extracts=extracts,
+            rendered=rendered,
         )
 
     done = run(inputs.opened)
@@ -210,5 +219,5 @@ def settle(state: Store, done: Evaluated, link_cfg: LinkConfig) -> None:
     rows (a comment recorded, an item found deleted): restamp them, and only an item that
     left its group is taken up again next run."""
     state.clear_dirty()
-    refresh_links(state, link_cfg, force=False, moved_only=True)
+    refresh_links(state, link_cfg, done.maps, force=False, moved_only=True)
     state.remember_fact(BASIS, done.basis)

@@ -47,6 +47,7 @@ from sync.store.rows import RecordLike, iso
 from sync.store.sqlite.batches import OutboxBatches
 from sync.store.sqlite.constants import ConstantFacts
 from sync.store.sqlite.errors import state_error
+from sync.store.sqlite.extracts import Extracts
 from sync.store.sqlite.history import FindingsHistory
 from sync.store.sqlite.links import Links
 from sync.store.sqlite.open_findings import OpenFindings
@@ -74,7 +75,14 @@ def _open_read_only(where: Path) -> sqlite3.Connection:
 
 
 class SqliteStore(
-    FindingsHistory, OutboxBatches, ConstantFacts, Reads, Links, Unconfirmed, OpenFindings
+    FindingsHistory,
+    OutboxBatches,
+    ConstantFacts,
+    Reads,
+    Links,
+    Extracts,
+    Unconfirmed,
+    OpenFindings,
 ):
     """The SQLite store; open with `SqliteStore.open(path)`, `.memory()` or `.copy_of(path)`."""
 
