@@ -89,7 +89,7 @@ def test_a_rebuild_records_findings_a_batch_at_a_time(
 ) -> None:
     from sync.engine import incremental
 
-    monkeypatch.setattr(incremental, "GROUP_BATCH", 100)
+    monkeypatch.setattr(incremental, "GROUP_BATCH", 50)
     with Sandbox(generate_workspace(300, seed=5)) as sb:
         config = tmp_path / "c.toml"
         config.write_text(sandbox_config(sb, state_path=str(tmp_path / "s.db")), encoding="utf-8")
