@@ -4,7 +4,8 @@ touched stay in the state; the run neither decodes, nor re-records, nor holds th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,29 @@ from connectors.sandbox.demo import sandbox_config
 from connectors.sandbox.generate import generate_workspace
 from sync.engine.connect import connect
 from sync.engine.run import Engine, SyncOptions, SyncResult
-from sync.settings import load_settings
+from sync.settings import Settings, load_settings
 from sync.store.sqlite import SqliteStore
 
 # Store verbs that hand findings (or their first-seen times) to the engine, and the verb
 # that takes them back; each is counted by the rows it returns or receives.
 _READS = ("iter_open_findings", "opened_at", "opened_at_of", "findings")
+
+
+@contextmanager
+def _workspace(tmp_path: Path) -> Iterator[tuple[Settings, Callable[..., SyncResult]]]:
+    """A generated workspace, and a sync through the real clients on a clock that stands."""
+    with Sandbox(generate_workspace(300, seed=5)) as sb:
+        config = tmp_path / "c.toml"
+        config.write_text(sandbox_config(sb, state_path=str(tmp_path / "s.db")), encoding="utf-8")
+        settings = load_settings(config)
+        now = datetime.now(UTC).replace(microsecond=0)
+
+        def sync(**opts: Any) -> SyncResult:
+            conns = connect(settings, policy=FAST_POLICY)
+            engine = Engine(settings, conns.connectors, conns.scopes, clock=lambda: now)
+            return engine.run(SyncOptions(**opts))
+
+        yield settings, sync
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
@@ -53,16 +71,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 def test_a_quiet_run_holds_no_finding_of_records_it_did_not_evaluate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with Sandbox(generate_workspace(300, seed=5)) as sb:
-        config = tmp_path / "c.toml"
-        config.write_text(sandbox_config(sb, state_path=str(tmp_path / "s.db")), encoding="utf-8")
-        settings = load_settings(config)
-        now = datetime.now(UTC).replace(microsecond=0)
-
-        def sync(**opts: Any) -> SyncResult:
-            conns = connect(settings, policy=FAST_POLICY)
-            engine = Engine(settings, conns.connectors, conns.scopes, clock=lambda: now)
-            return engine.run(SyncOptions(**opts))
+    with _workspace(tmp_path) as (settings, sync):
 
         sync()
         sync()  # the run right after the writing run
@@ -90,16 +99,7 @@ def test_a_rebuild_records_findings_a_batch_at_a_time(
     from sync.engine import incremental
 
     monkeypatch.setattr(incremental, "GROUP_BATCH", 50)
-    with Sandbox(generate_workspace(300, seed=5)) as sb:
-        config = tmp_path / "c.toml"
-        config.write_text(sandbox_config(sb, state_path=str(tmp_path / "s.db")), encoding="utf-8")
-        settings = load_settings(config)
-        now = datetime.now(UTC).replace(microsecond=0)
-
-        def sync(**opts: Any) -> SyncResult:
-            conns = connect(settings, policy=FAST_POLICY)
-            engine = Engine(settings, conns.connectors, conns.scopes, clock=lambda: now)
-            return engine.run(SyncOptions(**opts))
+    with _workspace(tmp_path) as (settings, sync):
 
         first = sync()
         sizes: list[int] = []
