@@ -151,7 +151,8 @@ def render(results: dict[str, Any]) -> str:
         "- workspaces: `generate_workspace(n, seed=0)` (40% Jira in 4 projects, 40% PRs in 4 "
         "repositories, 20% Notion pages in 2 databases: 10 scopes). Each sync runs in a "
         "process of its own (bench/child.py); requests are counted in the sandbox's log; CPU "
-        "is the child's user + system time and peak RSS its ru_maxrss, both from its start "
+        "is the child's user + system time and peak RSS its VmHWM (its own: a child's "
+        "ru_maxrss starts at its parent's peak, the sandbox's), both from its start "
         "(imports and loading the state included)"
         + ("; tracemalloc ran from the child's first line" if results.get("tracemalloc")
            else "") + ".",

@@ -90,6 +90,8 @@ def bench_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"items": n, "scopes": t.scope_items(ws), "floor": t.page_floor(ws),
                            "floor_by_system": t.floor_by_system(ws),
                            "first_limit": t.first_sync_read_limit(ws), "slow": slow}
+    if args.naive_only:
+        return _naive(n, args, work, out)
     with Sandbox(ws) as sb:
         config = work / f"engine-{n}.toml"
         config.write_text(sandbox_config(sb, state_path=str(work / f"engine-{n}.db")),
@@ -114,8 +116,14 @@ def bench_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         log(f"{n:,}: engine, --full after a config change")
         out["rebuild"] = _measured(sb, "engine", config, args, "--full", "--adopt")
     del ws
+    return _naive(n, args, work, out)
+
+
+def _naive(n: int, args: argparse.Namespace, work: Path, out: dict[str, Any]) -> dict[str, Any]:
+    """The naive sync's two runs on a fresh copy of the workspace."""
+    slow = n in args.latency_sizes
     if n <= args.naive_max:
-        ws = generate_workspace(n, seed=args.seed, now=now)
+        ws = generate_workspace(n, seed=args.seed, now=datetime.now(UTC))
         with Sandbox(ws) as sb:
             config = work / f"naive-{n}.toml"
             config.write_text(sandbox_config(sb, state_path=str(work / "unused.db")),
@@ -157,6 +165,8 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--gap", type=float, default=15.0,
                         help="minutes the clock moves between runs (a cron period)")
     parser.add_argument("--naive-max", type=int, default=10_000)
+    parser.add_argument("--naive-only", action="store_true",
+                        help="only the naive sync's runs (merge with an engine run's --json)")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="trace every child from its start (slower; adds its overhead)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
@@ -187,6 +197,8 @@ def main() -> None:
             results["sizes"][str(n)] = bench_size(n, args, Path(tmp))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    if args.naive_only:
+        return  # half of a size's figures: `--merge` it with the engine's run to render
     record(render(results), args.no_record)
 
 
@@ -202,7 +214,10 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out = dict(runs[0])
     if len(runs) == 1:
         return out
-    out["sizes"] = {k: v for r in runs for k, v in r["sizes"].items()}
+    out["sizes"] = {}
+    for r in runs:  # one size may come from two runs (the engine's and --naive-only)
+        for k, v in r["sizes"].items():
+            out["sizes"][k] = {**out["sizes"].get(k, {}), **v}
     sizes = ",".join(sorted(out["sizes"], key=int))
     out["command"] = f"python3 bench/run.py --sizes {sizes}"
     out["note"] = "recorded from separate invocations: " + "; ".join(

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,6 +96,7 @@ class NotionConnector(Gated, Remembers, FoundComments):
         self.policy = policy or RetryPolicy()
         self._sources: dict[str, list[str]] = {}
         self._me: str | None = None
+        self._known: frozenset[str] = frozenset()  # see `comments_known`
         self.clock = ServerClock()
         http = getattr(client, "client", None)
         if isinstance(http, httpx.Client):
@@ -107,6 +108,12 @@ class NotionConnector(Gated, Remembers, FoundComments):
     def server_time(self) -> datetime | None:
         """Notion's clock, from the Date header of its latest answer."""
         return self.clock.latest
+
+    def comments_known(self, page_ids: Iterable[str]) -> None:
+        """Pages whose comment of ours the state holds: a read without a cursor (`--full`)
+        does not look at them again, one request each at three a second. A page the state
+        knows no comment of ours on is still looked at, so a lost state never doubles one."""
+        self._known = frozenset(page_ids)
 
     def is_read(self, method: str, path: str) -> bool:
         # A query and a search are reads that Notion answers on POST.
@@ -216,11 +223,14 @@ class NotionConnector(Gated, Remembers, FoundComments):
         looked at: a comment of ours the state knows stands (a run stopped between our comment
         and the property), and the state knows no other (the scope counts as looked at).
         Nor, on a read since a cursor, is a page re-read in the overlap (its comment was read
-        when it changed) or one whose last edit is ours (the state holds what we wrote)."""
+        when it changed) or one whose last edit is ours (the state holds what we wrote); nor,
+        on a read without one, a page whose comment the state holds (`comments_known`)."""
         if item.state != "present":
             return item
         prop = (page.get("properties") or {}).get(self.check_property)
         if isinstance(prop, dict) and not prop.get(str(prop.get("type"))):
+            return item
+        if cursor is None and item.id in self._known:
             return item
         if cursor is not None and (
             item.updated <= cursor.updated

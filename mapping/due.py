@@ -1,11 +1,11 @@
 """When a record's findings can next change with time alone.
 
 A record whose items did not change is evaluated again only when the clock can change what
-the rules say: its expiry date passing, its staleness threshold (and the day count its
-message shows), an open finding reaching the next step of the escalation ladder. `next_due`
-answers with that moment, or None when time alone never changes the findings. Earlier than
-the real moment costs one evaluation too many; later would miss a finding, so every bound
-here errs early.
+the rules say: its expiry date passing, its staleness threshold (the message names the date
+of the last activity, not a count of days, so once stale it stays put), an open finding
+reaching the next step of the escalation ladder. `next_due` answers with that moment, or None
+when time alone never changes the findings. Earlier than the real moment costs one evaluation
+too many; later would miss a finding, so every bound here errs early.
 """
 
 from __future__ import annotations
@@ -66,17 +66,16 @@ def _expiry(record: HandoffRecord, now: datetime) -> datetime | None:
 
 
 def _staleness(record: HandoffRecord, cfg: RulesConfig, now: datetime) -> datetime | None:
-    """Stale after `stale_days` without activity; then its message counts the days."""
+    """Stale after `stale_days` without activity; after that only activity changes it."""
     if not record.linked or record.stage != Stage.RUN:
         return None
     stamps = [v.value for v in record.last_activity if isinstance(v.value, datetime)]
     if not stamps:
         return None
     last = max(stamps)
-    days = (now - last).days
-    if days < cfg.stale_days:
+    if (now - last).days < cfg.stale_days:
         return last + cfg.stale_days * _DAY
-    return last + (days + 1) * _DAY
+    return None
 
 
 def _escalation(

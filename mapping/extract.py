@@ -10,7 +10,25 @@ from mapping.coerce import convert
 from mapping.record import FIELD_KINDS, LIST_FIELDS, Provenance, Value
 from mapping.text import sections, task_items
 
-__all__ = ["Collector"]
+__all__ = ["Collector", "Folded"]
+
+
+class Folded:
+    """A field looked up by its name regardless of case and surrounding space ("Outcome
+    owner" finds " outcome Owner"); the first such field in the payload's order wins. The
+    folded index is built once per item, on the first miss, not once per field name."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self._fields = fields
+        self._index: dict[str, Any] | None = None
+
+    def get(self, name: str) -> Any:
+        if self._index is None:
+            self._index = {}
+            for key, value in self._fields.items():
+                if isinstance(key, str):
+                    self._index.setdefault(key.strip().lower(), value)
+        return self._index.get(name.strip().lower())
 
 
 class Collector:

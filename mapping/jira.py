@@ -8,7 +8,7 @@ from typing import Any
 
 from connectors.base import SourceItem
 from mapping.coerce import to_text
-from mapping.extract import Collector
+from mapping.extract import Collector, Folded
 from mapping.fields import JIRA_CATEGORY_STAGES, JiraMap
 from mapping.record import Stage, Value
 from mapping.text import plain_text
@@ -28,25 +28,22 @@ def _stage(raw: Any, fmap: JiraMap) -> list[Stage]:
     return [stage] if stage else []
 
 
-def _field(fields: Mapping[str, Any], name: str) -> Any:
+def _field(fields: Mapping[str, Any], name: str, folded: Folded) -> Any:
     if name in fields:
         return fields[name]
     if name == "watchers":  # the issue's `watches`, holding `watchers` when expanded
         return fields.get("watches")
-    folded = name.strip().lower()
-    for key, value in fields.items():
-        if isinstance(key, str) and key.strip().lower() == folded:
-            return value
-    return None
+    return folded.get(name)
 
 
 def to_values(item: SourceItem, fmap: JiraMap) -> dict[str, tuple[Value, ...]]:
     """Every mapped field found on one Jira issue, with provenance."""
     fields = item.fields if isinstance(item.fields, Mapping) else {}
     out = Collector(item, fmap.default_currency)
+    folded = Folded(fields)
     for name, sources in fmap.fields.items():
         for source in sources:
-            raw = _field(fields, source)
+            raw = _field(fields, source, folded)
             if raw is None or raw == "" or raw == []:
                 continue
             if name == "status":

@@ -18,6 +18,7 @@ from connectors.base import SourceItem
 from mapping import github as github_map
 from mapping import jira as jira_map
 from mapping import notion as notion_map
+from mapping import stored
 from mapping.coerce import to_text
 from mapping.fields import FieldMaps
 from mapping.people import Directory
@@ -37,6 +38,7 @@ __all__ = [
     "LinkConfig",
     "SystemMapping",
     "build_records",
+    "item_extract",
     "item_nodes",
     "item_values",
     "jira_project",
@@ -220,7 +222,24 @@ def item_nodes(
     return tuple(dict.fromkeys([*owns, *named]))
 
 
-def _groups(items: Sequence[SourceItem], keys: _Keys, cfg: LinkConfig) -> list[_Group]:
+def item_extract(
+    item: SourceItem, cfg: LinkConfig, projects: Collection[str], maps: FieldMaps
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """`item_nodes`, and the item's values and link tokens as `mapping.stored` spells them
+    (None when it cannot), so that `build_records` need not parse the item again."""
+    if _ignored(item, cfg):
+        return None, None
+    refs = _refs(item, _Keys(cfg, {p.upper() for p in projects}), cfg)
+    extract = stored.encode(item, item_values(item, maps), refs)
+    return tuple(dict.fromkeys([*refs[0], *refs[1]])), extract
+
+
+Extracts = Mapping[tuple[str, str], tuple[dict[str, tuple[Value, ...]], stored.Refs]]
+
+
+def _groups(
+    items: Sequence[SourceItem], keys: _Keys, cfg: LinkConfig, pre: Extracts
+) -> list[_Group]:
     """Indexes of linked items, with the Jira keys the group names, in first-item order."""
     parent = list(range(len(items)))
     token_ids: dict[str, int] = {}
@@ -233,7 +252,8 @@ def _groups(items: Sequence[SourceItem], keys: _Keys, cfg: LinkConfig) -> list[_
         return x
 
     for index, item in enumerate(items):
-        owns, named = _refs(item, keys, cfg)
+        known = pre.get((item.system, item.id))
+        owns, named = known[1] if known else _refs(item, keys, cfg)
         names.append(named)
         for token in [*owns, *named]:
             node = token_ids.get(token)
@@ -258,7 +278,8 @@ def _groups(items: Sequence[SourceItem], keys: _Keys, cfg: LinkConfig) -> list[_
 def link(items: Iterable[SourceItem], cfg: LinkConfig) -> list[tuple[SourceItem, ...]]:
     """Items grouped by the piece of work they describe; ignored items are left out."""
     kept = sorted((i for i in items if not _ignored(i, cfg)), key=_sort_key)
-    groups = [tuple(kept[i] for i in g.members) for g in _groups(kept, _keys(kept, cfg), cfg)]
+    found = _groups(kept, _keys(kept, cfg), cfg, {})
+    groups = [tuple(kept[i] for i in g.members) for g in found]
     return sorted(groups, key=lambda g: _sort_key(g[0]))
 
 
@@ -272,13 +293,15 @@ def _resolve(value: Value, directory: Directory) -> Value:
     ref = value.value
     if not isinstance(ref, PersonRef):
         return value
+    # Built directly rather than with dataclasses.replace: a rebuild resolves every owner.
     if ref.kind != "person" or directory.is_group(ref.system, ref.handle):
         kind: Any = ref.kind if ref.kind != "person" else "group"
-        return replace(value, value=replace(ref, kind=kind))
+        return Value(PersonRef(ref.system, ref.handle, ref.name, kind, ref.key), value.source)
     person = directory.resolve(ref.system, ref.handle)
     if person is None:
         return value
-    return replace(value, value=replace(ref, key=person.key, name=ref.name or person.name))
+    name = ref.name or person.name
+    return Value(PersonRef(ref.system, ref.handle, name, ref.kind, person.key), value.source)
 
 
 def _resolve_decision(value: Value, directory: Directory) -> Value:
@@ -297,11 +320,13 @@ def _record(
     maps: FieldMaps,
     directory: Directory,
     cfg: LinkConfig,
-    known_keys: Collection[str] | None = None,
+    known_keys: Collection[str] | None,
+    pre: Extracts,
 ) -> HandoffRecord:
     merged: dict[str, list[Value]] = {}
     for item in group:
-        for name, values in item_values(item, maps).items():
+        known = pre.get((item.system, item.id))
+        for name, values in (known[0] if known else item_values(item, maps)).items():
             if name in PERSON_FIELDS:
                 values = tuple(_resolve(v, directory) for v in values)
             elif name == "decision_log":
@@ -346,6 +371,7 @@ def build_records(
     link_cfg: LinkConfig,
     known_keys: Collection[str] | None = None,
     projects: Collection[str] | None = None,
+    extracts: Mapping[tuple[str, str], str] | None = None,
 ) -> list[HandoffRecord]:
     """Every record the items describe, in a stable order (by record key, then first item).
 
@@ -353,11 +379,19 @@ def build_records(
     outside it is `unlinked` (naming the key), not a handoff of its own. None: not known.
     `projects`: the Jira projects keys may name, when `items` are only some of the items
     (whole linked groups of them); None: the config's plus those of the Jira items given.
+    `extracts`: items' stored extracts (`item_extract`, computed with these `maps` and
+    `projects`), used instead of parsing those items again.
     """
     kept = sorted((i for i in items if not _ignored(i, link_cfg)), key=_sort_key)
     keys = _keys(kept, link_cfg) if projects is None else _Keys(link_cfg, set(projects))
+    texts = extracts or {}
+    pre = {
+        (i.system, i.id): stored.decode(texts[(i.system, i.id)], i)
+        for i in kept
+        if (i.system, i.id) in texts
+    }
     records = []
-    for found in _groups(kept, keys, link_cfg):
+    for found in _groups(kept, keys, link_cfg, pre):
         group = tuple(kept[i] for i in found.members)
-        records.append(_record(group, found, maps, directory, link_cfg, known_keys))
+        records.append(_record(group, found, maps, directory, link_cfg, known_keys, pre))
     return sorted(records, key=lambda r: (r.key, r.sources[0].system, r.sources[0].item_id))

@@ -8,7 +8,7 @@ from typing import Any
 
 from connectors.base import SourceItem
 from mapping.coerce import to_text
-from mapping.extract import Collector
+from mapping.extract import Collector, Folded
 from mapping.fields import NotionMap
 from mapping.record import Stage, Value
 
@@ -68,23 +68,20 @@ def property_value(prop: Any) -> Any:
     return raw
 
 
-def _lookup(props: Mapping[str, Any], name: str) -> Any:
+def _lookup(props: Mapping[str, Any], name: str, folded: Folded) -> Any:
     if name in props:
         return props[name]
-    folded = name.strip().lower()
-    for key, value in props.items():
-        if isinstance(key, str) and key.strip().lower() == folded:
-            return value
-    return None
+    return folded.get(name)
 
 
 def to_values(item: SourceItem, fmap: NotionMap) -> dict[str, tuple[Value, ...]]:
     """Every mapped property (and body section) found on one page, with provenance."""
     props = item.fields if isinstance(item.fields, Mapping) else {}
     out = Collector(item, fmap.default_currency)
+    folded = Folded(props)
     for name, sources in fmap.properties.items():
         for source in sources:
-            prop = _lookup(props, source)
+            prop = _lookup(props, source, folded)
             raw = property_value(prop)
             if raw is None or raw == "" or raw == []:
                 continue
@@ -99,7 +96,7 @@ def to_values(item: SourceItem, fmap: NotionMap) -> dict[str, tuple[Value, ...]]
     if isinstance(body, str) and body:
         out.add_text(body, fmap.sections, "page body")
         out.add_tasks(body, fmap.tasks, "page body")
-    tags = property_value(_lookup(props, "Tags"))
+    tags = property_value(_lookup(props, "Tags", folded))
     labels = {t for t in tags if isinstance(t, str)} if isinstance(tags, list) else set()
     out.add_labels(labels | set(item.labels), fmap.label_prefixes)
     return out.result()

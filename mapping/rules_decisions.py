@@ -21,7 +21,9 @@ __all__ = ["decision_missing", "expired", "needs_sync", "stale"]
 
 # What people read. Placeholders are filled with record values, unescaped: renderers escape.
 EXPIRED = "The expiry or review date {when} has passed. Review the handoff or set a new date."
-STALE = "Running with no activity for {days} days (last on {last}). Post an update."
+# No count of days that grows by itself: a comment that changed every day would be rewritten
+# every day with nothing new to say (the date says the same, and stays put).
+STALE = "Running with no activity since {last} (more than {limit} days). Post an update."
 NO_DECISION = "Entering run with no go/no-go decision recorded. Record one in {item}."
 NO_SIGNOFF = (
     "The cost cap {cap} is above {tier} and has no sign-off from the cost-cap approver."
@@ -62,7 +64,7 @@ def stale(record: HandoffRecord, ctx: Context) -> list[Finding]:
     days = (ctx.now - last.value).days
     if days < ctx.cfg.stale_days:
         return []
-    text = STALE.format(days=days, last=last.value.date().isoformat())
+    text = STALE.format(limit=ctx.cfg.stale_days, last=last.value.date().isoformat())
     return [new_finding(record, "stale", "warning", "last_activity", text, fix_at(record))]
 
 

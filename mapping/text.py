@@ -28,16 +28,18 @@ def adf_to_text(node: Any, _depth: int = 0) -> str:
     if _depth > _MAX_DEPTH:
         return ""
     if isinstance(node, list):
-        return "".join(adf_to_text(n, _depth + 1) for n in node)
-    if not isinstance(node, Mapping):
+        return "".join([adf_to_text(n, _depth + 1) for n in node])
+    # A decoded payload is a plain dict: skip the slower abstract-class check for it.
+    if type(node) is not dict and not isinstance(node, Mapping):
         return ""
     kind = node.get("type")
-    raw_attrs = node.get("attrs")
-    attrs: Mapping[str, Any] = raw_attrs if isinstance(raw_attrs, Mapping) else {}
-    inner = adf_to_text(node.get("content") or [], _depth + 1)
-    if kind == "text":
+    if kind == "text":  # the commonest node, and a leaf: no children to walk
         text = node.get("text")
         return text if isinstance(text, str) else ""
+    raw_attrs = node.get("attrs")
+    attrs: Mapping[str, Any] = raw_attrs if isinstance(raw_attrs, Mapping) else {}
+    content = node.get("content")
+    inner = adf_to_text(content, _depth + 1) if content else ""
     if kind == "hardBreak":
         return "\n"
     if kind == "mention":

@@ -146,6 +146,33 @@ def test_a_notion_page_is_read_only_where_our_property_shows_we_wrote(tmp_path: 
         assert f"/v1/comments/{ours}" in edits
 
 
+def test_a_full_rebuild_reads_no_notion_comment_the_state_holds(tmp_path: Path) -> None:
+    """`--full` re-reads every page, not every comment we wrote (one request a page at three a
+    second: 400 s at 10k items); a lost state still looks, so nothing is doubled."""
+    with Sandbox(workspace()) as sb:
+        settings = _settings(sb, tmp_path)
+        assert run_sync(settings).exit_code == 0
+        ours = [e for e in sb.log(write=True) if e.method == "POST" and e.path == "/v1/comments"]
+        assert ours, "the workspace must give a Notion page our comment"
+        sb.advance(timedelta(minutes=10))
+        sb.clear_log()
+
+        full = run_sync(settings, full=True)
+
+        assert full.exit_code == 0, full.errors
+        assert comment_reads(sb)["notion_page"] == []
+        assert sb.log(write=True) == []
+        Path(settings.state.path).unlink()  # a lost state: every page with our property is read
+        sb.clear_log()
+
+        again = run_sync(settings)
+
+        assert again.exit_code == 0, again.errors
+        assert len(comment_reads(sb)["notion_page"]) == len(ours)
+        assert not [e for e in sb.log(write=True) if e.method == "POST" and
+                    e.path == "/v1/comments"]  # fmt: skip
+
+
 def test_our_comment_changed_on_an_item_not_pulled_reaches_the_plan(tmp_path: Path) -> None:
     """The list since the cursor also shows comments on items the pulls list did not
     return; the engine learns them (`comments_beside`), and the plan repairs the comment."""

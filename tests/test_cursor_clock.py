@@ -17,6 +17,7 @@ from engine_fixtures import workspace, write_config
 from fault_helpers import run_sync
 
 from connectors.sandbox import JIRA_EMAIL, Sandbox
+from sync.engine.clock import cursor_after, read_began
 from sync.settings import load_settings
 from sync.store.sqlite import SqliteStore
 
@@ -69,3 +70,36 @@ def test_an_item_dated_in_the_future_does_not_hide_later_changes(
         assert second.exit_code == 0, second.errors
         changed = {o.item_key for o in second.ops if o.system == system}
         assert key in changed, f"the change to {key} was never pulled: {second.ops}"
+
+
+class _Clocked:
+    overlap = timedelta(seconds=30)
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def server_time(self) -> datetime:
+        return self.now
+
+
+def test_a_read_began_no_later_than_the_service_says_less_the_time_it_took() -> None:
+    import time
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    began = read_began(_Clocked(now), time.monotonic() - 90)
+
+    assert began is not None and began <= now - timedelta(seconds=90)
+    assert read_began(object(), time.monotonic()) is None  # no Date: no claim
+
+
+def test_the_cursor_moves_to_the_read_s_start_less_the_overlap_but_never_past_the_server() -> None:
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    conn = _Clocked(now)
+    old = now - timedelta(hours=1)  # the newest item: edited an hour before this read
+
+    began = now - timedelta(minutes=5)
+    assert cursor_after(conn, old, began) == began - timedelta(seconds=30)
+    assert cursor_after(conn, old, None) == old
+    future = now + timedelta(days=3)
+    assert cursor_after(conn, future, None) == now - timedelta(seconds=30)
+    assert cursor_after(conn, None, None) is None

@@ -139,6 +139,15 @@ def test_stale() -> None:
     assert codes(old) == ["EXP-42:stale:last_activity"]
 
 
+def test_a_stale_finding_says_the_same_tomorrow() -> None:
+    """Nothing changed but the day: our comment must not be rewritten (at 10k items, each
+    day's first run edited every stale comment to count one more day)."""
+    old = good_record(last_activity=v(NOW - timedelta(days=10)))
+    today = [f.message for f in evaluate(old, CFG, DIRECTORY, NOW)]
+    tomorrow = [f.message for f in evaluate(old, CFG, DIRECTORY, NOW + timedelta(days=1))]
+    assert today == tomorrow and "since 2025-02-23" in today[0]
+
+
 def test_decision_missing_go_no_go_and_instrumentation() -> None:
     record = good_record(decision_log=(), instrumentation_verified=v(False))
     assert codes(record) == [

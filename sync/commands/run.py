@@ -120,7 +120,11 @@ def _run_engine(
         known_errors=conns.errors,
         constants=constants,
     )
-    opts = SyncOptions(dry_run=dry_run, full=full, only=frozenset(only), adopt_config=adopt)
+    # The CLI prints counts (from the state), never every finding: holding them all would
+    # make a quiet run's memory grow with the workspace.
+    opts = SyncOptions(
+        dry_run=dry_run, full=full, only=frozenset(only), adopt_config=adopt, findings=False
+    )
     result = engine.run(opts)
     return result, conns
 

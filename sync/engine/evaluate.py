@@ -10,15 +10,16 @@ run that evaluated ten records still reports all of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from connectors.base import Connector, SourceItem, WriteOp
 from mapping.due import next_due
+from mapping.fields import FieldMaps
 from mapping.link import LinkConfig
 from mapping.people import Directory
 from mapping.rules import Finding
-from sync.engine.comments import Discovery, read_comments
+from sync.engine.comments import Comments, Discovery, read_comments
 from sync.engine.incremental import BASIS, basis, groups, refresh_links, select
 from sync.engine.knowledge import ScopeOutcome, jira_keys
 from sync.engine.pacing import Pacer
@@ -36,12 +37,14 @@ class Evaluated:
 
     basis: str  # what the records now stored were built on (see `incremental.basis`)
     full: bool  # every record was evaluated
+    maps: FieldMaps  # the field maps the stored extracts were computed with
     records: int = 0  # every record the stored items make now
-    findings: list[Finding] = field(default_factory=list)  # every open finding now
+    findings: list[Finding] = field(default_factory=list)  # the evaluated records' findings
     ops: list[WriteOp] = field(default_factory=list)
     views: list[ItemView] = field(default_factory=list)  # the items the ops write to
     evaluated: set[str] = field(default_factory=set)  # record keys decided by this run
     loaded: int = 0  # items decoded for reconcile
+    recorded: bool = False  # a rebuild's findings went to the state batch by batch
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Inputs:
     known_keys: set[str] | None
     projects: set[str]
     opened: Mapping[str, datetime]
+    opened_of: Collection[str] | None  # the records `opened` covers (None: every record)
     pacer: Pacer | None
     clock: Callable[[], datetime]
 
@@ -76,12 +80,16 @@ def evaluate_run(
     found: Discovery,
     pacer: Pacer | None,
     clock: Callable[[], datetime],
+    record: Callable[[list[Finding], set[str]], None] | None = None,
 ) -> Evaluated:
-    """Evaluate and plan the records this run must: those its changes touch (or all)."""
+    """Evaluate and plan the records this run must: those its changes touch (or all).
+    `record`: where a rebuild records each batch's findings (for these records), so that it
+    holds one batch of them at a time; None keeps them all in `Evaluated.findings`."""
     outcomes = list(outcomes)
     cfg = runtime.settings.link
     pulled = {(o.scope.partition(":")[0], i) for o in outcomes for i in o.changed}
-    links = refresh_links(state, cfg, force=full, pulled=pulled)
+    # A rebuild too trusts each stored link row whose item row did not change since.
+    links = refresh_links(state, cfg, runtime.settings.fields, force=False, pulled=pulled)
     known = jira_keys(state, outcomes)
     digest = basis(runtime, directory, links.projects, known is not None, systems)
     full = full or state.fact(BASIS) != digest
@@ -96,31 +104,51 @@ def evaluate_run(
         found,
         known,
         links.projects,
-        state.opened_at(),
+        {},
+        None,
         pacer,
         clock,
     )
-    out = Evaluated(digest, full)
+    out = Evaluated(digest, full, runtime.settings.fields)
     if full:
-        state.forget_reconciled()
-        for batch in groups(state):
-            _batch(inputs, state.items_by_n(batch), out, set())
-        return out
+        return _rebuild(inputs, out, record)
     chosen = select(state, pulled | links.changed, links.jira_keys, now)
+    # When the open findings of the records taken up were first seen; the others' findings
+    # stand as stored and are neither read nor reported here (the state counts them).
+    inputs = replace(inputs, opened=state.opened_at_of(chosen.records), opened_of=chosen.records)
     present = [i for i in state.items_of(chosen.items) if i.state == "present"]
     _batch(inputs, present, out, chosen.items)
     vanished = chosen.records - out.evaluated
     state.set_record_keys({}, {key: None for key in vanished})
     out.evaluated |= chosen.records
-    out.findings += [Finding(**f) for f in state.open_findings_outside(out.evaluated)]
     out.records = state.record_count()
+    return out
+
+
+def _rebuild(
+    inputs: Inputs, out: Evaluated, record: Callable[[list[Finding], set[str]], None] | None
+) -> Evaluated:
+    """Every record, one batch of whole groups at a time; each batch's findings recorded
+    (when `record`) and dropped before the next."""
+    state = inputs.state
+    inputs = replace(inputs, opened=state.opened_at())
+    state.forget_reconciled()
+    for batch in groups(state):
+        keys = _batch(inputs, state.items_by_n(batch), out, set())
+        if record is not None:
+            record(out.findings, keys)
+            out.findings = []
+    if record is not None:  # the records that are no more: their findings close
+        record([], state.open_finding_records() - out.evaluated)
+        out.recorded = True
     return out
 
 
 def _batch(
     inputs: Inputs, items: list[SourceItem], out: Evaluated, taken: set[tuple[str, str]]
-) -> None:
-    """Reconcile whole linked groups; store their records, membership and due times."""
+) -> set[str]:
+    """Reconcile whole linked groups; store their records, membership and due times.
+    Returns the keys of the records made."""
     state, runtime = inputs.state, inputs.runtime
     out.loaded += len(items)
     comments = read_comments(
@@ -133,18 +161,8 @@ def _batch(
         pacer=inputs.pacer,
         clock=inputs.clock,
     )
-    done: Reconciled = reconcile(
-        items,
-        runtime,
-        inputs.directory,
-        now=inputs.now,
-        opened=inputs.opened,
-        comments=comments,
-        systems=inputs.systems,
-        known_keys=inputs.known_keys,
-        found=inputs.found.found,
-        projects=inputs.projects,
-    )
+    done = _reconcile(inputs, items, comments)
+    state.note_rendered(done.current)
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}
@@ -161,6 +179,38 @@ def _batch(
     out.ops += done.ops
     written = {(op.system, op.item_id) for op in done.ops}
     out.views += [t.item for t in done.targets if (t.item.system, t.item.item_id) in written]
+    return set(dues)
+
+
+def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> Reconciled:
+    """The pure reconcile of one batch. A record may come out under a key none of the records
+    taken up had (items regrouped): when the state holds open findings under such a key, their
+    first sight counts for escalation, so the batch is reconciled again knowing it."""
+
+    keys = [(i.system, i.id) for i in items]
+    extracts, rendered = inputs.state.extracts_of(keys), inputs.state.rendered_of(keys)
+
+    def run(opened: Mapping[str, datetime]) -> Reconciled:
+        return reconcile(
+            items,
+            inputs.runtime,
+            inputs.directory,
+            now=inputs.now,
+            opened=opened,
+            comments=comments,
+            systems=inputs.systems,
+            known_keys=inputs.known_keys,
+            found=inputs.found.found,
+            projects=inputs.projects,
+            extracts=extracts,
+            rendered=rendered,
+        )
+
+    done = run(inputs.opened)
+    if inputs.opened_of is None:
+        return done
+    more = inputs.state.opened_at_of({r.key for r in done.records} - set(inputs.opened_of))
+    return run({**inputs.opened, **more}) if more else done
 
 
 def settle(state: Store, done: Evaluated, link_cfg: LinkConfig) -> None:
@@ -169,5 +219,5 @@ def settle(state: Store, done: Evaluated, link_cfg: LinkConfig) -> None:
     rows (a comment recorded, an item found deleted): restamp them, and only an item that
     left its group is taken up again next run."""
     state.clear_dirty()
-    refresh_links(state, link_cfg, force=False, moved_only=True)
+    refresh_links(state, link_cfg, done.maps, force=False, moved_only=True)
     state.remember_fact(BASIS, done.basis)

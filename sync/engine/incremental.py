@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import SourceItem, content_digest
-from mapping.link import LinkConfig, item_nodes, jira_project
+from mapping.fields import FieldMaps
+from mapping.link import LinkConfig, item_extract, jira_project
 from mapping.people import Directory
 from sync.store import Store
 from sync.systems.jira import NAME as JIRA
@@ -96,23 +97,23 @@ def content(item: SourceItem) -> str:
 
 
 def _link_row(
-    item: SourceItem, cfg: LinkConfig, projects: Collection[str]
-) -> tuple[str, str, bool, str, tuple[str, ...] | None, str]:
-    nodes = item_nodes(item, cfg, projects)
+    item: SourceItem, cfg: LinkConfig, projects: Collection[str], maps: FieldMaps
+) -> tuple[str, str, bool, str, tuple[str, ...] | None, str, str | None]:
+    nodes, extract = item_extract(item, cfg, projects, maps)
     project = jira_project(item) if item.system == JIRA else ""
-    return item.system, item.id, nodes is not None, project, nodes, content(item)
+    return item.system, item.id, nodes is not None, project, nodes, content(item), extract
 
 
 def _save(
     state: Store,
     items: list[SourceItem],
-    cfg: LinkConfig,
+    cfg: tuple[LinkConfig, FieldMaps],
     projects: set[str],
     keys: set[str],
     moved_only: bool = False,
 ) -> set[Pair]:
     """Store the items' link rows; note the Jira keys among the items that changed."""
-    rows = (_link_row(i, cfg, projects) for i in items)
+    rows = (_link_row(i, cfg[0], projects, cfg[1]) for i in items)
     changed = state.save_links(rows, moved_only=moved_only)
     keys |= {i.key for i in items if i.system == JIRA and (i.system, i.id) in changed}
     return changed
@@ -133,16 +134,18 @@ class Refreshed:
 def refresh_links(
     state: Store,
     cfg: LinkConfig,
+    maps: FieldMaps,
     *,
     force: bool,
     moved_only: bool = False,
     pulled: Collection[Pair] = (),
 ) -> Refreshed:
-    """Bring every item's stored link nodes up to date. `force`: recompute them all;
+    """Bring every item's stored link nodes and extract up to date (`maps`: how the extract
+    reads fields; a change of it or of `cfg` recomputes them all). `force`: recompute all;
     `moved_only`: only items whose nodes moved count as changed (after our own writes);
     `pulled`: items a pull found changed, recomputed even when their row's time did not
     move (two runs within one clock tick)."""
-    link_digest = _digest(cfg)
+    link_digest = _digest({"link": cfg, "fields": maps})
     stored = json.loads(state.fact(_LINKS) or "{}")
     force = force or stored.get("link") != link_digest
     projects = {p.upper() for p in cfg.projects}
@@ -157,13 +160,13 @@ def refresh_links(
     changed: set[Pair] = set()
     keys: set[str] = set()
     for items in _stream(state, stale):
-        changed |= _save(state, items, cfg, guess, keys, moved_only)
+        changed |= _save(state, items, (cfg, maps), guess, keys, moved_only)
     now = projects | state.link_projects()
     if now != guess:
         # A project came or went: which keys an item names may change for any item.
         every = [(i.system, i.id) for i in state.iter_items()]
         for items in _stream(state, every):
-            changed |= _save(state, items, cfg, now, keys)
+            changed |= _save(state, items, (cfg, maps), now, keys)
     state.remember_fact(_LINKS, json.dumps({"link": link_digest, "projects": sorted(now)}))
     return Refreshed(changed, keys, now)
 
@@ -179,8 +182,10 @@ class Selection:
 
 def select(state: Store, seeds: set[Pair], jira_keys: Collection[str], now: Any) -> Selection:
     """The whole linked groups around `seeds` and the records they made, plus the records
-    due by `now` and whatever an earlier run left unplanned."""
-    seeds = seeds | state.unfinished_writes() | state.dirty_items()
+    due by `now` and whatever an earlier run left unplanned or left unconfirmed."""
+    # A comment create that may have landed unheard keeps its item planned (apply then looks
+    # before posting) until a comment of ours is on record, even once superseded.
+    seeds = seeds | state.unfinished_writes() | state.dirty_items() | state.unconfirmed_creates()
     keys = state.due_records(now) | state.records_of(seeds)
     items = seeds | state.items_in_records(keys)
     nodes = {f"key:{k.upper()}" for k in jira_keys}

@@ -40,6 +40,7 @@ class ScopeOutcome:
     scope: str
     pulled: int = 0
     newest: datetime | None = None
+    began: datetime | None = None  # when the read began, on the service's clock
     error: str = ""
     auth: bool = False  # the error was a token or permission refusal
     full: bool = False  # pulled without a cursor: every item of the scope came back
@@ -120,14 +121,12 @@ def mark_gone(state: Store, outcomes: Sequence[ScopeOutcome]) -> None:
     for out in outcomes:
         if not out.full or out.error:
             continue
-        gone = [
-            i
-            for i in state.iter_items(scope=out.scope)
-            if i.state == "present" and i.id not in out.seen
-        ]
-        for item in gone:
-            log.info("%s %s is no longer in %s: marked deleted", item.system, item.key, out.scope)
-            state.mark_item(item.system, item.id, "deleted")
+        # Ids and keys only: decoding every stored item here cost a --full run as much as
+        # folding its records.
+        gone = [(s, i, k) for s, i, k in state.present_in(out.scope) if i not in out.seen]
+        for system, item_id, key in gone:
+            log.info("%s %s is no longer in %s: marked deleted", system, key, out.scope)
+            state.mark_item(system, item_id, "deleted")
 
 
 def jira_keys(state: Store, outcomes: Sequence[ScopeOutcome]) -> set[str] | None:

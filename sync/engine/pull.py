@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -18,6 +19,7 @@ from datetime import datetime
 
 from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem
 from connectors.errors import AuthError, HandoffSyncError, TransientError, scrub
+from sync.engine.clock import read_began
 from sync.engine.knowledge import ScopeOutcome
 from sync.store import Store
 
@@ -25,7 +27,14 @@ __all__ = ["pull"]
 
 log = logging.getLogger(__name__)
 
-_DONE = object()  # end-of-scope sentinel on the pull queue
+
+
+class _Done:
+    """A scope's clean end on the pull queue, with when its read began on the service's clock."""
+
+    def __init__(self, began: datetime | None) -> None:
+        self.began = began
+
 
 
 class _Beside:
@@ -107,13 +116,14 @@ def _worker(
 
 
 def _pull_scope(connector: Connector, scope: Scope, cursor: Cursor | None, q: _Queue) -> None:
-    """One scope's items onto the queue, then its end: `_DONE` or the error that stopped it."""
+    """One scope's items onto the queue, then its end: `_Done` or the error that stopped it."""
+    started = time.monotonic()
     try:
         for item in connector.pull(scope, cursor):
             q.put((scope.key, item))
         beside = getattr(connector, "comments_beside", None)  # see connectors.found
         q.put((scope.key, _Beside(beside(scope) if callable(beside) else None)))
-        q.put((scope.key, _DONE))
+        q.put((scope.key, _Done(read_began(connector, started))))
     except HandoffSyncError as exc:
         q.put((scope.key, exc))
     except Exception as exc:  # a bug in one scope must not stop the others
@@ -189,8 +199,10 @@ def _found(out: ScopeOutcome, beside: _Beside) -> None:
 
 
 def _end(out: ScopeOutcome, payload: object) -> None:
-    """A scope's end: cleanly (`_DONE`), or with the error that stopped it."""
-    if isinstance(payload, HandoffSyncError):
+    """A scope's end: cleanly (`_Done`), or with the error that stopped it."""
+    if isinstance(payload, _Done):
+        out.began = payload.began
+    elif isinstance(payload, HandoffSyncError):
         out.error = payload.message
         out.auth = isinstance(payload, AuthError)
         out.transient = isinstance(payload, TransientError)

@@ -16,7 +16,7 @@ from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules import Finding, evaluate
 from sync.systems.runtime import Runtime
-from sync.writeback.plan import ItemView, Target, plan
+from sync.writeback.plan import Current, ItemView, Target, plan_items
 
 __all__ = ["Reconciled", "reconcile"]
 
@@ -29,6 +29,7 @@ class Reconciled:
     findings: dict[str, list[Finding]]  # by record key
     targets: list[Target]
     ops: list[WriteOp]
+    current: Current  # comments found current by rendering, with their render keys
 
 
 def reconcile(
@@ -43,13 +44,17 @@ def reconcile(
     known_keys: Collection[str] | None = None,
     found: Mapping[tuple[str, str], CommentRef] | None = None,
     projects: Collection[str] | None = None,
+    extracts: Mapping[tuple[str, str], str] | None = None,
+    rendered: Current | None = None,
 ) -> Reconciled:
     """Records, findings and the writes they need in `systems`.
 
     `opened`: when each finding was first seen; `comments`: our comment on each item as it
     shows now (`sync.engine.comments`); `found`: our comments recognised on items pulled for
     the first time (`sync.engine.own_writes`); `projects`: the Jira projects keys may name,
-    when `items` are whole linked groups of a larger workspace (see `mapping.link`).
+    when `items` are whole linked groups of a larger workspace (see `mapping.link`);
+    `extracts`: items' values and link tokens as stored when they changed (`mapping.stored`);
+    `rendered`: the render key each noted comment body was last found current for.
     """
     by_key = {(i.system, i.id): i for i in items}
     settings = runtime.settings
@@ -60,10 +65,14 @@ def reconcile(
         settings.link,
         known_keys=known_keys,
         projects=projects,
+        extracts=extracts,
     )
     findings = {r.key: evaluate(r, runtime.rules, directory, now, opened) for r in records}
     targets = _targets(runtime, records, findings, by_key, systems, comments, found)
-    return Reconciled(records, findings, targets, plan(targets, runtime.plan, directory))
+    if rendered:
+        targets = [_with_rendered(t, rendered) for t in targets]
+    ops, current = plan_items(targets, runtime.plan, directory)
+    return Reconciled(records, findings, targets, ops, current)
 
 
 def _targets(
@@ -92,6 +101,15 @@ def _targets(
                 view = _with_comment(view, stored)
             targets.append(Target(view, tuple(findings.get(record.key, ())), links))
     return targets
+
+
+def _with_rendered(target: Target, rendered: Current) -> Target:
+    # The key holds for the body it was found current with, not for a later one.
+    view = target.item
+    note = rendered.get((view.system, view.item_id))
+    if note is None or view.comment is None or view.comment.text != note[0]:
+        return target
+    return replace(target, item=replace(view, rendered=note[1]))
 
 
 def _with_comment(view: ItemView, comment: CommentRef) -> ItemView:

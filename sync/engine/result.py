@@ -5,6 +5,7 @@ Split from `sync.engine.run` (which runs the sync) to keep each module about one
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,8 +13,14 @@ from connectors.base import WriteOp
 from mapping.rules import Finding
 from sync.engine.apply import ApplyReport
 from sync.engine.knowledge import ScopeOutcome
+from sync.store import Store
 
-__all__ = ["SyncResult", "run_outcome"]
+__all__ = ["SyncResult", "run_outcome", "stored_findings"]
+
+
+def stored_findings(state: Store, outside: Collection[str] = ()) -> list[Finding]:
+    """The open findings the state holds (of the records not in `outside`)."""
+    return [Finding(**f) for f in state.iter_open_findings(outside=outside)]
 
 
 @dataclass
@@ -22,7 +29,13 @@ class SyncResult:
     dry_run: bool
     scopes: list[ScopeOutcome] = field(default_factory=list)
     records: int = 0
+    checked: int = 0  # records evaluated by this run (all of them on a rebuild)
+    # Every open finding after the run, when the run was asked to hold them
+    # (`SyncOptions.findings`); the totals in `counts` never need them.
     findings: list[Finding] = field(default_factory=list)
+    # Open findings by code as the state counts them once the run recorded its own; None
+    # when it recorded none (a blind run): then `findings` is counted.
+    open_by_code: dict[str, int] | None = None
     ops: list[WriteOp] = field(default_factory=list)
     plan_text: str = ""
     applied: ApplyReport | None = None
@@ -55,13 +68,16 @@ class SyncResult:
         return 1 if self.failed else 0
 
     def counts(self) -> dict[str, int]:
-        by_code: dict[str, int] = {}
-        for f in self.findings:
-            by_code[f.code] = by_code.get(f.code, 0) + 1
+        by_code = self.open_by_code
+        if by_code is None:
+            by_code = {}
+            for f in self.findings:
+                by_code[f.code] = by_code.get(f.code, 0) + 1
         out = {
             "items": sum(s.pulled for s in self.scopes),
             "records": self.records,
-            "findings": len(self.findings),
+            "records_checked": self.checked,
+            "findings": sum(by_code.values()),
             "writes_planned": len(self.ops),
             "scope_errors": sum(1 for s in self.scopes if s.error),
             "scopes_from_stored_items": len(self.stale),

@@ -17,14 +17,16 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from connectors.base import Connector, Cursor, Scope, WriteOp
 from connectors.errors import AuthError, ConnectorError, HandoffSyncError
 from mapping.people import Directory
+from mapping.rules import Finding
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
-from sync.engine.clock import clamp_cursor
-from sync.engine.comments import Discovery, discover
+from sync.engine.clock import cursor_after
+from sync.engine.comments import Discovery, discover, tell_known
 from sync.engine.connect import Unreachable
 from sync.engine.constants import ConstantCache
 from sync.engine.evaluate import Evaluated, evaluate_run, settle
@@ -38,7 +40,7 @@ from sync.engine.knowledge import (
 )
 from sync.engine.pacing import Pacer, Stop, default_budgets
 from sync.engine.pull import Progress, pull
-from sync.engine.result import SyncResult, run_outcome
+from sync.engine.result import SyncResult, run_outcome, stored_findings
 from sync.settings import Settings
 from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
 from sync.store.identity import check_served, served_by
@@ -68,6 +70,9 @@ class SyncOptions:
     full: bool = False
     only: frozenset[str] = frozenset()  # systems to pull and write; empty means all
     adopt_config: bool = False  # let the state file serve this config from now on
+    # Hold every open finding in `SyncResult.findings` (read from the state after the run);
+    # the CLI shows only counts and says False, so its memory follows what the run evaluated.
+    findings: bool = True
 
 
 def plan_config(settings: Settings) -> PlanConfig:
@@ -148,6 +153,9 @@ class Engine:
             if self.constants is not None:
                 self.constants.save(state)
             self.progress("reconcile", 0, 0)
+            # Known before reconcile: a rebuild records findings a batch at a time (so never
+            # holds them all), and a blind run records none.
+            result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
             done = evaluate_run(
                 state,
                 self.runtime,
@@ -160,8 +168,9 @@ class Engine:
                 found=found,
                 pacer=self.pacer,
                 clock=self.clock,
+                record=None if result.blind else partial(self._record_findings, run),
             )
-            self._record(run, result, done, people_failed)
+            self._record(run, result, done)
             if opts.dry_run:
                 result.plan_text = describe(result.ops, done.views)
             else:
@@ -195,6 +204,7 @@ class Engine:
             for s in self.scopes
             if s.system in run.systems
         }
+        tell_known(state, {s: self.connectors[s] for s in run.systems}, cursors)
         result.scopes = pull(
             self.connectors,
             self.scopes,
@@ -218,17 +228,17 @@ class Engine:
         ]
         return directory, people_failed, found
 
-    def _record(
-        self, run: _Run, result: SyncResult, done: Evaluated, people_failed: dict[str, bool]
-    ) -> None:
+    def _record_findings(self, run: _Run, findings: list[Finding], records: set[str]) -> None:
+        run.state.record_findings(run.run_id, findings, run.now, records=records)
+
+    def _record(self, run: _Run, result: SyncResult, done: Evaluated) -> None:
         """Record findings, and hold every write back when a scope is blind."""
         state, now = run.state, run.now
         result.records = done.records
-        result.findings = done.findings
+        result.checked = done.records if done.full else len(done.evaluated)
         # A scope that has never been read in full may hold the other half of a handoff:
         # without it, findings can be false ("no owner" while the owner sits there), so
         # this run neither records them nor writes anything, in any system.
-        result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
         blind = result.blind
         result.stale = stale_scopes(state, result.scopes, blind)
         result.lost = lost_access(state, result.scopes, blind, now)
@@ -241,8 +251,17 @@ class Engine:
         if not blind:
             # A run that evaluated some records decides only theirs (and closes the findings
             # of those that vanished); the others' findings stand as stored.
-            keys = None if done.full else done.evaluated
-            state.record_findings(run.run_id, result.findings, now, records=keys)
+            if not done.recorded:
+                keys = None if done.full else done.evaluated
+                state.record_findings(run.run_id, done.findings, now, records=keys)
+            # Totals from the state; every open finding only when the caller wants them
+            # (the CLI shows counts): a quiet run then holds no more than it evaluated.
+            result.open_by_code = state.open_findings()
+            if run.opts.findings:
+                result.findings = stored_findings(state)
+        else:
+            outside = () if done.full else done.evaluated
+            result.findings = done.findings + ([] if done.full else stored_findings(state, outside))
         result.ops = list(done.ops)
         if blind and not run.opts.dry_run:
             if result.ops or len(blind) < len(result.scopes):
@@ -253,7 +272,7 @@ class Engine:
         log.info(
             "%d handoffs, %d open findings, %d writes planned",
             done.records,
-            len(result.findings),
+            result.counts()["findings"],
             len(result.ops),
         )
 
@@ -281,9 +300,9 @@ class Engine:
         )
         result.interrupted = result.applied.interrupted
         for outcome in result.scopes:
-            if not outcome.error and outcome.newest is not None:
-                connector = self.connectors.get(outcome.scope.partition(":")[0])
-                upto = clamp_cursor(connector, outcome.newest)  # not past the server
+            connector = self.connectors.get(outcome.scope.partition(":")[0])
+            upto = cursor_after(connector, outcome.newest, outcome.began)
+            if not outcome.error and upto is not None:
                 run.state.advance_cursor(
                     outcome.scope, Cursor(upto), now=run.now, run_id=run.run_id
                 )

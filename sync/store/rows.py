@@ -83,6 +83,7 @@ class StoredComment:
     comment_id: str
     body: str
     written_at: datetime | None = None
+    shown: str = ""  # digest of the text a service showed for `body`, found current then
 
 
 @dataclass(frozen=True)

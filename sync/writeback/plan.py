@@ -37,15 +37,20 @@ from sync.writeback.annotations import (
 from sync.writeback.render import (
     Format,
     People,
+    RenderArgs,
     is_current,
     marker_for,
     order_findings,
     render_comment,
+    render_key,
     to_text,
 )
 from sync.writeback.shown import dumps, entity_key, loads, property_key, value_type
 
-__all__ = ["ItemView", "PlanConfig", "Target", "describe", "plan"]
+__all__ = ["Current", "ItemView", "PlanConfig", "Target", "describe", "plan", "plan_items"]
+
+# Comments found current: (system, item id) -> (the comment's body as noted, its render key).
+Current = dict[tuple[str, str], tuple[str, str]]
 
 NOTHING_TO_DO = "Nothing to write: every item already shows its findings."
 _ACTION_ORDER = {
@@ -88,6 +93,9 @@ class ItemView:
     entity_property: str | None = None
     uid: str = ""  # survives renames and moves; the marker names the item by it
     activity: datetime | None = None  # the last human activity; our marker carries it
+    # The render key (`render_key`) our `comment` is known to be current for: when the
+    # findings give the same key, the comment stands without being rendered again.
+    rendered: str = ""
 
     @classmethod
     def from_item(
@@ -164,10 +172,19 @@ class PlanConfig:
 
 def plan(targets: Iterable[Target], cfg: PlanConfig, people: People | None) -> list[WriteOp]:
     """Every write needed, in a stable order: by item, then comment, labels, properties."""
+    return plan_items(targets, cfg, people)[0]
+
+
+def plan_items(
+    targets: Iterable[Target], cfg: PlanConfig, people: People | None
+) -> tuple[list[WriteOp], Current]:
+    """`plan`, and the comments it rendered and found current with their render keys (for
+    the caller to keep, so the next plan with the same key renders nothing)."""
     ops: list[WriteOp] = []
+    current: Current = {}
     for target in _merge(targets):
-        ops += _plan_item(target, cfg, people)
-    return ops
+        ops += _plan_item(target, cfg, people, current)
+    return ops, current
 
 
 def _merge(targets: Iterable[Target]) -> list[Target]:
@@ -185,7 +202,9 @@ def _merge(targets: Iterable[Target]) -> list[Target]:
     return [merged[k] for k in sorted(merged)]
 
 
-def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[WriteOp]:
+def _plan_item(
+    target: Target, cfg: PlanConfig, people: People | None, current: Current
+) -> list[WriteOp]:
     view, findings = target.item, target.findings
     # "Engaged": the item has something to say or already carries our comment. An item that is
     # not engaged gets no comment and no property, only stale managed labels taken off.
@@ -196,7 +215,7 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
         "item_id": view.item_id,
         "item_key": view.item_key,
     }
-    ops = _comment_ops(target, cfg, people, base) if engaged else []
+    ops = _comment_ops(target, cfg, people, base, current) if engaged else []
     ops += _duplicates(view, base)
     ops += _label_ops(target, cfg, base)
     ops += _property_ops(target, cfg, base, engaged=engaged)
@@ -204,28 +223,34 @@ def _plan_item(target: Target, cfg: PlanConfig, people: People | None) -> list[W
 
 
 def _comment_ops(
-    target: Target, cfg: PlanConfig, people: People | None, base: dict[str, str]
+    target: Target,
+    cfg: PlanConfig,
+    people: People | None,
+    base: dict[str, str],
+    current: Current,
 ) -> list[WriteOp]:
     """Post our comment, or update it when its text no longer says what the findings say."""
     view, findings = target.item, target.findings
     fmt = cfg.fmt(view.system)
-    body = render_comment(
-        view.system,
-        findings,
-        people,
-        fmt=fmt,
-        item_id=view.item_id,
-        item_key=view.item_key,
-        links=target.links,
-        uid=view.uid,
-        activity=view.activity,
-    )
+    args: RenderArgs = {
+        "fmt": fmt,
+        "item_id": view.item_id,
+        "item_key": view.item_key,
+        "links": target.links,
+        "uid": view.uid,
+        "activity": view.activity,
+    }
+    key = render_key(view.system, findings, people, **args)
+    if view.comment is not None and view.rendered == key:
+        return []  # current for these very inputs when last rendered: nothing to render
+    body = render_comment(view.system, findings, people, **args)
     marker = marker_for(view.system, view.uid or view.item_id)
     if view.comment is None:
         return [WriteOp(**base, action="comment.create", body=body, marker=marker)]
     if is_current(view.comment.text, body) or _current_by_id(
         view, view.comment.text, findings, people, fmt, target.links
     ):
+        current[(view.system, view.item_id)] = (view.comment.text, key)
         return []
     return [
         WriteOp(**base, action="comment.update", body=body, target=view.comment.id, marker=marker)
@@ -298,7 +323,7 @@ def _duplicates(view: ItemView, base: Mapping[str, str]) -> list[WriteOp]:
     if view.comment is None or not _supports(view.system, "comment_delete"):
         return []
     return [
-        WriteOp(**base, action="comment.delete", target=dup)  # type: ignore[arg-type]
+        WriteOp(**base, action="comment.delete", target=dup)
         for dup in view.comment.duplicates
         if dup and dup != view.comment.id
     ]

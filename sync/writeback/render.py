@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from connectors.base import MARKER_PREFIX
 from mapping.people import Person
@@ -43,12 +43,15 @@ __all__ = [
     "MARKER_PREFIX",
     "Format",
     "People",
+    "RenderArgs",
     "is_current",
     "marker_activity",
     "marker_for",
     "markers_for",
     "order_findings",
     "render_comment",
+    "render_key",
+    "shown_key",
     "to_text",
 ]
 
@@ -142,6 +145,10 @@ def is_current(shown: str, body: str) -> bool:
     if match is None or match.group(0) not in shown:
         return False
     want, have = _body_words(body), _WORD.findall(to_text(shown))
+    if want == have:
+        return True
+    if _MENTION not in want:
+        return False  # no place may hold other words: the alignment below could only fail
     matcher = difflib.SequenceMatcher(None, want, have, autojunk=False)
     for op, i1, i2, _, _ in matcher.get_opcodes():
         # Any difference must sit where a mention is: in its place, or right beside it.
@@ -153,6 +160,12 @@ def is_current(shown: str, body: str) -> bool:
             continue
         return False
     return True
+
+
+def shown_key(shown: str) -> str:
+    """A digest of a comment's text as a service showed it: `is_current` answers the same
+    for the same text and body, so a caller may keep its answer under this key."""
+    return hashlib.sha256(shown.encode()).hexdigest()
 
 
 _MENTION = "\x00"  # stands for a mention in a body's word list
@@ -276,6 +289,52 @@ def _document(
             line.append(Link(clean(key, _MAX_NAME) or "item", safe_url(url)))
         notes.append(tuple(line))
     return Doc(_summary(findings), bullets, tuple(notes), token)
+
+
+class RenderArgs(TypedDict):
+    """The keyword arguments `render_comment` and `render_key` share."""
+
+    fmt: Format
+    item_id: str
+    item_key: str
+    links: Sequence[tuple[str, str]]
+    uid: str
+    activity: datetime | None
+
+
+# Part of every `render_key`: bump it whenever what `render_comment` writes for the same
+# inputs changes (wording, markup, the token), so that no comment is kept from its key alone.
+RENDER_VERSION = "1"
+
+
+def render_key(
+    system: str,
+    findings: Iterable[Finding],
+    people: People | None,
+    *,
+    fmt: Format,
+    item_id: str,
+    item_key: str = "",
+    links: Sequence[tuple[str, str]] = (),
+    uid: str = "",
+    activity: datetime | None = None,
+) -> str:
+    """A digest of everything `render_comment` reads for these arguments (the people named
+    included): equal keys render equal comments, so a comment already current for a key
+    needs no rendering again."""
+    ordered = order_findings(findings)
+    named = sorted({k for f in ordered for k in f.notify if k})
+    who = []
+    for key in named:
+        person = people.get(key) if people is not None else None
+        who.append([key, person.name, person.key, person.ids.get(system, "")] if person else [key])
+    parts = [
+        RENDER_VERSION, system, fmt, item_id, item_key, list(links), uid,
+        activity.astimezone(UTC).isoformat() if activity else None,
+        [[*vars(f).values()] for f in ordered], who,
+    ]  # fmt: skip
+    text = json.dumps(parts, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def render_comment(

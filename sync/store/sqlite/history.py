@@ -56,14 +56,22 @@ class FindingsHistory(StateBase):
     def _resolve_missing(
         self, seen: set[str], records: Collection[str] | None, at: str
     ) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT id, record_key, code FROM findings WHERE resolved_at IS NULL"
-        ).fetchall()
-        gone = [
-            (fid, code)
-            for fid, rkey, code in rows
-            if fid not in seen and (records is None or rkey in records)
-        ]
+        if records is None:
+            rows = self.db.execute(
+                "SELECT id, code FROM findings WHERE resolved_at IS NULL"
+            ).fetchall()
+        else:
+            # Only the open findings of the records decided (by index): a run that evaluated
+            # ten records must not read every open finding of the workspace.
+            rows, keys = [], list(dict.fromkeys(records))
+            for start in range(0, len(keys), 400):
+                chunk = keys[start : start + 400]
+                rows += self.db.execute(
+                    "SELECT id, code FROM findings WHERE resolved_at IS NULL AND record_key "
+                    f"IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+        gone = [(fid, code) for fid, code in rows if fid not in seen]
         counts: dict[str, int] = {}
         for fid, code in gone:
             self.db.execute("UPDATE findings SET resolved_at = ? WHERE id = ?", [at, fid])
@@ -81,8 +89,12 @@ class FindingsHistory(StateBase):
         # "" marks a run that ended with nothing open, so the trend shows it as a zero.
         for code in sorted(set(open_by_code) | set(resolved)) or [""]:
             self.db.execute(
-                "INSERT OR REPLACE INTO finding_counts (run_id, code, open, opened, resolved) "
-                "VALUES (?, ?, ?, ?, ?)",
+                # A rebuild records a batch at a time: one run's openings and resolutions
+                # add up; what is open is the latest count.
+                "INSERT INTO finding_counts (run_id, code, open, opened, resolved) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id, code) DO UPDATE SET "
+                "open = excluded.open, opened = finding_counts.opened + excluded.opened, "
+                "resolved = finding_counts.resolved + excluded.resolved",
                 [
                     run_id,
                     code,

@@ -1,7 +1,8 @@
 """What incremental reconcile keeps in the SQLite store (migration 0007).
 
     item_nodes  n PK (the item's integer id for linking), (system, item_id) unique, seen
-                (the items row's last_seen it was computed from), stamp (the item's state
+                (the version of the items row it was computed from: its content digest,
+                scope and comment, not when it was last read), stamp (the item's state
                 and our comment on it then), content (a digest of what the rules and the
                 plan read of it), kept (linking uses the item), project (a Jira item's
                 project), record_key (its record now)
@@ -27,8 +28,8 @@ from sync.store.sqlite.schema import StateBase
 __all__ = ["LinkRow", "Links"]
 
 Pair = tuple[str, str]  # (system, item id)
-# system, id, kept, project, nodes, content digest
-LinkRow = tuple[str, str, bool, str, "tuple[str, ...] | None", str]
+# system, id, kept, project, nodes, content digest, extract (mapping.stored; None: none)
+LinkRow = tuple[str, str, bool, str, "tuple[str, ...] | None", str, "str | None"]
 
 # What an item's plan is made from besides its content: its state, and our comment on it
 # as the state knows it (a write recorded, or forgotten).
@@ -36,6 +37,16 @@ _STAMP = (
     "i.state || '|' || COALESCE((SELECT c.comment_id || ':' || "
     "length(c.body) || ':' || COALESCE(c.written_at, '') FROM comments c "
     "WHERE c.system = i.system AND c.item_id = i.id), '')"
+)
+# Which version of an items row a link row was computed from: what the row says, not when it
+# was read, so a re-read of an unchanged item (an overlap window, a `--full` pull) leaves its
+# link row current and nothing is decoded again. The edit time is part of it: the digest
+# leaves out fields that only move with it (Jira's `updated` and `comment`), which a field
+# map may still read. (Rows stored before digests: their read time.)
+_SEEN = (
+    "COALESCE(i.digest, 'read:' || COALESCE(i.last_seen, '')) || '|' || i.scope || '|' || "
+    "COALESCE(i.updated, '') || '|' || "
+    "COALESCE(i.comment_id, '') || ':' || COALESCE(length(i.comment_text), '')"
 )
 _CHUNK = 400  # host parameters per statement stay far below SQLite's limit
 _STREAM = 5000  # rows per read when streaming links
@@ -48,11 +59,15 @@ def _chunks(values: Collection[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
 
 
 def rows_by_pairs(db: Any, sql: str, pairs: Collection[Pair]) -> list[tuple[Any, ...]]:
-    """The rows of `sql` (whose `{values}` stands for a list of (?, ?) rows, matched with an
-    `(system, id) IN (VALUES {values})`) for every (system, id) pair, a chunk at a time."""
+    """The rows of `sql` (whose `{values}` stands for a subquery of (?, ?) rows, matched with
+    an `(system, id) IN ({values})`) for every (system, id) pair, a chunk at a time.
+
+    The rows are selected from the VALUES list, not matched against it: SQLite scans the
+    whole table for `IN (VALUES ...)` (a query per chunk over every row: quadratic in a
+    rebuild), while `IN (SELECT column1, column2 FROM (VALUES ...))` searches the index."""
     rows: list[tuple[Any, ...]] = []
     for chunk in _chunks(pairs, _CHUNK // 2):
-        values = ",".join("(?, ?)" for _ in chunk)
+        values = "SELECT column1, column2 FROM (VALUES " + ",".join("(?, ?)" for _ in chunk) + ")"
         rows += db.execute(sql.format(values=values), [x for p in chunk for x in p]).fetchall()
     return rows
 
@@ -67,7 +82,7 @@ class Links(StateBase):
             rows = self.db.execute(
                 "SELECT i.system, i.id FROM items i LEFT JOIN item_nodes n "
                 "ON n.system = i.system AND n.item_id = i.id "
-                f"WHERE n.stamp IS NULL OR n.stamp != {_STAMP} OR n.seen IS NOT i.last_seen"
+                f"WHERE n.stamp IS NULL OR n.stamp != {_STAMP} OR n.seen IS NOT {_SEEN}"
             ).fetchall()
         return [(s, i) for s, i in rows]
 
@@ -75,7 +90,7 @@ class Links(StateBase):
         """The stored items named, whatever their state (missing ones left out)."""
         from sync.store.sqlite.items import _ITEM_COLS, _item_from_row
 
-        sql = f"SELECT {_ITEM_COLS} FROM items WHERE (system, id) IN (VALUES {{values}})"
+        sql = f"SELECT {_ITEM_COLS} FROM items WHERE (system, id) IN ({{values}})"
         with self._lock:
             rows = rows_by_pairs(self.db, sql, pairs)
         return [_item_from_row(r) for r in rows]
@@ -99,7 +114,7 @@ class Links(StateBase):
         item gone, or linked otherwise)."""
         changed: set[Pair] = set()
         with self._lock, self.db.atomic():
-            for system, item_id, kept, project, nodes, content in rows:
+            for system, item_id, kept, project, nodes, content, extract in rows:
                 old = self._nodes_of(system, item_id)
                 new = None if nodes is None else set(nodes)
                 before = self.db.execute(
@@ -107,16 +122,16 @@ class Links(StateBase):
                     [system, item_id],
                 ).fetchone()
                 self.db.execute(
-                    "INSERT INTO item_nodes (system, item_id, kept, project, content) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(system, item_id) DO UPDATE SET "
+                    "INSERT INTO item_nodes (system, item_id, kept, project, content, extract) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(system, item_id) DO UPDATE SET "
                     "kept = excluded.kept, project = excluded.project, "
-                    "content = excluded.content",
-                    [system, item_id, int(kept), project, content],
+                    "content = excluded.content, extract = excluded.extract",
+                    [system, item_id, int(kept), project, content, extract],
                 )
                 after = self.db.execute(
                     f"UPDATE item_nodes SET stamp = (SELECT {_STAMP} FROM items i "
                     "WHERE i.system = item_nodes.system AND i.id = item_nodes.item_id), "
-                    "seen = (SELECT i.last_seen FROM items i "
+                    f"seen = (SELECT {_SEEN} FROM items i "
                     "WHERE i.system = item_nodes.system AND i.id = item_nodes.item_id) "
                     "WHERE system = ? AND item_id = ? RETURNING stamp",
                     [system, item_id],
@@ -173,7 +188,7 @@ class Links(StateBase):
         with self._lock:
             sql = (
                 "SELECT n FROM item_nodes WHERE kept = 1 AND "
-                "(system, item_id) IN (VALUES {values})"
+                "(system, item_id) IN ({values})"
             )
             ns: set[int] = {r[0] for r in rows_by_pairs(self.db, sql, pairs)}
             seen_nodes: set[str] = set()
@@ -243,7 +258,7 @@ class Links(StateBase):
         """The records these items belonged to when last reconciled."""
         sql = (
             "SELECT record_key FROM item_nodes WHERE record_key IS NOT NULL AND "
-            "(system, item_id) IN (VALUES {values})"
+            "(system, item_id) IN ({values})"
         )
         with self._lock:
             return {r[0] for r in rows_by_pairs(self.db, sql, pairs)}
@@ -323,29 +338,3 @@ class Links(StateBase):
     def clear_dirty(self) -> None:
         with self._lock, self.db.atomic():
             self.db.execute("DELETE FROM dirty_items")
-
-    def open_findings_outside(self, records: Collection[str]) -> list[dict[str, Any]]:
-        """Open findings of every record not in `records`, as `mapping.rules.Finding`'s
-        fields: a run that evaluates some records still reports all that is open."""
-        import json
-
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT record_key, code, severity, subject, message, system, item_id, "
-                "item_key, url, notify, escalation FROM findings WHERE resolved_at IS NULL "
-                "ORDER BY record_key, code, subject"
-            ).fetchall()
-        names = ("record_key", "code", "severity", "subject", "message", "system", "item_id")
-        out = []
-        for row in rows:
-            if row[0] in records:
-                continue
-            found = dict(zip(names, row[:7], strict=True))
-            found.update(
-                item_key=row[7] or "",
-                url=row[8] or "",
-                notify=tuple(json.loads(row[9] or "[]")),
-                escalation=int(row[10] or 0),
-            )
-            out.append(found)
-        return out

@@ -26,14 +26,19 @@ class OutboxLedger(ItemRows):
     # --- our comments --------------------------------------------------------------------
 
     def comment_for(self, item_id: str, *, system: str | None = None) -> StoredComment | None:
-        sql = "SELECT system, item_id, comment_id, body, written_at FROM comments WHERE item_id = ?"
+        sql = (
+            "SELECT system, item_id, comment_id, body, written_at, shown FROM comments "
+            "WHERE item_id = ?"
+        )
         params = [item_id]
         if system:
             sql += " AND system = ?"
             params.append(system)
         with self._lock:
             row = self.db.execute(sql, params).fetchone()
-        return StoredComment(row[0], row[1], row[2], row[3], parse_dt(row[4])) if row else None
+        if row is None:
+            return None
+        return StoredComment(row[0], row[1], row[2], row[3], parse_dt(row[4]), row[5] or "")
 
     def record_comment(
         self,
@@ -50,7 +55,8 @@ class OutboxLedger(ItemRows):
                 "INSERT INTO comments (system, item_id, comment_id, body, written_at, op_key) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(system, item_id) DO UPDATE SET "
                 "comment_id = excluded.comment_id, body = excluded.body, "
-                "written_at = excluded.written_at, op_key = excluded.op_key",
+                "written_at = excluded.written_at, op_key = excluded.op_key, "
+                "rendered = NULL, shown = NULL",
                 [system, item_id, comment_id, body, iso(now), op_key],
             )
 

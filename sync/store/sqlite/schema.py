@@ -68,6 +68,26 @@ def _item_links(db: Database) -> None:
         db.execute(sql)
 
 
+@migrations(name="0008_findings_by_record")
+def _findings_by_record(db: Database) -> None:
+    # A run reads the open findings of the records it evaluates, not every open finding.
+    db.execute("CREATE INDEX findings_record ON findings (record_key, resolved_at)")
+
+
+@migrations(name="0009_reuse")
+def _item_extracts(db: Database) -> None:
+    # extract: the item's field values and link tokens as mapping extracted them from the row
+    # its link row was computed from (mapping.stored), so a rebuild folds records from them
+    # instead of parsing every item's payload again. NULL: extract again.
+    db.execute("ALTER TABLE item_nodes ADD COLUMN extract TEXT")
+    # rendered: the render key our comment's body was last found current for
+    # (sync.writeback.render.render_key): the same key next time needs no rendering.
+    db.execute("ALTER TABLE comments ADD COLUMN rendered TEXT")
+    # shown: a digest of the text a service showed for our comment's body when that text was
+    # found current (sync.engine.comments): the same text next time is not compared again.
+    db.execute("ALTER TABLE comments ADD COLUMN shown TEXT")
+
+
 @migrations(name="0010_webhook_inbox")
 def _webhook_inbox(db: Database) -> None:
     # `handoff serve`: each signed delivery, stored before it is answered and kept once per

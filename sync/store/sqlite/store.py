@@ -47,9 +47,11 @@ from sync.store.rows import RecordLike, iso
 from sync.store.sqlite.batches import OutboxBatches
 from sync.store.sqlite.constants import ConstantFacts
 from sync.store.sqlite.errors import state_error
+from sync.store.sqlite.extracts import Extracts
 from sync.store.sqlite.history import FindingsHistory
 from sync.store.sqlite.inbox import Inbox
 from sync.store.sqlite.links import Links
+from sync.store.sqlite.open_findings import OpenFindings
 from sync.store.sqlite.reads import Reads
 from sync.store.sqlite.schema import migrations
 from sync.store.sqlite.unconfirmed import Unconfirmed
@@ -74,7 +76,15 @@ def _open_read_only(where: Path) -> sqlite3.Connection:
 
 
 class SqliteStore(
-    FindingsHistory, OutboxBatches, ConstantFacts, Reads, Links, Unconfirmed, Inbox
+    FindingsHistory,
+    OutboxBatches,
+    ConstantFacts,
+    Reads,
+    Links,
+    Extracts,
+    Unconfirmed,
+    OpenFindings,
+    Inbox,
 ):
     """The SQLite store; open with `SqliteStore.open(path)`, `.memory()` or `.copy_of(path)`."""
 

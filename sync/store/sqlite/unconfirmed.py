@@ -22,7 +22,7 @@ class Unconfirmed(StateBase):
         query per chunk, so planning a batch never loads every comment of the workspace."""
         sql = (
             "SELECT system, item_id, comment_id, body, written_at FROM comments "
-            "WHERE (system, item_id) IN (VALUES {values})"
+            "WHERE (system, item_id) IN ({values})"
         )
         with self._lock:
             rows = rows_by_pairs(self.db, sql, dict.fromkeys(pairs))
