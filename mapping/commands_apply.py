@@ -61,7 +61,8 @@ class Outcome:
     @property
     def line(self) -> str:
         mark = "✓" if self.ok else "✗"
-        return f"{mark} {self.command.line} — {self.answer}"
+        who = self.command.source.author
+        return f"{mark} {who}: {self.command.line} — {self.answer}"
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,12 @@ the same inputs always give the same plan, and a dry run plans exactly what a ru
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from connectors.base import CommentRef, SourceItem, WriteOp
+from mapping.commands import Command
+from mapping.commands_apply import Outcome, apply_commands
 from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
@@ -30,6 +32,7 @@ class Reconciled:
     targets: list[Target]
     ops: list[WriteOp]
     current: Current  # comments found current by rendering, with their render keys
+    outcomes: list[Outcome] = field(default_factory=list)  # what became of people's commands
 
 
 def reconcile(
@@ -46,6 +49,7 @@ def reconcile(
     projects: Collection[str] | None = None,
     extracts: Mapping[tuple[str, str], str] | None = None,
     rendered: Current | None = None,
+    commands: Mapping[tuple[str, str], Sequence[Command]] | None = None,
 ) -> Reconciled:
     """Records, findings and the writes they need in `systems`.
 
@@ -54,7 +58,8 @@ def reconcile(
     the first time (`sync.engine.own_writes`); `projects`: the Jira projects keys may name,
     when `items` are whole linked groups of a larger workspace (see `mapping.link`);
     `extracts`: items' values and link tokens as stored when they changed (`mapping.stored`);
-    `rendered`: the render key each noted comment body was last found current for.
+    `rendered`: the render key each noted comment body was last found current for;
+    `commands`: people's `/handoff` commands on each item (system, id), applied to its record.
     """
     by_key = {(i.system, i.id): i for i in items}
     settings = runtime.settings
@@ -68,11 +73,49 @@ def reconcile(
         extracts=extracts,
     )
     findings = {r.key: evaluate(r, runtime.rules, directory, now, opened) for r in records}
+    outcomes: list[Outcome] = []
+    if commands:
+        records, outcomes = _commanded(records, findings, commands, runtime, directory, now, opened)
     targets = _targets(runtime, records, findings, by_key, systems, comments, found)
+    if outcomes:
+        targets = [_with_answers(t, outcomes) for t in targets]
     if rendered:
         targets = [_with_rendered(t, rendered) for t in targets]
     ops, current = plan_items(targets, runtime.plan, directory)
-    return Reconciled(records, findings, targets, ops, current)
+    return Reconciled(records, findings, targets, ops, current, outcomes)
+
+
+def _commanded(
+    records: list[HandoffRecord],
+    findings: dict[str, list[Finding]],
+    commands: Mapping[tuple[str, str], Sequence[Command]],
+    runtime: Runtime,
+    directory: Directory,
+    now: datetime,
+    opened: Mapping[str, datetime],
+) -> tuple[list[HandoffRecord], list[Outcome]]:
+    """Records with the commands written on their items in effect (`findings` updated)."""
+    result, outcomes = [], []
+    for record in records:
+        written = [c for s in record.sources for c in commands.get((s.system, s.item_id), ())]
+        if not written:
+            result.append(record)
+            continue
+        applied = apply_commands(record, written, runtime.rules, directory, now, opened)
+        findings[record.key] = applied.findings
+        result.append(applied.record)
+        outcomes.extend(applied.outcomes)
+    return result, outcomes
+
+
+def _with_answers(target: Target, outcomes: Sequence[Outcome]) -> Target:
+    view = target.item
+    answers = tuple(
+        o.line
+        for o in outcomes
+        if (o.command.source.system, o.command.source.item_id) == (view.system, view.item_id)
+    )
+    return replace(target, answers=answers) if answers else target
 
 
 def _targets(

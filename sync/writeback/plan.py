@@ -131,6 +131,7 @@ class Target:
     item: ItemView
     findings: tuple[Finding, ...] = ()
     links: tuple[tuple[str, str], ...] = ()  # (item key, url) of every item in the record
+    answers: tuple[str, ...] = ()  # one line per command written on this item (oldest first)
 
 
 @dataclass(frozen=True)
@@ -240,10 +241,11 @@ def _comment_ops(
         "uid": view.uid,
         "activity": view.activity,
     }
-    key = render_key(view.system, findings, people, **args)
+    answers = target.answers
+    key = render_key(view.system, findings, people, **args, answers=answers)
     if view.comment is not None and view.rendered == key:
         return []  # current for these very inputs when last rendered: nothing to render
-    body = render_comment(view.system, findings, people, **args)
+    body = render_comment(view.system, findings, people, **args, answers=answers)
     marker = marker_for(view.system, view.uid or view.item_id)
     if view.comment is None:
         return [WriteOp(**base, action="comment.create", body=body, marker=marker)]

@@ -80,6 +80,8 @@ TRUNCATED = "…and {k} more not shown here (comment size limit); see the linked
 _TOKEN = re.compile(re.escape(MARKER_PREFIX) + r"[0-9a-f]{12}/[0-9a-f]{10}")
 MAX_MESSAGE = 1_000  # one message; a 1 MB field value quoted in it must not fill the comment
 _MAX_NAME = 200
+MAX_ANSWERS = 5  # answers to commands shown in one comment, the latest last
+_MAX_ANSWER = 300
 _CODE_RANK = {code: i for i, code in enumerate(CODES)}
 
 
@@ -275,6 +277,7 @@ def _document(
     links: Sequence[tuple[str, str]],
     shown: int,
     token: str,
+    answers: Sequence[str] = (),
 ) -> Doc:
     bullets = tuple(_bullet(system, f, people, item_id, item_key) for f in findings[:shown])
     notes: list[Line] = []
@@ -288,6 +291,7 @@ def _document(
                 line.append(Text(", ", trusted=True))
             line.append(Link(clean(key, _MAX_NAME) or "item", safe_url(url)))
         notes.append(tuple(line))
+    notes.extend((Text(clean(a, _MAX_ANSWER), quiet=True),) for a in answers[-MAX_ANSWERS:])
     return Doc(_summary(findings), bullets, tuple(notes), token)
 
 
@@ -318,6 +322,7 @@ def render_key(
     links: Sequence[tuple[str, str]] = (),
     uid: str = "",
     activity: datetime | None = None,
+    answers: Sequence[str] = (),
 ) -> str:
     """A digest of everything `render_comment` reads for these arguments (the people named
     included): equal keys render equal comments, so a comment already current for a key
@@ -328,11 +333,13 @@ def render_key(
     for key in named:
         person = people.get(key) if people is not None else None
         who.append([key, person.name, person.key, person.ids.get(system, "")] if person else [key])
-    parts = [
+    parts: list[Any] = [
         RENDER_VERSION, system, fmt, item_id, item_key, list(links), uid,
         activity.astimezone(UTC).isoformat() if activity else None,
         [[*vars(f).values()] for f in ordered], who,
     ]  # fmt: skip
+    if answers:  # only then: the keys of comments without answers stay as they were
+        parts.append(list(answers[-MAX_ANSWERS:]))
     text = json.dumps(parts, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -348,13 +355,15 @@ def render_comment(
     links: Sequence[tuple[str, str]] = (),
     uid: str = "",
     activity: datetime | None = None,
+    answers: Sequence[str] = (),
 ) -> str:
     """Our comment for one item: a summary, one line per finding, then the marker.
 
     `links` are (key, url) of the other items in the same handoff. With no findings this is
     the short all-clear. Findings that do not fit the system's size limit are counted instead.
     The marker names the item by `uid` (an id that survives renames and moves) when given,
-    and carries `activity`, the item's last human activity, when given.
+    and carries `activity`, the item's last human activity, when given. `answers` are the
+    one-line answers to commands people wrote on the item (the last `MAX_ANSWERS` show).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown comment format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -362,7 +371,7 @@ def render_comment(
     marker = marker_for(system, uid or item_id)
 
     def build(shown: int) -> str:
-        doc = _document(system, ordered, people, item_id, item_key, links, shown, "")
+        doc = _document(system, ordered, people, item_id, item_key, links, shown, "", answers)
         content = write(doc, fmt)  # the revision covers everything but itself
         return write(
             Doc(doc.summary, doc.bullets, doc.notes, _token(marker, content, activity)), fmt
