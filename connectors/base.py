@@ -13,18 +13,21 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 __all__ = [
+    "COMMAND_WORD",
     "MARKER_PREFIX",
     "SYSTEMS",
     "Account",
     "CommentRef",
     "Connector",
     "Cursor",
+    "Said",
     "Scope",
     "SourceItem",
     "WriteAction",
     "WriteOp",
     "WriteResult",
     "content_digest",
+    "may_command",
 ]
 
 SYSTEMS = ("jira", "github", "notion")
@@ -32,6 +35,13 @@ SYSTEMS = ("jira", "github", "notion")
 # looks for when it finds our comments in batches.
 MARKER_PREFIX = "handoff-sync:"
 System = Literal["jira", "github", "notion"]
+# What a person's comment holds when it may carry a command for us (mapping.commands reads it).
+COMMAND_WORD = "/handoff"
+
+
+def may_command(text: str) -> bool:
+    """Whether a comment's text may hold a command: a person's, never one with our marker."""
+    return COMMAND_WORD in text.lower() and MARKER_PREFIX not in text
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,16 @@ class CommentRef:
 
 
 @dataclass(frozen=True)
+class Said:
+    """A person's comment that may carry `/handoff` commands, as a list the pull read showed it."""
+
+    id: str
+    author: str  # Jira accountId | GitHub login | Notion user id
+    text: str  # plain text
+    at: datetime  # when it was written or last edited (UTC)
+
+
+@dataclass(frozen=True)
 class SourceItem:
     """One Jira issue, GitHub pull request/issue or Notion page, as the field maps need it.
 
@@ -99,6 +119,10 @@ class SourceItem:
     # The pull looked for our comment on this item: `comment` None then means "none of ours
     # there". False: not looked, what the state knows stands.
     comment_read: bool = False
+    # People's comments with commands for us, found in the comment lists the pull read anyway
+    # (never a read of its own); only those new or edited since the last read, on a read since
+    # a cursor. Not part of the item's content (the store keeps them apart).
+    said: tuple[Said, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,8 @@ class GithubConnector(GithubComments, GithubWrites, FoundComments):
             # A full list saw every comment: no entry means none of ours. A list since the
             # cursor shows only comments changed since; the others stand as the state knows.
             looked = found is not None and (since is None or ref is not None)
-            yield replace(item, comment=ref, comment_read=looked)
+            said = tuple(self.said_box().pop(item.id, ()))
+            yield replace(item, comment=ref, comment_read=looked, said=said)
         self._found_beside(scope, found)
 
     def _our_comments(self, scope: Scope, since: datetime | None) -> dict[str, CommentRef] | None:

@@ -7,11 +7,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._answers import bad
-from .base import CommentRef, Scope
+from .base import CommentRef, Said, Scope, may_command
 from .errors import BadAnswer, ItemError
 from .github_session import READ_PERMISSION, GithubSession, split_item, utc
 
 __all__ = ["GithubComments"]
+
+
+def _is_said(comment: dict[str, Any], me: str) -> bool:
+    user = comment.get("user")
+    if not isinstance(user, dict) or user.get("type") == "Bot":
+        return False  # a person's comments only: never ours, nor another app's
+    login = user.get("login")
+    return isinstance(login, str) and login != me and may_command(str(comment.get("body") or ""))
+
+
+def _said(comment: dict[str, Any]) -> Said:
+    user = comment["user"]
+    at = _edited(comment) or datetime.min.replace(tzinfo=UTC)
+    return Said(str(comment["id"]), str(user["login"]), str(comment.get("body") or ""), at)
 
 
 def _edited(comment: dict[str, Any]) -> datetime | None:
@@ -25,6 +39,12 @@ def _edited(comment: dict[str, Any]) -> datetime | None:
 
 class GithubComments(GithubSession):
     """Finds the connector's own comments (oldest first, later ones duplicates)."""
+
+    def said_box(self) -> dict[str, list[Said]]:
+        """People's comments with commands by item id, from the repo-wide lists read, until
+        the pull hands them out (item ids name their repo: scopes side by side share it)."""
+        box: dict[str, list[Said]] = self.__dict__.setdefault("_said", {})
+        return box
 
     def find_comment(self, scope: Scope, item_id: str, marker: str) -> CommentRef | None:
         """Our comment on one item: the oldest by our login containing `marker`; later ones
@@ -65,11 +85,14 @@ class GithubComments(GithubSession):
         if since is not None:
             params["since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         found: dict[str, CommentRef] = {}
+        said = self.said_box()
         path = f"/repos/{scope.name}/issues/comments"
         for c in self._list(scope, path, params, READ_PERMISSION, require=("id", "issue_url")):
             body, user = c.get("body") or "", c.get("user") or {}
+            item_id = f"{scope.name}#{str(c['issue_url']).rsplit('/', 1)[1]}"
+            if _is_said(c, me):
+                said.setdefault(item_id, []).append(_said(c))
             if isinstance(user, dict) and user.get("login") == me and marker in str(body):
-                item_id = f"{scope.name}#{str(c['issue_url']).rsplit('/', 1)[1]}"
                 first = found.get(item_id)
                 if first is None:
                     found[item_id] = CommentRef(str(c["id"]), str(body), updated=_edited(c))

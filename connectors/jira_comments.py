@@ -4,11 +4,11 @@ field, or every page of the issue's comment list when that field is cut short.""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ._answers import bad, entries, for_item
-from .base import CommentRef, Scope
+from .base import CommentRef, Said, Scope, may_command
 from .errors import BadAnswer, ItemError, TransientError
 from .jira_session import MAX_PAGES, JiraSession
 from .jira_text import adf_plain_text, id_key, parse_jira_time
@@ -67,6 +67,24 @@ class JiraComments(JiraSession):
         except (ItemError, TransientError) as exc:
             log.warning("jira: could not read the comments of issue %s: %s", item_id, exc)
             return None, False
+
+    def said_in(self, inline: Any) -> tuple[Said, ...]:
+        """People's comments with commands among those the search returned with the issue
+        (never one read more; a list Jira cut short shows its first comments only)."""
+        me = self._myself()["accountId"]
+        comments = inline.get("comments") if isinstance(inline, dict) else None
+        if not isinstance(comments, list):
+            return ()
+        out = []
+        for c in comments:
+            if not _valid(c) or c["author"].get("accountType") == "app":
+                continue  # a person's comments only: never ours, nor an app's
+            account = c["author"].get("accountId")
+            text = adf_plain_text(c.get("body"), mentions=True)
+            if isinstance(account, str) and account != me and may_command(text):
+                at = _edited(c) or datetime.min.replace(tzinfo=UTC)
+                out.append(Said(str(c["id"]), account, text, at))
+        return tuple(out)
 
     def _comment_page(
         self, scope: Scope, item_id: str, start: int, what: str

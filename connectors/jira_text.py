@@ -20,18 +20,22 @@ __all__ = [
 ]
 
 
-def adf_plain_text(node: Any) -> str:
-    """Text of a comment body: a wiki string as is, an ADF document's text nodes joined."""
+def adf_plain_text(node: Any, *, mentions: bool = False) -> str:
+    """Text of a comment body: a wiki string as is, an ADF document's text nodes joined.
+    With `mentions`, a mention node reads as wiki markup does, `[~accountid:ID]` (commands)."""
     if isinstance(node, str):
         return node
     if isinstance(node, list):
-        return "".join(adf_plain_text(n) for n in node)
+        return "".join(adf_plain_text(n, mentions=mentions) for n in node)
     if not isinstance(node, dict):
         return ""
     if node.get("type") == "text":
         return str(node.get("text", ""))
+    attrs = node.get("attrs")
+    if mentions and node.get("type") == "mention" and isinstance(attrs, dict) and attrs.get("id"):
+        return f"[~accountid:{attrs['id']}]"
     sep = "\n" if node.get("type") in ("doc", "bulletList", "orderedList") else ""
-    return sep.join(adf_plain_text(n) for n in node.get("content") or [])
+    return sep.join(adf_plain_text(n, mentions=mentions) for n in node.get("content") or [])
 
 
 def prime_field_cache(client: JIRA, fields: list[dict[str, Any]]) -> None:

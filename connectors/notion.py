@@ -10,7 +10,6 @@ page changed twice within one minute is not lost.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -30,6 +29,7 @@ from .base import (
     Account,
     CommentRef,
     Cursor,
+    Said,
     Scope,
     SourceItem,
     WriteOp,
@@ -40,6 +40,9 @@ from .errors import BadAnswer, ItemError, NotFound, PlanError, TransientError, r
 from .found import FoundComments
 from .gate import Gated, gate_httpx
 from .notion_errors import LISTING, translate
+from .notion_text import parse_time as _parse_time
+from .notion_text import said_in
+from .notion_text import shown as _shown
 
 __all__ = ["NotionConnector", "open_client"]
 
@@ -55,10 +58,6 @@ def open_client(url: str, token: str, *, timeout: float) -> Client:
     options = ClientOptions(auth=token, base_url=url.rstrip("/"), timeout_ms=int(timeout * 1000),
                             retry=False, logger=_SDK_LOG, log_level=logging.WARNING)
     return Client(options=options)
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _iso(dt: datetime) -> str:
@@ -243,7 +242,8 @@ class NotionConnector(Gated, Remembers, FoundComments):
             log.warning("notion: could not read the comments of page %s: %s", item.id, exc)
             whole[0] = False
             return item
-        return replace(item, comment=ref, comment_read=True)
+        said = self.__dict__.get("_said", {}).pop(item.id, ())
+        return replace(item, comment=ref, comment_read=True, said=said)
 
     def _item(self, scope: Scope, page: dict[str, Any], updated: datetime) -> SourceItem:
         fields: dict[str, Any] = dict(page.get("properties", {}))
@@ -306,9 +306,9 @@ class NotionConnector(Gated, Remembers, FoundComments):
         """Our own comment on a page: the oldest by our bot containing `marker`, later ones in
         `duplicates`. A malformed comment list is an ItemError, never "none of ours"."""
         me = self.me()
-        comments = self._paged(lambda **kw: self.client.comments.list(block_id=item_id, **kw),
-                               scope=scope.key, what="comments.read", item_id=item_id,
-                               page_size=self.page_size)
+        comments = list(self._paged(
+            lambda **kw: self.client.comments.list(block_id=item_id, **kw),
+            scope=scope.key, what="comments.read", item_id=item_id, page_size=self.page_size))
         ours: list[tuple[str, int, str, str, str]] = []
         for n, c in enumerate(comments):
             author, rich = c.get("created_by"), c.get("rich_text")
@@ -319,6 +319,8 @@ class NotionConnector(Gated, Remembers, FoundComments):
             if author.get("id") == me and marker in text:
                 ours.append((str(c.get("created_time") or ""), n, c["id"], text,
                              str(c.get("last_edited_time") or "")))
+        said: dict[str, tuple[Said, ...]] = self.__dict__.setdefault("_said", {})
+        said[item_id] = said_in(comments, me)  # handed out by `_with_comment`
         if not ours:
             return None
         ours.sort()  # ISO times in UTC sort as text; ties in the order Notion lists them
@@ -361,21 +363,6 @@ class NotionConnector(Gated, Remembers, FoundComments):
             return WriteResult(op.key, True, detail=f"{op.name} set", **_shown(page, op.name))
         raise PlanError(f"notion: cannot {op.action} on {op.item_key}; Notion has no labels, "
                         "use a property")
-
-
-def _shown(page: Any, name: str) -> dict[str, Any]:
-    """The page's edit time and property `name` from a page answer, as far as it shows them."""
-    if not isinstance(page, dict):
-        return {}
-    out: dict[str, Any] = {}
-    edited = page.get("last_edited_time")
-    if isinstance(edited, str):
-        with contextlib.suppress(ValueError):
-            out["updated"] = _parse_time(edited)
-    prop = (page.get("properties") or {}).get(name)
-    if isinstance(prop, dict):
-        out["fields"] = {name: prop}
-    return out
 
 
 def _json(op: WriteOp, text: str, what: str) -> Any:

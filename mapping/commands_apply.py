@@ -8,7 +8,7 @@ Who may do what:
 - the author must be an active person in the directory (not a group or bot);
 - `owner`, `snooze`, `waive` and `ack` need someone with a part in the record: a role holder,
   someone on its decide or approve list, or a lead; when the record names no one yet, anyone
-  in the directory may name an owner;
+  in the directory may (or nobody could);
 - waiving the cost-cap sign-off needs the record's cost-cap approver;
 - `help` is for everyone.
 
@@ -122,7 +122,7 @@ class _Run:
 
     def may_act(self, key: str) -> bool:
         parts = _keys(self.record, _PART_FIELDS)
-        return key in parts or key in self.leads
+        return not parts or key in parts or key in self.leads
 
     def owner(self, command: Command, author: Person) -> Outcome:
         parts = _keys(self.record, _PART_FIELDS)

@@ -24,6 +24,7 @@ from sync.engine.incremental import BASIS, basis, groups, refresh_links, select
 from sync.engine.knowledge import ScopeOutcome, jira_keys
 from sync.engine.pacing import Pacer
 from sync.engine.reconcile import Reconciled, reconcile
+from sync.engine.said import commands_of, record_answers
 from sync.store import Store
 from sync.systems.runtime import Runtime
 from sync.writeback.plan import ItemView
@@ -163,6 +164,7 @@ def _batch(
     )
     done = _reconcile(inputs, items, comments)
     state.note_rendered(done.current)
+    record_answers(state, done.outcomes, None, inputs.now)
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}
@@ -189,6 +191,7 @@ def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> R
 
     keys = [(i.system, i.id) for i in items]
     extracts, rendered = inputs.state.extracts_of(keys), inputs.state.rendered_of(keys)
+    commands = commands_of(inputs.state, items)
 
     def run(opened: Mapping[str, datetime]) -> Reconciled:
         return reconcile(
@@ -204,6 +207,7 @@ def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> R
             projects=inputs.projects,
             extracts=extracts,
             rendered=rendered,
+            commands=commands,
         )
 
     done = run(inputs.opened)

@@ -177,6 +177,8 @@ def _store(
     """Store a batch of (scope key, item); only the items whose content or state differs
     from the stored row count as changed (overlap windows and our own writes' echo do not)."""
     changed = state.upsert_items((item for _, item in batch), run_id, now)
+    # A person's new or edited command is a change of its item, whatever else moved.
+    changed |= state.said_put(((i.system, i.id, s) for _, i in batch for s in i.said), now)
     for key, item in batch:
         if (item.system, item.id) in changed:
             outcomes[key].changed.add(item.id)

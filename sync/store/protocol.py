@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from connectors.base import Cursor, SourceItem, WriteOp, WriteResult
+from connectors.base import Cursor, Said, SourceItem, WriteOp, WriteResult
 from sync.store.rows import (
     AuditRow,
     FindingLike,
@@ -225,6 +225,15 @@ class Store(Protocol):
     def inbox_body(self, n: int) -> bytes | None: ...
     def inbox_prune(self, before: datetime) -> int: ...
     def inbox_state(self) -> InboxState: ...
+
+    # --- people's commands in comments (see sync.store.sqlite.said) -----------------------
+    def said_put(
+        self, found: Iterable[tuple[str, str, Said]], now: datetime
+    ) -> set[tuple[str, str]]: ...
+    def said_for(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], list[Said]]: ...
+    def said_answered(
+        self, answers: Mapping[tuple[str, str], Sequence[str]], run_id: int | None, now: datetime
+    ) -> int: ...
 
     # --- other small facts about the state (e.g. which scopes lost access, since when) ----
     def fact(self, key: str) -> str | None: ...

@@ -209,7 +209,9 @@ def _plan_item(
     view, findings = target.item, target.findings
     # "Engaged": the item has something to say or already carries our comment. An item that is
     # not engaged gets no comment and no property, only stale managed labels taken off.
-    engaged = bool(findings) or view.comment is not None or cfg.all_clear_on_clean_items
+    # Someone who wrote us a command is answered there, findings or not.
+    engaged = bool(findings or target.answers) or view.comment is not None
+    engaged = engaged or cfg.all_clear_on_clean_items
     base = {
         "system": view.system,
         "scope": view.scope,

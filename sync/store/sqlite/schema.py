@@ -101,6 +101,18 @@ def _webhook_inbox(db: Database) -> None:
     db.execute("CREATE INDEX inbox_pending ON inbox (done_at, n)")
 
 
+@migrations(name="0011_commands")
+def _commands(db: Database) -> None:
+    # People's `/handoff` commands in comments (sync.store.sqlite.said): a list since a cursor
+    # shows a comment once, so they are kept and applied at every reconcile of their record.
+    db.execute(
+        """CREATE TABLE said (system TEXT NOT NULL, comment_id TEXT NOT NULL,
+        item_id TEXT NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL, at TEXT NOT NULL,
+        seen_at TEXT, answer TEXT, PRIMARY KEY (system, comment_id))"""
+    )
+    db.execute("CREATE INDEX said_item ON said (system, item_id)")
+
+
 _SCHEMA_7 = (
     """CREATE TABLE item_nodes (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
         item_id TEXT NOT NULL, seen TEXT, stamp TEXT, content TEXT,

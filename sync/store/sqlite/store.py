@@ -53,6 +53,7 @@ from sync.store.sqlite.inbox import Inbox
 from sync.store.sqlite.links import Links
 from sync.store.sqlite.open_findings import OpenFindings
 from sync.store.sqlite.reads import Reads
+from sync.store.sqlite.said import SaidRows
 from sync.store.sqlite.schema import migrations
 from sync.store.sqlite.unconfirmed import Unconfirmed
 
@@ -85,6 +86,7 @@ class SqliteStore(
     Unconfirmed,
     OpenFindings,
     Inbox,
+    SaidRows,
 ):
     """The SQLite store; open with `SqliteStore.open(path)`, `.memory()` or `.copy_of(path)`."""
 
