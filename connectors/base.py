@@ -146,6 +146,7 @@ WriteAction = Literal[
     "label.remove",
     "property.set",
     "entity_property.set",
+    "reaction.create",  # on a person's comment (`target`): `value` is the reaction's content
 ]
 
 

@@ -73,6 +73,8 @@ class GithubWrites(GithubSession):
             return WriteResult(op.key, True, target=op.target)
         if op.action == "label.add":
             return self._add_label(op, scope, issue.url)
+        if op.action == "reaction.create":
+            return self._react(op, scope, full)
         if op.action == "label.remove":
 
             def remove() -> tuple[str, datetime | None]:
@@ -92,6 +94,20 @@ class GithubWrites(GithubSession):
         raise ItemError(
             f"cannot {op.action} on GitHub", item_id=op.item_id, system=self.system, scope=full
         )
+
+    def _react(self, op: WriteOp, scope: Scope, full: str) -> WriteResult:
+        # Our answer to a person's command, beside the line in our comment. GitHub answers 200
+        # with the reaction already there, so a retry cannot double it; it moves no item.
+        url = f"{self.client.requester.base_url}/repos/{full}/issues/comments/{op.target}"
+        comment = IssueComment(self.client.requester, url=url)  # lazy: no request
+        try:
+            self._call(
+                scope, lambda: comment.create_reaction(op.value), WRITE_PERMISSION,
+                item_id=op.item_id,
+            )  # fmt: skip
+        except NotFound:
+            return WriteResult(op.key, True, target=op.target, detail="the comment is gone")
+        return WriteResult(op.key, True, target=op.target)
 
     def _add_label(self, op: WriteOp, scope: Scope, issue_url: str) -> WriteResult:
         # GitHub's description takes {"labels": [...]}; PyGithub's add_to_labels would send

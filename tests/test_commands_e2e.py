@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from engine_fixtures import ANA_NOTION, BEN_NOTION, workspace, write_config
+from openapi_check import spec_dict, validate_request
 
 from connectors._retry import FAST_POLICY
 from connectors.sandbox import DEFAULT_TOKENS, Sandbox
@@ -127,6 +128,19 @@ def test_github_commands_found_in_the_repo_wide_list_after_a_first_sync(tmp_path
         assert "only the cost-cap approver" in body
         assert "unknown command 'frobnicate'" in body
         assert "/handoff" not in before
+        # each person's comment got one reaction: done, or not understood
+        repo = next(iter(sb.github.repos.values()))
+        theirs = [c for c in repo.comments.values() if MARK not in c.body]
+        got = {c.body.split("\n")[0]: [r[1:3] for r in c.reactions] for c in theirs}
+        done, puzzled = [("handoff-bot", "+1")], [("handoff-bot", "confused")]
+        assert got["/handoff waive unlinked a chore, not an experiment"] == done
+        assert got["/handoff waive decision-missing please"] == puzzled
+        assert got["/handoff ack"] == puzzled
+        assert got["/handoff frobnicate"] == puzzled
+        assert got["/handoff owner monitoring @ben-gh"] == done
+        writes = len(sb.log(write=True))
+        sync(config)  # answered and reacted once: nothing more to write
+        assert len(sb.log(write=True)) == writes
         pr1 = github_ours(sb, 1)
         assert len(pr1) <= 1
         if pr1:
@@ -184,3 +198,29 @@ def test_notion_commands_on_a_page_we_wrote_to(tmp_path: Path) -> None:
         assert "snoozed hypothesis until" in body
         assert "I don't know 0a1b2c3d-0000-4000-8000-00000000zzzz" in body
         assert "only the cost-cap approver" in body
+
+
+def test_the_reaction_request_and_answer_follow_githubs_description(
+    tmp_path: Path, shared_api: Path
+) -> None:
+    spec = shared_api / "specs" / "github.api.github.com.json.gz"
+    ws = workspace()
+    ws["github"]["repos"]["acme/web"]["pulls"][1]["comments"] = [
+        {"user": "ben-gh", "body": "/handoff help", "created_at": _iso(datetime.now(UTC))}
+    ]
+    with Sandbox(ws) as sb:
+        sync(write_config(tmp_path / "c.toml", sb.url, tmp_path / "state.db"))
+        (sent,) = [e for e in sb.log(write=True) if e.path.endswith("/reactions")]
+        assert sent.status == 201 and sent.body == {"content": "+1"}
+        validate_request(spec, "POST", sent.path.removeprefix("/api/v3"), query=sent.query,
+                         headers=sent.headers, body=sent.body)  # fmt: skip
+        url = f"{sb.url}{sent.path}"
+        token = {"Authorization": "token sandbox-github-write"}
+        again = httpx.post(url, json={"content": "+1"}, headers=token)
+        assert again.status_code == 200  # the same reaction again: GitHub answers the one there
+        schema = spec_dict(spec)["components"]["schemas"]["reaction"]
+        answer = again.json()
+        assert set(schema["required"]) <= set(answer)
+        assert answer["content"] in schema["properties"]["content"]["enum"]
+        bad = httpx.post(url, json={"content": "thumbs"}, headers=token)
+        assert bad.status_code == 422

@@ -98,6 +98,29 @@ class CommentRoutes(GithubCore):
         r.touch(it, self.server.now().replace(microsecond=0))
         return Response(204, b"")
 
+    _REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
+
+    @route("POST", _R + r"/issues/comments/(?P<comment_id>\d+)/reactions")
+    def react(self, req: Request, owner: str, repo: str, comment_id: str) -> Any:
+        """201 with a new reaction; 200 with the one this user already left with that content.
+        A reaction does not move the issue's `updated_at`."""
+        r = self._repo(owner, repo, req)
+        c = self._comment(r, comment_id, req)
+        try:
+            data = req.json()
+        except ValueError:
+            raise ApiError(self.error(400, "Problems parsing JSON", req)) from None
+        content = data.get("content") if isinstance(data, dict) else None
+        if content not in self._REACTIONS:
+            raise ApiError(self.error(422, "Validation Failed", req))
+        login = self.token_logins.get(self._token(req), BOT)
+        for rid, who, what, at in c.reactions:
+            if (who, what) == (login, content):
+                return Response(200, self._r(req).reaction(rid, who, what, at))
+        now = self.server.now().replace(microsecond=0)
+        c.reactions.append((self._next(), login, str(content), now))
+        return Response(201, self._r(req).reaction(*c.reactions[-1]))
+
     # -- routes: labels --------------------------------------------------------------------
     def _label_names(self, req: Request) -> list[str]:
         try:

@@ -44,6 +44,8 @@ class Comment:
     body: str
     created: datetime
     updated: datetime
+    # (reaction id, login, content, created): one per login and content, as on GitHub
+    reactions: list[tuple[int, str, str, datetime]] = field(default_factory=list)
 
 
 @dataclass

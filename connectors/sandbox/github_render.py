@@ -8,6 +8,8 @@ them with openapi-core. URLs point at the host the client used, under `/api/v3`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from .github_model import Comment, Item, Repo
@@ -57,11 +59,13 @@ _REPO_URLS = {
 }
 
 
-def _reactions(url: str) -> dict[str, Any]:
+def _reactions(url: str, contents: Sequence[str] = ()) -> dict[str, Any]:
     counts = dict.fromkeys(
         ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket"), 0
     )
-    return {"url": f"{url}/reactions", "total_count": 0, **counts}
+    for content in contents:
+        counts[content] += 1
+    return {"url": f"{url}/reactions", "total_count": len(contents), **counts}
 
 
 class Render:
@@ -348,6 +352,10 @@ class Render:
             out["draft"] = it.draft
         return out
 
+    def reaction(self, rid: int, login: str, content: str, created: datetime) -> dict[str, Any]:
+        return {"id": rid, "node_id": f"REA_{rid}", "user": self.user(login), "content": content,
+                "created_at": iso(created)}  # fmt: skip
+
     def comment(self, repo: Repo, c: Comment) -> dict[str, Any]:
         api, html = self.api, self.html
         kind = "pull" if repo.items[c.number].is_pull else "issues"
@@ -362,6 +370,8 @@ class Render:
             "created_at": iso(c.created),
             "updated_at": iso(c.updated),
             "author_association": "MEMBER",
-            "reactions": _reactions(f"{api}/repos/{repo.full}/issues/comments/{c.id}"),
+            "reactions": _reactions(
+                f"{api}/repos/{repo.full}/issues/comments/{c.id}", [r[2] for r in c.reactions]
+            ),
             "performed_via_github_app": None,
         }

@@ -164,7 +164,7 @@ def _batch(
     )
     done = _reconcile(inputs, items, comments)
     state.note_rendered(done.current)
-    record_answers(state, done.outcomes, None, inputs.now)
+    reactions = record_answers(state, done.outcomes, items, inputs.now)
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}
@@ -178,8 +178,8 @@ def _batch(
     out.records += len(done.records)
     out.evaluated |= set(dues)
     out.findings += [f for fs in done.findings.values() for f in fs]
-    out.ops += done.ops
-    written = {(op.system, op.item_id) for op in done.ops}
+    out.ops += done.ops + reactions
+    written = {(op.system, op.item_id) for op in done.ops + reactions}
     out.views += [t.item for t in done.targets if (t.item.system, t.item.item_id) in written]
     return set(dues)
 

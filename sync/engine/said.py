@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from connectors.base import SourceItem
+from connectors.base import SourceItem, WriteOp
 from mapping.commands import Command, CommandSource, parse_commands
 from mapping.commands_apply import Outcome
+from sync import systems
 from sync.store import Store
 
 __all__ = ["commands_of", "record_answers"]
+
+# The reaction on a command's comment where the system has them: done, or not understood.
+ACCEPTED, REFUSED = "+1", "confused"
 
 Key = tuple[str, str]
 
@@ -34,11 +38,40 @@ def commands_of(state: Store, items: Iterable[SourceItem]) -> dict[Key, list[Com
 
 
 def record_answers(
-    state: Store, outcomes: Sequence[Outcome], run_id: int | None, now: datetime
-) -> int:
-    """Each comment's answer lines to the store (and the audit, when they changed)."""
+    state: Store,
+    outcomes: Sequence[Outcome],
+    items: Iterable[SourceItem],
+    now: datetime,
+) -> list[WriteOp]:
+    """Each comment's answer lines to the store (and the audit, when they changed), and a
+    reaction on each comment newly answered where its system shows reactions: once, since
+    an answer already recorded is not new again."""
     answers: dict[Key, list[str]] = {}
+    ok: dict[Key, bool] = {}
     for o in outcomes:
         src = o.command.source
-        answers.setdefault((src.system, src.comment_id), []).append(o.line)
-    return state.said_answered(answers, run_id, now) if answers else 0
+        key = (src.system, src.comment_id)
+        answers.setdefault(key, []).append(o.line)
+        ok[key] = ok.get(key, True) and o.ok
+    fresh = state.said_answered(answers, None, now) if answers else set()
+    scopes = {(i.system, i.id): i.scope for i in items}
+    ops = []
+    for o in outcomes:
+        src = o.command.source
+        key = (src.system, src.comment_id)
+        spec = systems.get(src.system)
+        if key not in fresh or spec is None or not spec.supports("reactions"):
+            continue
+        fresh.discard(key)  # one reaction per comment, however many commands it held
+        ops.append(
+            WriteOp(
+                system=src.system,
+                scope=scopes.get((src.system, src.item_id), ""),
+                item_id=src.item_id,
+                item_key=src.item_key,
+                action="reaction.create",
+                target=src.comment_id,
+                value=ACCEPTED if ok[key] else REFUSED,
+            )
+        )
+    return ops

@@ -85,7 +85,7 @@ SPEC = SystemSpec(
     # 80 content-creating requests a minute (GitHub's secondary limit), one at a time; reads
     # are not paced (5,000 an hour, 100 in flight) but four repositories are read at once.
     budget=Budget(80, 60.0, width=4),
-    annotations=frozenset({"labels", "comment_delete"}),
+    annotations=frozenset({"labels", "comment_delete", "reactions"}),
     handle=r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}",
     wanted="[github] repos",
     token_help="create a token (github.com/settings/tokens) and set HANDOFF_GITHUB__TOKEN",

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 __all__ = ["Annotation", "Budget", "SystemSpec", "WebhookSpec"]
 
 # What a system can show besides our marker comment. "comment_delete": a duplicate comment of
-# ours can be removed (Notion's API has no way to delete a comment).
-Annotation = Literal["labels", "page_property", "entity_property", "comment_delete"]
+# ours can be removed (Notion's API has no way to delete a comment). "reactions": a person's
+# command comment gets a reaction as well as its answer in our comment.
+Annotation = Literal["labels", "page_property", "entity_property", "comment_delete", "reactions"]
 
 
 @dataclass(frozen=True)

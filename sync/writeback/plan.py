@@ -61,6 +61,7 @@ _ACTION_ORDER = {
     "label.remove": 2,
     "property.set": 3,
     "entity_property.set": 4,
+    "reaction.create": 5,
 }
 
 

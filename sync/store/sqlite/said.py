@@ -68,10 +68,10 @@ class SaidRows(StateBase):
 
     def said_answered(
         self, answers: Mapping[tuple[str, str], Sequence[str]], run_id: int | None, now: datetime
-    ) -> int:
+    ) -> set[Key]:
         """Record the answers to each comment, (system, comment id) -> its outcome lines: a
-        comment whose answer changed gets it stored and one audit row; returns how many."""
-        changed = 0
+        comment whose answer changed gets it stored and one audit row; returns those."""
+        changed: set[Key] = set()
         with self._lock, self.db.atomic():
             for (system, cid), lines in answers.items():
                 text = "\n".join(lines)
@@ -81,7 +81,7 @@ class SaidRows(StateBase):
                 ).fetchone()
                 if row is None or row[1] == text:
                     continue
-                changed += 1
+                changed.add((system, cid))
                 self.db.execute(
                     "UPDATE said SET answer = ? WHERE system = ? AND comment_id = ?",
                     [text, system, cid],
