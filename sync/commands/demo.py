@@ -44,6 +44,7 @@ class DemoResult:
         self.sync: Any = None
         self.reports: list[Path] = []
         self.samples: list[tuple[str, str, str]] = []  # (system, item, comment text)
+        self.live: Any = None  # a `demo_live.LiveResult` with --live
 
 
 def run_demo(
@@ -51,6 +52,7 @@ def run_demo(
     *,
     api_version: int = 3,
     keep_running: bool = False,
+    live: bool = False,
     inspect: Callable[[Any], None] | None = None,
     progress: Progress | None = None,
 ) -> DemoResult:
@@ -90,6 +92,12 @@ def run_demo(
         result.reports = _write_reports(config, folder)
         show.end()
         result.samples = _samples(sb)
+        if live:
+            from sync.commands.demo_live import watch_live
+
+            show.step("Watching a person's edit reach its comment through a webhook")
+            result.live = watch_live(sb, config, folder)
+            show.end()
         if inspect is not None:
             inspect(sb)
         if keep_running:
@@ -152,15 +160,23 @@ def _shown(text: str, limit: int = 14) -> str:
     help="Jira REST version: 3 writes ADF comments, 2 wiki markup.",
 )
 @click.option("--keep-running", is_flag=True, help="Keep the sandbox up afterwards to explore.")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Then run `handoff serve`, fill in a missing field in Jira, and show the comment on "
+    "the linked Notion page change within seconds, through a signed webhook.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON.")
-def demo_command(folder: str, api_version: str, keep_running: bool, as_json: bool) -> None:
+def demo_command(
+    folder: str, api_version: str, keep_running: bool, live: bool, as_json: bool
+) -> None:
     """Run a real sync against a local copy of a team's Jira, GitHub and Notion.
 
     Nothing leaves this machine: the three services are emulated on 127.0.0.1.
     """
     try:
         result = run_demo(Path(folder), api_version=int(api_version), keep_running=keep_running,
-                          progress=Progress(shown(as_json=as_json)))
+                          live=live, progress=Progress(shown(as_json=as_json)))
     except OSError as exc:  # the CLI prints it as one line (and one JSON line with --json)
         raise HandoffSyncError(
             f"cannot use the demo folder {folder} ({exc.strerror or exc}): pass --dir with a "
@@ -177,6 +193,11 @@ def demo_command(folder: str, api_version: str, keep_running: bool, as_json: boo
             "findings": sorted({(f.record_key, f.code) for f in sync.findings}),
             "ok": not sync.failed,
         }
+        if result.live is not None:
+            lv = result.live
+            payload["live"] = {"edit": lv.told, "watched": lv.where,
+                               "seconds": round(lv.seconds, 2),
+                               "before": lv.before, "after": lv.after}
         click.echo(json.dumps(payload))
         return
     click.echo(
@@ -192,5 +213,10 @@ def demo_command(folder: str, api_version: str, keep_running: bool, as_json: boo
         click.echo(f"Report for leads: {path}")
     for system, item, body in result.samples:
         click.echo(f"\nAs it now appears in {system}, on {item}:\n{_shown(body)}")
+    if result.live is not None:
+        lv = result.live
+        click.echo(f"\nLive: {lv.told}. Jira sends a signed webhook to `handoff serve`, which "
+                   f"re-reads what changed; {lv.seconds:.1f} s later, on {lv.where}:\n"
+                   f"{_shown(lv.after)}")
     click.echo(f"\nConfig used: {result.config} (the same file works with every command).")
     click.echo(NEXT_STEPS)
