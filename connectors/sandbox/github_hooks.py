@@ -84,6 +84,7 @@ class HookRoutes(GithubCore):
             raise ApiError(self.error(422, "Validation Failed", req))
         events = list(dict.fromkeys([*events, *data.get("add_events", [])]))
         events = [e for e in events if e not in data.get("remove_events", [])]
+        assert isinstance(config, dict)
         config = {"content_type": "form", "insecure_ssl": "0", **config}
         return {"config": config, "events": events, "active": active}
 
