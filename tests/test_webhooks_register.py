@@ -222,3 +222,84 @@ def test_doctor_reports_missing_hooks_and_passes_after_register(tmp_path: Path) 
                        c["message"].lower()]
         assert hook_checks and all(c["status"] == "ok" for c in hook_checks), hook_checks
         _no_secrets(before.output + after.output)
+
+
+# -- what goes over the wire, checked against the services' descriptions ----------------------
+GITHUB_SPEC = "github.api.github.com.json.gz"
+JIRA_V3 = "jira-platform-v3.swagger-v3.v3.json"
+JIRA_SUBSET = "jira.sync-subset.v3+v2.json"
+# Documented for admin webhooks (developer.atlassian.com/cloud/jira/platform/webhooks), which
+# Atlassian's OpenAPI file does not describe: it holds only the apps' /rest/api/3/webhook.
+JIRA_HOOK_KEYS = {"name", "url", "events", "filters", "excludeBody", "secret", "enabled"}
+
+
+def test_every_request_of_register_is_one_the_services_describe(
+    tmp_path: Path, shared_api: Path
+) -> None:
+    from openapi_check import find_template, validate_request, validate_schema
+
+    specs = shared_api / "specs"
+    with Sandbox(_workspace()) as sb:
+        # One hook of ours to correct (PATCH), the rest to create (POST), all listed (GET).
+        r = requests.post(f"{sb.url}/api/v3/repos/acme/web/hooks", headers=GH_AUTH, timeout=10,
+                          json={"config": {"url": f"{PUBLIC}/webhooks/github"}})
+        assert r.status_code == 201, r.text
+        config = _config(sb, tmp_path, PUBLIC)
+        sb.clear_log()
+        assert _handoff(config, "webhooks", "register").exit_code == 0
+        log = sb.log()
+        answers = [_gh_hooks(sb, repo) for repo in ("acme/web", "acme/api")]
+    assert {e.method for e in log if e.service == "github"} == {"GET", "POST", "PATCH"}
+    for e in log:
+        if e.service == "github":
+            validate_request(specs / GITHUB_SPEC, e.method, e.path.removeprefix("/api/v3"),
+                             query=e.query, headers=e.headers, body=e.body or None)
+        elif e.path.startswith("/rest/api/2/"):
+            validate_request(specs / JIRA_SUBSET, e.method, e.path, query=e.query,
+                             headers=e.headers, body=e.body or None)
+        else:  # the admin webhooks: not in the description, checked for the documented shape
+            assert e.path == HOOKS and find_template(specs / JIRA_V3, e.method, e.path) is None
+            if e.method == "POST":
+                assert set(e.body) <= JIRA_HOOK_KEYS and {"name", "url", "events"} <= set(e.body)
+                assert set(e.body["filters"]) == {"issue-related-events-section"}
+    # The sandbox's hooks have the shape of GitHub's `hook` schema.
+    full = tmp_path / "github.json"
+    import gzip
+
+    full.write_bytes(gzip.decompress((specs / GITHUB_SPEC).read_bytes()))
+    for hooks in answers:
+        for hook in hooks:
+            validate_schema(full, "hook", hook)
+
+
+def test_a_missing_secret_refuses_that_system_and_the_others_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HANDOFF_GITHUB__WEBHOOK_SECRET")
+    with Sandbox(_workspace()) as sb:
+        config = _config(sb, tmp_path, PUBLIC)
+        result = _handoff(config, "webhooks", "register")
+        assert result.exit_code == 2, result.output
+        assert "HANDOFF_GITHUB__WEBHOOK_SECRET" in result.output
+        assert _writes(sb) == [("POST", HOOKS)]
+
+
+def test_a_jira_webhook_of_ours_with_other_projects_is_corrected_and_dry_run_only_says_so(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(_workspace()) as sb:
+        body = {"name": "old", "url": f"{PUBLIC}/webhooks/jira", "events": ["jira:issue_updated"],
+                "filters": {"issue-related-events-section": 'project = "OTHER"'}}
+        r = requests.post(f"{sb.url}{HOOKS}", json=body, auth=JIRA_AUTH, timeout=10)
+        assert r.status_code == 201, r.text
+        config = _config(sb, tmp_path, PUBLIC)
+        sb.clear_log()
+        dry = _handoff(config, "webhooks", "register", "--dry-run", "--only", "jira")
+        assert dry.exit_code == 0 and "would correct" in dry.output, dry.output
+        assert _writes(sb) == []
+        done = _handoff(config, "webhooks", "register", "--only", "jira")
+        assert done.exit_code == 0, done.output
+        assert _writes(sb) == [("PUT", f"{HOOKS}/1")]
+        (hook,) = _jira_hooks(sb)
+        assert hook["filters"]["issue-related-events-section"] == 'project in ("EXP")'
+        assert {"comment_created", "jira:issue_updated"} <= set(hook["events"])
