@@ -303,3 +303,14 @@ def test_a_jira_webhook_of_ours_with_other_projects_is_corrected_and_dry_run_onl
         (hook,) = _jira_hooks(sb)
         assert hook["filters"]["issue-related-events-section"] == 'project in ("EXP")'
         assert {"comment_created", "jira:issue_updated"} <= set(hook["events"])
+
+
+def test_a_public_url_that_is_no_address_is_refused_with_the_key(tmp_path: Path) -> None:
+    with Sandbox(_workspace()) as sb:
+        config = _config(sb, tmp_path, "handoff.example.com")
+        result = _handoff(config, "webhooks", "register")
+        assert result.exit_code == 2
+        assert "serve.public_url" in result.output and "http" in result.output
+        bad_flag = _handoff(_config(sb, tmp_path), "webhooks", "list", "--url", "ftp://x")
+        assert bad_flag.exit_code == 2 and "--url" in bad_flag.output
+        assert sb.log() == []
