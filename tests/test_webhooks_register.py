@@ -314,3 +314,15 @@ def test_a_public_url_that_is_no_address_is_refused_with_the_key(tmp_path: Path)
         bad_flag = _handoff(_config(sb, tmp_path), "webhooks", "list", "--url", "ftp://x")
         assert bad_flag.exit_code == 2 and "--url" in bad_flag.output
         assert sb.log() == []
+
+
+def test_doctor_says_when_a_webhook_secret_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HANDOFF_JIRA__WEBHOOK_SECRET")
+    with Sandbox(_workspace()) as sb:
+        result = _handoff(_config(sb, tmp_path, PUBLIC), "doctor", "--json")
+        checks = json.loads(result.output)["checks"]
+        unsigned = [c for c in checks if "webhook_secret" in c["message"]]
+        assert [(c["system"], c["status"]) for c in unsigned] == [("jira", "warn")], unsigned
+        assert "HANDOFF_JIRA__WEBHOOK_SECRET" in unsigned[0]["fix"]
