@@ -326,3 +326,24 @@ def test_doctor_says_when_a_webhook_secret_is_missing(
         unsigned = [c for c in checks if "webhook_secret" in c["message"]]
         assert [(c["system"], c["status"]) for c in unsigned] == [("jira", "warn")], unsigned
         assert "HANDOFF_JIRA__WEBHOOK_SECRET" in unsigned[0]["fix"]
+
+
+@pytest.mark.slow
+def test_a_registered_hook_is_pinged_and_handoff_serve_acknowledges_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """register against a running `handoff serve`: GitHub's first delivery to a new hook, the
+    signed `ping`, is verified and acknowledged (and ignored: it names no item)."""
+    from test_serve_e2e import SECRETS as SERVED
+    from test_serve_e2e import serving
+
+    for system, secret in SERVED.items():
+        monkeypatch.setenv(f"HANDOFF_{system.upper()}__WEBHOOK_SECRET", secret)
+    with Sandbox(_workspace()) as sb, serving(sb, tmp_path) as served:
+        result = _handoff(tmp_path / "handoff.toml", "webhooks", "register", "--only", "github",
+                          "--url", served.url)
+        assert result.exit_code == 0, result.output
+        sb.webhooks.drain()
+        pings = [d for d in sb.webhooks.sent if d.headers.get("X-GitHub-Event") == "ping"]
+        assert len(pings) == 1 and pings[0].status == 202, [(d.headers, d.status) for d in pings]
+        assert served.metrics().get("handoff_deliveries_ignored_total", 0.0) == 1.0
