@@ -108,6 +108,17 @@ class ServeSettings(_Section):
     debounce_seconds: float = Field(default=2.0, ge=0)  # quiet time that ends a burst
     max_wait_seconds: float = Field(default=20.0, ge=0)  # a burst never delays a sync longer
     max_body_bytes: int = Field(default=5_000_000, ge=1024)  # larger deliveries get 413
+    # Where the services reach `handoff serve` from outside (`handoff webhooks register`,
+    # doctor): each system's hook sends to <public_url>/webhooks/<system>. "": not set.
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError(f"expected an http(s):// address, got {value!r}")
+        return value.rstrip("/")
 
 
 class WritebackSettings(_Section):

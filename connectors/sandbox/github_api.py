@@ -4,8 +4,8 @@ Serves here: repo, pulls (list, one), issues (list with PRs carrying `pull_reque
 by `creator`; one; create; edit title, body and state), users, `/user`, org members and teams.
 The service joins the rest from its own modules: github_core (state, auth, paging, lookups),
 github_comments (issue comments and labels), github_limits (ETags and 304s; with
-`rate_limits` on, the primary and secondary limits and rate_limit) and github_moves
-(renamed and transferred repositories).
+`rate_limits` on, the primary and secondary limits and rate_limit), github_moves
+(renamed and transferred repositories) and github_hooks (repository webhooks).
 
 Workspace section (ids, numbers, timestamps, URLs are filled in when left out):
 
@@ -35,6 +35,7 @@ from typing import Any
 
 from .github_comments import CommentRoutes
 from .github_core import BOT, REPO_PATH
+from .github_hooks import HookRoutes
 from .github_limits import RateLimits
 from .github_model import Item, Repo
 from .server import ApiError, Request, Response, iso, route
@@ -45,7 +46,7 @@ _R = REPO_PATH
 ISSUE_BODY_LIMIT = 65536  # GitHub: "body is too long (maximum is 65536 characters)"
 
 
-class GithubService(CommentRoutes, RateLimits):
+class GithubService(CommentRoutes, RateLimits, HookRoutes):
     """The repo, pull, issue, user and org routes; the rest come from the classes it joins."""
 
     # -- routes: repos, pulls, issues ------------------------------------------------------
@@ -54,8 +55,11 @@ class GithubService(CommentRoutes, RateLimits):
         out = self._r(req).repo(self._repo(owner, repo, req), full=True)
         # `permissions` is the caller's own access: a read token may pull but not triage/push.
         write = req.access == "write"
+        admins = self.hook_admins.get(out["full_name"].lower())
+        login = self.token_logins.get(self._token(req), "")
         out["permissions"] = {
-            "admin": False,
+            # Administering the repository is what its hooks need (see github_hooks).
+            "admin": write and (admins is None or login in admins),
             "maintain": False,
             "push": write,
             "triage": write,

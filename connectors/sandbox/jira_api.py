@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from ..window import SlidingWindow
-from .jira_comments import JiraCommentRoutes
+from .jira_hooks import AdminWebhookRoutes
 from .jira_jql import Jql
 from .jira_store import jira_time
 from .server import ApiError, Request, Response, SandboxServer, Service, route
@@ -30,9 +30,9 @@ PERMISSIONS = {
 }
 
 
-class JiraService(JiraCommentRoutes):
+class JiraService(AdminWebhookRoutes):
     name = "jira"
-    prefix = "/rest/api/"
+    prefix = "/rest/"  # /rest/api/{2,3} and the admin webhooks' /rest/webhooks/1.0
 
     def __init__(self, server: SandboxServer, workspace: dict[str, Any]) -> None:
         Service.__init__(self, server)
@@ -42,6 +42,8 @@ class JiraService(JiraCommentRoutes):
         self.window = SlidingWindow(per_second, 1.0)
         # Jira Cloud may answer fewer comments per page than asked (the real cap varies).
         self.comment_page_max = int((workspace.get("jira") or {}).get("comment_page_max", 5000))
+        self.admin_hooks = {}
+        self.webhook_admin = bool((workspace.get("jira") or {}).get("webhook_admin", True))
 
     # -- service hooks -------------------------------------------------------------------
     def authenticate(self, req: Request) -> None:

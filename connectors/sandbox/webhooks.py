@@ -8,7 +8,8 @@ in @octokit/webhooks-examples), Jira Cloud admin webhooks with a secret
 (X-Atlassian-Webhook-Identifier, X-Hub-Signature: sha256=...; `webhookEvent`, `issue`,
 `comment`), Notion subscriptions (first an unsigned {"verification_token"}, then
 X-Notion-Signature on events that carry ids only: `type`, `entity`, `data`, `authors`).
-A write through the API sends its event after it is answered; a person's edit made on the
+A write through the API sends its event after it is answered (creating a repository hook
+sends GitHub's `ping`); a person's edit made on the
 sandbox's objects directly is announced with `person_edit_pull`. Deliveries go out in order
 from one thread, retried a few times when the receiver is down or answers 5xx; `sent` keeps
 each one with the status it got.
@@ -176,6 +177,15 @@ def _github(
     render = gh._r(req)
     login = gh.token_logins.get(gh._token(req), "")
     base = {"repository": render.repo(r), "sender": render.user(login) if login else None}
+    if req.path.endswith("/hooks") and isinstance(resp.body, dict):
+        # GitHub pings a hook once when it is created (recorded/github/webhooks/ping.json).
+        hook = resp.body
+        headers = {**_gh_headers("ping", r.id), "X-GitHub-Hook-ID": str(hook["id"])}
+        payload = {"zen": "Keep it logically awesome.", "hook_id": hook["id"], "hook": hook}
+        sender.emit("github", {**payload, **base}, headers)
+        return
+    if "hook_id" in groups:
+        return  # editing or deleting a hook announces nothing
     if "comment_id" in groups or req.path.endswith("/comments"):
         comment = resp.body if isinstance(resp.body, dict) else {"id": int(groups["comment_id"])}
         number = int(groups.get("number") or 0) or _number_of(r, comment)

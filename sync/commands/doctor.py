@@ -23,6 +23,7 @@ from connectors.base import Account
 from connectors.errors import ConfigError, scrub
 from sync import systems
 from sync.commands.doctor_checks import Check, check_people
+from sync.commands.doctor_hooks import check_hooks
 from sync.commands.progress import Progress, shown
 from sync.engine.connect import no_scopes_message, scopes_of
 from sync.settings import Settings, load_settings
@@ -65,6 +66,8 @@ def run_checks(
         if reached.accounts is not None:
             accounts[system] = reached.accounts
         github_user = github_user or reached.lookup
+    failed = {c.system for c in out if c.status == "FAIL"}
+    out += check_hooks(settings, policy, skip=failed)
     show.end()
     out += check_people(settings, accounts, github_user)
     return out

@@ -51,6 +51,13 @@ def _demo_sample(sb: Any, writes: Any, token: str) -> tuple[str, str, str] | Non
 
 # Repository hooks (X-Hub-Signature-256); the events that can change a pull or issue we read.
 _EVENTS = {"pull_request", "issues", "issue_comment", "label"}
+HOOK_EVENTS = frozenset(_EVENTS)  # what `handoff webhooks register` subscribes a hook to
+
+
+def _hooks(settings: Settings, policy: RetryPolicy, public_url: str, mode: Any) -> list[Any]:
+    from sync.systems.github_hooks import github_hooks
+
+    return list(github_hooks(settings, policy, public_url, mode))
 
 
 def _gh_event(headers: Any, body: Any) -> str:
@@ -92,4 +99,5 @@ SPEC = SystemSpec(
     doctor=_doctor,
     demo_sample=_demo_sample,
     webhook=WEBHOOK,
+    hooks=_hooks,
 )

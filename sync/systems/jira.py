@@ -115,6 +115,13 @@ _EVENTS = {
     "comment_updated",
     "comment_deleted",
 }
+HOOK_EVENTS = frozenset(_EVENTS)  # what `handoff webhooks register` subscribes the webhook to
+
+
+def _hooks(settings: Settings, policy: RetryPolicy, public_url: str, mode: Any) -> list[Any]:
+    from sync.systems.jira_hooks import jira_hooks
+
+    return list(jira_hooks(settings, policy, public_url, mode))
 
 WEBHOOK = WebhookSpec(
     signature="x-hub-signature",
@@ -146,4 +153,5 @@ SPEC = SystemSpec(
     demo_sample=_demo_sample,
     discover=_discover,
     webhook=WEBHOOK,
+    hooks=_hooks,
 )

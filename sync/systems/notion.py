@@ -98,6 +98,38 @@ def _notion_subject(body: Any) -> str:
     return str(data.get("page_id") or (body.get("entity") or {}).get("id", ""))
 
 
+# The events a subscription sends that `handoff serve` acts on (all of its `_KINDS` that touch
+# a page we read or a comment on one), as Notion's "Event types & delivery" names them.
+HOOK_EVENTS = (
+    "page.created",
+    "page.properties_updated",
+    "page.content_updated",
+    "page.moved",
+    "page.deleted",
+    "page.undeleted",
+    "comment.created",
+    "comment.updated",
+    "comment.deleted",
+)
+
+
+def _hook_steps(public_url: str) -> list[str]:
+    """Notion has no API to subscribe: what a person does in the integration's settings."""
+    url = f"{public_url.rstrip('/')}/webhooks/{NAME}"
+    return [
+        "Open notion.so/profile/integrations and the integration whose secret is "
+        "HANDOFF_NOTION__TOKEN; in its Webhooks tab choose + Create a subscription.",
+        f"Webhook URL: {url} (`handoff serve` must be running there, reachable over https).",
+        f"Events: {', '.join(HOOK_EVENTS)}.",
+        "Create it, with HANDOFF_NOTION__WEBHOOK_SECRET unset for `handoff serve` (a token "
+        "other than the one set is refused): Notion sends a one-time verification_token to "
+        "that URL; `handoff serve` answers it and keeps it in its state file as the secret "
+        "of every later delivery (X-Notion-Signature).",
+        "Click Verify in Notion and paste that token. handoff-sync never prints secrets: it "
+        f"is in the state file's meta table under the key webhook_verification:{NAME}.",
+    ]
+
+
 WEBHOOK = WebhookSpec(
     signature="x-notion-signature",
     delivery=lambda headers, body: str(body.get("id", "")) if isinstance(body, dict) else "",
@@ -130,4 +162,5 @@ SPEC = SystemSpec(
     demo_sample=_demo_sample,
     discover=_discover,
     webhook=WEBHOOK,
+    hook_steps=_hook_steps,
 )

@@ -93,6 +93,11 @@ class SystemSpec:
     discover: Callable[[Any, Any, str], None] | None = None
     # `handoff serve`: its signed webhooks; None: it sends none.
     webhook: WebhookSpec | None = None
+    # `handoff webhooks register` and doctor: (settings, policy, public_url, mode "check" |
+    # "dry-run" | "apply") -> `sync.systems.hooks.HookResult`s. None: no registration API.
+    hooks: Callable[[Settings, RetryPolicy, str, str], list[Any]] | None = None
+    # A system without one: (its address) -> the steps a person takes in its settings.
+    hook_steps: Callable[[str], list[str]] | None = None
 
     def mentions(self, handle: str) -> bool:
         """Whether a comment may mention `handle` (else it shows the person's plain name)."""
