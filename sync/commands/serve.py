@@ -60,7 +60,7 @@ class _Syncer:
     def __call__(self, batch: list[Any], poll: bool) -> Any:
         from connectors._retry import interruptible
         from sync.engine.run import Engine, SyncOptions
-        from sync.serve.targets import targets
+        from sync.serve.targets import comment_reads, targets
         from sync.serve.worker import Outcome
 
         with interruptible(self.halt.event):
@@ -75,6 +75,7 @@ class _Syncer:
                 halt=self.halt,
                 known_errors=conns.errors,
                 constants=constants,
+                comments_of=comment_reads(batch, self.store.inbox_body),
             )
             result = engine.run(SyncOptions())
         done = result.applied.done if result.applied is not None else 0

@@ -15,7 +15,7 @@ from connectors.base import Scope
 from sync.store import InboxRow
 from sync.systems import SYSTEMS
 
-__all__ = ["targets"]
+__all__ = ["comment_reads", "targets"]
 
 
 def _norm(name: str) -> str:
@@ -53,3 +53,23 @@ def targets(
         for s in scopes
         if _always(s.system) or s.system in whole or (s.system, _norm(s.name)) in named
     ]
+
+
+def comment_reads(
+    rows: Sequence[InboxRow], body: Callable[[int], bytes | None]
+) -> dict[str, set[str]]:
+    """System -> the items whose comments these deliveries say a person changed, where the
+    scope's read would not show it (`WebhookSpec.comments`: Notion's `comment.created`)."""
+    out: dict[str, set[str]] = {}
+    for row in rows:
+        spec = SYSTEMS.get(row.system)
+        if spec is None or spec.webhook is None:
+            continue
+        try:
+            parsed = json.loads(body(row.n) or b"null")
+        except ValueError:
+            continue
+        item = spec.webhook.comments(parsed) if isinstance(parsed, dict) else ""
+        if item:
+            out.setdefault(row.system, set()).add(item)
+    return out

@@ -98,6 +98,20 @@ def _notion_subject(body: Any) -> str:
     return str(data.get("page_id") or (body.get("entity") or {}).get("id", ""))
 
 
+def _notion_comments(body: Any) -> str:
+    """The page a person commented on (or edited a comment of): its comments are read, since
+    a comment does not move the page's last_edited_time. A bot's comment (ours among them)
+    is never a command, so its delivery reads nothing."""
+    if str(body.get("type", "")) not in ("comment.created", "comment.updated"):
+        return ""
+    authors = body.get("authors")
+    if isinstance(authors, list) and authors and all(
+        isinstance(a, dict) and a.get("type") == "bot" for a in authors
+    ):
+        return ""
+    return str((body.get("data") or {}).get("page_id") or "")
+
+
 WEBHOOK = WebhookSpec(
     signature="x-notion-signature",
     delivery=lambda headers, body: str(body.get("id", "")) if isinstance(body, dict) else "",
@@ -106,6 +120,7 @@ WEBHOOK = WebhookSpec(
     subject=_notion_subject,
     handshake="verification_token",
     scope=_notion_scope,
+    comments=_notion_comments,
 )
 
 

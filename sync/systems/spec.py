@@ -59,6 +59,9 @@ class WebhookSpec:
     # Every sync reads all of its scopes, whatever the deliveries name (Jira: its keys name
     # records in every system, and a run knows every key only after reading every project).
     every_scope: bool = False
+    # body -> the item whose comment list a person changed, where the system's incremental
+    # read would not show it (Notion: a comment does not move the page); "": none.
+    comments: Callable[[Any], str] = lambda body: ""
 
 
 @dataclass(frozen=True)
