@@ -26,6 +26,7 @@ import re
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -197,6 +198,8 @@ def _github(
     render = gh._r(req)
     login = gh.token_logins.get(gh._token(req), "")
     base = {"repository": render.repo(r), "sender": render.user(login) if login else None}
+    if req.path.endswith("/reactions"):
+        return  # repository hooks have no event for a reaction
     if "comment_id" in groups or req.path.endswith("/comments"):
         comment = resp.body if isinstance(resp.body, dict) else {"id": int(groups["comment_id"])}
         number = int(groups.get("number") or 0) or _number_of(r, comment)
@@ -221,7 +224,22 @@ def _github(
     obj = render.pull(r, it, True) if it.is_pull else render.issue(r, it)
     payload = {"action": action, "number": it.number, **base}
     payload["pull_request" if it.is_pull else "issue"] = obj
-    sender.emit("github", payload, _gh_headers(kind, r.id))
+    if action not in ("labeled", "unlabeled"):
+        sender.emit("github", payload, _gh_headers(kind, r.id))
+        return
+    for name in _labels_named(req, groups):  # GitHub sends one event per label, naming it
+        sender.emit("github", {**payload, "label": {"name": name}}, _gh_headers(kind, r.id))
+
+
+def _labels_named(req: Request, groups: dict[str, str]) -> list[str]:
+    if groups.get("name"):
+        return [urllib.parse.unquote(groups["name"])]
+    try:
+        sent = req.json()
+    except ValueError:
+        return []
+    names = sent.get("labels") if isinstance(sent, dict) else sent
+    return [str(n.get("name", "") if isinstance(n, dict) else n) for n in names or []] or [""]
 
 
 def _number_of(repo: Any, comment: dict[str, Any]) -> int:

@@ -112,6 +112,19 @@ def _notion_comments(body: Any) -> str:
     return str((body.get("data") or {}).get("page_id") or "")
 
 
+def _notion_echo(body: Any, me: str) -> bool:
+    """A comment event by our bot alone: the integration can only ever write its own
+    comments. (Our property's echo names the property by an id we do not keep: it syncs.)"""
+    authors = body.get("authors")
+    return (
+        bool(me)
+        and str(body.get("type", "")).startswith("comment.")
+        and isinstance(authors, list)
+        and bool(authors)
+        and all(isinstance(a, dict) and a.get("id") == me for a in authors)
+    )
+
+
 WEBHOOK = WebhookSpec(
     signature="x-notion-signature",
     delivery=lambda headers, body: str(body.get("id", "")) if isinstance(body, dict) else "",
@@ -121,6 +134,8 @@ WEBHOOK = WebhookSpec(
     handshake="verification_token",
     scope=_notion_scope,
     comments=_notion_comments,
+    echo=lambda body, me, labels: _notion_echo(body, me),
+    us=lambda connector: str(connector.me()),
 )
 
 
