@@ -137,7 +137,7 @@ class JiraConnector(JiraComments, JiraWrites, FoundComments):
                     ref, looked = self.inline_comment(scope, item.id, raw["fields"].get("comment"),
                                                       MARKER_PREFIX)
                     whole = whole and looked
-                    said = self.said_in(raw["fields"].get("comment"))
+                    said = self.said_in(raw["fields"].get("comment"), item.id)
                     yield replace(item, comment=ref, comment_read=looked, said=said)
             nxt = page.get("nextPageToken")
             if page.get("isLast") is True or (nxt is None and "isLast" not in page):

@@ -28,11 +28,13 @@ class JiraComments(JiraSession):
         fewer comments than asked for, so a short page is not the last."""
         me = self._myself()["accountId"]
         ours: list[tuple[int, str, str, datetime | None]] = []
+        said: list[Said] = []
         start = 0
         what = f"the comments of issue {item_id}"
         for _ in range(MAX_PAGES):
             comments, total = self._comment_page(scope, item_id, start, what)
             ours += _ours(comments, me, marker)
+            said += self._said(comments, me)
             start += len(comments)
             if start >= total:
                 break
@@ -41,6 +43,8 @@ class JiraComments(JiraSession):
                           item_id=item_id)
         else:
             raise bad("jira", scope.key, what, "pages without end", item_id=item_id)
+        # Every page read: people's commands past a cut-short inline list (see `said_in`).
+        self.__dict__.setdefault("_said_read", {})[item_id] = tuple(said)
         return _oldest(ours)
 
     def inline_comment(
@@ -59,6 +63,7 @@ class JiraComments(JiraSession):
             and total <= len(comments)
             and all(_valid(c) for c in comments)
         )
+        self.__dict__.setdefault("_said_read", {}).pop(item_id, None)  # none from before
         if whole:
             assert isinstance(comments, list)
             return _oldest(_ours(comments, me, marker)), True
@@ -68,13 +73,19 @@ class JiraComments(JiraSession):
             log.warning("jira: could not read the comments of issue %s: %s", item_id, exc)
             return None, False
 
-    def said_in(self, inline: Any) -> tuple[Said, ...]:
-        """People's comments with commands among those the search returned with the issue
-        (never one read more; a list Jira cut short shows its first comments only)."""
-        me = self._myself()["accountId"]
+    def said_in(self, inline: Any, item_id: str = "") -> tuple[Said, ...]:
+        """People's comments with commands: from every page of the issue's comments when
+        `inline_comment` had to read them (Jira cut the inline list short, so a command
+        past the cut is not lost), else from those the search returned with the issue."""
+        read: dict[str, tuple[Said, ...]] = self.__dict__.get("_said_read", {})
+        if item_id in read:
+            return read.pop(item_id)
         comments = inline.get("comments") if isinstance(inline, dict) else None
         if not isinstance(comments, list):
             return ()
+        return self._said(comments, self._myself()["accountId"])
+
+    def _said(self, comments: list[Any], me: str) -> tuple[Said, ...]:
         out = []
         for c in comments:
             if not _valid(c) or c["author"].get("accountType") == "app":

@@ -119,6 +119,10 @@ class JiraSession(Gated, Remembers):
 
         return call_with_retry(attempt, self.policy, idempotent=idempotent)
 
+    def me(self) -> str:
+        """The token's own accountId (asked once)."""
+        return str(self._myself().get("accountId") or "")
+
     def _myself(self) -> dict[str, Any]:
         with self._once:  # scopes pull side by side: ask once, not once per thread
             return self._ask_myself()

@@ -43,6 +43,7 @@ from .notion_errors import LISTING, translate
 from .notion_text import parse_time as _parse_time
 from .notion_text import said_in
 from .notion_text import shown as _shown
+from .notion_wanted import NotionWanted
 
 __all__ = ["NotionConnector", "open_client"]
 
@@ -75,7 +76,7 @@ def _title(page: dict[str, Any]) -> str:
     return ""
 
 
-class NotionConnector(Gated, Remembers, FoundComments):
+class NotionConnector(Gated, Remembers, FoundComments, NotionWanted):
     """Pulls pages of Notion databases and writes comments and properties back."""
 
     system = "notion"
@@ -96,6 +97,7 @@ class NotionConnector(Gated, Remembers, FoundComments):
         self._sources: dict[str, list[str]] = {}
         self._me: str | None = None
         self._known: frozenset[str] = frozenset()  # see `comments_known`
+        self._wanted: dict[str, frozenset[str]] = {}  # see `NotionWanted.comments_wanted`
         self.clock = ServerClock()
         http = getattr(client, "client", None)
         if isinstance(http, httpx.Client):
@@ -213,7 +215,8 @@ class NotionConnector(Gated, Remembers, FoundComments):
                 seen.add(page["id"])
                 item = self._item(scope, page, _parse_time(page["last_edited_time"]))
                 yield self._with_comment(scope, page, item, cursor, whole)
-        self._found_beside(scope, {} if whole[0] else None)
+        found = self._read_wanted(scope, self._wanted.pop(scope.key, frozenset()) - seen, whole)
+        self._found_beside(scope, found if whole[0] else None)
 
     def _with_comment(self, scope: Scope, page: dict[str, Any], item: SourceItem,
                       cursor: Cursor | None, whole: list[bool]) -> SourceItem:
@@ -226,6 +229,8 @@ class NotionConnector(Gated, Remembers, FoundComments):
         on a read without one, a page whose comment the state holds (`comments_known`)."""
         if item.state != "present":
             return item
+        if item.id in self._wanted.get(scope.key, ()):
+            return self._read_comment(scope, item, whole)  # a person commented there
         prop = (page.get("properties") or {}).get(self.check_property)
         if isinstance(prop, dict) and not prop.get(str(prop.get("type"))):
             return item
@@ -236,6 +241,9 @@ class NotionConnector(Gated, Remembers, FoundComments):
             or (page.get("last_edited_by") or {}).get("id") == self.me()
         ):
             return item
+        return self._read_comment(scope, item, whole)
+
+    def _read_comment(self, scope: Scope, item: SourceItem, whole: list[bool]) -> SourceItem:
         try:
             ref = self.find_comment(scope, item.id, MARKER_PREFIX)
         except (ItemError, TransientError) as exc:

@@ -55,6 +55,22 @@ class JiraCommentRoutes(JiraStore, Service):
         self.touch(issue)
         return Response(201, self.comment_json(issue, c, v))
 
+    def person_comment(self, ref: str, author: str, body: Any) -> str:
+        """A person's comment made in Jira's app (every API token here is the bot's), announced
+        as a `comment_created` webhook by that person when webhooks are on. Returns its id."""
+        with self.server.lock:
+            issue = self.find_issue(ref)
+            now = self.server.now()
+            self.next_comment_id += 1
+            c = {"id": str(self.next_comment_id), "author": author, "body": body,
+                 "created": now, "updated": now}
+            issue["comments"].append(c)
+            self.touch(issue)
+            hooks = self.server.webhooks
+            if hooks is not None:
+                hooks.jira_comment(self, issue, c, author)
+        return str(c["id"])
+
     @route("PUT", V + r"/issue/(?P<ref>[^/]+)/comment/(?P<cid>[^/]+)")
     def comment_edit(self, req: Request, v: str, ref: str, cid: str) -> Any:
         issue = self.find_issue(ref)

@@ -10,7 +10,9 @@ in @octokit/webhooks-examples), Jira Cloud admin webhooks with a secret
 X-Notion-Signature on events that carry ids only: `type`, `entity`, `data`, `authors`).
 A write through the API sends its event after it is answered (creating a repository hook
 sends GitHub's `ping`); a person's edit made on the
-sandbox's objects directly is announced with `person_edit_pull`. Deliveries go out in order
+sandbox's objects directly is announced with `person_edit_pull`, and a person's comment made
+in Jira's or Notion's app (their `person_comment`) as `comment_created` / `comment.created` by
+that person. Deliveries go out in order
 from one thread, retried a few times when the receiver is down or answers 5xx; `sent` keeps
 each one with the status it got.
 """
@@ -25,6 +27,7 @@ import re
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -147,6 +150,25 @@ class WebhookSender:
         self.emit("github", payload, _gh_headers(kind, r.id))
 
 
+    def jira_comment(self, jira: Any, issue: dict[str, Any], comment: dict[str, Any],
+                     author: str) -> None:
+        """A person's comment made in Jira's app: `comment_created`, by that person."""
+        if "jira" in self.secrets:
+            payload = _jira_payload(jira, issue, "2", author)
+            payload["comment"] = jira.comment_json(issue, comment, "2")
+            payload.update(webhookEvent="comment_created", issue_event_type_name="issue_commented")
+            self.emit("jira", payload, _jira_headers())
+
+    def notion_comment(self, notion: Any, page: Any, cid: str, author: str) -> None:
+        """A person's comment made in Notion's app: `comment.created`, by that person."""
+        if "notion" in self.secrets:
+            data = {"page_id": page.id, "parent": {"id": page.id, "type": "page"}}
+            entity = {"id": cid, "type": "comment"}
+            self.emit("notion", _notion_event(self, notion, "comment.created", entity, data,
+                                              {"id": author, "type": "person"}),
+                      {"User-Agent": "notion-api"})
+
+
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -186,6 +208,8 @@ def _github(
         return
     if "hook_id" in groups:
         return  # editing or deleting a hook announces nothing
+    if req.path.endswith("/reactions"):
+        return  # repository hooks have no event for a reaction
     if "comment_id" in groups or req.path.endswith("/comments"):
         comment = resp.body if isinstance(resp.body, dict) else {"id": int(groups["comment_id"])}
         number = int(groups.get("number") or 0) or _number_of(r, comment)
@@ -210,7 +234,22 @@ def _github(
     obj = render.pull(r, it, True) if it.is_pull else render.issue(r, it)
     payload = {"action": action, "number": it.number, **base}
     payload["pull_request" if it.is_pull else "issue"] = obj
-    sender.emit("github", payload, _gh_headers(kind, r.id))
+    if action not in ("labeled", "unlabeled"):
+        sender.emit("github", payload, _gh_headers(kind, r.id))
+        return
+    for name in _labels_named(req, groups):  # GitHub sends one event per label, naming it
+        sender.emit("github", {**payload, "label": {"name": name}}, _gh_headers(kind, r.id))
+
+
+def _labels_named(req: Request, groups: dict[str, str]) -> list[str]:
+    if groups.get("name"):
+        return [urllib.parse.unquote(groups["name"])]
+    try:
+        sent = req.json()
+    except ValueError:
+        return []
+    names = sent.get("labels") if isinstance(sent, dict) else sent
+    return [str(n.get("name", "") if isinstance(n, dict) else n) for n in names or []] or [""]
 
 
 def _number_of(repo: Any, comment: dict[str, Any]) -> int:
@@ -231,11 +270,7 @@ def _jira(
     if issue is None:
         return
     v = groups.get("v") or "2"
-    payload: dict[str, Any] = {
-        "timestamp": int(datetime.now(UTC).timestamp() * 1000),
-        "user": jira.user_json(jira.account_id, v),
-        "issue": jira.issue_json(issue, v, jira._wanted([], "*navigable"), []),
-    }
+    payload = _jira_payload(jira, issue, v, jira.account_id)
     if "/comment" in req.path:
         cid = groups.get("cid") or str((resp.body or {}).get("id", ""))
         found = next((c for c in issue["comments"] if c["id"] == cid), None)
@@ -249,12 +284,23 @@ def _jira(
         event = "jira:issue_deleted" if req.method == "DELETE" else "jira:issue_updated"
         payload.update(webhookEvent=event, issue_event_type_name="issue_generic")
         payload["changelog"] = {"id": str(jira.version), "items": []}
-    headers = {
+    sender.emit("jira", payload, _jira_headers())
+
+
+def _jira_payload(jira: Any, issue: dict[str, Any], v: str, user: str) -> dict[str, Any]:
+    return {
+        "timestamp": int(datetime.now(UTC).timestamp() * 1000),
+        "user": jira.user_json(user, v),
+        "issue": jira.issue_json(issue, v, jira._wanted([], "*navigable"), []),
+    }
+
+
+def _jira_headers() -> dict[str, str]:
+    return {
         "User-Agent": "Atlassian Webhook HTTP Client",
         "X-Atlassian-Webhook-Identifier": str(uuid.uuid4().int % 10**12),
         "X-Atlassian-Webhook-Flow": "Primary",
     }
-    sender.emit("jira", payload, headers)
 
 
 def _notion(
@@ -289,7 +335,13 @@ def _notion(
         entity = {"id": cid, "type": "comment"}
     else:
         return
-    event = {
+    event = _notion_event(sender, notion, kind, entity, data, {"id": notion.bot_id, "type": "bot"})
+    sender.emit("notion", event, {"User-Agent": "notion-api"})
+
+
+def _notion_event(sender: WebhookSender, notion: Any, kind: str, entity: dict[str, Any],
+                  data: dict[str, Any], author: dict[str, str]) -> dict[str, Any]:
+    return {
         "id": str(uuid.uuid4()),
         "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "workspace_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, notion.bot_id)),
@@ -297,9 +349,8 @@ def _notion(
         "subscription_id": str(uuid.uuid5(uuid.NAMESPACE_URL, sender.url)),
         "integration_id": notion.bot_id,
         "type": kind,
-        "authors": [{"id": notion.bot_id, "type": "bot"}],
+        "authors": [author],
         "attempt_number": 1,
         "entity": entity,
         "data": data,
     }
-    sender.emit("notion", event, {"User-Agent": "notion-api"})

@@ -57,16 +57,36 @@ class _Syncer:
         conns = connect(settings, (), pacer=pacer, constants=constants)
         return conns, pacer, constants
 
+    def _us(self, conns: Any) -> dict[str, str]:
+        """Our own account in each system, as its webhooks name it (asked once and kept by
+        the connectors); a system that cannot say is left out, so its deliveries sync."""
+        from connectors.errors import ConnectorError
+        from sync.systems import SYSTEMS
+
+        out: dict[str, str] = {}
+        for name, conn in conns.connectors.items():
+            spec = SYSTEMS.get(name)
+            if spec is None or spec.webhook is None:
+                continue
+            try:
+                out[name] = spec.webhook.us(conn)
+            except (ConnectorError, AttributeError):
+                continue
+        return out
+
     def __call__(self, batch: list[Any], poll: bool) -> Any:
         from connectors._retry import interruptible
         from sync.engine.run import Engine, SyncOptions
-        from sync.serve.targets import targets
+        from sync.serve.targets import comment_reads, echo_only, targets
         from sync.serve.worker import Outcome
 
         with interruptible(self.halt.event):
             opened = self.opened or self._open()
             conns, pacer, constants = opened
             self.opened = None if conns.errors else opened  # a system down: open it again
+            labels = frozenset(self.settings.labels.values())
+            if not poll and echo_only(batch, self.store.inbox_body, self._us(conns), labels):
+                return Outcome(None, True, False, echo=True)  # the state holds what we wrote
             engine = Engine(
                 self.settings,
                 conns.connectors,
@@ -75,6 +95,7 @@ class _Syncer:
                 halt=self.halt,
                 known_errors=conns.errors,
                 constants=constants,
+                comments_of=comment_reads(batch, self.store.inbox_body),
             )
             result = engine.run(SyncOptions())
         done = result.applied.done if result.applied is not None else 0

@@ -33,6 +33,7 @@ from sync.writeback.render import is_current, markers_for, shown_key
 
 __all__ = [
     "Comments", "Discovery", "discover", "read_comments", "stored_comments", "tell_known",
+    "tell_wanted",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,24 @@ def tell_known(
             continue
         full = any(c is None for k, c in cursors.items() if k.partition(":")[0] == system)
         tell([c.item_id for c in state.iter_comments(system=system)] if full else [])
+
+
+def tell_wanted(
+    state: Store, connectors: Mapping[str, Connector], wanted: Mapping[str, Collection[str]]
+) -> None:
+    """Tell a connector that can read an item's comments beside its pull (`comments_wanted`)
+    which stored items a person commented on, by scope (every run, so a served connector
+    forgets the last burst's): a webhook said so, and the item's own read would not show it."""
+    for system, connector in connectors.items():
+        tell = getattr(connector, "comments_wanted", None)
+        if not callable(tell):
+            continue
+        by_scope: dict[str, set[str]] = {}
+        for item_id in sorted(wanted.get(system, ())):
+            item = state.item(system, item_id)
+            if item is not None and item.state == "present":
+                by_scope.setdefault(item.scope, set()).add(item_id)
+        tell(by_scope)
 
 
 def stored_comments(state: Store) -> Comments:

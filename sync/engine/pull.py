@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 
-from connectors.base import CommentRef, Connector, Cursor, Scope, SourceItem
+from connectors.base import CommentRef, Connector, Cursor, Said, Scope, SourceItem
 from connectors.errors import AuthError, HandoffSyncError, TransientError, scrub
 from sync.engine.clock import read_began
 from sync.engine.knowledge import ScopeOutcome
@@ -38,10 +38,16 @@ class _Done:
 
 
 class _Beside:
-    """Our comments a scope's pull found beside its items (None: discovery not whole)."""
+    """Our comments a scope's pull found beside its items (None: discovery not whole), and
+    people's commands it read there (item id -> its command comments)."""
 
-    def __init__(self, found: Mapping[str, CommentRef] | None) -> None:
+    def __init__(
+        self,
+        found: Mapping[str, CommentRef] | None,
+        said: Mapping[str, tuple[Said, ...]] | None = None,
+    ) -> None:
         self.found = found
+        self.said = said or {}
 _QUEUE_DEPTH = 2000  # items in flight between pull threads and the state writer
 _BATCH = 500  # items stored per write
 
@@ -122,7 +128,9 @@ def _pull_scope(connector: Connector, scope: Scope, cursor: Cursor | None, q: _Q
         for item in connector.pull(scope, cursor):
             q.put((scope.key, item))
         beside = getattr(connector, "comments_beside", None)  # see connectors.found
-        q.put((scope.key, _Beside(beside(scope) if callable(beside) else None)))
+        said = getattr(connector, "said_beside", None)
+        q.put((scope.key, _Beside(beside(scope) if callable(beside) else None,
+                                  said(scope) if callable(said) else None)))
         q.put((scope.key, _Done(read_began(connector, started))))
     except HandoffSyncError as exc:
         q.put((scope.key, exc))
@@ -158,6 +166,7 @@ def _store_from(
             continue
         if isinstance(payload, _Beside):
             _found(outcomes[key], payload)
+            _said(state, outcomes[key], payload, now)
             continue
         pending.discard(key)
         _end(outcomes[key], payload)
@@ -198,6 +207,14 @@ def _found(out: ScopeOutcome, beside: _Beside) -> None:
     out.discovered = beside.found is not None
     for item_id, ref in (beside.found or {}).items():
         out.comments.setdefault(item_id, ref)
+
+
+def _said(state: Store, out: ScopeOutcome, beside: _Beside, now: datetime) -> None:
+    """Commands read on items the pull did not yield (a webhook named them): kept, and a new
+    or edited one makes its item count as changed, so its record is reconciled."""
+    system = out.scope.partition(":")[0]
+    found = ((system, i, s) for i, said in beside.said.items() for s in said)
+    out.changed |= {i for _, i in state.said_put(found, now)}
 
 
 def _end(out: ScopeOutcome, payload: object) -> None:

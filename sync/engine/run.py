@@ -14,7 +14,7 @@ all of this against an in-memory copy of the state and stops before apply.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -26,7 +26,7 @@ from mapping.rules import Finding
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
 from sync.engine.clock import cursor_after
-from sync.engine.comments import Discovery, discover, tell_known
+from sync.engine.comments import Discovery, discover, tell_known, tell_wanted
 from sync.engine.connect import Unreachable
 from sync.engine.constants import ConstantCache
 from sync.engine.evaluate import Evaluated, evaluate_run, settle
@@ -110,6 +110,7 @@ class Engine:
         halt: Stop | None = None,
         known_errors: Sequence[str] = (),
         constants: ConstantCache | None = None,
+        comments_of: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self.settings = settings
         self.runtime = runtime.runtime(settings)
@@ -122,6 +123,9 @@ class Engine:
         # Systems that could not even be opened (sync.engine.connect): the run must not end as "ok".
         self.known_errors = list(known_errors)
         self.constants = constants  # what `connect` gave the connectors; saved by each run
+        # System -> items whose comment list a person changed unseen by the scope's read
+        # (a webhook said so: `sync.serve.targets.comment_reads`); their comments are read.
+        self.comments_of = dict(comments_of or {})
         if pacer is not None:
             # Reads share each system's budget with its writes (connectors.gate).
             for system, conn in self.connectors.items():
@@ -205,6 +209,7 @@ class Engine:
             if s.system in run.systems
         }
         tell_known(state, {s: self.connectors[s] for s in run.systems}, cursors)
+        tell_wanted(state, {s: self.connectors[s] for s in run.systems}, self.comments_of)
         result.scopes = pull(
             self.connectors,
             self.scopes,

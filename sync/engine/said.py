@@ -44,8 +44,10 @@ def record_answers(
     now: datetime,
 ) -> list[WriteOp]:
     """Each comment's answer lines to the store (and the audit, when they changed), and a
-    reaction on each comment newly answered where its system shows reactions: once, since
-    an answer already recorded is not new again."""
+    reaction on each comment answered where its system shows reactions: when the answer is
+    new, or when the reaction for it was never done (a crash or a blind run between the
+    answer and its write). Once done it is not planned again; sent again it cannot double,
+    since GitHub answers a repeated reaction with the one already there."""
     answers: dict[Key, list[str]] = {}
     ok: dict[Key, bool] = {}
     for o in outcomes:
@@ -56,22 +58,29 @@ def record_answers(
     fresh = state.said_answered(answers, None, now) if answers else set()
     scopes = {(i.system, i.id): i.scope for i in items}
     ops = []
+    planned: set[Key] = set()  # one reaction per comment, however many commands it held
     for o in outcomes:
         src = o.command.source
         key = (src.system, src.comment_id)
         spec = systems.get(src.system)
-        if key not in fresh or spec is None or not spec.supports("reactions"):
+        if key in planned or spec is None or not spec.supports("reactions"):
             continue
-        fresh.discard(key)  # one reaction per comment, however many commands it held
-        ops.append(
-            WriteOp(
-                system=src.system,
-                scope=scopes.get((src.system, src.item_id), ""),
-                item_id=src.item_id,
-                item_key=src.item_key,
-                action="reaction.create",
-                target=src.comment_id,
-                value=ACCEPTED if ok[key] else REFUSED,
-            )
+        op = WriteOp(
+            system=src.system,
+            scope=scopes.get((src.system, src.item_id), ""),
+            item_id=src.item_id,
+            item_key=src.item_key,
+            action="reaction.create",
+            target=src.comment_id,
+            value=ACCEPTED if ok[key] else REFUSED,
         )
+        if key in fresh or not _done(state, op):
+            planned.add(key)
+            ops.append(op)
     return ops
+
+
+def _done(state: Store, op: WriteOp) -> bool:
+    """Whether this very write (same idempotency key) is done, in any run."""
+    row = state.outbox_row(op.key)
+    return row is not None and row.status == "done"

@@ -24,6 +24,7 @@ class Metrics:
         self.stored: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()  # acknowledged, not a change we read
         self.syncs: Counter[tuple[str, str]] = Counter()  # (trigger, outcome)
+        self.echoes: Counter[str] = Counter()  # deliveries of our own writes, done unsynced
         self.writes = 0
 
     def count(self, name: str, key: object, n: int = 1) -> None:
@@ -50,6 +51,8 @@ class Metrics:
                      self.ignored, lambda k: {"system": k})
             _counter(lines, "syncs", "Syncs run, by what started them and how they ended.",
                      self.syncs, lambda k: {"trigger": k[0], "outcome": k[1]})
+            _counter(lines, "deliveries_echo", "Deliveries our own writes caused, done "
+                     "without a sync.", self.echoes, lambda k: {"trigger": k})
             lines += ["# HELP handoff_writes_total Writes applied by the syncs.",
                       "# TYPE handoff_writes_total counter", f"handoff_writes_total {self.writes}"]
         lag = 0.0

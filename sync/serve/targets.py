@@ -9,13 +9,13 @@ system) is read whole each time, and a poll reads everything.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from connectors.base import Scope
 from sync.store import InboxRow
 from sync.systems import SYSTEMS
 
-__all__ = ["targets"]
+__all__ = ["comment_reads", "echo_only", "targets"]
 
 
 def _norm(name: str) -> str:
@@ -53,3 +53,48 @@ def targets(
         for s in scopes
         if _always(s.system) or s.system in whole or (s.system, _norm(s.name)) in named
     ]
+
+
+def comment_reads(
+    rows: Sequence[InboxRow], body: Callable[[int], bytes | None]
+) -> dict[str, set[str]]:
+    """System -> the items whose comments these deliveries say a person changed, where the
+    scope's read would not show it (`WebhookSpec.comments`: Notion's `comment.created`)."""
+    out: dict[str, set[str]] = {}
+    for row in rows:
+        spec = SYSTEMS.get(row.system)
+        if spec is None or spec.webhook is None:
+            continue
+        try:
+            parsed = json.loads(body(row.n) or b"null")
+        except ValueError:
+            continue
+        item = spec.webhook.comments(parsed) if isinstance(parsed, dict) else ""
+        if item:
+            out.setdefault(row.system, set()).add(item)
+    return out
+
+
+def echo_only(
+    rows: Sequence[InboxRow],
+    body: Callable[[int], bytes | None],
+    us: Mapping[str, str],
+    labels: frozenset[str],
+) -> bool:
+    """Whether every delivery of a burst is the echo of one of our own writes (`us`: system
+    -> our account; `labels`: the labels we manage), which the state already holds, so the
+    burst needs no sync. One delivery of anything else, or one not understood, needs one."""
+    if not rows:
+        return False
+    for row in rows:
+        spec = SYSTEMS.get(row.system)
+        me = us.get(row.system, "")
+        if spec is None or spec.webhook is None or not me:
+            return False
+        try:
+            parsed = json.loads(body(row.n) or b"null")
+        except ValueError:
+            return False
+        if not isinstance(parsed, dict) or not spec.webhook.echo(parsed, me, labels):
+            return False
+    return True

@@ -40,6 +40,7 @@ class Outcome:
     ok: bool  # every scope read and every write done
     interrupted: bool  # stopped by a signal: the rest waits for the next start
     writes: int = 0
+    echo: bool = False  # the burst was our own writes' echo alone: done without a sync
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,15 @@ class Worker:
             return
         self.last_sync = self.clock()
         self.metrics.wrote(out.writes)
-        if out.interrupted:
+        if out.echo:
+            self.metrics.count("echoes", trigger, len(batch))
+        elif out.interrupted:
             self.interrupted = True
             self.metrics.count("syncs", (trigger, "interrupted"))
             log.info("stopped after the write in flight; %d deliveries wait", len(batch))
             return
-        self.metrics.count("syncs", (trigger, "ok" if out.ok else "failed"))
+        else:
+            self.metrics.count("syncs", (trigger, "ok" if out.ok else "failed"))
         # Whatever failed to read now is still past its scope's cursor: the next sync reads it.
         self.store.inbox_done([r.n for r in batch], self.last_sync, run_id=out.run_id)
         if trigger == "poll":

@@ -72,6 +72,18 @@ def _gh_subject(body: Any) -> str:
     return f"{repo}#{item['number']}" if item.get("number") else repo
 
 
+def _gh_echo(body: Any, me: str, labels: frozenset[str]) -> bool:
+    """Our marker comment, or one of our labels, changed by our own login."""
+    from connectors.base import MARKER_PREFIX
+
+    if not me or (body.get("sender") or {}).get("login") != me:
+        return False
+    if "comment" in body:
+        return MARKER_PREFIX in str((body.get("comment") or {}).get("body") or "")
+    label = str((body.get("label") or {}).get("name") or "")
+    return body.get("action") in ("labeled", "unlabeled") and label in labels
+
+
 WEBHOOK = WebhookSpec(
     signature="x-hub-signature-256",
     delivery=lambda headers, body: str(headers.get("x-github-delivery", "")),
@@ -79,7 +91,10 @@ WEBHOOK = WebhookSpec(
     known=lambda event: event.partition(".")[0] in _EVENTS,
     subject=_gh_subject,
     scope=lambda body: str((body.get("repository") or {}).get("full_name", "")),
+    echo=_gh_echo,
+    us=lambda connector: str(connector.me()),
 )
+
 
 
 SPEC = SystemSpec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Scope
@@ -123,6 +124,21 @@ def _hooks(settings: Settings, policy: RetryPolicy, public_url: str, mode: Any) 
 
     return list(jira_hooks(settings, policy, public_url, mode))
 
+def _jira_echo(body: Any, me: str, labels: frozenset[str]) -> bool:
+    """Our marker comment, written or edited by our own account."""
+    from connectors.base import MARKER_PREFIX
+
+    comment = body.get("comment") or {}
+    by = comment.get("updateAuthor") or comment.get("author") or {}
+    return (
+        bool(me)
+        and str(body.get("webhookEvent", "")).startswith("comment_")
+        and (body.get("user") or {}).get("accountId") == me
+        and by.get("accountId") == me
+        and MARKER_PREFIX in json.dumps(comment.get("body"))
+    )
+
+
 WEBHOOK = WebhookSpec(
     signature="x-hub-signature",
     delivery=lambda headers, body: str(headers.get("x-atlassian-webhook-identifier", "")),
@@ -130,6 +146,8 @@ WEBHOOK = WebhookSpec(
     known=lambda event: event in _EVENTS,
     subject=lambda body: str((body.get("issue") or {}).get("key", "")),
     every_scope=True,
+    echo=_jira_echo,
+    us=lambda connector: str(connector.me()),
 )
 
 

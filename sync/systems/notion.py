@@ -130,6 +130,33 @@ def _hook_steps(public_url: str) -> list[str]:
     ]
 
 
+def _notion_comments(body: Any) -> str:
+    """The page a person commented on (or edited a comment of): its comments are read, since
+    a comment does not move the page's last_edited_time. A bot's comment (ours among them)
+    is never a command, so its delivery reads nothing."""
+    if str(body.get("type", "")) not in ("comment.created", "comment.updated"):
+        return ""
+    authors = body.get("authors")
+    if isinstance(authors, list) and authors and all(
+        isinstance(a, dict) and a.get("type") == "bot" for a in authors
+    ):
+        return ""
+    return str((body.get("data") or {}).get("page_id") or "")
+
+
+def _notion_echo(body: Any, me: str) -> bool:
+    """A comment event by our bot alone: the integration can only ever write its own
+    comments. (Our property's echo names the property by an id we do not keep: it syncs.)"""
+    authors = body.get("authors")
+    return (
+        bool(me)
+        and str(body.get("type", "")).startswith("comment.")
+        and isinstance(authors, list)
+        and bool(authors)
+        and all(isinstance(a, dict) and a.get("id") == me for a in authors)
+    )
+
+
 WEBHOOK = WebhookSpec(
     signature="x-notion-signature",
     delivery=lambda headers, body: str(body.get("id", "")) if isinstance(body, dict) else "",
@@ -138,6 +165,9 @@ WEBHOOK = WebhookSpec(
     subject=_notion_subject,
     handshake="verification_token",
     scope=_notion_scope,
+    comments=_notion_comments,
+    echo=lambda body, me, labels: _notion_echo(body, me),
+    us=lambda connector: str(connector.me()),
 )
 
 

@@ -59,6 +59,14 @@ class WebhookSpec:
     # Every sync reads all of its scopes, whatever the deliveries name (Jira: its keys name
     # records in every system, and a run knows every key only after reading every project).
     every_scope: bool = False
+    # body -> the item whose comment list a person changed, where the system's incremental
+    # read would not show it (Notion: a comment does not move the page); "": none.
+    comments: Callable[[Any], str] = lambda body: ""
+    # (body, our account there, the labels we manage) -> whether the delivery is the echo of
+    # one of our own writes: our comment or our label, changed by our account. Anything
+    # else (a person's change, or another change made with our token) is not.
+    echo: Callable[[Any, str, frozenset[str]], bool] = lambda body, me, labels: False
+    us: Callable[[Any], str] = lambda connector: ""  # connector -> our own account there
 
 
 @dataclass(frozen=True)
