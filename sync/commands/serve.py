@@ -31,17 +31,24 @@ _JOIN = 120.0  # the longest a stop waits for the sync in progress (its write in
 
 
 class _Syncer:
-    """The service's connectors, opened once (again when a system could not be), and one
-    Engine per sync over the scopes its deliveries are about (`sync.serve.targets`)."""
+    """One Engine per sync over the scopes its deliveries are about (`sync.serve.targets`),
+    with the service's pacer and cache of constant answers kept across syncs.
+
+    The connectors are opened anew for each sync, as each `handoff sync` opens its own: a
+    connector kept open remembers the people and teams its pulls met (GitHub's logins, org
+    teams) and lists them in the next run's directory, so the directory, and with it the
+    digest every stored record was built on, changed after the first sync and again with each
+    new login: a rebuild of every record (36 s at 10k items, bench/serve_latency.py) in the
+    way of the next delivery. Opening costs Jira's serverInfo; the other constants come from
+    the cache."""
 
     def __init__(self, settings: Any, store: Any, halt: Any) -> None:
         self.settings = settings
         self.store = store
         self.halt = halt
-        self.opened: Any = None
+        self.kept: Any = None
 
-    def _open(self) -> Any:
-        from sync.engine.connect import connect
+    def _keep(self) -> Any:
         from sync.engine.constants import ConstantCache
         from sync.engine.pacing import Pacer, budgets_for
         from sync.store import read_constants
@@ -54,19 +61,19 @@ class _Syncer:
             ttl=timedelta(hours=settings.cache.ttl_hours),
             refresh=False,
         )
-        conns = connect(settings, (), pacer=pacer, constants=constants)
-        return conns, pacer, constants
+        return pacer, constants
 
     def __call__(self, batch: list[Any], poll: bool) -> Any:
         from connectors._retry import interruptible
+        from sync.engine.connect import connect
         from sync.engine.run import Engine, SyncOptions
         from sync.serve.targets import targets
         from sync.serve.worker import Outcome
 
         with interruptible(self.halt.event):
-            opened = self.opened or self._open()
-            conns, pacer, constants = opened
-            self.opened = None if conns.errors else opened  # a system down: open it again
+            self.kept = self.kept or self._keep()
+            pacer, constants = self.kept
+            conns = connect(self.settings, (), pacer=pacer, constants=constants)
             engine = Engine(
                 self.settings,
                 conns.connectors,
