@@ -5,12 +5,13 @@
     python3 bench/serve_latency.py --items 50 --changes 3 --no-latency --no-record --json F
 
 On `generate_workspace(items, seed)` in a sandbox in this process: the first sync
-(bench/child.py, a process of its own), then `python3 -m sync.commands.cli serve` as a real
-subprocess with the config's `[serve]` defaults, the sandbox sending it signed webhooks. Once its
-start-up poll is done and everything is quiet, a series of person-like edits (bench/serve_people.py)
-through the APIs, spaced like people's edits (`--gap`), every third group a burst of three
-edits at once. For each edit: the time from just before its request is sent to the moment
-the sandbox's own state holds a changed comment on the edited item (polled in this process
+(bench/child.py, a process of its own); `--warm` seconds later (its writes then lie past the
+connectors' overlap, as on a service that has been running), `python3 -m sync.commands.cli
+serve` as a real subprocess with the `[serve]` defaults (or `--set`), the sandbox sending it
+signed webhooks. Once its start-up poll is done and all is quiet, person-like edits
+(bench/serve_people.py) through the APIs, `--gap` seconds apart, every third group of three
+sent at once (a burst). For each edit: the time from just before its request is sent to the
+moment the sandbox's own state holds a changed comment on the edited item (polled in this process
 every 20 ms, not through the APIs: measuring adds no request). Requests are the sandbox's log,
 the person's own requests left out; deliveries are what the sandbox's webhook sender posted
 (each edit's delivery and the echoes of our own writes). Peak RSS and CPU seconds are the
