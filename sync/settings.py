@@ -105,7 +105,7 @@ class ServeSettings(_Section):
     """`[serve]`: how `handoff serve` takes webhooks in and when it polls anyway."""
 
     poll_minutes: float = Field(default=15.0, gt=0)  # the safety-net incremental poll
-    debounce_seconds: float = Field(default=2.0, ge=0)  # quiet time that ends a burst
+    debounce_seconds: float = Field(default=0.5, ge=0)  # quiet time that ends a burst
     max_wait_seconds: float = Field(default=20.0, ge=0)  # a burst never delays a sync longer
     max_body_bytes: int = Field(default=5_000_000, ge=1024)  # larger deliveries get 413
     # Where the services reach `handoff serve` from outside (`handoff webhooks register`,

@@ -31,17 +31,25 @@ _JOIN = 120.0  # the longest a stop waits for the sync in progress (its write in
 
 
 class _Syncer:
-    """The service's connectors, opened once (again when a system could not be), and one
-    Engine per sync over the scopes its deliveries are about (`sync.serve.targets`)."""
+    """One Engine per sync over the scopes its deliveries are about (`sync.serve.targets`),
+    with the service's pacer and cache of constant answers kept across syncs.
+
+    The connectors are opened anew for each sync, as each `handoff sync` opens its own: a
+    connector kept open remembers the people and teams its pulls met (GitHub's logins, org
+    teams) and lists them in the next run's directory, so the directory, and with it the
+    digest every stored record was built on, changed after the first sync and again with each
+    new login: a rebuild of every record (36 s at 10k items, bench/serve_latency.py) in the
+    way of the next delivery. Opening costs Jira's serverInfo; the other constants come from
+    the cache."""
 
     def __init__(self, settings: Any, store: Any, halt: Any) -> None:
         self.settings = settings
         self.store = store
         self.halt = halt
-        self.opened: Any = None
+        self.kept: Any = None
+        self.us: dict[str, str] = {}  # our account per system: the token's, fixed for our life
 
-    def _open(self) -> Any:
-        from sync.engine.connect import connect
+    def _keep(self) -> Any:
         from sync.engine.constants import ConstantCache
         from sync.engine.pacing import Pacer, budgets_for
         from sync.store import read_constants
@@ -54,19 +62,19 @@ class _Syncer:
             ttl=timedelta(hours=settings.cache.ttl_hours),
             refresh=False,
         )
-        conns = connect(settings, (), pacer=pacer, constants=constants)
-        return conns, pacer, constants
+        return pacer, constants
 
     def _us(self, conns: Any) -> dict[str, str]:
-        """Our own account in each system, as its webhooks name it (asked once and kept by
-        the connectors); a system that cannot say is left out, so its deliveries sync."""
+        """Our own account in each system, as its webhooks name it (asked once for the
+        service's life, as connectors are opened per sync); a system that cannot say is left
+        out, so its deliveries sync."""
         from connectors.errors import ConnectorError
         from sync.systems import SYSTEMS
 
-        out: dict[str, str] = {}
+        out = self.us
         for name, conn in conns.connectors.items():
             spec = SYSTEMS.get(name)
-            if spec is None or spec.webhook is None:
+            if spec is None or spec.webhook is None or name in out:
                 continue
             try:
                 out[name] = spec.webhook.us(conn)
@@ -76,14 +84,15 @@ class _Syncer:
 
     def __call__(self, batch: list[Any], poll: bool) -> Any:
         from connectors._retry import interruptible
+        from sync.engine.connect import connect
         from sync.engine.run import Engine, SyncOptions
         from sync.serve.targets import comment_reads, echo_only, targets
         from sync.serve.worker import Outcome
 
         with interruptible(self.halt.event):
-            opened = self.opened or self._open()
-            conns, pacer, constants = opened
-            self.opened = None if conns.errors else opened  # a system down: open it again
+            self.kept = self.kept or self._keep()
+            pacer, constants = self.kept
+            conns = connect(self.settings, (), pacer=pacer, constants=constants)
             labels = frozenset(self.settings.labels.values())
             if not poll and echo_only(batch, self.store.inbox_body, self._us(conns), labels):
                 return Outcome(None, True, False, echo=True)  # the state holds what we wrote
@@ -97,7 +106,9 @@ class _Syncer:
                 constants=constants,
                 comments_of=comment_reads(batch, self.store.inbox_body),
             )
-            result = engine.run(SyncOptions())
+            # findings=False: the service shows no list, and reading back every open finding
+            # after each sync cost a 10k workspace ~0.2 s CPU per delivery (bench/serve_latency.py).
+            result = engine.run(SyncOptions(findings=False))
         done = result.applied.done if result.applied is not None else 0
         return Outcome(result.run_id, not result.failed, bool(result.interrupted), done)
 
