@@ -72,6 +72,12 @@ def _since(value: str | None) -> datetime | None:
     "on every run (the [github] token needs Issues: write). Nothing goes to stdout then "
     "unless --output says where.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write the report but do not remember it as the last one: the next report's new "
+    "and resolved findings still count from the report before.",
+)
 def report_command(
     config: str | None,
     state_path: str | None,
@@ -81,6 +87,7 @@ def report_command(
     team: str | None,
     owner: str | None,
     publish: str | None,
+    dry_run: bool,
 ) -> None:
     """Write the reconciliation report for leads from the state file (no system is asked).
 
@@ -110,8 +117,13 @@ def report_command(
     except FileNotFoundError as exc:
         msg = f"No state yet at {exc.filename}: run `handoff sync` first."
         sys.exit(report_error(HandoffSyncError(msg), fmt == "json"))
-    if repo is not None and output is None:
-        return  # published: cron mails nothing more
+    if repo is None or output is not None:  # published alone: cron mails nothing more
+        _output(data, fmt, output)
+    if not dry_run:
+        _remember(source, data, from_state=bool(state_path))
+
+
+def _output(data: ReportData, fmt: str, output: str | None) -> None:
     text = RENDERERS[fmt](data)
     target = output or (DEFAULT_HTML if fmt == "html" else "-")
     if target == "-":
@@ -123,6 +135,21 @@ def report_command(
         f"{len(data.closed)} closed since {data.since:%Y-%m-%d}.",
         err=True,
     )
+
+
+def _remember(source: Path, data: ReportData, *, from_state: bool) -> None:
+    """The report is out; if its time cannot be kept, say so and let the report stand."""
+    from connectors.errors import HandoffSyncError
+    from sync.report.render import remember_report
+    from sync.store import STORE_ERRORS, store_error
+
+    try:
+        remember_report(source, data, from_state=from_state)
+    except STORE_ERRORS as exc:
+        why = store_error(exc, source if from_state else None)
+        click.echo(f"warning: this report was not remembered as the last one: {why}", err=True)
+    except HandoffSyncError as exc:
+        click.echo(f"warning: this report was not remembered as the last one: {exc}", err=True)
 
 
 def _publish(config: str | None, repo: str, data: ReportData, filters: Filters) -> None:
