@@ -72,12 +72,9 @@ def test_one_row_per_handoff_blockers_first_then_keys_in_natural_order(
     assert [r.record for r in rows] == ["EXP-7", "EXP-5", "EXP-22", "EXP-13"]
     assert [r.blocker for r in rows] == [True, False, False, False]
     five = rows[1]
-    assert five.missing() == [
-        "missing-field: hypothesis",
-        "missing-field: primary metric",
-        "noisy: informed",
-    ]
-    assert rows[0].missing()[0] == "ownerless: engineering owner"  # worst finding first
+    assert five.missing() == ["missing-field: hypothesis, primary metric", "noisy: informed"]
+    # Worst first: the blocker, then the warnings.
+    assert rows[0].missing() == ["ownerless: engineering owner", "missing-field: hypothesis"]
 
 
 def test_natural_key_reads_numbers_as_numbers() -> None:
@@ -146,7 +143,7 @@ def test_markdown_opens_with_the_at_risk_table_in_the_same_order(state: SqliteSt
         r.record for r in data.at_risk
     ]
     assert "blocker" in rows[0] and "Wed 4 Mar 10:00 Europe/Berlin" in rows[0]
-    assert "primary metric" in rows[1] and "noisy" in rows[1]  # all of EXP-5 in one row
+    assert "missing-field: hypothesis, primary metric; noisy: informed" in rows[1]  # one row
 
 
 def test_json_lists_the_at_risk_rows(state: SqliteStore) -> None:

@@ -38,6 +38,19 @@ __all__ = [
 
 _DIGITS = re.compile(r"(\d+)")
 _WORDS = {"error": "blocker", "warning": "warning", "info": "info"}
+# Within one severity, what a lead reads first: who owns it, whether it is still valid, the
+# decision, then the brief's contents and the bookkeeping.
+_KINDS = (
+    "ownerless",
+    "expired",
+    "decision-missing",
+    "missing-field",
+    "conflict",
+    "stale",
+    "needs-sync",
+    "noisy",
+    "unlinked",
+)
 
 
 def natural_key(text: str) -> tuple[Any, ...]:
@@ -101,9 +114,16 @@ class AtRisk:
     def age_days(self, now: datetime) -> int:
         return max(0, (now - self.opened).days)
 
+    def groups(self) -> list[tuple[str, list[str]]]:
+        """Its open findings by kind, worst first: ("missing-field", ["hypothesis", ...])."""
+        out: dict[str, list[str]] = {}
+        for ln in self.lines:
+            out.setdefault(ln.code, []).append(ln.subject.replace("_", " "))
+        return list(out.items())
+
     def missing(self) -> list[str]:
-        """Each open finding in a few words ("ownerless: outcome owner")."""
-        return [f"{ln.code}: {ln.subject.replace('_', ' ')}" for ln in self.lines]
+        """Everything open on it, one kind at a time ("missing-field: hypothesis, owner")."""
+        return [f"{code}: {', '.join(subjects)}" for code, subjects in self.groups()]
 
 
 def at_risk(
@@ -137,6 +157,11 @@ def _order(row: AtRisk) -> tuple[Any, ...]:
     return (severity_rank(row.severity), due, row.opened, natural_key(row.record))
 
 
+def _worst_first(ln: ReportLine) -> tuple[Any, ...]:
+    kind = _KINDS.index(ln.code) if ln.code in _KINDS else len(_KINDS)
+    return (severity_rank(ln.severity), kind, ln.code, natural_key(ln.subject))
+
+
 def _row(
     lines: list[ReportLine],
     closed: list[ReportLine],
@@ -145,7 +170,7 @@ def _row(
     esc: EscalationConfig,
     zones: Mapping[str, str],
 ) -> AtRisk:
-    lines = sorted(lines, key=lambda ln: (severity_rank(ln.severity), ln.code, ln.subject))
+    lines = sorted(lines, key=_worst_first)
     first = lines[0]
     zone = esc.zone(zones.get(first.owner, ""))
     rungs = [next_rung(ln.opened, now, zone, esc) for ln in lines]

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HTML = "handoff-report.html"
 _TEXT_LIMIT = 300  # characters of a title or message on one report line
+_ALL = 20_000  # what is missing on a handoff is never cut short: it is the point of the row
 # Every user string sits inside a table cell or after our own words, so line-start markup
 # (#, -, +, 1.) cannot fire; these are the characters that can anywhere.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
@@ -154,7 +155,7 @@ def _md_at_risk(data: ReportData) -> list[str]:
                 _md_item(row.home),
                 severity_word(row.severity),
                 _md(row.owner_name) or "nobody",
-                _md("; ".join(row.missing())),
+                _md("; ".join(row.missing()), _ALL),
                 _days(row.age_days(now)),
                 _md(due_text(row)),
                 _md("; ".join(changes)),
