@@ -123,6 +123,13 @@ def test_new_and_resolved_count_from_the_last_report() -> None:
     # Both are blockers now; EXP-5's new finding reaches the approver on Friday, before
     # EXP-7's reaches the lead next Monday: the sooner due comes first.
     assert [r.record for r in data.at_risk][:2] == ["EXP-5", "EXP-7"]
+    md = render_markdown(data)
+    assert "| Since last report |" in md and "(2026-03-03 09:00 UTC)" in md
+    [five] = [ln for ln in _md_rows(md, "## At risk") if ln.startswith("| [EXP-5]")]
+    assert five.endswith("| new expired: expiry; resolved noisy: informed |")
+    page = render_html(data)
+    assert "new: expired expiry" in page and "resolved: noisy informed" in page
+    assert "Since last report" not in render_markdown(first)  # nothing to compare with yet
 
 
 # --- renderers ----------------------------------------------------------------------------

@@ -150,18 +150,18 @@ def _md_at_risk(data: ReportData) -> list[str]:
     for row in data.at_risk:
         changes = [f"new {ln.code}: {ln.subject}" for ln in row.new]
         changes += [f"resolved {ln.code}: {ln.subject}" for ln in row.resolved]
-        rows.append(
-            [
-                _md_item(row.home),
-                severity_word(row.severity),
-                _md(row.owner_name) or "nobody",
-                _md("; ".join(row.missing()), _ALL),
-                _days(row.age_days(now)),
-                _md(due_text(row)),
-                _md("; ".join(changes)),
-            ]
-        )
-    head = ["Handoff", "Severity", "Owner", "Missing", "Open", "Due (owner's time)", "Changes"]
+        cells = [
+            _md_item(row.home),
+            severity_word(row.severity),
+            _md(row.owner_name) or "nobody",
+            _md("; ".join(row.missing()), _ALL),
+            _days(row.age_days(now)),
+            _md(due_text(row)),
+        ]
+        # Before any report was remembered there is nothing to compare with: no column.
+        rows.append([*cells, _md("; ".join(changes))] if data.last_report else cells)
+    head = ["Handoff", "Severity", "Owner", "Missing", "Open", "Due (owner's time)"]
+    head += ["Since last report"] if data.last_report else []
     return out + _md_table(head, rows, "No handoff is at risk.")
 
 
