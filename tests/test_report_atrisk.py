@@ -20,7 +20,7 @@ from test_report import NAMES, _f, _item
 from mapping.escalation import EscalationConfig
 from sync.commands.report import report_command
 from sync.report.atrisk import natural_key
-from sync.report.data import LAST_REPORT, ReportData, gather
+from sync.report.data import LAST_REPORT, Filters, ReportData, gather
 from sync.report.html import COLORS, render_html
 from sync.report.render import render_json, render_markdown
 from sync.store.sqlite import SqliteStore
@@ -171,6 +171,18 @@ def test_a_first_run_has_no_trend_chart_but_says_when_it_starts() -> None:
     assert 'id="trend-chart"' not in page and "Trend starts after the next run" in page
     md = render_markdown(data)
     assert "Trend starts after the next run" in md and "| Run | Open |" not in md
+
+
+def test_a_since_that_leaves_one_run_says_so_rather_than_first_run(state: SqliteStore) -> None:
+    later = T0 + timedelta(days=1)
+    run = state.start_run(later)
+    state.record_findings(run, FOUND, later)
+    state.finish_run(run, later, outcome="ok", counts={})
+    data = gather(state, now=later, filters=Filters(since=later - timedelta(hours=1)))
+    assert len(data.trend) == 1
+    note = "One run since 2026-03-03: 7 open findings after it"
+    assert note in render_html(data) and note in render_markdown(data)
+    assert "Trend starts after the next run" not in render_markdown(data)
 
 
 # --- colours -------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ def _since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-
 @click.command("report")
 @click.option(
     "--config",
@@ -91,11 +90,15 @@ def report_command(
 ) -> None:
     """Write the reconciliation report for leads from the state file (no system is asked).
 
-    Sections: ownerless items by age, missing fields by team and owner, handoffs entering run
-    without a go/no-go, expired and stale handoffs, conflicts between systems, escalations and
-    who they reached, loops closed, and the trend of open findings over past runs. Every line
-    links to the item in its system. With --publish the report also lands in one GitHub issue,
-    found again by a hidden marker and edited in place, never opened twice.
+    First the handoffs at risk, one row each, blockers first: owner, everything missing, age,
+    when the escalation ladder next tells someone (in the owner's time zone, from the config's
+    [[people]]) and what opened or closed since the last report; each report's time is kept in
+    the state for the next one, unless --dry-run. Then: ownerless items by age, missing
+    fields by team and owner, handoffs entering run without a go/no-go, expired and stale
+    handoffs, conflicts between systems, escalations and who they reached, loops closed, and
+    the trend of open findings over past runs. Every line links to the item in its system.
+    With --publish the report also lands in one GitHub issue, found again by a hidden marker
+    and edited in place, never opened twice.
     """
     from connectors.errors import HandoffSyncError
     from sync.commands.cli import config_path, report_error

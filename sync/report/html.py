@@ -7,6 +7,11 @@ lands unless a macro of the template made it markup; links go only through
 `sync.writeback.markup.safe_url` (http and https only). This module computes what the template
 cannot say
 plainly: the geometry of the charts, their colours, and the page's subtitle.
+
+Layout: the at-risk table comes first; the trend scales to the page's width, wide tables and
+heatmaps scroll inside their own box, and under 600 px every table row becomes a card, so the
+page itself never scrolls sideways (tests/test_report_browser.py measures it at 420 px and with
+a 300-item workspace).
 """
 
 from __future__ import annotations
@@ -280,6 +285,12 @@ def tiles(data: ReportData) -> list[Tile]:
 def first_run_note(data: ReportData) -> str:
     """One point is not a trend: say what there is and when the chart begins."""
     p = data.trend[0]
+    if data.filters.since and data.records and p.at >= data.filters.since:
+        # --since left one run of several: not a first run.
+        return (
+            f"One run since {data.filters.since:%Y-%m-%d}: {p.total} open findings after it "
+            f"({p.at:%Y-%m-%d %H:%M} UTC); a trend needs two. Widen --since to see one."
+        )
     return (
         f"Trend starts after the next run: {p.total} open findings after the first run "
         f"({p.at:%Y-%m-%d %H:%M} UTC)."
