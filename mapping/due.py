@@ -14,13 +14,13 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from mapping.escalation import _MAX_DAYS, EscalationConfig, working_hours
+from mapping.escalation import _MAX_DAYS, EscalationConfig, LadderStep, working_hours
 from mapping.finding import Finding
 from mapping.people import Directory
 from mapping.record import HandoffRecord, PersonRef, Stage
 from mapping.rules_config import RulesConfig
 
-__all__ = ["next_due", "reach_hours"]
+__all__ = ["next_due", "next_rung", "reach_hours"]
 
 _DAY = timedelta(days=1)
 
@@ -99,12 +99,22 @@ def _escalation(
         if isinstance(v.value, PersonRef) and v.value.key
     ]
     person = directory.get(owners[0]) if owners else None
-    zone = esc.zone(person.time_zone if person else "")
-    hours = working_hours(first, now, zone, esc)
-    ahead = sorted(s.after_hours for s in esc.ladder if s.after_hours > hours)
-    if not ahead:
-        return None
-    return reach_hours(first, ahead[0], zone, esc)
+    rung = next_rung(first, now, esc.zone(person.time_zone if person else ""), esc)
+    return rung[1] if rung else None
+
+
+def next_rung(
+    opened: datetime, now: datetime, zone: ZoneInfo, cfg: EscalationConfig
+) -> tuple[LadderStep, datetime] | None:
+    """The ladder step a finding open since `opened` reaches next, and when (counted in the
+    working hours of `zone`); None when it has reached the top or never will."""
+    hours = working_hours(opened, now, zone, cfg)
+    ahead = sorted((s for s in cfg.ladder if s.after_hours > hours), key=lambda s: s.after_hours)
+    for step in ahead:
+        at = reach_hours(opened, step.after_hours, zone, cfg)
+        if at is not None:
+            return step, at
+    return None
 
 
 def reach_hours(

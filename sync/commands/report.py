@@ -26,7 +26,6 @@ def _since(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-
 @click.command("report")
 @click.option(
     "--config",
@@ -72,6 +71,12 @@ def _since(value: str | None) -> datetime | None:
     "on every run (the [github] token needs Issues: write). Nothing goes to stdout then "
     "unless --output says where.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write the report but do not remember it as the last one: the next report's new "
+    "and resolved findings still count from the report before.",
+)
 def report_command(
     config: str | None,
     state_path: str | None,
@@ -81,14 +86,19 @@ def report_command(
     team: str | None,
     owner: str | None,
     publish: str | None,
+    dry_run: bool,
 ) -> None:
     """Write the reconciliation report for leads from the state file (no system is asked).
 
-    Sections: ownerless items by age, missing fields by team and owner, handoffs entering run
-    without a go/no-go, expired and stale handoffs, conflicts between systems, escalations and
-    who they reached, loops closed, and the trend of open findings over past runs. Every line
-    links to the item in its system. With --publish the report also lands in one GitHub issue,
-    found again by a hidden marker and edited in place, never opened twice.
+    First the handoffs at risk, one row each, blockers first: owner, everything missing, age,
+    when the escalation ladder next tells someone (in the owner's time zone, from the config's
+    [[people]]) and what opened or closed since the last report; each report's time is kept in
+    the state for the next one, unless --dry-run. Then: ownerless items by age, missing
+    fields by team and owner, handoffs entering run without a go/no-go, expired and stale
+    handoffs, conflicts between systems, escalations and who they reached, loops closed, and
+    the trend of open findings over past runs. Every line links to the item in its system.
+    With --publish the report also lands in one GitHub issue, found again by a hidden marker
+    and edited in place, never opened twice.
     """
     from connectors.errors import HandoffSyncError
     from sync.commands.cli import config_path, report_error
@@ -110,8 +120,13 @@ def report_command(
     except FileNotFoundError as exc:
         msg = f"No state yet at {exc.filename}: run `handoff sync` first."
         sys.exit(report_error(HandoffSyncError(msg), fmt == "json"))
-    if repo is not None and output is None:
-        return  # published: cron mails nothing more
+    if repo is None or output is not None:  # published alone: cron mails nothing more
+        _output(data, fmt, output)
+    if not dry_run:
+        _remember(source, data, from_state=bool(state_path))
+
+
+def _output(data: ReportData, fmt: str, output: str | None) -> None:
     text = RENDERERS[fmt](data)
     target = output or (DEFAULT_HTML if fmt == "html" else "-")
     if target == "-":
@@ -123,6 +138,21 @@ def report_command(
         f"{len(data.closed)} closed since {data.since:%Y-%m-%d}.",
         err=True,
     )
+
+
+def _remember(source: Path, data: ReportData, *, from_state: bool) -> None:
+    """The report is out; if its time cannot be kept, say so and let the report stand."""
+    from connectors.errors import HandoffSyncError
+    from sync.report.render import remember_report
+    from sync.store import STORE_ERRORS, store_error
+
+    try:
+        remember_report(source, data, from_state=from_state)
+    except STORE_ERRORS as exc:
+        why = store_error(exc, source if from_state else None)
+        click.echo(f"warning: this report was not remembered as the last one: {why}", err=True)
+    except HandoffSyncError as exc:
+        click.echo(f"warning: this report was not remembered as the last one: {exc}", err=True)
 
 
 def _publish(config: str | None, repo: str, data: ReportData, filters: Filters) -> None:

@@ -22,14 +22,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.errors import ConfigError
+from mapping.escalation import EscalationConfig
 from mapping.fields import DEFAULT_NAMES
 from mapping.rules import severity_rank
 from sync.engine.access import stored_lost_access
+from sync.report.atrisk import AtRisk, at_risk, natural_key
 from sync.report.people import owners_of, teams_of
 from sync.store import FindingRow, Store
 
 __all__ = [
     "ESCALATION_NOTE",
+    "LAST_REPORT",
     "Filters",
     "Heatmap",
     "ReportData",
@@ -42,6 +45,9 @@ WEEK = timedelta(days=7)
 TREND_RUNS = 30  # runs on the trend chart when no --since narrows it
 NO_OWNER = "(no owner)"
 NO_TEAM = "(no team)"
+# The meta fact holding when the last report was written (not on --dry-run): what "new" and
+# "resolved" in the at-risk table count from.
+LAST_REPORT = "report.last_written"
 ESCALATION_NOTE = (
     "Findings open past their window in the owner's working hours. Step 0 tells the owner; "
     "each later step of the ladder tells more people (by default the cost-cap approver, then "
@@ -139,6 +145,8 @@ class ReportData:
     # Scopes whose token or permission is refused: since when (lost access, not deleted).
     lost: tuple[tuple[str, datetime], ...] = field(default=())
     last_outcome: str = ""  # how the last sync ended ("ok", "failed: why", "interrupted ...")
+    at_risk: tuple[AtRisk, ...] = field(default=())  # one row per handoff, blockers first
+    last_report: datetime | None = None  # when the previous report was written
 
     @property
     def last_run_note(self) -> str:
@@ -165,7 +173,7 @@ class ReportData:
     @property
     def ownerless(self) -> list[ReportLine]:
         """Oldest first: the longer nobody owns it, the higher it goes."""
-        return sorted(self.of("ownerless"), key=lambda ln: (ln.opened, ln.record))
+        return sorted(self.of("ownerless"), key=lambda ln: (ln.opened, natural_key(ln.record)))
 
     @property
     def no_decision(self) -> list[ReportLine]:
@@ -183,13 +191,13 @@ class ReportData:
                 for ln in self.open_lines
                 if ln.code not in listed and (ln.code, ln.subject) != go_no_go
             ),
-            key=lambda ln: (ln.record, ln.code, ln.subject),
+            key=lambda ln: (natural_key(ln.record), ln.code, ln.subject),
         )
 
     @property
     def expired_or_stale(self) -> list[ReportLine]:
         lines = self.of("expired") + self.of("stale")
-        return sorted(lines, key=lambda ln: (ln.opened, ln.record))
+        return sorted(lines, key=lambda ln: (ln.opened, natural_key(ln.record)))
 
     @property
     def conflicts(self) -> list[ReportLine]:
@@ -198,7 +206,7 @@ class ReportData:
     @property
     def escalations(self) -> list[ReportLine]:
         lines = [ln for ln in self.open_lines if ln.escalation > 0]
-        return sorted(lines, key=lambda ln: (-ln.escalation, ln.opened, ln.record))
+        return sorted(lines, key=lambda ln: (-ln.escalation, ln.opened, natural_key(ln.record)))
 
     @property
     def missing(self) -> list[ReportLine]:
@@ -233,8 +241,11 @@ def gather(
     now: datetime,
     filters: Filters | None = None,
     names: Mapping[str, str] | None = None,
+    escalation: EscalationConfig | None = None,
+    zones: Mapping[str, str] | None = None,
 ) -> ReportData:
-    """The report's data from `state`; `names` maps directory keys to people's names."""
+    """The report's data from `state`; `names` maps directory keys to people's names, `zones`
+    to their time zones (for due times on the `escalation` ladder)."""
     filters = filters or Filters()
     since = filters.since or now - WEEK
     names = names or {}
@@ -248,6 +259,17 @@ def gather(
     closed = [_line(r, records, teams, owners, names) for r in closed_rows]
     open_lines = sorted(filter(filters.matches, open_lines), key=_order)
     closed = sorted(filter(filters.matches, closed), key=lambda ln: (ln.resolved, ln.record))
+    last_report = _last_report(state)
+    since_report = state.findings(resolved_since=last_report) if last_report else []
+    resolved = [_line(r, records, teams, owners, names) for r in since_report]
+    rows = at_risk(
+        open_lines,
+        list(filter(filters.matches, resolved)),
+        now=now,
+        since=last_report,
+        escalation=escalation or EscalationConfig(),
+        zones=zones or {},
+    )
     runs = state.runs(1)
     if filters.team or filters.owner:
         trend = _trend_of(state, filters, records, teams, owners, names)
@@ -268,7 +290,17 @@ def gather(
         stale=_stale(state, runs[0].started if runs else None),
         lost=tuple(sorted(stored_lost_access(state).items())),
         teams=tuple(sorted(set(teams.values()), key=str.casefold)),
+        at_risk=tuple(rows),
+        last_report=last_report,
     )
+
+
+def _last_report(state: Store) -> datetime | None:
+    text = state.fact(LAST_REPORT)
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None  # unreadable: count as if no report had been written
 
 
 def _stale(state: Store, last_run: datetime | None) -> tuple[tuple[str, datetime], ...]:
@@ -303,7 +335,7 @@ def _check_filters(
 
 
 def _order(ln: ReportLine) -> tuple[Any, ...]:
-    return (severity_rank(ln.severity), ln.code, ln.record, ln.subject)
+    return (severity_rank(ln.severity), ln.code, natural_key(ln.record), ln.subject)
 
 
 def _line(

@@ -7,6 +7,11 @@ lands unless a macro of the template made it markup; links go only through
 `sync.writeback.markup.safe_url` (http and https only). This module computes what the template
 cannot say
 plainly: the geometry of the charts, their colours, and the page's subtitle.
+
+Layout: the at-risk table comes first; the trend scales to the page's width, wide tables and
+heatmaps scroll inside their own box, and under 600 px every table row becomes a card, so the
+page itself never scrolls sideways (tests/test_report_browser.py measures it at 420 px and with
+a 300-item workspace).
 """
 
 from __future__ import annotations
@@ -18,27 +23,32 @@ from typing import Any
 
 import jinja2
 
+from mapping.rules import severity_rank
 from sync.engine.access import lost_sentence
+from sync.report.atrisk import changes_note, due_text, natural_key, severity_word
 from sync.report.data import ESCALATION_NOTE, Heatmap, ReportData, TrendPoint
 from sync.writeback.markup import safe_url
 
-__all__ = ["CSP", "render_html"]
+__all__ = ["COLORS", "CSP", "first_run_note", "render_html", "tiles"]
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     "base-uri 'none'; form-action 'none'"
 )
-# One colour per finding code, the same in every chart and badge.
+# One colour per finding code, the same in every chart, badge and tile. Every pair differs by
+# at least 20 in CIE76 delta-E (ownerless is red, expired brown; noisy magenta, unlinked slate)
+# and each carries white badge text at WCAG AA contrast (4.5:1); tests/test_report_atrisk.py
+# measures both.
 COLORS = {
-    "missing-field": "#e8710a",
-    "ownerless": "#d93025",
-    "conflict": "#9334e6",
-    "expired": "#b31412",
-    "stale": "#f9ab00",
-    "decision-missing": "#1a73e8",
-    "needs-sync": "#12b5cb",
-    "noisy": "#80868b",
-    "unlinked": "#5f6368",
+    "ownerless": "#c5221f",
+    "expired": "#6d4c41",
+    "decision-missing": "#1a56c4",
+    "missing-field": "#b04a00",
+    "conflict": "#7b1fa2",
+    "stale": "#7a6a00",
+    "needs-sync": "#00796b",
+    "noisy": "#ad1457",
+    "unlinked": "#455a64",
 }
 _GREY = "#5f6368"
 
@@ -70,7 +80,9 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(safe_url=safe_url, short=_short, f1=lambda v: f"{v:.1f}")
-    env.globals.update(color=_color, days=_days, when=_when)
+    env.globals.update(
+        color=_color, days=_days, when=_when, severity_word=severity_word, due_text=due_text
+    )
     return env
 
 
@@ -240,12 +252,49 @@ def render_html(data: ReportData) -> str:
         "subtitle": _subtitle(data),
         "escalation_note": ESCALATION_NOTE,
         "trend": trend_chart(data.trend),
+        "first_run": first_run_note(data) if len(data.trend) == 1 else "",
+        "tiles": tiles(data),
+        "changes_note": changes_note(data.last_report),
         "legend": [c for c in COLORS if any(p.by_code.get(c) for p in data.trend)],
         "missing": sorted(data.missing, key=lambda ln: (ln.team, ln.record, ln.subject)),
         "heat_team": heat_chart(data.heatmap("team")) if data.missing else None,
         "heat_owner": heat_chart(data.heatmap("owner")) if data.missing else None,
     }
     return _ENV.get_template("report.html").render(context)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """How many open findings of one kind, and the worst severity among them."""
+
+    code: str
+    n: int
+    severity: str
+
+
+def tiles(data: ReportData) -> list[Tile]:
+    """One tile per kind: blockers first, then the most, then by name."""
+    worst: dict[str, str] = {}
+    for ln in data.open_lines:
+        if ln.code not in worst or severity_rank(ln.severity) < severity_rank(worst[ln.code]):
+            worst[ln.code] = ln.severity
+    found = [Tile(code, n, worst[code]) for code, n in data.totals.items()]
+    return sorted(found, key=lambda t: (severity_rank(t.severity), -t.n, natural_key(t.code)))
+
+
+def first_run_note(data: ReportData) -> str:
+    """One point is not a trend: say what there is and when the chart begins."""
+    p = data.trend[0]
+    if data.filters.since and data.records and p.at >= data.filters.since:
+        # --since left one run of several: not a first run.
+        return (
+            f"One run since {data.filters.since:%Y-%m-%d}: {p.total} open findings after it "
+            f"({p.at:%Y-%m-%d %H:%M} UTC); a trend needs two. Widen --since to see one."
+        )
+    return (
+        f"Trend starts after the next run: {p.total} open findings after the first run "
+        f"({p.at:%Y-%m-%d %H:%M} UTC)."
+    )
 
 
 def _subtitle(data: ReportData) -> str:

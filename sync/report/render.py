@@ -18,11 +18,21 @@ from typing import Any
 
 from sync.engine.access import ADVICE, lost_sentence
 from sync.engine.knowledge import age
-from sync.report.data import ESCALATION_NOTE, Filters, Heatmap, ReportData, ReportLine, gather
-from sync.report.html import render_html
+from sync.report.atrisk import changes_note, due_text, row_json, severity_word
+from sync.report.data import (
+    ESCALATION_NOTE,
+    LAST_REPORT,
+    Filters,
+    Heatmap,
+    ReportData,
+    ReportLine,
+    gather,
+)
+from sync.report.html import first_run_note, render_html
 from sync.writeback.markup import clean, safe_url
 
 __all__ = [
+    "remember_report",
     "render_html",
     "render_json",
     "render_markdown",
@@ -34,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HTML = "handoff-report.html"
 _TEXT_LIMIT = 300  # characters of a title or message on one report line
+_ALL = 20_000  # what is missing on a handoff is never cut short: it is the point of the row
 # Every user string sits inside a table cell or after our own words, so line-start markup
 # (#, -, +, 1.) cannot fire; these are the characters that can anywhere.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
@@ -95,6 +106,7 @@ def render_markdown(data: ReportData) -> str:
     """The report as Markdown: headings, tables, links to each item."""
     now = data.generated
     out = _md_intro(data)
+    out += _md_at_risk(data)
     out += ["## Ownerless items, oldest first", ""]
     out += _md_lines(data.ownerless, now, "Every role has a person behind it.")
     out += ["## Missing fields by team and by owner", ""]
@@ -120,9 +132,37 @@ def render_markdown(data: ReportData) -> str:
     ]
     out += _md_table(["Item", "Kind", "About", "Closed"], rows, "No loop closed in this window.")
     out += ["## Open findings over the last runs", ""]
-    rows = [[f"{p.at:%Y-%m-%d %H:%M}", str(p.total), _md(_by_code(p.by_code))] for p in data.trend]
-    out += _md_table(["Run", "Open", "By kind"], rows, "No runs yet.")
+    if len(data.trend) == 1:
+        out += [f"_{_md(first_run_note(data))}_", ""]
+    else:
+        rows = [
+            [f"{p.at:%Y-%m-%d %H:%M}", str(p.total), _md(_by_code(p.by_code))] for p in data.trend
+        ]
+        out += _md_table(["Run", "Open", "By kind"], rows, "No runs yet.")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _md_at_risk(data: ReportData) -> list[str]:
+    """One row per handoff, blockers first: the same rows, in the same order, as the HTML."""
+    now = data.generated
+    out = ["## At risk, blockers first", "", _md(changes_note(data.last_report)), ""]
+    rows = []
+    for row in data.at_risk:
+        changes = [f"new {ln.code}: {ln.subject}" for ln in row.new]
+        changes += [f"resolved {ln.code}: {ln.subject}" for ln in row.resolved]
+        cells = [
+            _md_item(row.home),
+            severity_word(row.severity),
+            _md(row.owner_name) or "nobody",
+            _md("; ".join(row.missing()), _ALL),
+            _days(row.age_days(now)),
+            _md(due_text(row)),
+        ]
+        # Before any report was remembered there is nothing to compare with: no column.
+        rows.append([*cells, _md("; ".join(changes))] if data.last_report else cells)
+    head = ["Handoff", "Severity", "Owner", "Missing", "Open", "Due (owner's time)"]
+    head += ["Since last report"] if data.last_report else []
+    return out + _md_table(head, rows, "No handoff is at risk.")
 
 
 def _md_intro(data: ReportData) -> list[str]:
@@ -240,6 +280,8 @@ def render_json(data: ReportData) -> str:
             for p in data.trend
         ],
         "findings": lines,
+        "last_report": data.last_report.isoformat() if data.last_report else None,
+        "at_risk": [row_json(row, data.generated) for row in data.at_risk],
     }
     return json.dumps(doc, ensure_ascii=False) + "\n"
 
@@ -250,21 +292,45 @@ RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json}
 def report_data(
     source: Path, *, filters: Filters | None = None, from_state: bool = False
 ) -> ReportData:
-    """The report's data from a config file (its state and people) or, with `from_state`, a
-    state file alone. Reads a copy: the state file is never changed."""
+    """The report's data from a config file (its state, people and escalation ladder) or,
+    with `from_state`, a state file alone (default ladder, UTC). Reads a copy: the state
+    file is never changed."""
+    from mapping.escalation import EscalationConfig
     from sync.settings import load_settings
     from sync.store import copy_of
 
     names: dict[str, str] = {}
+    zones: dict[str, str] = {}
+    escalation = EscalationConfig()
     path = source
     if not from_state:
         settings = load_settings(source)
         path = Path(settings.state.path)
         names = {p.key: p.name or p.key for p in settings.people}
+        zones = {p.key: p.time_zone for p in settings.people if p.time_zone}
+        escalation = settings.rules_config().escalation
     if not path.exists():
         raise FileNotFoundError(2, "no state file", str(path))
     with copy_of(path) as state:
-        return gather(state, now=datetime.now(UTC), filters=filters or Filters(), names=names)
+        return gather(
+            state,
+            now=datetime.now(UTC),
+            filters=filters or Filters(),
+            names=names,
+            escalation=escalation,
+            zones=zones,
+        )
+
+
+def remember_report(source: Path, data: ReportData, *, from_state: bool = False) -> None:
+    """Keep when this report was made, in its state: the next report's "new" and "resolved"
+    count from it. Not called for --dry-run."""
+    from sync.settings import load_settings
+    from sync.store import open_store
+
+    where = source if from_state else load_settings(source)
+    with open_store(where) as state:
+        state.remember_fact(LAST_REPORT, data.generated.isoformat())
 
 
 def write_report(config: Path, fmt: str, target: Path) -> ReportData:
