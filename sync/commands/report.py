@@ -70,7 +70,19 @@ def _since(value: str | None) -> datetime | None:
     metavar="github:OWNER/REPO",
     help="Also publish the Markdown report as one GitHub issue in that repo, edited in place "
     "on every run (the [github] token needs Issues: write). Nothing goes to stdout then "
-    "unless --output says where.",
+    "unless --output says where. With --weekly also notion:PAGE (a page URL or id): one page "
+    "under it, created once then edited in place (the integration needs Insert content).",
+)
+@click.option(
+    "--weekly",
+    is_flag=True,
+    help="The weekly closed loop instead: opened, closed, escalated and decided this week, "
+    "per team, against the week before.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --publish: print what would be published and where; write nothing.",
 )
 def report_command(
     config: str | None,
@@ -81,6 +93,8 @@ def report_command(
     team: str | None,
     owner: str | None,
     publish: str | None,
+    weekly: bool,
+    dry_run: bool,
 ) -> None:
     """Write the reconciliation report for leads from the state file (no system is asked).
 
@@ -94,6 +108,9 @@ def report_command(
     from sync.commands.cli import config_path, report_error
     from sync.report.publish import parse_target
 
+    if weekly:
+        _weekly(config, fmt, output, publish, dry_run)
+        return
     try:
         repo = parse_target(publish) if publish else None
     except ValueError as exc:
@@ -139,3 +156,42 @@ def _publish(config: str | None, repo: str, data: ReportData, filters: Filters) 
     done = publish(settings, repo, render_markdown(data), filters)
     show.end()
     click.echo(done.describe(), err=True)
+
+
+def _weekly(
+    config: str | None, fmt: str, output: str | None, publish: str | None, dry_run: bool
+) -> None:
+    """`report --weekly`: the review on stdout (md or json), or published in place."""
+    import json
+
+    from connectors.errors import HandoffSyncError
+    from sync.commands.cli import load, report_error
+    from sync.report.publish_weekly import parse_weekly_target, publish_weekly
+    from sync.report.weekly import gather_weekly, render_weekly_md, weekly_json
+    from sync.store import copy_of
+
+    try:
+        target = parse_weekly_target(publish) if publish else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--publish") from None
+    try:
+        settings = load(config)
+        path = Path(settings.state.path)
+        if not path.exists():
+            raise HandoffSyncError(f"No state yet at {path}: run `handoff sync` first.")
+        with copy_of(path) as state:
+            now = datetime.now(UTC)
+            data = gather_weekly(state, settings, now=now, directory=settings.directory())
+        if target is not None and not dry_run:
+            click.echo(publish_weekly(settings, target, data), err=True)
+    except HandoffSyncError as exc:
+        sys.exit(report_error(exc, fmt == "json"))
+    if target is not None and dry_run:
+        click.echo(f"Dry run: would publish to {publish}; nothing written.", err=True)
+    if target is not None and output is None and not dry_run:
+        return
+    text = json.dumps(weekly_json(data)) + "\n" if fmt == "json" else render_weekly_md(data)
+    if output and output != "-":
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
