@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,14 @@ from openapi_check import validate_request
 
 from connectors._retry import FAST_POLICY
 from connectors.sandbox import Sandbox
+from mapping.finding import Finding
 from sync.commands.cli import main
 from sync.engine.connect import connect
 from sync.engine.run import Engine, SyncOptions
 from sync.report.publish_weekly import NOTION_MARKER
-from sync.report.weekly import WEEKLY_MARKER
+from sync.report.weekly import WEEKLY_MARKER, gather_weekly, render_weekly_md
 from sync.settings import load_settings
+from sync.store import memory_store, open_store
 
 PARENT = "5d1c3f00-aaaa-4bbb-8ccc-000000000001"  # a page shared with the integration
 
@@ -124,6 +127,14 @@ def test_notion_page_is_created_once_then_edited_in_place(
     assert [(r.method, r.path) for r in writes] == [("PATCH", f"/v1/blocks/{line['id']}")]
     assert _texts(sb, page) == texts
     _valid_for_notion(shared_api, sb.log("notion"))
+    # Each publish is in the state's audit log, as every write of ours is.
+    state = load_settings(config).state.path
+    with open_store(state) as store:
+        rows = [r for r in store.audit() if r.action == "publish"]
+    assert [(r.system, r.item_key, r.result) for r in rows] == [
+        ("notion", page, "created"),
+        ("notion", page, "updated"),
+    ]
     assert len([p for p in sb.notion.loose.values() if p.parent == PARENT]) == 1
 
 
@@ -149,9 +160,39 @@ def test_dry_run_writes_nothing(sb: Sandbox, config: Path) -> None:
         assert result.exit_code == 0, result.output
         assert "nothing written" in result.output and "| **All teams** |" in result.output
     assert sb.log() == []
+    with open_store(load_settings(config).state.path) as store:
+        assert not [r for r in store.audit() if r.action == "publish"]
 
 
 def test_a_place_that_is_not_one_is_refused(config: Path) -> None:
     result = weekly(config, "--publish", "notion:not-a-page")
     assert result.exit_code == 2
     assert "github:OWNER/REPO or notion:PAGE" in result.output
+
+
+def _finding(subject: str, escalation: int = 0) -> Finding:
+    return Finding(code="missing-field", severity="warning", subject=subject, message="m",
+                   record_key="EXP-1", system="jira", item_id="1", item_key="EXP-1", url="",
+                   notify=("ana",), escalation=escalation)  # fmt: skip
+
+
+def test_each_week_counts_what_happened_in_it(tmp_path: Path) -> None:
+    """Opened, closed and escalated land in the week they happened, not the week asked."""
+    settings = load_settings(write_config(tmp_path / "h.toml", "http://127.0.0.1:9",
+                                          tmp_path / "s.db"))  # fmt: skip
+    state = memory_store()
+    f1, f2, f3 = _finding("hypothesis"), _finding("metric", 1), _finding("cost_cap", 1)
+    at = [datetime(2026, 11, d, h, tzinfo=UTC) for d, h in ((15, 12), (16, 9), (19, 9), (23, 10))]
+    state.record_findings(1, [f1], at[0])
+    state.record_findings(2, [f1, f2], at[1])  # f2 reaches the approver Tue 17 Nov 17:00
+    state.record_findings(3, [f1, f2, f3], at[2])  # f3 reaches the approver Fri 20 Nov 17:00
+    state.record_findings(4, [f2, f3], at[3])  # f1 is fixed
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    week = gather_weekly(state, settings, now=now, directory=settings.directory())
+    assert week.counts(None) == {"opened": 1, "closed": 1, "escalated": 1, "decided": 0}
+    assert week.counts(None, previous=True) == {
+        "opened": 2, "closed": 0, "escalated": 1, "decided": 0,
+    }  # fmt: skip
+    [escalated] = week.this_week("escalated")
+    assert escalated.at == datetime(2026, 11, 20, 17, tzinfo=UTC) - timedelta(seconds=5)
+    assert "| **All teams** | 1 (−1) | 1 (+1) | 1 (±0) | 0 (±0) |" in render_weekly_md(week)

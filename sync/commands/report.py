@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -166,7 +167,7 @@ def _weekly(
 
     from connectors.errors import HandoffSyncError
     from sync.commands.cli import load, report_error
-    from sync.report.publish_weekly import parse_weekly_target, publish_weekly
+    from sync.report.publish_weekly import parse_weekly_target
     from sync.report.weekly import gather_weekly, render_weekly_md, weekly_json
     from sync.store import copy_of
 
@@ -183,7 +184,7 @@ def _weekly(
             now = datetime.now(UTC)
             data = gather_weekly(state, settings, now=now, directory=settings.directory())
         if target is not None and not dry_run:
-            click.echo(publish_weekly(settings, target, data), err=True)
+            _publish_weekly(settings, target, data)
     except HandoffSyncError as exc:
         sys.exit(report_error(exc, fmt == "json"))
     if target is not None and dry_run:
@@ -195,3 +196,34 @@ def _weekly(
         Path(output).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+def _publish_weekly(settings: Any, target: Any, data: Any) -> None:
+    """Publish under the state's lock, so the audit row is written with it (a sync holding
+    the lock is waited for, a minute at most)."""
+    import time as clock
+
+    from connectors.errors import LockHeld
+    from sync.report.publish_weekly import publish_weekly
+    from sync.store import open_store, run_lock
+
+    for attempt in range(_LOCK_TRIES):
+        try:
+            with run_lock(settings):
+                done = publish_weekly(settings, target, data)
+                with open_store(settings) as state:
+                    state.note_published(
+                        target.system, target.where, done.item_id, done.item_key,
+                        result="created" if done.created else "updated", target=done.url,
+                        detail=f"weekly review {data.start:%Y-%m-%d} to {data.end:%Y-%m-%d}",
+                        now=datetime.now(UTC),
+                    )  # fmt: skip
+            click.echo(done.line, err=True)
+            return
+        except LockHeld:
+            if attempt == _LOCK_TRIES - 1:
+                raise
+            clock.sleep(1.0)
+
+
+_LOCK_TRIES = 60  # seconds waited for a sync to finish before giving up (exit 3)

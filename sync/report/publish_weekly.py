@@ -11,7 +11,14 @@ from sync.report.publish import issue_body
 from sync.report.weekly import KINDS, WEEKLY_MARKER, WEEKLY_TITLE, Weekly, render_weekly_md
 from sync.settings import Settings
 
-__all__ = ["WEEKLY_TARGET_HELP", "Target", "parse_weekly_target", "publish_weekly", "weekly_blocks"]
+__all__ = [
+    "WEEKLY_TARGET_HELP",
+    "Done",
+    "Target",
+    "parse_weekly_target",
+    "publish_weekly",
+    "weekly_blocks",
+]
 
 WEEKLY_TARGET_HELP = "github:OWNER/REPO or notion:PAGE (a page URL or id)"
 NOTION_MARKER = "handoff-sync:weekly (kept in place by handoff-sync; edits are overwritten)"
@@ -23,6 +30,23 @@ _NOTION = re.compile(r"notion:(?:.*?)([0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-
 class Target:
     system: str  # the registry name of the system
     where: str  # owner/repo, or the parent page id
+
+
+@dataclass(frozen=True)
+class Done:
+    """Where the review went: for the person (`line`) and for the audit log."""
+
+    target: Target
+    item_id: str  # the issue number or the page id
+    item_key: str  # "owner/repo#12", or the page id
+    url: str
+    created: bool
+
+    @property
+    def line(self) -> str:
+        how = "created" if self.created else "updated in place"
+        where = f"{self.target.system} {self.item_key}"
+        return f"Weekly review published to {where} ({how}): {self.url}"
 
 
 def parse_weekly_target(value: str) -> Target:
@@ -57,8 +81,8 @@ def weekly_blocks(weekly: Weekly) -> list[tuple[str, str]]:
     return blocks
 
 
-def publish_weekly(settings: Settings, target: Target, weekly: Weekly) -> str:
-    """Create or edit the review at `target`; one line saying where and how."""
+def publish_weekly(settings: Settings, target: Target, weekly: Weekly) -> Done:
+    """Create or edit the review at `target`."""
     from connectors._retry import RetryPolicy
     from connectors.github import GithubConnector
     from connectors.notion import NotionConnector
@@ -70,12 +94,10 @@ def publish_weekly(settings: Settings, target: Target, weekly: Weekly) -> str:
         number, url, created = connector.publish_issue(
             target.where, WEEKLY_TITLE, body, WEEKLY_MARKER
         )
-        how = "opened" if created else "updated in place"
-        return f"Weekly review published to GitHub issue {target.where}#{number} ({how}): {url}"
+        return Done(target, str(number), f"{target.where}#{number}", url, created)
     if isinstance(connector, NotionConnector):
         page, url, created = connector.publish_page(
             target.where, WEEKLY_TITLE, weekly_blocks(weekly), NOTION_MARKER
         )
-        how = "created" if created else "updated in place"
-        return f"Weekly review published to Notion page {page} ({how}): {url}"
+        return Done(target, page, page, url, created)
     raise ConfigError(f"the [{target.system}] section did not open a connection to publish to")

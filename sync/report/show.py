@@ -22,9 +22,9 @@ from mapping.due import reach_hours
 from mapping.escalation import working_hours
 from mapping.link import build_records
 from mapping.people import Directory
-from mapping.record import HandoffRecord, PersonRef
+from mapping.record import HandoffRecord
 from mapping.rules_config import RulesConfig
-from sync.report.show_values import field_values, value_text
+from sync.report.show_values import field_values, owner_time_zone, value_text
 from sync.settings import Settings
 from sync.store import AuditRow, FindingRow, ItemChange, Store
 from sync.systems import names as system_names
@@ -166,13 +166,7 @@ def _finding(
 ) -> FindingView:
     """The finding with its ladder position, counted as the rules count it (mapping.due)."""
     esc = rules.escalation
-    owners = [
-        v.value.key
-        for v in (*record.outcome_owner, *record.engineering_owner)
-        if isinstance(v.value, PersonRef) and v.value.key
-    ]
-    person = directory.get(owners[0]) if owners else None
-    zone = esc.zone(person.time_zone if person else "")
+    zone = esc.zone(owner_time_zone(record, directory))
     hours = working_hours(row.first_seen, now, zone, esc)
     ladder = sorted(esc.ladder, key=lambda s: s.after_hours)
     ahead = [s for s in ladder if s.after_hours > hours]

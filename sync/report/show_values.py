@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.base import SourceItem
+from mapping.people import Directory
 from mapping.record import (
     ChecklistItem,
     Decision,
@@ -18,7 +19,7 @@ from mapping.record import (
     Value,
 )
 
-__all__ = ["field_values", "source_of", "value_text"]
+__all__ = ["field_values", "owner_time_zone", "source_of", "value_text"]
 
 _LIMIT = 160  # characters of one value on a line
 
@@ -88,3 +89,15 @@ def field_values(
         ]
         out.append((name, shown))
     return out
+
+
+def owner_time_zone(record: HandoffRecord, directory: Directory) -> str:
+    """The time zone escalation hours are counted in: the outcome owner's, else the
+    engineering owner's (as `mapping.due` counts them); "" for the default."""
+    owners = [
+        v.value.key
+        for v in (*record.outcome_owner, *record.engineering_owner)
+        if isinstance(v.value, PersonRef) and v.value.key
+    ]
+    person = directory.get(owners[0]) if owners else None
+    return person.time_zone if person else ""

@@ -22,6 +22,7 @@ from mapping.rules_config import RulesConfig
 from sync.report.data import NO_TEAM
 from sync.report.people import teams_of
 from sync.report.render import _md
+from sync.report.show_values import owner_time_zone
 from sync.settings import Settings
 from sync.store import FindingRow, Store
 
@@ -77,9 +78,12 @@ def gather_weekly(
     records = {r.key: (r.title, list(r.item_ids)) for r in state.records()}
     teams = {k: v or NO_TEAM for k, v in teams_of(state, records).items()}
     rules = settings.rules_config()
+    records_built = _records(state, settings, directory)
+    zones = {r.key: owner_time_zone(r, directory) for r in records_built}
     for row in state.findings():
-        weekly.events += _finding_events(row, teams.get(row.record_key, NO_TEAM), rules)
-    for record in _records(state, settings, directory):
+        team, zone = teams.get(row.record_key, NO_TEAM), zones.get(row.record_key, "")
+        weekly.events += _finding_events(row, team, rules, zone)
+    for record in records_built:
         team = teams.get(record.key, NO_TEAM)
         for value in record.decision_log:
             entry = value.value
@@ -91,7 +95,10 @@ def gather_weekly(
     return weekly
 
 
-def _finding_events(row: FindingRow, team: str, rules: RulesConfig) -> Iterable[WeeklyEvent]:
+def _finding_events(
+    row: FindingRow, team: str, rules: RulesConfig, zone_name: str
+) -> Iterable[WeeklyEvent]:
+    """The finding's opening, closing and first climb past the owner (in the owner's hours)."""
     what = f"{row.code} {row.subject}".strip()
     yield WeeklyEvent("opened", row.first_seen, row.record_key, team, what)
     if row.resolved_at is not None:
@@ -100,7 +107,7 @@ def _finding_events(row: FindingRow, team: str, rules: RulesConfig) -> Iterable[
         esc = rules.escalation
         ladder = sorted(s.after_hours for s in esc.ladder)
         if len(ladder) > 1:
-            zone = esc.zone("")
+            zone = esc.zone(zone_name)
             at = reach_hours(row.first_seen, ladder[1], zone, esc)
             if at is not None and (row.resolved_at is None or at < row.resolved_at):
                 yield WeeklyEvent("escalated", at, row.record_key, team, what)

@@ -1,5 +1,6 @@
 """What `handoff show` reads about one handoff's items: how their content changed over time,
-and every write of ours on them.
+and every write of ours on them; and the audit row of a document we publish (the weekly
+review, `note_published`).
 
 Table `item_history` (migration 0032): n (order), system, item_id, at (the pull's time),
 run_id, digest, state, title, fields JSON. One row each time a pull stores an item whose
@@ -15,7 +16,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sync.store.rows import AuditRow, ItemChange
+from sync.store.rows import AuditRow, ItemChange, iso
 from sync.store.sqlite.schema import StateBase
 
 __all__ = ["ItemHistory"]
@@ -65,6 +66,20 @@ class ItemHistory(StateBase):
                     for r in rows
                 ]  # fmt: skip
         return sorted(out, key=lambda c: c.at)
+
+    def note_published(
+        self, system: str, scope: str, item_id: str, item_key: str, *, result: str, target: str,
+        detail: str, now: datetime,
+    ) -> None:
+        """An audit row for a document we published (the weekly review): where, and whether
+        it was created or edited in place."""
+        with self._lock, self.db.atomic():
+            self.db.execute(
+                "INSERT INTO audit (at, run_id, op_key, system, scope, item_id, item_key, "
+                "action, name, result, target, detail) "
+                "VALUES (?, NULL, '', ?, ?, ?, ?, 'publish', '', ?, ?, ?)",
+                [iso(now), system, scope, item_id, item_key, result, target, detail],
+            )
 
     def audit_of(self, pairs: Collection[Key]) -> list[AuditRow]:
         """Every audit row about these items (our writes on them and their outcomes)."""
