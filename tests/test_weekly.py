@@ -196,3 +196,17 @@ def test_each_week_counts_what_happened_in_it(tmp_path: Path) -> None:
     [escalated] = week.this_week("escalated")
     assert escalated.at == datetime(2026, 11, 20, 17, tzinfo=UTC) - timedelta(seconds=5)
     assert "| **All teams** | 1 (−1) | 1 (+1) | 1 (±0) | 0 (±0) |" in render_weekly_md(week)
+
+
+def test_the_full_report_dry_run_publishes_nothing_and_notion_asks_for_weekly(
+    sb: Sandbox, config: Path
+) -> None:
+    sb.clear_log()
+    dry = CliRunner().invoke(main, ["report", "--config", str(config), "--publish",
+                                    "github:acme/reports", "--dry-run"])  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    assert "nothing written" in dry.output and "# " in dry.output
+    assert sb.log() == []
+    refused = CliRunner().invoke(main, ["report", "--config", str(config), "--publish",
+                                        f"notion:{PARENT}"])  # fmt: skip
+    assert refused.exit_code == 2 and "add --weekly" in refused.output

@@ -107,20 +107,18 @@ def report_command(
     """
     from connectors.errors import HandoffSyncError
     from sync.commands.cli import config_path, report_error
-    from sync.report.publish import parse_target
-
     if weekly:
         _weekly(config, fmt, output, publish, dry_run)
         return
-    try:
-        repo = parse_target(publish) if publish else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--publish") from None
+    repo = _repo_of(publish)
     try:
         filters = Filters(since=_since(since), team=team, owner=owner)
         source = Path(state_path) if state_path else config_path(config)
         data = report_data(source, filters=filters, from_state=bool(state_path))
-        if repo is not None:
+        if repo is not None and dry_run:
+            click.echo(f"Dry run: would publish to {publish}; nothing written.", err=True)
+            repo = None  # and print the report instead
+        elif repo is not None:
             _publish(config, repo, data, filters)
     except HandoffSyncError as exc:
         # One line on stderr, and with --format json one JSON line on stdout, as --json does.
@@ -141,6 +139,19 @@ def report_command(
         f"{len(data.closed)} closed since {data.since:%Y-%m-%d}.",
         err=True,
     )
+
+
+def _repo_of(publish: str | None) -> str | None:
+    """The repo of `--publish github:OWNER/REPO`; a usage error for anything else."""
+    from sync.report.publish import parse_target
+
+    try:
+        return parse_target(publish) if publish else None
+    except ValueError as exc:
+        why = str(exc)
+        if (publish or "").startswith("notion:"):
+            why = "notion:PAGE takes the weekly review (add --weekly); this one: github:OWNER/REPO"
+        raise click.BadParameter(why, param_hint="--publish") from None
 
 
 def _publish(config: str | None, repo: str, data: ReportData, filters: Filters) -> None:
