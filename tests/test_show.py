@@ -147,3 +147,29 @@ def test_history_keeps_a_row_per_content_change_not_per_reread() -> None:
         (1, {"Primary metric": "a"}),
         (3, {"Primary metric": "b"}),
     ]
+
+
+def test_an_owner_set_by_a_command_shows_the_command_as_its_source(tmp_path: Path) -> None:
+    from engine_fixtures import workspace, write_config
+
+    from connectors._retry import FAST_POLICY
+    from connectors.sandbox import Sandbox
+    from sync.engine.connect import connect
+    from sync.engine.run import Engine, SyncOptions
+    from sync.settings import load_settings
+
+    ws = workspace()
+    at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    issue = ws["jira"]["issues"][2]
+    issue["comments"] = [{"author": "ana", "created": at,
+                          "body": "/handoff owner outcome [~accountid:acc-ben]"}]  # fmt: skip
+    with Sandbox(ws) as sb:
+        config = write_config(tmp_path / "c.toml", sb.url, tmp_path / "state.db")
+        settings = load_settings(config)
+        conns = connect(settings, policy=FAST_POLICY)
+        assert Engine(settings, conns.connectors, conns.scopes).run(SyncOptions()).exit_code == 0
+    body = shown(config, issue["key"])
+    owners = body["fields"]["outcome_owner"]
+    assert [(v["value"], v["source"]["field"]) for v in owners] == [
+        ("Ben Okafor", "command by ana")
+    ]

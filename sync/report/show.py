@@ -11,19 +11,21 @@ step, our writes on its items (the audit log) and each item's content changes. R
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from connectors.base import SYSTEMS, SourceItem
 from connectors.errors import ConfigError
+from mapping.commands_apply import apply_commands
 from mapping.due import reach_hours
 from mapping.escalation import working_hours
 from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
 from mapping.rules_config import RulesConfig
+from sync.engine.said import commands_of
 from sync.report.show_values import field_values, owner_time_zone, value_text
 from sync.settings import Settings
 from sync.store import AuditRow, FindingRow, ItemChange, Store
@@ -143,6 +145,7 @@ def gather_show(
             f"{query!r} is {item.system} item {item.key}, which belongs to no handoff record "
             "(it carries the ignore label, or its kind is not checked)."
         )
+    record = _commanded(state, record, items.values(), settings, directory, now)
     names = {p.key: p.name or p.key for p in settings.people}
     runs = state.runs(1, dry_runs=False)
     shown = Shown(query, item, record, items, now=now, names=names,
@@ -154,6 +157,24 @@ def gather_show(
     shown.history = state.item_history(ours)
     shown.writes = state.audit_of(ours)
     return shown
+
+
+def _commanded(
+    state: Store,
+    record: HandoffRecord,
+    items: Iterable[SourceItem],
+    settings: Settings,
+    directory: Directory,
+    now: datetime,
+) -> HandoffRecord:
+    """The record with people's `/handoff` commands in effect, as the sync applies them: an
+    owner named by a command shows the command as its source."""
+    commands = commands_of(state, items)
+    written = [c for s in record.sources for c in commands.get((s.system, s.item_id), ())]
+    if not written:
+        return record
+    opened = state.opened_at_of({record.key})
+    return apply_commands(record, written, settings.rules_config(), directory, now, opened).record
 
 
 def _finding(
