@@ -51,15 +51,18 @@ class PublishesPages:
                         scope=scope, what=_LIST, page_size=100)
         )  # fmt: skip
 
-    def _find_page(self, parent: str, title: str, marker: str, scope: str) -> str | None:
+    def _find_page(
+        self, parent: str, title: str, marker: str, scope: str
+    ) -> tuple[str, list[dict[str, Any]]] | None:
+        """Our page under `parent` and its blocks, or None."""
         for block in self._children(parent, scope):
             if block.get("type") != "child_page" or block.get("in_trash"):
                 continue
             inside = self._children(block["id"], scope)
             if inside and _text_of(inside[0]) == ("paragraph", marker):
-                return str(block["id"])
+                return str(block["id"]), inside
             if not inside and (block.get("child_page") or {}).get("title") == title:
-                return str(block["id"])
+                return str(block["id"]), inside
         return None
 
     def publish_page(
@@ -68,18 +71,19 @@ class PublishesPages:
         """Create our page under `parent` or edit it in place: (page id, url, created)."""
         scope = f"notion:{parent}"
         wanted = [("paragraph", marker), *blocks]
-        page_id = self._find_page(parent, title, marker, scope)
-        created = page_id is None
-        if page_id is None:
+        found = self._find_page(parent, title, marker, scope)
+        created = found is None
+        have: list[dict[str, Any]] = []
+        if found is None:
             page = self._call(
                 lambda: self.client.pages.create(
                     parent={"page_id": parent}, properties={"title": {"title": _rich(title)}}
                 ),
                 scope=scope, what=_WRITE, idempotent=False,
             )  # fmt: skip
-            page_id, have = str(page["id"]), []
+            page_id = str(page["id"])
         else:
-            have = self._children(page_id, scope)
+            page_id, have = found
         self._edit(page_id, have, wanted, scope)
         return page_id, f"https://www.notion.so/{page_id.replace('-', '')}", created
 
