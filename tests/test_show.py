@@ -114,6 +114,9 @@ def test_text_is_aligned_for_a_lead_with_no_raw_json(demo: Path) -> None:
         assert f"\n{heading}" in text
     assert "{" not in text and '"system"' not in text
     assert "missing-field" in text and "tells" in text
+    # Our writes: one line each, as it ended (the audit's "sending" step is in --json only).
+    writes = text.split("\nOur writes\n")[1].splitlines()
+    assert writes and all(ln.rstrip().endswith("done") for ln in writes), writes
 
 
 def test_an_old_state_is_said_to_be_old(demo: Path) -> None:

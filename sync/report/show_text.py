@@ -115,7 +115,9 @@ def _history(shown: Shown) -> list[str]:
     ]
     out += _table(rows) or ["  none stored (this state predates the history)"]
     out += ["", "Our writes"]
-    writes = shown.writes[-_HISTORY:]
+    # One line per write, as it ended (the audit also keeps its "sending" step; JSON has all).
+    last = {w.op_key or f"{w.at}:{i}": w for i, w in enumerate(shown.writes)}
+    writes = sorted(last.values(), key=lambda w: w.at)[-_HISTORY:]
     rows = [[_at(w.at), w.system, w.item_key or w.item_id, w.action, w.result] for w in writes]
     return out + (_table(rows) or ["  none"])
 
