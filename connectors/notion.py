@@ -40,6 +40,7 @@ from .errors import BadAnswer, ItemError, NotFound, PlanError, TransientError, r
 from .found import FoundComments
 from .gate import Gated, gate_httpx
 from .notion_errors import LISTING, translate
+from .notion_publish import PublishesPages
 from .notion_text import parse_time as _parse_time
 from .notion_text import said_in
 from .notion_text import shown as _shown
@@ -76,7 +77,7 @@ def _title(page: dict[str, Any]) -> str:
     return ""
 
 
-class NotionConnector(Gated, Remembers, FoundComments, NotionWanted):
+class NotionConnector(Gated, Remembers, FoundComments, NotionWanted, PublishesPages):
     """Pulls pages of Notion databases and writes comments and properties back."""
 
     system = "notion"

@@ -31,6 +31,7 @@ _CAPABILITY = {
     "comment.update": "Insert comments",
     "comment.delete": "Insert comments",
     "property.set": "Update content",
+    "page.publish": "Insert content",
 }
 
 LISTING = {

@@ -34,6 +34,7 @@ from typing import Any
 from ..window import SlidingWindow
 from . import notion_query as q
 from .notion_model import BOT_ID, Page, minute, new_id, norm_id, ts
+from .notion_pages import NotionPages
 from .notion_requests import NotionRequests
 from .server import ApiError, Request, Response, SandboxServer, route
 
@@ -57,7 +58,7 @@ _MESSAGES = {
 _ARCHIVED = "Can't edit block that is archived. You must unarchive the block before editing."
 
 
-class NotionService(NotionRequests):
+class NotionService(NotionPages, NotionRequests):
     name = "notion"
     prefix = "/v1/"
     RATE_LIMIT = 9  # requests per RATE_WINDOW seconds: ~3/s on average, bursts allowed
@@ -69,6 +70,7 @@ class NotionService(NotionRequests):
         self._snapshots: dict[str, tuple[int, list[Page], dict[str, int]]] = {}
         self._windows: dict[str, SlidingWindow] = {}
         self.load(workspace)
+        self.load_loose(workspace, server.now())
 
     # -- service hooks ---------------------------------------------------------------------
     def authenticate(self, req: Request) -> None:
@@ -243,6 +245,8 @@ class NotionService(NotionRequests):
 
     @route("GET", rf"/v1/blocks/(?P<block_id>{_ANY})/children")
     def block_children(self, req: Request, block_id: str) -> dict[str, Any]:
+        if norm_id(block_id) in self.loose:  # a page under a page (notion_pages)
+            return self.loose_children(req, block_id)
         page = self._page(block_id)
         blocks = self._blocks(page)
         size = self._page_size(req.arg("page_size"), "query.page_size")

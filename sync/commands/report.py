@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -69,13 +70,21 @@ def _since(value: str | None) -> datetime | None:
     metavar="github:OWNER/REPO",
     help="Also publish the Markdown report as one GitHub issue in that repo, edited in place "
     "on every run (the [github] token needs Issues: write). Nothing goes to stdout then "
-    "unless --output says where.",
+    "unless --output says where. With --weekly also notion:PAGE (a page URL or id): one page "
+    "under it, created once then edited in place (the integration needs Insert content).",
+)
+@click.option(
+    "--weekly",
+    is_flag=True,
+    help="The weekly closed loop instead: opened, closed, escalated and decided this week, "
+    "per team, against the week before.",
 )
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Write the report but do not remember it as the last one: the next report's new "
-    "and resolved findings still count from the report before.",
+    help="Change nothing: with --publish print what would be published and where and send "
+    "nothing; and do not remember this report as the last one (the next report's new and "
+    "resolved findings still count from the report before).",
 )
 def report_command(
     config: str | None,
@@ -86,6 +95,7 @@ def report_command(
     team: str | None,
     owner: str | None,
     publish: str | None,
+    weekly: bool,
     dry_run: bool,
 ) -> None:
     """Write the reconciliation report for leads from the state file (no system is asked).
@@ -102,17 +112,18 @@ def report_command(
     """
     from connectors.errors import HandoffSyncError
     from sync.commands.cli import config_path, report_error
-    from sync.report.publish import parse_target
-
-    try:
-        repo = parse_target(publish) if publish else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--publish") from None
+    if weekly:
+        _weekly(config, fmt, output, publish, dry_run)
+        return
+    repo = _repo_of(publish)
     try:
         filters = Filters(since=_since(since), team=team, owner=owner)
         source = Path(state_path) if state_path else config_path(config)
         data = report_data(source, filters=filters, from_state=bool(state_path))
-        if repo is not None:
+        if repo is not None and dry_run:
+            click.echo(f"Dry run: would publish to {publish}; nothing written.", err=True)
+            repo = None  # and print the report instead
+        elif repo is not None:
             _publish(config, repo, data, filters)
     except HandoffSyncError as exc:
         # One line on stderr, and with --format json one JSON line on stdout, as --json does.
@@ -155,6 +166,19 @@ def _remember(source: Path, data: ReportData, *, from_state: bool) -> None:
         click.echo(f"warning: this report was not remembered as the last one: {exc}", err=True)
 
 
+def _repo_of(publish: str | None) -> str | None:
+    """The repo of `--publish github:OWNER/REPO`; a usage error for anything else."""
+    from sync.report.publish import parse_target
+
+    try:
+        return parse_target(publish) if publish else None
+    except ValueError as exc:
+        why = str(exc)
+        if (publish or "").startswith("notion:"):
+            why = "notion:PAGE takes the weekly review (add --weekly); this one: github:OWNER/REPO"
+        raise click.BadParameter(why, param_hint="--publish") from None
+
+
 def _publish(config: str | None, repo: str, data: ReportData, filters: Filters) -> None:
     """Publish the Markdown report to `repo`, with the progress line while GitHub answers."""
     from sync.commands.cli import config_path
@@ -169,3 +193,73 @@ def _publish(config: str | None, repo: str, data: ReportData, filters: Filters) 
     done = publish(settings, repo, render_markdown(data), filters)
     show.end()
     click.echo(done.describe(), err=True)
+
+
+def _weekly(
+    config: str | None, fmt: str, output: str | None, publish: str | None, dry_run: bool
+) -> None:
+    """`report --weekly`: the review on stdout (md or json), or published in place."""
+    import json
+
+    from connectors.errors import HandoffSyncError
+    from sync.commands.cli import load, report_error
+    from sync.report.publish_weekly import parse_weekly_target
+    from sync.report.weekly import gather_weekly, render_weekly_md, weekly_json
+    from sync.store import copy_of
+
+    try:
+        target = parse_weekly_target(publish) if publish else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--publish") from None
+    try:
+        settings = load(config)
+        path = Path(settings.state.path)
+        if not path.exists():
+            raise HandoffSyncError(f"No state yet at {path}: run `handoff sync` first.")
+        with copy_of(path) as state:
+            now = datetime.now(UTC)
+            data = gather_weekly(state, settings, now=now, directory=settings.directory())
+        if target is not None and not dry_run:
+            _publish_weekly(settings, target, data)
+    except HandoffSyncError as exc:
+        sys.exit(report_error(exc, fmt == "json"))
+    if target is not None and dry_run:
+        click.echo(f"Dry run: would publish to {publish}; nothing written.", err=True)
+    if target is not None and output is None and not dry_run:
+        return
+    text = json.dumps(weekly_json(data)) + "\n" if fmt == "json" else render_weekly_md(data)
+    if output and output != "-":
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+def _publish_weekly(settings: Any, target: Any, data: Any) -> None:
+    """Publish under the state's lock, so the audit row is written with it (a sync holding
+    the lock is waited for, a minute at most)."""
+    import time as clock
+
+    from connectors.errors import LockHeld
+    from sync.report.publish_weekly import publish_weekly
+    from sync.store import open_store, run_lock
+
+    for attempt in range(_LOCK_TRIES):
+        try:
+            with run_lock(settings):
+                done = publish_weekly(settings, target, data)
+                with open_store(settings) as state:
+                    state.note_published(
+                        target.system, target.where, done.item_id, done.item_key,
+                        result="created" if done.created else "updated", target=done.url,
+                        detail=f"weekly review {data.start:%Y-%m-%d} to {data.end:%Y-%m-%d}",
+                        now=datetime.now(UTC),
+                    )  # fmt: skip
+            click.echo(done.line, err=True)
+            return
+        except LockHeld:
+            if attempt == _LOCK_TRIES - 1:
+                raise
+            clock.sleep(1.0)
+
+
+_LOCK_TRIES = 60  # seconds waited for a sync to finish before giving up (exit 3)

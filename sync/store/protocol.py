@@ -20,6 +20,7 @@ from sync.store.rows import (
     FindingsDelta,
     InboxRow,
     InboxState,
+    ItemChange,
     OutboxRow,
     RecordLike,
     RecordRow,
@@ -62,6 +63,15 @@ class Store(Protocol):
     ) -> Iterator[SourceItem]: ...
     def item(self, system: str, item_id: str) -> SourceItem | None: ...
     def item_labels(self, system: str, item_id: str) -> tuple[str, ...] | None: ...
+    # Each stored content change of these items, oldest first, and every audit row about
+    # them (`handoff show`; see sync.store.sqlite.item_history).
+    def item_history(self, pairs: Collection[tuple[str, str]]) -> list[ItemChange]: ...
+    def audit_of(self, pairs: Collection[tuple[str, str]]) -> list[AuditRow]: ...
+    # A document we published (the weekly review) in the audit log, action "publish".
+    def note_published(
+        self, system: str, scope: str, item_id: str, item_key: str, *, result: str,
+        target: str, detail: str, now: datetime,
+    ) -> None: ...
 
     # --- records -------------------------------------------------------------------------
     def upsert_records(self, records: Iterable[RecordLike], now: datetime) -> int: ...

@@ -20,6 +20,7 @@ __all__ = [
     "FindingsDelta",
     "InboxRow",
     "InboxState",
+    "ItemChange",
     "OutboxRow",
     "RecordLike",
     "RecordRow",
@@ -204,3 +205,16 @@ class FindingRow:
     escalation: int
     first_seen: datetime
     resolved_at: datetime | None  # None while open
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """One item's content as a pull that changed it stored it (`handoff show`'s history)."""
+
+    system: str
+    item_id: str
+    at: datetime
+    run_id: int | None
+    state: str
+    title: str
+    fields: Mapping[str, Any]

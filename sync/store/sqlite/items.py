@@ -25,7 +25,7 @@ from typing import Any
 
 from connectors.base import CommentRef, SourceItem, WriteOp, WriteResult, content_digest
 from sync.store.rows import iso
-from sync.store.sqlite.schema import StateBase
+from sync.store.sqlite.item_history import ItemHistory
 
 __all__ = ["ItemRows"]
 
@@ -36,7 +36,7 @@ Changed = set[tuple[str, str]]
 Version = tuple[Any, Any, Any]  # (digest, state, updated) of a stored row
 
 
-class ItemRows(StateBase):
+class ItemRows(ItemHistory):
     """The item verbs of the SQLite store."""
 
     def upsert_items(self, items: Iterable[SourceItem], run_id: int, now: datetime) -> Changed:
@@ -60,6 +60,8 @@ class ItemRows(StateBase):
             before = self._stored_versions({(i.system, i.id) for i in items})
             # Plain SQL rather than upsert_all: the update must leave first_seen alone.
             self.db.conn.executemany(_UPSERT_ITEM, rows)
+            fresh = {(r[0], r[2]) for r in rows if _new_content(before.get((r[0], r[2])), r)}
+            self._note_history(rows, fresh)  # what `handoff show` lists as changes
         return {(i.system, i.id) for i, row in zip(items, rows, strict=True)
                 if _changed(before.get((i.system, i.id)), row, i.updated)}  # fmt: skip
 
@@ -169,6 +171,10 @@ class ItemRows(StateBase):
                 op.item_id,
             ],
         )
+
+
+def _new_content(stored: Version | None, row: tuple[Any, ...]) -> bool:
+    return stored is None or stored[:2] != (row[_DIGEST], row[_STATE])
 
 
 def _changed(stored: Version | None, row: tuple[Any, ...], updated: datetime) -> bool:

@@ -113,6 +113,18 @@ def _commands(db: Database) -> None:
     db.execute("CREATE INDEX said_item ON said (system, item_id)")
 
 
+@migrations(name="0032_item_history")
+def _item_history(db: Database) -> None:
+    # `handoff show`: each item's content as each pull that changed it stored it (its digest,
+    # state, title and fields), so a lead sees what changed when (sync.store.sqlite.item_history).
+    db.execute(
+        """CREATE TABLE item_history (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
+        item_id TEXT NOT NULL, at TEXT NOT NULL, run_id INTEGER, digest TEXT, state TEXT,
+        title TEXT, fields TEXT)"""
+    )
+    db.execute("CREATE INDEX item_history_item ON item_history (system, item_id, n)")
+
+
 _SCHEMA_7 = (
     """CREATE TABLE item_nodes (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
         item_id TEXT NOT NULL, seen TEXT, stamp TEXT, content TEXT,
