@@ -66,6 +66,7 @@ class Inputs:
     opened_of: Collection[str] | None  # the records `opened` covers (None: every record)
     pacer: Pacer | None
     clock: Callable[[], datetime]
+    conventions: Collection[tuple[str, str]] = ()  # scopes naming Jira keys (`key_scopes`)
 
 
 def evaluate_run(
@@ -92,7 +93,8 @@ def evaluate_run(
     # A rebuild too trusts each stored link row whose item row did not change since.
     links = refresh_links(state, cfg, runtime.settings.fields, force=False, pulled=pulled)
     known = jira_keys(state, outcomes)
-    digest = basis(runtime, directory, links.projects, known is not None, systems)
+    conventions = frozenset(state.key_scopes())
+    digest = basis(runtime, directory, links.projects, known is not None, systems, conventions)
     full = full or state.fact(BASIS) != digest
     inputs = Inputs(
         state,
@@ -109,6 +111,7 @@ def evaluate_run(
         None,
         pacer,
         clock,
+        conventions,
     )
     out = Evaluated(digest, full, runtime.settings.fields)
     if full:
@@ -208,6 +211,7 @@ def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> R
             extracts=extracts,
             rendered=rendered,
             commands=commands,
+            conventions=inputs.conventions,
         )
 
     done = run(inputs.opened)

@@ -45,6 +45,7 @@ from sync.writeback.render import (
     render_key,
     to_text,
 )
+from sync.writeback.rollout import Rollout
 from sync.writeback.shown import dumps, entity_key, loads, property_key, value_type
 
 __all__ = ["Current", "ItemView", "PlanConfig", "Target", "describe", "plan", "plan_items"]
@@ -152,6 +153,7 @@ class PlanConfig:
     jira_entity_property_key: str = "handoff-sync.findings"
     # By default an item with no findings and no comment of ours gets nothing at all.
     all_clear_on_clean_items: bool = False
+    rollout: Rollout = field(default_factory=Rollout)  # [writeback] mode and severities
 
     def fmt(self, system: str) -> Format:
         """The comment format for a system."""
