@@ -135,3 +135,30 @@ def test_rollout_settings_are_validated_with_clear_errors(
     with pytest.raises(ConfigError) as err:
         load_settings(path)
     assert expected in err.value.message and "c.toml" in err.value.message
+
+
+def test_a_first_sync_goes_out_blockers_first(sandbox: Sandbox, tmp_path: Path) -> None:
+    result = _sync(_settings(sandbox, tmp_path, ""), dry_run=True)
+    blockers = {f.record_key for f in result.findings if f.severity == "error"}
+    assert blockers == {"EXP-3"}  # no outcome owner; the rest are warnings
+    first = [op.item_key for op in result.ops]
+    assert first[0] == "EXP-3"
+    assert first.index("EXP-3") < min(first.index(k) for k in ("EXP-2", "acme/web#2"))
+
+
+def test_the_summary_says_when_the_backlog_is_done_at_the_current_budgets() -> None:
+    from datetime import UTC, datetime
+
+    from sync.commands.run import _summary
+    from sync.engine.pacing import DEFAULT_BUDGETS, drain_seconds
+    from sync.engine.run import SyncResult
+
+    # GitHub: 80 writes a minute. 200 writes: 80 at once, then 120 more take 1.5 minutes.
+    assert drain_seconds(["github"] * 200, DEFAULT_BUDGETS) == 90.0
+    assert drain_seconds(["github"] * 80, DEFAULT_BUDGETS) == 0.0
+    assert drain_seconds(["github"] * 1000 + ["jira"] * 50, DEFAULT_BUDGETS) == 690.0
+    result = SyncResult(run_id=1, dry_run=True, at=datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    result.drain_s = 690.0
+    assert "takes about 12 min (until 2026-11-30 09:11 UTC); items with blockers go first" in (
+        _summary(result)
+    )

@@ -18,7 +18,7 @@ from mapping.due import next_due
 from mapping.fields import FieldMaps
 from mapping.link import LinkConfig
 from mapping.people import Directory
-from mapping.rules import Finding
+from mapping.rules import SEVERITIES, Finding, severity_rank
 from sync.engine.comments import Comments, Discovery, read_comments
 from sync.engine.incremental import BASIS, basis, groups, refresh_links, select
 from sync.engine.knowledge import ScopeOutcome, jira_keys
@@ -46,6 +46,9 @@ class Evaluated:
     evaluated: set[str] = field(default_factory=set)  # record keys decided by this run
     loaded: int = 0  # items decoded for reconcile
     recorded: bool = False  # a rebuild's findings went to the state batch by batch
+    # How urgent each planned item is: its most severe finding's rank (0: a blocker), so a
+    # first sync's backlog goes out blockers first.
+    ranks: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,10 @@ def _batch(
     out.ops += done.ops + reactions
     written = {(op.system, op.item_id) for op in done.ops + reactions}
     out.views += [t.item for t in done.targets if (t.item.system, t.item.item_id) in written]
+    for t in done.targets:
+        if (t.item.system, t.item.item_id) in written:
+            rank = min((severity_rank(f.severity) for f in t.findings), default=len(SEVERITIES))
+            out.ranks[(t.item.system, t.item.item_id)] = rank
     return set(dues)
 
 
