@@ -68,7 +68,8 @@ def test_same_kind_findings_fixed_in_one_place_are_one_task_that_says_nothing_tw
     body = render_comment("github", findings, None, fmt="github-md", item_id="acme/web#1")
     (line,) = _bullets(body)
     assert line.startswith(
-        "- **Blocker · Missing:** Expected duration is missing. Guardrail metrics is missing."
+        "- **Blocker · Missing:** Expected duration, Guardrail metrics and Sample size are"
+        " missing. From the pre-run stage on"
     )
     assert line.count("From the pre-run stage on") == 1 and line.count("EXP-42") == 1
     assert "the handoff needs them. Add them in EXP-42." in line

@@ -83,7 +83,22 @@ def _merged(messages: Sequence[str]) -> str:
     split = [[x for x in _SENTENCE.split(m) if x] for m in messages]
     shared = [x for x in split[0] if all(x in other for other in split[1:])]
     own = list(dict.fromkeys(x for sentences in split for x in sentences if x not in shared))
-    return " ".join(own + [re.sub(r"\bit\b", "them", x) for x in shared])
+    return " ".join(_listed(own) + [re.sub(r"\bit\b", "them", x) for x in shared])
+
+
+_IS = re.compile(r"(.+?) is (.+)")
+
+
+def _listed(sentences: list[str]) -> list[str]:
+    """Sentences "A is missing." and "B is missing." as one: "A and B are missing."."""
+    matches = [_IS.fullmatch(x) for x in sentences]
+    if len(sentences) < 2 or any(m is None for m in matches):
+        return sentences
+    rests = {m.group(2) for m in matches if m is not None}
+    if len(rests) != 1:
+        return sentences
+    names = [m.group(1) for m in matches if m is not None]
+    return [f"{', '.join(names[:-1])} and {names[-1]} are {rests.pop()}"]
 
 
 def _groups(findings: Sequence[Finding]) -> list[list[Finding]]:
