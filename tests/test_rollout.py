@@ -162,3 +162,18 @@ def test_the_summary_says_when_the_backlog_is_done_at_the_current_budgets() -> N
     assert "takes about 12 min (until 2026-11-30 09:11 UTC); items with blockers go first" in (
         _summary(result)
     )
+
+
+def test_report_only_answers_no_command_either(tmp_path: Path) -> None:
+    # A person's command is read and applied to the findings, but in report-only mode the
+    # answer (our comment, GitHub's reaction) is not written: nothing is.
+    from datetime import UTC, datetime
+
+    data = workspace()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data["github"]["repos"]["acme/web"]["pulls"][1]["comments"] = [
+        {"user": "ben-gh", "body": "/handoff help", "created_at": stamp}
+    ]
+    with Sandbox(data) as sb:
+        result = _sync(_settings(sb, tmp_path, '[writeback]\nmode = "report-only"\n'))
+        assert result.ops == [] and _writes(sb) == []

@@ -28,6 +28,7 @@ from sync.engine.said import commands_of, record_answers
 from sync.store import Store
 from sync.systems.runtime import Runtime
 from sync.writeback.plan import ItemView
+from sync.writeback.rollout import allowed
 
 __all__ = ["Evaluated", "evaluate_run", "settle"]
 
@@ -170,7 +171,9 @@ def _batch(
     )
     done = _reconcile(inputs, items, comments)
     state.note_rendered(done.current)
-    reactions = record_answers(state, done.outcomes, items, inputs.now)
+    # A reaction answers a command where the scope's rollout mode allows comments only.
+    answers = record_answers(state, done.outcomes, items, inputs.now)
+    reactions = allowed(answers, runtime.plan.rollout)
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}
