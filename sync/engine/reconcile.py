@@ -16,7 +16,7 @@ from mapping.commands_apply import Outcome, apply_commands
 from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
-from mapping.rules import Finding, evaluate
+from mapping.rules import SEVERITIES, Finding, evaluate, severity_rank
 from sync.systems.runtime import Runtime
 from sync.writeback.plan import Current, ItemView, Target, plan_items
 from sync.writeback.rollout import allowed, written
@@ -88,7 +88,7 @@ def reconcile(
     if rendered:
         targets = [_with_rendered(t, rendered) for t in targets]
     ops, current = plan_items(targets, runtime.plan, directory)
-    ops = allowed(ops, runtime.plan.rollout)
+    ops = _blockers_first(allowed(ops, runtime.plan.rollout), targets)
     return Reconciled(records, findings, targets, ops, current, outcomes)
 
 
@@ -151,6 +151,16 @@ def _targets(
                 view = _with_comment(view, stored)
             targets.append(Target(view, tuple(findings.get(record.key, ())), links))
     return targets
+
+
+def _blockers_first(ops: list[WriteOp], targets: Sequence[Target]) -> list[WriteOp]:
+    """Items with blockers first (a stable sort: each item's writes keep their order)."""
+    rank: dict[tuple[str, str], int] = {}
+    for t in targets:  # an item in two records counts its most severe finding
+        key = (t.item.system, t.item.item_id)
+        worst = min((severity_rank(f.severity) for f in t.findings), default=len(SEVERITIES))
+        rank[key] = min(worst, rank.get(key, worst))
+    return sorted(ops, key=lambda op: rank.get((op.system, op.item_id), len(SEVERITIES)))
 
 
 def _rolled_out(
