@@ -42,7 +42,7 @@ def next_due(
         now = now.replace(tzinfo=UTC)
     if record.stage == Stage.CLOSED:
         return None
-    moments = [_expiry(record, now), _staleness(record, cfg, now)]
+    moments = [_expiry(record, now), _staleness(record, cfg, now), _cadence(record, cfg, now)]
     opened = opened_at or {}
     for finding in findings:
         moments.append(_escalation(record, finding, cfg, directory, now, opened.get(finding.id)))
@@ -66,16 +66,35 @@ def _expiry(record: HandoffRecord, now: datetime) -> datetime | None:
 
 
 def _staleness(record: HandoffRecord, cfg: RulesConfig, now: datetime) -> datetime | None:
-    """Stale after `stale_days` without activity; after that only activity changes it."""
-    if not record.linked or record.stage != Stage.RUN:
+    """Stale after `stale_days` without activity while running, inconclusive after
+    `inconclusive_days` in analysis; after that only activity changes it."""
+    days = {Stage.RUN: cfg.stale_days, Stage.ANALYSIS: cfg.inconclusive_days}.get(record.stage)
+    if not record.linked or not days:
         return None
     stamps = [v.value for v in record.last_activity if isinstance(v.value, datetime)]
     if not stamps:
         return None
     last = max(stamps)
-    if (now - last).days < cfg.stale_days:
-        return last + cfg.stale_days * _DAY
+    if (now - last).days < days:
+        return last + days * _DAY
     return None
+
+
+def _cadence(record: HandoffRecord, cfg: RulesConfig, now: datetime) -> datetime | None:
+    """A review further away than `review_cadence_days` is flagged until the day it comes
+    within reach (the midnight, UTC, `review_cadence_days` before it)."""
+    days = cfg.review_cadence_days
+    if not record.linked or not days or record.stage != Stage.RUN:
+        return None
+    dates = [
+        v.value.date() if isinstance(v.value, datetime) else v.value
+        for v in record.expiry
+        if isinstance(v.value, date)
+    ]
+    if not dates:
+        return None
+    at = datetime.combine(min(dates) - days * _DAY, time(0), UTC)
+    return at if at > now else None
 
 
 def _escalation(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -53,6 +53,11 @@ class Finding:
     url: str
     notify: tuple[str, ...] = ()
     escalation: int = 0
+    # By when: the moment it climbs the next step of the escalation ladder (None: it is at
+    # the top), and the owner's time zone to show it in. Derived from when it was first
+    # seen, so they do not take part in comparing findings (the state does not keep them).
+    due: datetime | None = field(default=None, compare=False)
+    zone: str = field(default="", compare=False)
 
     @property
     def id(self) -> str:

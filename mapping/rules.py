@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from mapping.due import reach_hours
 from mapping.escalation import working_hours
 from mapping.finding import SEVERITIES, Context, Finding, Rule, fix_at, new_finding, severity_rank
 from mapping.people import Directory
@@ -20,6 +21,13 @@ from mapping.rules_config import RulesConfig
 from mapping.rules_decisions import decision_missing, expired, needs_sync, stale
 from mapping.rules_fields import conflict, missing_field
 from mapping.rules_owners import noisy, ownerless
+from mapping.rules_seeds import (
+    decision_rights,
+    go_decider,
+    inconclusive,
+    review_cadence,
+    separate_owners,
+)
 
 __all__ = ["CODES", "SEVERITIES", "Finding", "RulesConfig", "evaluate", "severity_rank"]
 
@@ -36,13 +44,18 @@ CODES = (
 )
 
 UNKNOWN_KEY = (
-    "This {kind} names {keys}, which is not a Jira issue we can see. Fix the key in its title,"
-    " branch or property (like ABC-123)."
+    "This {kind} names {keys}, which is not a Jira issue we can see. Fix the key in {where}."
 )
 UNLINKED = (
-    "This {kind} links to no Jira issue or handoff. Put the issue key (like ABC-123) in its"
-    " title or a property."
+    "This {kind} links to no Jira issue or handoff. Put the issue key (like ABC-123) in {where}."
 )
+# Where each kind of item can name a key: only places that exist there (a pull request has
+# a title and a branch, not properties; a page has properties).
+_KEY_PLACES = {
+    "pull": ("pull request", "its title or branch name"),
+    "issue": ("issue", "its title"),
+    "page": ("page", "one of its properties (like its Jira issue link)"),
+}
 
 
 def unlinked(record: HandoffRecord, ctx: Context) -> list[Finding]:
@@ -50,10 +63,12 @@ def unlinked(record: HandoffRecord, ctx: Context) -> list[Finding]:
     if record.linked:
         return []
     at = fix_at(record)
-    kind = record.sources[0].kind if record.sources else "item"
-    text = UNLINKED.format(kind=kind)
+    raw = record.sources[0].kind if record.sources else "item"
+    kind, where = _KEY_PLACES.get(raw, (raw or "item", "its title"))
+    text = UNLINKED.format(kind=kind, where=where)
     if record.unknown_keys:
-        text = UNKNOWN_KEY.format(kind=kind, keys=", ".join(record.unknown_keys))
+        keys = ", ".join(record.unknown_keys)
+        text = UNKNOWN_KEY.format(kind=kind, keys=keys, where=where)
     return [new_finding(record, "unlinked", "warning", "link", text, at)]
 
 
@@ -66,6 +81,11 @@ RULES: tuple[Rule, ...] = (
     decision_missing,
     needs_sync,
     noisy,
+    decision_rights,
+    separate_owners,
+    go_decider,
+    inconclusive,
+    review_cadence,
 )
 
 
@@ -82,6 +102,8 @@ def _escalate(
     person = ctx.directory.get(owners[0]) if owners else None
     zone = cfg.zone(person.time_zone if person else "")
     hours = working_hours(opened, ctx.now, zone, cfg) if opened else 0.0
+    ahead = sorted(s.after_hours for s in cfg.ladder if s.after_hours > hours)
+    due = reach_hours(opened or ctx.now, ahead[0], zone, cfg) if ahead else None
     level, notify = 0, []
     for index, step in enumerate(sorted(cfg.ladder, key=lambda s: s.after_hours)):
         if hours < step.after_hours:
@@ -90,7 +112,7 @@ def _escalate(
         for k in targets[step.to]:  # two sources naming one owner notify them once
             if k not in notify:
                 notify.append(k)
-    return replace(finding, notify=tuple(notify), escalation=level)
+    return replace(finding, notify=tuple(notify), escalation=level, due=due, zone=zone.key)
 
 
 def evaluate(

@@ -58,6 +58,16 @@ class RulesConfig(BaseModel):
         default_factory=lambda: ["cross-domain", "all regions", "all platforms", "all markets"]
     )
     escalation: EscalationConfig = Field(default_factory=lambda: EscalationConfig())
+    # The seeds' checks (mapping.rules_seeds).
+    expiry_from: Stage = Stage.PRE_RUN  # an expiry or review date is required from this stage
+    # Function (the Jira project of the record's key, like "EXP") -> its cost-cap tier;
+    # functions not listed use `cost_cap_tier`.
+    cost_cap_tiers: dict[str, float] = Field(default_factory=dict)
+    decision_rights_people: bool = True  # "decide" and "approve" must include a person
+    separate_owners: bool = True  # one person as outcome and engineering owner is flagged
+    separate_owners_from: Stage = Stage.PRE_RUN
+    inconclusive_days: int = Field(default=14, ge=0)  # in analysis without activity; 0: off
+    review_cadence_days: int = Field(default=0, ge=0)  # running: next review within; 0: off
 
     @field_validator("conflict_fields")
     @classmethod
@@ -71,13 +81,28 @@ class RulesConfig(BaseModel):
             _known(names)
         return value
 
+    @field_validator("cost_cap_tiers")
+    @classmethod
+    def _tiers(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, tier in value.items():
+            if tier < 0:
+                raise ValueError(f"the cost-cap tier of {name!r} is negative ({tier})")
+        return {k.upper(): v for k, v in value.items()}
+
     def required_at(self, stage: Stage) -> list[str]:
         """Every field required at `stage`, in config order."""
         found: list[str] = []
         for at, names in sorted(self.required.items(), key=lambda kv: kv[0].order):
             if stage.reached(at):
                 found += [n for n in names if n not in found]
+        if stage.reached(self.expiry_from) and "expiry" not in found:
+            found.append("expiry")
         return found
+
+    def tier_for(self, key: str) -> float:
+        """The cost-cap tier of the function (Jira project) a record key belongs to."""
+        project = key.rsplit("-", 1)[0].upper() if "-" in key else ""
+        return self.cost_cap_tiers.get(project, self.cost_cap_tier)
 
 
 def _known(names: list[str]) -> list[str]:

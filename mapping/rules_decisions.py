@@ -91,16 +91,15 @@ def decision_missing(record: HandoffRecord, ctx: Context) -> list[Finding]:
             )
     caps = [v.value for v in record.cost_cap if isinstance(v.value, Money)]
     top = max((c.amount for c in caps), default=0.0)
-    if record.stage.reached(Stage.PRE_RUN) and top > ctx.cfg.cost_cap_tier:
+    tier = ctx.cfg.tier_for(record.key)
+    if record.stage.reached(Stage.PRE_RUN) and top > tier:
         approvers = {comparable(v.value) for v in record.cost_cap_approver}
         signed = any(
             d.kind == "go" and d.who is not None and comparable(d.who) in approvers
             for d in decisions
         )
         if not signed:
-            text = NO_SIGNOFF.format(
-                cap=f"{top:,.0f}", tier=f"{ctx.cfg.cost_cap_tier:,.0f}", item=item_name(at)
-            )
+            text = NO_SIGNOFF.format(cap=f"{top:,.0f}", tier=f"{tier:,.0f}", item=item_name(at))
             found.append(
                 new_finding(record, "decision-missing", "error", "cost-cap sign-off", text, at)
             )

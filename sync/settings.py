@@ -11,7 +11,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.errors import ConfigError, register_secret
@@ -121,9 +129,39 @@ class ServeSettings(_Section):
         return value.rstrip("/")
 
 
+def _codes(value: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(value) - set(CODES))
+    if unknown:
+        expected = ", ".join(CODES)
+        raise ValueError(f"unknown finding code {unknown[0]!r}; expected one of {expected}")
+    return value
+
+
+class WritebackScopeSettings(_Section):
+    """`[writeback.scopes."<project, owner/repo or database id>"]`: one scope's overrides."""
+
+    mode: Literal["report-only", "labels", "comments"] | None = None
+    severity: dict[str, Literal["warn", "fail"]] = Field(default_factory=dict)
+
+    @field_validator("severity")
+    @classmethod
+    def _severity_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        return _codes(value)
+
+
 class WritebackSettings(_Section):
     jira_entity_property: bool = False
     entity_property_key: str = "handoff-sync"
+    # What is written back: nothing (report-only), labels and properties, or comments too.
+    mode: Literal["report-only", "labels", "comments"] = "comments"
+    # Per kind of finding: "warn" only reports it, "fail" (the default) writes it back.
+    severity: dict[str, Literal["warn", "fail"]] = Field(default_factory=dict)
+    scopes: dict[str, WritebackScopeSettings] = Field(default_factory=dict)
+
+    @field_validator("severity")
+    @classmethod
+    def _severity_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        return _codes(value)
 
 
 class Settings(BaseSettings):
@@ -161,6 +199,19 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown finding code {unknown[0]!r}; expected one of {CODES}")
         return {**DEFAULT_LABELS, **value}
+
+    @model_validator(mode="after")
+    def _writeback_scopes(self) -> Settings:
+        # A scope override that names no configured scope would silently do nothing.
+        known = {*self.jira.projects, *self.github.repos, *self.notion.databases}
+        for name in self.writeback.scopes:
+            if name not in known:
+                raise ValueError(
+                    f"writeback.scopes: {name!r} is not a configured Jira project, GitHub "
+                    "repository or Notion database; name one of "
+                    f"{', '.join(sorted(known)) or '(none configured)'}"
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -251,8 +251,8 @@ def test_describe_shows_a_readable_diff_per_item() -> None:
     assert "github acme/web#3  https://github.com/acme/web/pull/3\n  comment: create\n" in text
     assert "    **Handoff check:** 1 thing is missing before this can run." in text
     assert "jira EXP-1  https://acme.atlassian.net/browse/EXP-1\n  comment: edit 77" in text
-    assert "    -* *Missing:* hypothesis is missing." in text
-    assert "    +* *No owner:* outcome\\_owner is missing." in text
+    assert "    -* *Blocker · Missing:* hypothesis is missing. Add it in EXP\\-1." in text
+    assert "    +* *Blocker · No owner:* outcome\\_owner is missing." in text
     assert "  labels: +handoff:ownerless -handoff:missing-fields" in text
     assert "\x1b" not in text
     assert describe([]) == "Nothing to write: every item already shows its findings."

@@ -241,10 +241,12 @@ def test_github_comment_reads_well() -> None:
     assert lines[0] == (
         "**Handoff check:** 2 things need attention before this can run. 1 of them blocks it."
     )
-    assert lines[2].startswith("- **Missing:** Primary metric is missing")
-    assert f"Fix it in [EXP\\-1]({URL}). Who: @alice, Bob Noaccount. Escalated (step 2)" in body
-    assert lines[3].endswith("acme/web\\#3. Fix it here.")
-    assert "Same handoff: [EXP\\-1]" in body
+    # A blocker is marked; a message that says where to fix it is not told where again.
+    assert lines[2].startswith("- **Blocker · Missing:** Primary metric is missing")
+    assert "Add it in EXP-1. Who: @alice, Bob Noaccount. Escalated (step 2)" in body
+    assert "Fix it" not in body
+    assert lines[3].endswith("Name one person in acme/web\\#3.")
+    assert f"Same handoff: [EXP-1]({URL})" in body
 
 
 def test_summary_counts_missing_fields() -> None:
@@ -256,7 +258,10 @@ def test_summary_counts_missing_fields() -> None:
         item_id="10001",
     )
     assert body.startswith("*Handoff check:* 3 things are missing before this can run.")
-    assert body.count("Fix it here.") == 3
+    # Three of one kind, fixed in one place: one task, each sentence said once.
+    assert [ln for ln in body.splitlines() if ln.startswith("* ")] == [
+        "* *Blocker · Missing:* Primary metric is missing. Add them in EXP\\-1."
+    ]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -348,7 +353,7 @@ def test_markdown_neutralises_mentions_and_html() -> None:
         item_id="1",
     )
     assert "@everyone" not in body and "@acme/team" not in body
-    assert "&lt;\\!\\-\\- x \\-\\-&gt; &lt;b&gt;hi&lt;/b&gt;" in body
+    assert "&lt;\\!-- x --&gt; &lt;b&gt;hi&lt;/b&gt;" in body
 
 
 def test_wiki_escapes_every_special() -> None:
@@ -383,7 +388,10 @@ def test_user_text_cannot_fake_a_current_comment() -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_long_comments_are_cut_to_the_limit_with_a_note(fmt: str) -> None:
-    many = [finding(subject=f"f{i:03}", message="y" * 5000, notify=("alice",)) for i in range(200)]
+    many = [
+        finding(f"code{i:03}", f"f{i:03}", message="y" * 5000, notify=("alice",))
+        for i in range(200)
+    ]
     body = render_comment(system_of(fmt), many, directory(), fmt=fmt, item_id="1")
     assert fits(fmt, body)
     text = to_text(body)

@@ -104,7 +104,24 @@ SHOWS: dict[str, Callable[[Runtime, Any], bool]] = {
     ),
     "escalation.ladder.to": lambda r, v: v in [s.to for s in r.rules.escalation.ladder],
     "people.active": lambda r, v: _active(r) is v,
+    "writeback.mode": lambda r, v: _written(r) == _MODE_WRITES[v],
+    "rules.decision_rights_people": lambda r, v: r.rules.decision_rights_people is v,
+    "rules.separate_owners": lambda r, v: r.rules.separate_owners is v,
 }
+# What each `[writeback] mode` lets through of a GitHub item's comment and label.
+_MODE_WRITES = {
+    "report-only": set(),
+    "labels": {"label.add"},
+    "comments": {"comment.create", "label.add"},
+}
+
+
+def _written(r: Runtime) -> set[str]:
+    from sync.writeback.rollout import allowed
+
+    view = ItemView("github", "github:acme/web", "acme/web#1", "acme/web#1", kind="pull")
+    ops = plan([Target(view, (_finding("github"),))], r.plan, None)
+    return {o.action for o in allowed(ops, r.plan.rollout)}
 
 
 def _type_of(value: dict[str, Any]) -> str:

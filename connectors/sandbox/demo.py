@@ -225,6 +225,8 @@ def demo_workspace(now: datetime | None = None) -> dict[str, Any]:
             "users": notion_users,
             "databases": [{**db, "pages": pages}],
         },
+        # The team's `[rules]` (the checks it turns on); `sandbox_config` writes them out.
+        "rules": src.get("rules") or {},
     }
 
 
@@ -271,6 +273,18 @@ def _hook_secret(sb: Any, service: str) -> list[str]:
     return [f"webhook_secret = {_toml(secret)}"] if secret else []
 
 
+def _rules(rules: dict[str, Any]) -> list[str]:
+    """`[rules]` from the workspace's "rules" (scalars, then one table per mapping)."""
+    if not rules:
+        return []
+    out = ["", "[rules]"]
+    out += [f"{k} = {_toml(v)}" for k, v in rules.items() if not isinstance(v, dict)]
+    for name, table in rules.items():
+        if isinstance(table, dict):
+            out += ["", f"[rules.{name}]", *(f"{k} = {_toml(v)}" for k, v in table.items())]
+    return out
+
+
 def sandbox_config(
     sb: Any, *, state_path: str, api_version: int = 3, leads: Sequence[str] = ()
 ) -> str:
@@ -311,6 +325,7 @@ def sandbox_config(
         "",
         "[escalation]",
         f"leads = {_toml(list(leads))}",
+        *_rules(ws.get("rules") or {}),
     ]
     for p in ws.get("people") or []:
         out += ["", "[[people]]", f"key = {_toml(p['key'])}"]

@@ -233,6 +233,11 @@ def _iso(at: Any) -> str | None:
     return at.isoformat() if at is not None else None
 
 
+def _span(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+
+
 def _summary(result: Any) -> str:
     c = result.counts()
     verb = "would write" if result.dry_run else "wrote"
@@ -240,6 +245,14 @@ def _summary(result: Any) -> str:
         f"{c['items']} items pulled from {len(result.scopes)} scopes; {c['records']} handoffs; "
         f"{c['findings']} open findings; {verb} {c['writes_planned']} changes."
     ]
+    drain = getattr(result, "drain_s", 0.0)
+    if drain >= 60 and result.at is not None:
+        # A first sync's backlog: say when it is done at the budgets, blockers going first.
+        end = result.at + timedelta(seconds=drain)
+        lines.append(
+            f"At the current write budgets that takes about {_span(drain)} (until "
+            f"{end:%Y-%m-%d %H:%M} UTC); items with blockers go first."
+        )
     if result.applied is not None:
         a = result.applied
         lines.append(

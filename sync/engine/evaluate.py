@@ -18,7 +18,7 @@ from mapping.due import next_due
 from mapping.fields import FieldMaps
 from mapping.link import LinkConfig
 from mapping.people import Directory
-from mapping.rules import Finding
+from mapping.rules import SEVERITIES, Finding, severity_rank
 from sync.engine.comments import Comments, Discovery, read_comments
 from sync.engine.incremental import BASIS, basis, groups, refresh_links, select
 from sync.engine.knowledge import ScopeOutcome, jira_keys
@@ -28,6 +28,7 @@ from sync.engine.said import commands_of, record_answers
 from sync.store import Store
 from sync.systems.runtime import Runtime
 from sync.writeback.plan import ItemView
+from sync.writeback.rollout import allowed
 
 __all__ = ["Evaluated", "evaluate_run", "settle"]
 
@@ -46,6 +47,9 @@ class Evaluated:
     evaluated: set[str] = field(default_factory=set)  # record keys decided by this run
     loaded: int = 0  # items decoded for reconcile
     recorded: bool = False  # a rebuild's findings went to the state batch by batch
+    # How urgent each planned item is: its most severe finding's rank (0: a blocker), so a
+    # first sync's backlog goes out blockers first.
+    ranks: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class Inputs:
     opened_of: Collection[str] | None  # the records `opened` covers (None: every record)
     pacer: Pacer | None
     clock: Callable[[], datetime]
+    conventions: Collection[tuple[str, str]] = ()  # scopes naming Jira keys (`key_scopes`)
 
 
 def evaluate_run(
@@ -92,7 +97,8 @@ def evaluate_run(
     # A rebuild too trusts each stored link row whose item row did not change since.
     links = refresh_links(state, cfg, runtime.settings.fields, force=False, pulled=pulled)
     known = jira_keys(state, outcomes)
-    digest = basis(runtime, directory, links.projects, known is not None, systems)
+    conventions = frozenset(state.key_scopes())
+    digest = basis(runtime, directory, links.projects, known is not None, systems, conventions)
     full = full or state.fact(BASIS) != digest
     inputs = Inputs(
         state,
@@ -109,6 +115,7 @@ def evaluate_run(
         None,
         pacer,
         clock,
+        conventions,
     )
     out = Evaluated(digest, full, runtime.settings.fields)
     if full:
@@ -164,7 +171,9 @@ def _batch(
     )
     done = _reconcile(inputs, items, comments)
     state.note_rendered(done.current)
-    reactions = record_answers(state, done.outcomes, items, inputs.now)
+    # A reaction answers a command where the scope's rollout mode allows comments only.
+    answers = record_answers(state, done.outcomes, items, inputs.now)
+    reactions = allowed(answers, runtime.plan.rollout)
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}
@@ -181,6 +190,10 @@ def _batch(
     out.ops += done.ops + reactions
     written = {(op.system, op.item_id) for op in done.ops + reactions}
     out.views += [t.item for t in done.targets if (t.item.system, t.item.item_id) in written]
+    for t in done.targets:
+        if (t.item.system, t.item.item_id) in written:
+            rank = min((severity_rank(f.severity) for f in t.findings), default=len(SEVERITIES))
+            out.ranks[(t.item.system, t.item.item_id)] = rank
     return set(dues)
 
 
@@ -208,6 +221,7 @@ def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> R
             extracts=extracts,
             rendered=rendered,
             commands=commands,
+            conventions=inputs.conventions,
         )
 
     done = run(inputs.opened)

@@ -59,9 +59,11 @@ def basis(
     projects: Collection[str],
     known_keys: bool,
     systems: Collection[str],
+    conventions: Collection[tuple[str, str]] = (),
 ) -> str:
     """A digest of everything every record's findings and plan depend on besides its own
-    items and the clock: when it changes, every record is rebuilt."""
+    items and the clock: when it changes, every record is rebuilt. `conventions`: the scopes
+    that name Jira keys (a scope that starts naming keys changes where `unlinked` is written)."""
     settings = runtime.settings
     return _digest(
         {
@@ -74,6 +76,7 @@ def basis(
             "projects": set(projects),
             "known_keys": known_keys,
             "systems": set(systems),
+            "conventions": set(conventions),
         }
     )
 

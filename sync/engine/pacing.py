@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from connectors.errors import ConfigError, Interrupted
@@ -17,7 +17,15 @@ from sync import systems
 from sync.settings import Settings
 from sync.systems.spec import Budget
 
-__all__ = ["DEFAULT_BUDGETS", "Budget", "Pacer", "Stop", "budgets_for", "default_budgets"]
+__all__ = [
+    "DEFAULT_BUDGETS",
+    "Budget",
+    "Pacer",
+    "Stop",
+    "budgets_for",
+    "default_budgets",
+    "drain_seconds",
+]
 
 
 # Each registered system's write budget (see `sync.systems`: GitHub's secondary limit,
@@ -39,6 +47,22 @@ def budgets_for(settings: Settings) -> dict[str, Budget]:
             )
         budgets[name] = replace(budgets[name], **given.model_dump(exclude_none=True))
     return budgets
+
+
+def drain_seconds(systems_of_writes: Iterable[str], budgets: Mapping[str, Budget]) -> float:
+    """How long writes to these systems take at their budgets: each system writes one at a
+    time within its own budget, the systems side by side (reads and retries not counted, so
+    it is the least it can take)."""
+    counts: dict[str, int] = {}
+    for system in systems_of_writes:
+        counts[system] = counts.get(system, 0) + 1
+    longest = 0.0
+    for system, n in counts.items():
+        budget = budgets.get(system)
+        if budget is not None and budget.rate > 0 and n > budget.rate:
+            # The first `rate` go at once; every further `rate` waits one window.
+            longest = max(longest, (n - budget.rate) / budget.rate * budget.per)
+    return longest
 
 
 class Pacer:

@@ -16,9 +16,10 @@ from mapping.commands_apply import Outcome, apply_commands
 from mapping.link import build_records
 from mapping.people import Directory
 from mapping.record import HandoffRecord
-from mapping.rules import Finding, evaluate
+from mapping.rules import SEVERITIES, Finding, evaluate, severity_rank
 from sync.systems.runtime import Runtime
 from sync.writeback.plan import Current, ItemView, Target, plan_items
+from sync.writeback.rollout import allowed, written
 
 __all__ = ["Reconciled", "reconcile"]
 
@@ -50,6 +51,7 @@ def reconcile(
     extracts: Mapping[tuple[str, str], str] | None = None,
     rendered: Current | None = None,
     commands: Mapping[tuple[str, str], Sequence[Command]] | None = None,
+    conventions: Collection[tuple[str, str]] | None = None,
 ) -> Reconciled:
     """Records, findings and the writes they need in `systems`.
 
@@ -59,7 +61,10 @@ def reconcile(
     when `items` are whole linked groups of a larger workspace (see `mapping.link`);
     `extracts`: items' values and link tokens as stored when they changed (`mapping.stored`);
     `rendered`: the render key each noted comment body was last found current for;
-    `commands`: people's `/handoff` commands on each item (system, id), applied to its record.
+    `commands`: people's `/handoff` commands on each item (system, id), applied to its record;
+    `conventions`: (system, scope) of the scopes that name Jira keys (None: every scope does),
+    where `unlinked` is written back by default. Findings a rollout mode only reports are
+    left out of the targets, and writes the scope's mode does not allow out of the plan.
     """
     by_key = {(i.system, i.id): i for i in items}
     settings = runtime.settings
@@ -77,11 +82,13 @@ def reconcile(
     if commands:
         records, outcomes = _commanded(records, findings, commands, runtime, directory, now, opened)
     targets = _targets(runtime, records, findings, by_key, systems, comments, found)
+    targets = [_rolled_out(t, runtime, conventions) for t in targets]
     if outcomes:
         targets = [_with_answers(t, outcomes) for t in targets]
     if rendered:
         targets = [_with_rendered(t, rendered) for t in targets]
     ops, current = plan_items(targets, runtime.plan, directory)
+    ops = _blockers_first(allowed(ops, runtime.plan.rollout), targets)
     return Reconciled(records, findings, targets, ops, current, outcomes)
 
 
@@ -144,6 +151,25 @@ def _targets(
                 view = _with_comment(view, stored)
             targets.append(Target(view, tuple(findings.get(record.key, ())), links))
     return targets
+
+
+def _blockers_first(ops: list[WriteOp], targets: Sequence[Target]) -> list[WriteOp]:
+    """Items with blockers first (a stable sort: each item's writes keep their order)."""
+    rank: dict[tuple[str, str], int] = {}
+    for t in targets:  # an item in two records counts its most severe finding
+        key = (t.item.system, t.item.item_id)
+        worst = min((severity_rank(f.severity) for f in t.findings), default=len(SEVERITIES))
+        rank[key] = min(worst, rank.get(key, worst))
+    return sorted(ops, key=lambda op: rank.get((op.system, op.item_id), len(SEVERITIES)))
+
+
+def _rolled_out(
+    target: Target, runtime: Runtime, conventions: Collection[tuple[str, str]] | None
+) -> Target:
+    view = target.item
+    convention = conventions is None or (view.system, view.scope) in conventions
+    kept = written(target.findings, view.scope, runtime.plan.rollout, convention=convention)
+    return target if kept == target.findings else replace(target, findings=kept)
 
 
 def _with_rendered(target: Target, rendered: Current) -> Target:

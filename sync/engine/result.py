@@ -50,6 +50,8 @@ class SyncResult:
     lost: dict[str, datetime] = field(default_factory=dict)
     at: datetime | None = None  # when the run started
     interrupted: str = ""  # the signal that stopped the run early, else ""
+    # Seconds the planned writes take at the current budgets (sync.engine.pacing).
+    drain_s: float = 0.0
 
     @property
     def failed(self) -> bool:

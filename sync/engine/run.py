@@ -22,7 +22,7 @@ from functools import partial
 from connectors.base import Connector, Cursor, Scope, WriteOp
 from connectors.errors import AuthError, ConnectorError, HandoffSyncError
 from mapping.people import Directory
-from mapping.rules import Finding
+from mapping.rules import SEVERITIES, Finding
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
 from sync.engine.clock import cursor_after
@@ -38,7 +38,7 @@ from sync.engine.knowledge import (
     stale_note,
     stale_scopes,
 )
-from sync.engine.pacing import Pacer, Stop, default_budgets
+from sync.engine.pacing import Budget, Pacer, Stop, default_budgets, drain_seconds
 from sync.engine.pull import Progress, pull
 from sync.engine.result import SyncResult, run_outcome, stored_findings
 from sync.settings import Settings
@@ -176,7 +176,7 @@ class Engine:
             )
             self._record(run, result, done)
             if opts.dry_run:
-                result.plan_text = describe(result.ops, done.views)
+                result.plan_text = describe(result.ops, done.views, directory)
             else:
                 self._write(run, result, found)
                 if not result.blind and not opts.only and not result.interrupted:
@@ -267,7 +267,11 @@ class Engine:
         else:
             outside = () if done.full else done.evaluated
             result.findings = done.findings + ([] if done.full else stored_findings(state, outside))
-        result.ops = list(done.ops)
+        # Blockers first (a stable sort: each item's writes keep their order), so a first
+        # sync's backlog fixes what stops a run before what only informs.
+        rank = len(SEVERITIES)
+        result.ops = sorted(done.ops, key=lambda op: done.ranks.get((op.system, op.item_id), rank))
+        result.drain_s = drain_seconds((op.system for op in result.ops), self._budgets())
         if blind and not run.opts.dry_run:
             if result.ops or len(blind) < len(result.scopes):
                 # Say what was held back where; a lone system that could not even be
@@ -344,7 +348,9 @@ class Engine:
                     result.errors.append(exc.message)
         return directory, failed
 
+    def _budgets(self) -> Mapping[str, Budget]:
+        return self.pacer.budgets if self.pacer else default_budgets()
+
     def _widths(self) -> dict[str, int]:
         """Scopes of each system pulled side by side, from its budget."""
-        budgets = self.pacer.budgets if self.pacer else default_budgets()
-        return {s: max(1, b.width) for s, b in budgets.items()}
+        return {s: max(1, b.width) for s, b in self._budgets().items()}

@@ -23,6 +23,7 @@ from sync.settings import Settings
 from sync.systems.spec import Budget
 from sync.writeback.annotations import PropType
 from sync.writeback.plan import PlanConfig
+from sync.writeback.rollout import Rollout, ScopeRollout
 
 __all__ = ["Runtime", "entity_property_key", "plan_config", "runtime", "scopes"]
 
@@ -67,6 +68,17 @@ def plan_config(settings: Settings) -> PlanConfig:
         notion_property_type=cast(PropType, settings.notion_property.type),
         jira_entity_property=settings.writeback.jira_entity_property,
         jira_entity_property_key=settings.writeback.entity_property_key,
+        rollout=rollout(settings),
+    )
+
+
+def rollout(settings: Settings) -> Rollout:
+    """`[writeback] mode`, `severity` and `scopes` as the plan reads them."""
+    wb = settings.writeback
+    return Rollout(
+        mode=wb.mode,
+        severity=dict(wb.severity),
+        scopes={k: ScopeRollout(v.mode, dict(v.severity)) for k, v in wb.scopes.items()},
     )
 
 

@@ -50,8 +50,9 @@ _MARKER_WORD = re.compile(r"(handoff)(\W*)(sync)", re.IGNORECASE)
 _URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:[/?#]\S*)?", re.IGNORECASE)
 # In URLs: percent-encode everything that means something to one of the markups.
 _URL_SAFE = "/:?#=&%~-._,;+"
-# Inline Markdown only: user text never starts a line, so "1." and "# " cannot start a block.
-_MD_SPECIAL = frozenset("\\`*_{}[]()#+-!|~$")
+# Inline Markdown only: user text never starts a line, so "1.", "- ", "+ " and "# " cannot
+# start a block, and "-" and "+" need no escape ("2026-11-18" stays readable as it is).
+_MD_SPECIAL = frozenset("\\`*_{}[]()#!|~$")
 _MD_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 _WIKI_SPECIAL = frozenset("[]{}|*_-+^~!#()")
 _WORD_JOINER = "\u2060"

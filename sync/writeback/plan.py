@@ -9,12 +9,11 @@ write, exactly as we would write it, so that planning again after applying a pla
 
 A comment is created only when there is something to say, edited in place when it differs, and
 turned into the all-clear (never deleted) when its findings are gone. Only managed labels are
-ever added or removed. `describe` prints a plan as the dry-run diff.
+ever added or removed. `describe` (sync.writeback.describe) prints a plan as the dry-run diff.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from sync.writeback.annotations import (
     labels_for,
     property_value_for,
 )
+from sync.writeback.describe import describe
 from sync.writeback.render import (
     Format,
     People,
@@ -43,16 +43,15 @@ from sync.writeback.render import (
     order_findings,
     render_comment,
     render_key,
-    to_text,
 )
-from sync.writeback.shown import dumps, entity_key, loads, property_key, value_type
+from sync.writeback.rollout import Rollout
+from sync.writeback.shown import dumps, entity_key, property_key
 
 __all__ = ["Current", "ItemView", "PlanConfig", "Target", "describe", "plan", "plan_items"]
 
 # Comments found current: (system, item id) -> (the comment's body as noted, its render key).
 Current = dict[tuple[str, str], tuple[str, str]]
 
-NOTHING_TO_DO = "Nothing to write: every item already shows its findings."
 _ACTION_ORDER = {
     "comment.create": 0,
     "comment.update": 0,
@@ -152,6 +151,7 @@ class PlanConfig:
     jira_entity_property_key: str = "handoff-sync.findings"
     # By default an item with no findings and no comment of ours gets nothing at all.
     all_clear_on_clean_items: bool = False
+    rollout: Rollout = field(default_factory=Rollout)  # [writeback] mode and severities
 
     def fmt(self, system: str) -> Format:
         """The comment format for a system."""
@@ -332,62 +332,3 @@ def _duplicates(view: ItemView, base: Mapping[str, str]) -> list[WriteOp]:
         for dup in view.comment.duplicates
         if dup and dup != view.comment.id
     ]
-
-
-# --- the dry-run diff -----------------------------------------------------------------------
-
-
-def describe(ops: Sequence[WriteOp], views: Iterable[ItemView] = ()) -> str:
-    """The plan as a readable diff per item, for `--dry-run`; deterministic, no colours.
-
-    `views` (what each item shows now) add the item's URL and the old text to diff against.
-    """
-    if not ops:
-        return NOTHING_TO_DO
-    by_item = {(v.system, v.item_id): v for v in views}
-    groups: dict[tuple[str, str], list[WriteOp]] = {}
-    for op in ops:
-        groups.setdefault((op.system, op.item_id), []).append(op)
-    blocks = []
-    for key, item_ops in groups.items():
-        blocks.append(_describe_item(item_ops, by_item.get(key)))
-    count = len(ops)
-    head = f"{count} write{'s' if count != 1 else ''} on {len(groups)} item"
-    head += "s:" if len(groups) != 1 else ":"
-    return "\n\n".join([head, *blocks])
-
-
-def _indent(text: str, prefix: str = "    ") -> list[str]:
-    return [(prefix + line).rstrip() for line in text.splitlines()] or [prefix.rstrip()]
-
-
-def _describe_item(ops: list[WriteOp], view: ItemView | None) -> str:
-    first = ops[0]
-    url = view.url if view is not None else ""
-    lines = [f"{first.system} {first.item_key}" + (f"  {url}" if url else "")]
-    added = [f"+{op.name}" for op in ops if op.action == "label.add"]
-    removed = [f"-{op.name}" for op in ops if op.action == "label.remove"]
-    for op in ops:
-        if op.action == "comment.create":
-            lines.append("  comment: create")
-            lines += _indent(to_text(op.body))
-        elif op.action == "comment.update":
-            old = to_text(view.comment.text) if view is not None and view.comment else ""
-            lines.append(f"  comment: edit {op.target}")
-            diff = difflib.unified_diff(
-                old.splitlines(), to_text(op.body).splitlines(), "shown", "planned", lineterm=""
-            )
-            lines += _indent("\n".join(diff))
-        elif op.action == "comment.delete":
-            lines.append(f"  comment: delete {op.target} (a duplicate of ours)")
-        elif op.action == "property.set":
-            ptype = value_type(op.value)
-            before = property_key(view.property_value, ptype) if view is not None else ""
-            after = property_key(op.value, ptype)
-            lines.append(f'  property "{op.name}": {before or "(empty)"} -> {after or "(empty)"}')
-        elif op.action == "entity_property.set":
-            value = loads(op.value) or {}
-            lines.append(f"  entity property {op.name}: set ({value.get('count', 0)} findings)")
-    if added or removed:
-        lines.append("  labels: " + " ".join(added + removed))
-    return "\n".join(lines)

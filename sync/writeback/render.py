@@ -15,19 +15,16 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypedDict
+from typing import Any, TypedDict
 
 from connectors.base import MARKER_PREFIX
-from mapping.people import Person
 from mapping.rules import CODES, Finding, severity_rank
-from sync import systems
 from sync.writeback.markup import (
     FORMATS,
     Doc,
     Format,
     Line,
     Link,
-    Mention,
     Span,
     Text,
     clean,
@@ -36,11 +33,13 @@ from sync.writeback.markup import (
     to_text,
     write,
 )
+from sync.writeback.tasks import MAX_MESSAGE, MAX_NAME, People, task_lines
 
 __all__ = [
     "ALL_CLEAR",
     "FORMATS",
     "MARKER_PREFIX",
+    "MAX_MESSAGE",
     "Format",
     "People",
     "RenderArgs",
@@ -59,36 +58,13 @@ ALL_CLEAR = "All clear — nothing missing as of this check."
 SUMMARY_MISSING = "{n} {things} missing before this can run."
 SUMMARY_OTHER = "{n} {things} attention before this can run."
 BLOCKING = " {e} of them {verb} it."
-CODE_TITLES = {
-    "missing-field": "Missing",
-    "ownerless": "No owner",
-    "conflict": "Sources disagree",
-    "expired": "Expired",
-    "stale": "Stale",
-    "decision-missing": "Decision missing",
-    "needs-sync": "Needs a pre-run sync",
-    "noisy": "Too many people informed",
-    "unlinked": "Not linked",
-}
-FIX_HERE = "Fix it here."
-FIX_THERE = "Fix it in "
-WHO = "Who: "
-ESCALATED = "Escalated (step {n}): open longer than its window."
 SAME_HANDOFF = "Same handoff: "
 TRUNCATED = "…and {k} more not shown here (comment size limit); see the linked items."
 
 _TOKEN = re.compile(re.escape(MARKER_PREFIX) + r"[0-9a-f]{12}/[0-9a-f]{10}")
-MAX_MESSAGE = 1_000  # one message; a 1 MB field value quoted in it must not fill the comment
-_MAX_NAME = 200
 MAX_ANSWERS = 5  # answers to commands shown in one comment, the latest last
 _MAX_ANSWER = 300
 _CODE_RANK = {code: i for i, code in enumerate(CODES)}
-
-
-class People(Protocol):
-    """The part of `mapping.people.Directory` rendering needs."""
-
-    def get(self, key: str) -> Person | None: ...
 
 
 def marker_for(system: str, item_id: str) -> str:
@@ -215,16 +191,6 @@ def order_findings(findings: Iterable[Finding]) -> list[Finding]:
     )
 
 
-def _person(system: str, key: str, people: People | None) -> Span:
-    person = people.get(key) if people is not None else None
-    name = clean((person.name or person.key) if person else key, _MAX_NAME) or "someone"
-    handle = person.ids.get(system, "") if person else ""
-    spec = systems.get(system)
-    if handle and spec is not None and spec.mentions(handle):
-        return Mention(handle, name)
-    return Text(name)
-
-
 def _summary(findings: Sequence[Finding]) -> Line:
     if not findings:
         return (Text(ALL_CLEAR, trusted=True),)
@@ -240,34 +206,6 @@ def _summary(findings: Sequence[Finding]) -> Line:
     return (Text("Handoff check:", bold=True, trusted=True), Text(" " + text, trusted=True))
 
 
-def _bullet(system: str, f: Finding, people: People | None, item_id: str, item_key: str) -> Line:
-    title = CODE_TITLES.get(f.code, f.code)
-    spans: list[Span] = [Text(f"{clean(title, 60)}:", bold=True), Text(" ", trusted=True)]
-    message = clean(f.message, MAX_MESSAGE) or title
-    spans.append(Text(message))
-    if message[-1] not in ".!?…":
-        spans.append(Text(".", trusted=True))
-    here = (f.item_id == item_id) if f.item_id else (f.item_key == item_key)
-    if here:
-        spans.append(Text(" " + FIX_HERE, trusted=True))
-    elif f.item_key or f.url:
-        key = clean(f.item_key or f.url, _MAX_NAME)
-        url = safe_url(f.url)
-        spans += [Text(" " + FIX_THERE, trusted=True), Link(key, url) if url else Text(key)]
-        spans.append(Text(".", trusted=True))
-    notify = list(dict.fromkeys(k for k in f.notify if k))
-    if notify:
-        spans.append(Text(" " + WHO, trusted=True))
-        for i, key in enumerate(notify):
-            if i:
-                spans.append(Text(", ", trusted=True))
-            spans.append(_person(system, key, people))
-        spans.append(Text(".", trusted=True))
-    if f.escalation > 0:
-        spans.append(Text(" " + ESCALATED.format(n=int(f.escalation)), trusted=True))
-    return tuple(spans)
-
-
 def _document(
     system: str,
     findings: Sequence[Finding],
@@ -279,7 +217,7 @@ def _document(
     token: str,
     answers: Sequence[str] = (),
 ) -> Doc:
-    bullets = tuple(_bullet(system, f, people, item_id, item_key) for f in findings[:shown])
+    bullets = task_lines(system, findings[:shown], people, item_id, item_key)
     notes: list[Line] = []
     if shown < len(findings):
         notes.append((Text(TRUNCATED.format(k=len(findings) - shown), trusted=True),))
@@ -289,7 +227,7 @@ def _document(
         for i, (key, url) in enumerate(sorted(set(others))):
             if i:
                 line.append(Text(", ", trusted=True))
-            line.append(Link(clean(key, _MAX_NAME) or "item", safe_url(url)))
+            line.append(Link(clean(key, MAX_NAME) or "item", safe_url(url)))
         notes.append(tuple(line))
     notes.extend((Text(clean(a, _MAX_ANSWER), quiet=True),) for a in answers[-MAX_ANSWERS:])
     return Doc(_summary(findings), bullets, tuple(notes), token)
@@ -308,7 +246,7 @@ class RenderArgs(TypedDict):
 
 # Part of every `render_key`: bump it whenever what `render_comment` writes for the same
 # inputs changes (wording, markup, the token), so that no comment is kept from its key alone.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"  # 2: one line per task, grouped, with blockers and due times
 
 
 def render_key(

@@ -46,6 +46,7 @@ from connectors.errors import StateError
 from sync.store.rows import RecordLike, iso
 from sync.store.sqlite.batches import OutboxBatches
 from sync.store.sqlite.constants import ConstantFacts
+from sync.store.sqlite.conventions import Conventions
 from sync.store.sqlite.errors import state_error
 from sync.store.sqlite.extracts import Extracts
 from sync.store.sqlite.history import FindingsHistory
@@ -60,6 +61,7 @@ from sync.store.sqlite.unconfirmed import Unconfirmed
 __all__ = ["SqliteStore"]
 
 log = logging.getLogger(__name__)
+
 
 def _open_read_only(where: Path) -> sqlite3.Connection:
     """A read-only connection to the file; on a read-only folder (no room for SQLite's shared
@@ -87,6 +89,7 @@ class SqliteStore(
     OpenFindings,
     Inbox,
     SaidRows,
+    Conventions,
 ):
     """The SQLite store; open with `SqliteStore.open(path)`, `.memory()` or `.copy_of(path)`."""
 
