@@ -33,7 +33,7 @@ class ConstantFacts(StateBase):
         if not entries:
             return
         with self._lock, self.db.atomic():
-            self.db.conn.executemany(
+            self.db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 [
