@@ -13,6 +13,7 @@ is a file copy: a few milliseconds).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import itertools
 import os
@@ -116,7 +117,13 @@ class PgServer:
 def start_server() -> tuple[PgServer | None, str]:
     """A running server, or None and why not."""
     bindir = _bindir()
-    why = "" if bindir else _install()
+    why = ""
+    if bindir is None:
+        # xdist workers start together: one apt-get at a time (dpkg has one lock).
+        with open(Path(tempfile.gettempdir()) / "handoff-pg-install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            bindir = _bindir()
+            why = "" if bindir else _install()
     bindir = bindir or _bindir()
     if bindir is None:
         return None, why or "PostgreSQL's server binaries (initdb) were not found"

@@ -20,7 +20,12 @@ CONNECT_TIMEOUT = 10  # seconds: an unreachable server is an error, not a hang
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+    # psycopg prepares a statement run often; PostgreSQL may then keep one generic plan made
+    # while a table was nearly empty (a scan per lookup once it holds 100,000 items). A plan
+    # per execution costs little next to that and follows the table's size.
+    conn.execute("SET plan_cache_mode = force_custom_plan")
+    return conn
 
 
 class PgDb:
