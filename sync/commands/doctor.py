@@ -23,6 +23,7 @@ from connectors.base import Account
 from connectors.errors import ConfigError, scrub
 from sync import systems
 from sync.commands.doctor_checks import Check, check_people
+from sync.commands.doctor_state import check_state
 from sync.commands.progress import Progress, shown
 from sync.engine.connect import no_scopes_message, scopes_of
 from sync.settings import Settings, load_settings
@@ -67,6 +68,7 @@ def run_checks(
         github_user = github_user or reached.lookup
     show.end()
     out += check_people(settings, accounts, github_user)
+    out += check_state(settings)
     return out
 
 

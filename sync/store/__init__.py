@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Union
 import psycopg
 
 from connectors.errors import StateError
-from sync.store.postgres import PostgresStore, is_postgres, pg_error
+from sync.store.inspect import StateInfo, inspect_postgres, inspect_sqlite
+from sync.store.postgres import PostgresStore, is_postgres, pg_error, redact
 from sync.store.postgres import run_lock as _pg_lock
 from sync.store.protocol import Store
 from sync.store.rows import (
@@ -62,18 +63,21 @@ __all__ = [
     "RecordLike",
     "RecordRow",
     "Run",
+    "StateInfo",
     "Status",
     "Store",
     "StoredComment",
     "copy_of",
     "discard",
     "exists",
+    "inspect_state",
     "memory_store",
     "open_store",
     "read_constants",
     "run_lock",
     "shared",
     "store_error",
+    "where_is",
 ]
 
 # What a backend raises when its storage fails underneath a verb; `store_error` turns one
@@ -88,6 +92,12 @@ def _path(where: Where) -> str:
     if isinstance(where, str | Path):
         return str(where)
     return where.state.url or str(where.state.path)
+
+
+def where_is(where: Where) -> str:
+    """The state's place as a person may read it (a database URL without its password)."""
+    url = _pg(where)
+    return redact(url) if url else _path(where)
 
 
 def _pg(where: Where) -> str | None:
@@ -145,6 +155,13 @@ def exists(where: Where) -> bool:
     if url is None:
         return Path(_path(where)).exists()
     return PostgresStore.exists(url)
+
+
+def inspect_state(where: Where) -> StateInfo:
+    """What `handoff doctor` reports of the state: reachable, migrated, serving which config.
+    Reads only."""
+    url = _pg(where)
+    return inspect_postgres(url) if url else inspect_sqlite(_path(where))
 
 
 def discard(where: Where) -> None:
