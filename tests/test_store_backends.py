@@ -154,6 +154,7 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     say("outbox_not_attempted", s.outbox_not_attempted("jira", run, T0, "stopped"))
     say("unfinished_writes", s.unfinished_writes())
     run2 = s.start_run(T0 + timedelta(hours=1))
+    say("outbox_supersede none", s.outbox_supersede([], run2, T0))  # an empty IN list
     say("outbox_supersede", s.outbox_supersede(["jira"], run2, T0))
     say("outbox", s.outbox(system="jira"))
     say("audit", s.audit(run_id=run))

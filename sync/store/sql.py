@@ -52,6 +52,9 @@ _REWRITES = (
      "PRIMARY KEY"),
     (re.compile(r"\)\s*WITHOUT ROWID"), ")"),
     (re.compile(r"\bBLOB\b"), "BYTEA"),
+    # An empty list: SQLite reads `IN ()`; PostgreSQL compares with an empty array instead.
+    (re.compile(r"\bNOT IN \(\s*\)"), "<> ALL('{}')"),
+    (re.compile(r"\bIN \(\s*\)"), "= ANY('{}')"),
     # SQLite's null-safe inequality.
     (re.compile(r"\bIS NOT (?!NULL\b)"), "IS DISTINCT FROM "),
     (re.compile(r"\bjson_each\(([\w.]+)\) (\w+)"),
