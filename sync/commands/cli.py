@@ -114,6 +114,7 @@ LAZY_COMMANDS = {
     "init": "sync.commands.init:init_command",
     "status": "sync.commands.status:status_command",
     "serve": "sync.commands.serve:serve_command",
+    "state": "sync.commands.state:state_group",
 }
 
 

@@ -42,7 +42,7 @@ from sync.store.rows import (
     Status,
     StoredComment,
 )
-from sync.store.sqlite import SqliteStore, lock_path
+from sync.store.sqlite import SqliteStore, lock_path, migrations
 from sync.store.sqlite import run_lock as _file_lock
 from sync.store.sqlite import state_error as _sqlite_error
 from sync.store.sqlite.common import SqlStore
@@ -75,6 +75,7 @@ __all__ = [
     "open_store",
     "read_constants",
     "run_lock",
+    "schema_steps",
     "shared",
     "store_error",
     "where_is",
@@ -171,6 +172,11 @@ def discard(where: Where) -> None:
         PostgresStore.discard(url)
     else:
         SqliteStore.discard(_path(where))
+
+
+def schema_steps() -> list[str]:
+    """The names of the migrations this version applies, in order (both backends)."""
+    return [m.name for m in migrations._migrations]
 
 
 def memory_store() -> Store:

@@ -38,6 +38,7 @@ class Sql(Protocol):
     def close(self) -> None: ...
     def state_tables(self) -> set[str]: ...  # the state's tables
     def serialize_migrations(self) -> None: ...  # inside a transaction: one migrator at once
+    def renumber(self) -> None: ...  # after rows came in with their keys: number after them
 
 
 # SQLite's trigger that refuses a change, as migration 0001 writes it for the audit log.

@@ -54,6 +54,21 @@ class PgDb:
         ).fetchall()
         return {str(r[0]) for r in rows}
 
+    def renumber(self) -> None:
+        """Each identity column numbers on after the largest key its table holds (rows came in
+        with their own keys: an import, a dry run's copy)."""
+        for table, column in self.conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND is_identity = 'YES'",
+            [self.schema],
+        ).fetchall():
+            name = f'"{self.schema}"."{table}"'
+            self.conn.execute(
+                f"SELECT setval(pg_get_serial_sequence(%s, %s), "  # type: ignore[arg-type]
+                f'COALESCE((SELECT max("{column}") FROM {name}), 0) + 1, false)',
+                [name, column],
+            )
+
     def serialize_migrations(self) -> None:
         """Inside the migration's transaction: wait for any other process migrating this
         schema (two replicas starting at once apply each step once)."""

@@ -68,10 +68,15 @@ class PostgresStore(SqlStore):
             home = PgDb(conn)
             ours = [t for t in schema_tables() if t in home.state_tables()]
             with conn.transaction():
+                # The session's temporary schema exists from its first object on; it is where
+                # the copy's tables (and those migrations make) go.
+                conn.execute("CREATE TEMP SEQUENCE handoff_scratch")
                 conn.execute("SET search_path = pg_temp")
                 for table in ours:
                     _copy_table(conn, home.schema, table)
-            return cls._on(PgDb(conn, scratch=True), url)
+                copy = PgDb(conn, scratch=True)
+                copy.renumber()  # the copy's numbering goes on after the rows copied
+            return cls._on(copy, url)
         except psycopg.Error as exc:
             raise pg_error(exc, url) from exc
 
@@ -108,14 +113,3 @@ def _copy_table(conn: psycopg.Connection[Any], home: str, table: str) -> None:
     src = f'"{home}"."{table}"'
     conn.execute(f'CREATE TEMP TABLE "{table}" (LIKE {src} INCLUDING ALL)')  # type: ignore[arg-type]
     conn.execute(f'INSERT INTO pg_temp."{table}" SELECT * FROM {src}')  # type: ignore[arg-type]
-    for (column,) in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-        "AND table_name = %s AND is_identity = 'YES'",
-        [home, table],
-    ).fetchall():
-        # The copy's identity starts after the rows copied, as the state's own does.
-        conn.execute(
-            f"SELECT setval(pg_get_serial_sequence('pg_temp.\"{table}\"', %s), "  # type: ignore[arg-type]
-            f'COALESCE((SELECT max("{column}") FROM pg_temp."{table}"), 0) + 1, false)',
-            [column],
-        )

@@ -44,6 +44,7 @@ from sync.store.rows import RecordLike, iso
 from sync.store.sql import Sql
 from sync.store.sqlite.batches import OutboxBatches
 from sync.store.sqlite.constants import ConstantFacts
+from sync.store.sqlite.dump import Dump
 from sync.store.sqlite.extracts import Extracts
 from sync.store.sqlite.history import FindingsHistory
 from sync.store.sqlite.inbox import Inbox
@@ -68,6 +69,7 @@ class SqlStore(
     OpenFindings,
     Inbox,
     SaidRows,
+    Dump,
 ):
     """Every verb of `sync.store.Store` on one open `Sql` connection."""
 

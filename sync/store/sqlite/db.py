@@ -22,3 +22,6 @@ class SqliteDb(Database):
 
     def serialize_migrations(self) -> None:
         """Nothing to do: opening a file state is done under its run lock or in memory."""
+
+    def renumber(self) -> None:
+        """Nothing to do: SQLite numbers a rowid key after the largest one there."""
