@@ -190,11 +190,7 @@ def read_constants(where: Where) -> dict[str, tuple[str, datetime]]:
     url = _pg(where)
     if url is None:
         return peek_constants(_path(where))
-    try:
-        with PostgresStore.copy_of(url) as state:
-            return state.constants()
-    except (StateError, psycopg.Error):
-        return {}
+    return PostgresStore.peek_constants(url)
 
 
 def run_lock(where: Where) -> AbstractContextManager[object]:

@@ -10,6 +10,7 @@ end would hold the locks of every row it touched, and a real sync would wait for
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,7 @@ import psycopg
 from sync.store.postgres.db import PgDb, connect
 from sync.store.postgres.errors import pg_error, redact
 from sync.store.sqlite.common import SqlStore
+from sync.store.sqlite.constants import CONSTANTS_SQL, parse_constants
 
 __all__ = ["PostgresStore", "schema_tables"]
 
@@ -79,6 +81,18 @@ class PostgresStore(SqlStore):
             return cls._on(copy, url)
         except psycopg.Error as exc:
             raise pg_error(exc, url) from exc
+
+    @staticmethod
+    def peek_constants(url: str) -> dict[str, tuple[str, datetime]]:
+        """The constant answers kept in the database, read only; {} when it cannot say."""
+        try:
+            with connect(url) as conn:
+                db = PgDb(conn)
+                if "meta" not in db.state_tables():
+                    return {}
+                return parse_constants(db.execute(CONSTANTS_SQL).fetchall())
+        except psycopg.Error:
+            return {}
 
     @staticmethod
     def exists(url: str) -> bool:
