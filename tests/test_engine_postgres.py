@@ -20,6 +20,7 @@ from test_engine import sync
 from connectors.sandbox import Fault, Sandbox
 from sync.commands.cli import main
 from sync.settings import Settings, load_settings
+from sync.store import copy_of
 
 
 def pg_config(tmp_path: Path, sandbox_url: str, url: str, name: str = "c.toml") -> Path:
@@ -106,3 +107,25 @@ def test_a_sync_killed_mid_write_resumes_from_the_postgres_outbox(
         assert {item for item, n in counts.items() if n} == {"EXP-2", "EXP-3", "pr2", "page"}
         check = sync(load_settings(config), dry_run=True)
         assert check.ops == [] and not check.failed, check.plan_text
+
+
+@pytest.mark.slow
+def test_serve_on_postgres_keeps_deliveries_and_syncs_what_they_touch(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from test_serve_e2e import _wait, our_comment, person_edit, serving, settle
+
+    with Sandbox(workspace()) as sb:
+        config = pg_config(tmp_path, sb.url, pg_url, name="handoff.toml")
+        config.write_text(config.read_text(encoding="utf-8") + "\n[serve]\n", encoding="utf-8")
+        with serving(sb, tmp_path) as served:
+            settle(sb, served)  # the first poll wrote the comments
+            before = our_comment(sb, "jira")
+            person_edit(sb, "jira")
+            _wait(lambda: our_comment(sb, "jira") != before, 30, "the comment to change")
+            settle(sb, served)
+        assert max(marker_comments(sb).values()) == 1
+        with copy_of(pg_url) as state:
+            inbox = state.inbox_state()
+            assert inbox.received >= 1 and inbox.pending == 0
+            assert sum(r.counts.get("writes_done", 0) >= 1 for r in state.runs(50)) >= 2
