@@ -379,3 +379,17 @@ def migrations_last() -> str:
     from sync.store import schema_steps
 
     return schema_steps()[-1]
+
+
+def test_a_reader_of_a_postgres_state_reads_it_and_cannot_write(pg_url: str) -> None:
+    from sync.store import reader
+
+    with reader(pg_url) as r:  # an empty database: read through a copy (no migrating)
+        assert r.runs() == []
+    assert exists(pg_url) is False
+    with open_store(pg_url) as s:
+        s.start_run(T0)
+    with reader(pg_url) as r:
+        assert len(r.runs()) == 1
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            r.start_run(T0)

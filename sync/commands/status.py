@@ -23,7 +23,7 @@ def status_command(config: str | None, as_json: bool) -> None:
     """Show the last runs and how each ended, open findings by kind, scopes that lost
     access, cursors and queued writes."""
     from sync.engine.access import stored_lost_access
-    from sync.store import STORE_ERRORS, copy_of, exists, store_error, where_is
+    from sync.store import STORE_ERRORS, exists, reader, store_error, where_is
 
     settings = load(config)
     path = where_is(settings)
@@ -34,7 +34,7 @@ def status_command(config: str | None, as_json: bool) -> None:
             click.echo(f"No state yet at {path}: run `handoff sync` first.")
         return
     try:
-        with copy_of(settings) as state:
+        with reader(settings) as state:
             st = state.status()
             lost = stored_lost_access(state)
             hooks = _webhooks(state)

@@ -253,7 +253,7 @@ def report_data(
     """The report's data from a config file (its state and people) or, with `from_state`, a
     state file alone. Reads a copy: the state file is never changed."""
     from sync.settings import Settings, load_settings
-    from sync.store import copy_of, exists, where_is
+    from sync.store import exists, reader, where_is
 
     names: dict[str, str] = {}
     where: Settings | Path = source
@@ -262,7 +262,7 @@ def report_data(
         names = {p.key: p.name or p.key for p in settings.people}
     if not exists(where):
         raise FileNotFoundError(2, "no state file", where_is(where))
-    with copy_of(where) as state:
+    with reader(where) as state:
         return gather(state, now=datetime.now(UTC), filters=filters or Filters(), names=names)
 
 

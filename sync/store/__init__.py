@@ -74,6 +74,7 @@ __all__ = [
     "memory_store",
     "open_store",
     "read_constants",
+    "reader",
     "run_lock",
     "schema_steps",
     "shared",
@@ -148,6 +149,14 @@ def copy_of(where: Where) -> Store:
     itself stays unchanged (SQLite: byte for byte). A missing state gives an empty one."""
     url = _pg(where)
     return PostgresStore.copy_of(url) if url else SqliteStore.copy_of(_path(where))
+
+
+def reader(where: Where) -> Store:
+    """The state to read only (`status`, `report`): on SQLite a private copy, as `copy_of`;
+    on PostgreSQL the state itself in a read-only session (copying a shared database to read
+    it would cost as much as the state is large)."""
+    url = _pg(where)
+    return PostgresStore.reader(url) if url else SqliteStore.copy_of(_path(where))
 
 
 def exists(where: Where) -> bool:

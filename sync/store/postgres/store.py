@@ -16,10 +16,12 @@ from typing import Any
 
 import psycopg
 
+from sync.store.migrate import pending
 from sync.store.postgres.db import PgDb, connect
 from sync.store.postgres.errors import pg_error, redact
 from sync.store.sqlite.common import SqlStore
 from sync.store.sqlite.constants import CONSTANTS_SQL, parse_constants
+from sync.store.sqlite.schema import migrations
 
 __all__ = ["PostgresStore", "schema_tables"]
 
@@ -79,6 +81,26 @@ class PostgresStore(SqlStore):
                 copy = PgDb(conn, scratch=True)
                 copy.renumber()  # the copy's numbering goes on after the rows copied
             return cls._on(copy, url)
+        except psycopg.Error as exc:
+            raise pg_error(exc, url) from exc
+
+    @classmethod
+    def reader(cls, url: str) -> PostgresStore:
+        """The state itself in a read-only session (`status`, `report`): no copy to make, and
+        any write is refused by the server. A state that still lacks migrations is read
+        through `copy_of` instead (migrating is a write)."""
+        try:
+            conn = connect(url)
+            db = PgDb(conn)
+            if pending(db, migrations):
+                conn.close()
+                return cls.copy_of(url)
+            conn.execute("SET default_transaction_read_only = on")
+            store = cls.__new__(cls)
+            store.url = url
+            # The verbs' own setup without `_migrate`: nothing is left to apply.
+            SqlStore.__init__(store, db, path=redact(url), migrate=False)
+            return store
         except psycopg.Error as exc:
             raise pg_error(exc, url) from exc
 

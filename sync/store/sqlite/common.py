@@ -73,12 +73,13 @@ class SqlStore(
 ):
     """Every verb of `sync.store.Store` on one open `Sql` connection."""
 
-    def __init__(self, db: Sql, *, path: str = ":memory:") -> None:
+    def __init__(self, db: Sql, *, path: str = ":memory:", migrate: bool = True) -> None:
         self.db = db
         self.path = path
         self._lock = threading.RLock()
         self.pinned = False
-        self._migrate()
+        if migrate:
+            self._migrate()
 
     def _migrate(self) -> None:
         with self._lock:
