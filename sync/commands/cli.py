@@ -115,6 +115,7 @@ LAZY_COMMANDS = {
     "status": "sync.commands.status:status_command",
     "serve": "sync.commands.serve:serve_command",
     "webhooks": "sync.commands.webhooks:webhooks_group",
+    "state": "sync.commands.state:state_group",
 }
 
 

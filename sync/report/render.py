@@ -252,18 +252,17 @@ def report_data(
 ) -> ReportData:
     """The report's data from a config file (its state and people) or, with `from_state`, a
     state file alone. Reads a copy: the state file is never changed."""
-    from sync.settings import load_settings
-    from sync.store import copy_of
+    from sync.settings import Settings, load_settings
+    from sync.store import exists, reader, where_is
 
     names: dict[str, str] = {}
-    path = source
+    where: Settings | Path = source
     if not from_state:
-        settings = load_settings(source)
-        path = Path(settings.state.path)
+        where = settings = load_settings(source)
         names = {p.key: p.name or p.key for p in settings.people}
-    if not path.exists():
-        raise FileNotFoundError(2, "no state file", str(path))
-    with copy_of(path) as state:
+    if not exists(where):
+        raise FileNotFoundError(2, "no state file", where_is(where))
+    with reader(where) as state:
         return gather(state, now=datetime.now(UTC), filters=filters or Filters(), names=names)
 
 

@@ -59,7 +59,7 @@ class ItemRows(StateBase):
         with self._lock, self.db.atomic():
             before = self._stored_versions({(i.system, i.id) for i in items})
             # Plain SQL rather than upsert_all: the update must leave first_seen alone.
-            self.db.conn.executemany(_UPSERT_ITEM, rows)
+            self.db.executemany(_UPSERT_ITEM, rows)
         return {(i.system, i.id) for i, row in zip(items, rows, strict=True)
                 if _changed(before.get((i.system, i.id)), row, i.updated)}  # fmt: skip
 
