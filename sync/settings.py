@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -45,6 +46,17 @@ class _Section(BaseModel):
 
 class StateSettings(_Section):
     path: str = "handoff-state.db"
+    # A PostgreSQL database instead of the file (sync.store.postgres): several processes
+    # share it. Its password is registered as a secret as soon as it is loaded.
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and urlsplit(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError("expected a postgresql:// URL (or leave it out and set path)")
+        return value
 
 
 class JiraSettings(_Section):
@@ -258,6 +270,22 @@ def _problem(error: Any) -> str:
     return message
 
 
+def _check_state(settings: Settings, name: str) -> None:
+    """One state: a file or a database, never both; the database's password is a secret."""
+    state = settings.state
+    if not state.url:
+        return
+    password = urlsplit(state.url).password
+    if password:
+        register_secret(password)
+        register_secret(unquote(password))
+    if "path" in state.model_fields_set:
+        raise ConfigError(
+            f"{name}: state: both path (a SQLite file) and url (a PostgreSQL database) are set "
+            "(in the file or as HANDOFF_STATE__PATH / HANDOFF_STATE__URL); keep one."
+        )
+
+
 def load_settings(path: Path | None) -> Settings:
     """Settings from `path` (None: defaults and environment only); raise ConfigError."""
     data: dict[str, Any] = {}
@@ -288,6 +316,7 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(lines[0], internal="\n".join(lines)) from None
     for token in settings.tokens():
         register_secret(token.get_secret_value())
+    _check_state(settings, name)
     both = "escalation" in settings.model_fields_set
     if both and "escalation" in settings.rules.model_fields_set:
         raise ConfigError(

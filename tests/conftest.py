@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from pg_server import PgServer, in_ci, start_server
+
+from sync.store import Store, open_store
 
 # CI must be repeatable: the same examples every run (explore locally, where a new failing
 # example is news rather than a red build). deadline=None: shared machines are noisy, and
@@ -30,6 +34,37 @@ def shared_api() -> Path:
             pytest.fail(f"{SHARED_API} is missing: CI must run beside ../shared/api")
         pytest.skip(f"{SHARED_API} not present on this machine")
     return SHARED_API
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL for this session (one per xdist worker), see tests/pg_server.py."""
+    server, why = start_server()
+    if server is None:
+        if in_ci():
+            pytest.fail(f"CI needs PostgreSQL for the store's tests: {why}")
+        pytest.skip(why)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The URL of a fresh empty database of its own for one test."""
+    return pg_server.database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty open state on each backend: a SQLite file, a PostgreSQL database."""
+    if request.param == "sqlite":
+        where = str(tmp_path / "state.db")
+    else:
+        where = request.getfixturevalue("pg_url")
+    with open_store(where) as store:
+        yield store
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from sync.store import Store
+from sync.store.postgres import PostgresStore
 from sync.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("sync", "connectors", "mapping")
 STORE = ROOT / "sync" / "store"
-DRIVERS = ("sqlite3", "sqlite_utils")
+DRIVERS = ("sqlite3", "sqlite_utils", "psycopg")
 # Statement openers in capitals, as the code writes SQL; prose ("select a field") is lower case.
 SQL = re.compile(
     r"\b(SELECT\s+[\w*(]|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
@@ -80,6 +81,7 @@ def test_the_store_itself_is_where_the_sql_is() -> None:
     "source",
     [
         "import sqlite3",
+        "import psycopg",
         "import sqlite_utils.db as d",
         "from sqlite_utils import Database",
         "from sqlite3 import Error",
@@ -122,11 +124,12 @@ def _protocol_verbs() -> dict[str, inspect.Signature]:
     }
 
 
-def test_sqlite_store_has_every_verb_of_the_protocol_with_its_parameters() -> None:
+@pytest.mark.parametrize("backend", [SqliteStore, PostgresStore])
+def test_each_store_has_every_verb_of_the_protocol_with_its_parameters(backend: type) -> None:
     verbs = _protocol_verbs()
     assert {"record_findings", "advance_cursor", "outbox_done", "findings", "records"} <= set(verbs)
     for name, sig in verbs.items():
-        impl = getattr(SqliteStore, name, None)
+        impl = getattr(backend, name, None)
         assert impl is not None, name
         want = [(p.name, p.kind, p.default) for p in sig.parameters.values()]
         got = [(p.name, p.kind, p.default) for p in inspect.signature(impl).parameters.values()]

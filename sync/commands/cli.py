@@ -116,6 +116,7 @@ LAZY_COMMANDS = {
     "serve": "sync.commands.serve:serve_command",
     "webhooks": "sync.commands.webhooks:webhooks_group",
     "show": "sync.commands.show:show_command",
+    "state": "sync.commands.state:state_group",
 }
 
 

@@ -24,6 +24,7 @@ from connectors.errors import ConfigError, scrub
 from sync import systems
 from sync.commands.doctor_checks import Check, check_people
 from sync.commands.doctor_hooks import check_hooks
+from sync.commands.doctor_state import check_state
 from sync.commands.progress import Progress, shown
 from sync.engine.connect import no_scopes_message, scopes_of
 from sync.settings import Settings, load_settings
@@ -70,6 +71,7 @@ def run_checks(
     out += check_hooks(settings, policy, skip=failed)
     show.end()
     out += check_people(settings, accounts, github_user)
+    out += check_state(settings)
     return out
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,23 +23,23 @@ def status_command(config: str | None, as_json: bool) -> None:
     """Show the last runs and how each ended, open findings by kind, scopes that lost
     access, cursors and queued writes."""
     from sync.engine.access import stored_lost_access
-    from sync.store import STORE_ERRORS, copy_of, store_error
+    from sync.store import STORE_ERRORS, exists, reader, store_error, where_is
 
     settings = load(config)
-    path = Path(settings.state.path)
-    if not path.exists():
+    path = where_is(settings)
+    if not exists(settings):
         if as_json:
             click.echo(json.dumps({"ok": True, "runs": [], "state": None}))
         else:
             click.echo(f"No state yet at {path}: run `handoff sync` first.")
         return
     try:
-        with copy_of(path) as state:
+        with reader(settings) as state:
             st = state.status()
             lost = stored_lost_access(state)
             hooks = _webhooks(state)
     except STORE_ERRORS as exc:
-        raise store_error(exc, path) from exc
+        raise store_error(exc, settings) from exc
     if as_json:
         click.echo(json.dumps({**_as_json(st, lost), "webhooks": hooks}))
     else:

@@ -296,22 +296,21 @@ def report_data(
     with `from_state`, a state file alone (default ladder, UTC). Reads a copy: the state
     file is never changed."""
     from mapping.escalation import EscalationConfig
-    from sync.settings import load_settings
-    from sync.store import copy_of
+    from sync.settings import Settings, load_settings
+    from sync.store import exists, reader, where_is
 
     names: dict[str, str] = {}
     zones: dict[str, str] = {}
     escalation = EscalationConfig()
-    path = source
+    where: Settings | Path = source
     if not from_state:
-        settings = load_settings(source)
-        path = Path(settings.state.path)
+        where = settings = load_settings(source)
         names = {p.key: p.name or p.key for p in settings.people}
         zones = {p.key: p.time_zone for p in settings.people if p.time_zone}
         escalation = settings.rules_config().escalation
-    if not path.exists():
-        raise FileNotFoundError(2, "no state file", str(path))
-    with copy_of(path) as state:
+    if not exists(where):
+        raise FileNotFoundError(2, "no state file", where_is(where))
+    with reader(where) as state:
         return gather(
             state,
             now=datetime.now(UTC),

@@ -1,8 +1,11 @@
 """The state store: the one place that speaks SQL.
 
 `Store` (protocol.py) is what the engine, apply, status, report, doctor and demo may ask of a
-state; `rows.py` holds the named rows it hands out. `sqlite/` implements it on one SQLite file.
-Nothing outside this package imports sqlite3 or sqlite_utils or writes SQL
+state; `rows.py` holds the named rows it hands out. `sqlite/` implements it on one SQLite file, and
+its verbs (`sqlite.common.SqlStore`) run unchanged on PostgreSQL (`postgres/`, chosen by
+`[state] url`): one SQL text, translated where the dialects differ (`sql.py`), one list of
+migrations applied by one runner (`migrate.py`).
+Nothing outside this package imports sqlite3, sqlite_utils or psycopg or writes SQL
 (tests/test_store_seam.py checks). This package may import `connectors` (the row types and
 errors), `sync.settings`/`sync.engine.connect`/`sync.systems` (identity.py) and nothing else
 of `sync`: May import no other package.
@@ -16,9 +19,14 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
+
+import psycopg
 
 from connectors.errors import StateError
+from sync.store.inspect import StateInfo, inspect_postgres, inspect_sqlite
+from sync.store.postgres import PostgresStore, is_postgres, pg_error, redact
+from sync.store.postgres import run_lock as _pg_lock
 from sync.store.protocol import Store
 from sync.store.rows import (
     AuditRow,
@@ -35,9 +43,10 @@ from sync.store.rows import (
     Status,
     StoredComment,
 )
-from sync.store.sqlite import SqliteStore, lock_path
+from sync.store.sqlite import SqliteStore, lock_path, migrations
 from sync.store.sqlite import run_lock as _file_lock
 from sync.store.sqlite import state_error as _sqlite_error
+from sync.store.sqlite.common import SqlStore
 from sync.store.sqlite.constants import peek_constants
 
 if TYPE_CHECKING:
@@ -56,47 +65,77 @@ __all__ = [
     "RecordLike",
     "RecordRow",
     "Run",
+    "StateInfo",
     "Status",
     "Store",
     "StoredComment",
     "copy_of",
     "discard",
+    "exists",
+    "inspect_state",
     "memory_store",
     "open_store",
     "read_constants",
+    "reader",
     "run_lock",
+    "schema_steps",
     "shared",
     "store_error",
+    "where_is",
 ]
 
 # What a backend raises when its storage fails underneath a verb; `store_error` turns one
 # into the StateError a person reads.
-STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error,)
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+
+Where = Union["Settings", str, Path]
 
 
-def _path(where: Settings | str | Path) -> str:
-    return str(where) if isinstance(where, str | Path) else str(where.state.path)
+def _path(where: Where) -> str:
+    """The state's place: a SQLite file's path, or a PostgreSQL URL (`[state] url`)."""
+    if isinstance(where, str | Path):
+        return str(where)
+    return where.state.url or str(where.state.path)
 
 
-_SHARED: dict[str, SqliteStore] = {}
+def where_is(where: Where) -> str:
+    """The state's place as a person may read it (a database URL without its password)."""
+    url = _pg(where)
+    return redact(url) if url else _path(where)
 
 
-def open_store(where: Settings | str | Path) -> Store:
-    """Open (creating and migrating as needed) the state the settings (or path) name; while
-    it is `shared`, that open store itself (closing it then does nothing)."""
-    path = _path(where)
-    return _SHARED.get(os.path.realpath(path)) or SqliteStore.open(path)
+def _pg(where: Where) -> str | None:
+    """The PostgreSQL URL when the state lives there, else None."""
+    place = _path(where)
+    return place if is_postgres(place) else None
+
+
+_SHARED: dict[str, Store] = {}
+
+
+def _key(where: Where) -> str:
+    return _pg(where) or os.path.realpath(_path(where))
+
+
+def _open(where: Where) -> SqlStore:
+    url = _pg(where)
+    return PostgresStore.open(url) if url else SqliteStore.open(_path(where))
+
+
+def open_store(where: Where) -> Store:
+    """Open (creating and migrating as needed) the state the settings (or path, or URL) name;
+    while it is `shared`, that open store itself (closing it then does nothing)."""
+    return _SHARED.get(_key(where)) or _open(where)
 
 
 @contextmanager
-def shared(where: Settings | str | Path) -> Iterator[Store]:
+def shared(where: Where) -> Iterator[Store]:
     """Open the state and, for the block, hand this one open store to every `open_store` of
     the same state in this process, then close it. `handoff serve` takes webhooks into the
     inbox on the connection its syncs use: SQLite then never sees two writers at once (a
     second writer can fail a sync's read-then-write with "database is locked")."""
-    path = _path(where)
-    key = os.path.realpath(path)
-    store = SqliteStore.open(path)
+    key = _key(where)
+    store = _open(where)
     store.pinned = True
     _SHARED[key] = store
     try:
@@ -107,15 +146,48 @@ def shared(where: Settings | str | Path) -> Iterator[Store]:
         store.close()
 
 
-def copy_of(where: Settings | str | Path) -> Store:
-    """A private in-memory copy of the state: plan or read with the real history while the
-    state itself stays byte-for-byte unchanged. A missing state gives an empty one."""
-    return SqliteStore.copy_of(_path(where))
+def copy_of(where: Where) -> Store:
+    """A private copy of the state: plan or read with the real history while the state
+    itself stays unchanged (SQLite: byte for byte). A missing state gives an empty one."""
+    url = _pg(where)
+    return PostgresStore.copy_of(url) if url else SqliteStore.copy_of(_path(where))
 
 
-def discard(where: Settings | str | Path) -> None:
+def reader(where: Where) -> Store:
+    """The state to read only (`status`, `report`): on SQLite a private copy, as `copy_of`;
+    on PostgreSQL the state itself in a read-only session (copying a shared database to read
+    it would cost as much as the state is large)."""
+    url = _pg(where)
+    return PostgresStore.reader(url) if url else SqliteStore.copy_of(_path(where))
+
+
+def exists(where: Where) -> bool:
+    """Whether there is a state to read yet (a file; a database with our tables)."""
+    url = _pg(where)
+    if url is None:
+        return Path(_path(where)).exists()
+    return PostgresStore.exists(url)
+
+
+def inspect_state(where: Where) -> StateInfo:
+    """What `handoff doctor` reports of the state: reachable, migrated, serving which config.
+    Reads only."""
+    url = _pg(where)
+    return inspect_postgres(url) if url else inspect_sqlite(_path(where))
+
+
+def discard(where: Where) -> None:
     """Delete a state and whatever the backend keeps beside it: the next open starts empty."""
-    SqliteStore.discard(_path(where))
+    url = _pg(where)
+    if url:
+        PostgresStore.discard(url)
+    else:
+        SqliteStore.discard(_path(where))
+
+
+def schema_steps() -> list[str]:
+    """The names of the migrations this version applies, in order (both backends)."""
+    return [m.name for m in migrations._migrations]
 
 
 def memory_store() -> Store:
@@ -123,20 +195,27 @@ def memory_store() -> Store:
     return SqliteStore.memory()
 
 
-def read_constants(where: Settings | str | Path) -> dict[str, tuple[str, datetime]]:
+def read_constants(where: Where) -> dict[str, tuple[str, datetime]]:
     """The constant answers an earlier run kept (JSON text, when asked), read before this
     run takes its lock; {} when the state cannot say."""
-    return peek_constants(_path(where))
+    url = _pg(where)
+    if url is None:
+        return peek_constants(_path(where))
+    return PostgresStore.peek_constants(url)
 
 
-def run_lock(where: Settings | str | Path) -> AbstractContextManager[Path]:
+def run_lock(where: Where) -> AbstractContextManager[object]:
     """Hold the one-run-at-a-time lock of this state for the block, or raise LockHeld.
-    Take it before `open_store`: opening migrates."""
-    return _file_lock(lock_path(_path(where)))
+    Take it before `open_store`: opening migrates. SQLite: a file lock beside the file;
+    PostgreSQL: an advisory lock of the database's schema."""
+    url = _pg(where)
+    return _pg_lock(url) if url else _file_lock(lock_path(_path(where)))
 
 
-def store_error(exc: Exception, where: Settings | str | Path | None) -> StateError:
+def store_error(exc: Exception, where: Where | None) -> StateError:
     """One line for a person about a storage failure (one of STORE_ERRORS)."""
+    if isinstance(exc, psycopg.Error):
+        return pg_error(exc, _path(where) if where is not None else "(the [state] url)")
     if isinstance(exc, sqlite3.Error):
         return _sqlite_error(exc, None if where is None else _path(where))
     return StateError(f"The state store failed: {exc}", internal=repr(exc))

@@ -59,7 +59,7 @@ class OutboxBatches(OutboxLedger):
                 ).fetchall()
                 done = {r[0] for r in rows}
                 finished |= done
-                self.db.conn.executemany(
+                self.db.executemany(
                     _PLAN_SQL,
                     [
                         (op.key, run_id, op.system, op.scope, op.item_id, op.item_key,

@@ -13,10 +13,10 @@ from pathlib import Path
 from sync.store.rows import iso, parse_dt
 from sync.store.sqlite.schema import StateBase
 
-__all__ = ["ConstantFacts", "peek_constants"]
+__all__ = ["CONSTANTS_SQL", "ConstantFacts", "parse_constants", "peek_constants"]
 
 _PREFIX = "constant:"
-_SELECT = "SELECT key, value FROM meta WHERE key LIKE 'constant:%'"
+CONSTANTS_SQL = "SELECT key, value FROM meta WHERE key LIKE 'constant:%'"
 Stored = dict[str, tuple[str, datetime]]  # key -> (JSON text, when it was asked)
 
 
@@ -25,15 +25,15 @@ class ConstantFacts(StateBase):
 
     def constants(self) -> Stored:
         with self._lock:
-            rows = self.db.execute(_SELECT).fetchall()
-        return _parse(rows)
+            rows = self.db.execute(CONSTANTS_SQL).fetchall()
+        return parse_constants(rows)
 
     def put_constants(self, entries: Mapping[str, tuple[str, datetime]]) -> None:
         """Keep fresh answers (JSON text, when asked), replacing older ones, in one go."""
         if not entries:
             return
         with self._lock, self.db.atomic():
-            self.db.conn.executemany(
+            self.db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 [
@@ -51,14 +51,14 @@ def peek_constants(path: str) -> Stored:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
         try:
-            return _parse(con.execute(_SELECT).fetchall())
+            return parse_constants(con.execute(CONSTANTS_SQL).fetchall())
         finally:
             con.close()
     except sqlite3.Error:
         return {}
 
 
-def _parse(rows: list[tuple[str, str]]) -> Stored:
+def parse_constants(rows: list[tuple[str, str]]) -> Stored:
     out: Stored = {}
     for key, value in rows:
         try:

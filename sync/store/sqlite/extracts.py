@@ -44,7 +44,7 @@ class Extracts(StateBase):
         if not current:
             return
         with self._lock, self.db.atomic():
-            self.db.conn.executemany(
+            self.db.executemany(
                 "UPDATE comments SET rendered = ? WHERE system = ? AND item_id = ? AND body = ?",
                 [(key, s, i, body) for (s, i), (body, key) in current.items()],
             )
@@ -56,7 +56,7 @@ class Extracts(StateBase):
         if not rows:
             return
         with self._lock, self.db.atomic():
-            self.db.conn.executemany(
+            self.db.executemany(
                 "UPDATE comments SET shown = ? WHERE system = ? AND item_id = ? AND body = ?", rows
             )
 

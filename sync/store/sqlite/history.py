@@ -163,7 +163,7 @@ _UPSERT_FINDING = (
     "system = excluded.system, item_id = excluded.item_id, item_key = excluded.item_key, "
     "url = excluded.url, notify = excluded.notify, escalation = excluded.escalation, "
     "last_seen = excluded.last_seen, run_id = excluded.run_id, "
-    "first_seen = CASE WHEN ?16 THEN excluded.first_seen ELSE findings.first_seen END, "
+    "first_seen = CASE WHEN ? = 1 THEN excluded.first_seen ELSE findings.first_seen END, "
     "resolved_at = NULL"
 )
 

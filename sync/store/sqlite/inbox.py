@@ -7,7 +7,6 @@ body (the raw bytes, as signed), received_at, done_at (NULL: still to sync), run
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from datetime import datetime
 
@@ -31,17 +30,14 @@ class Inbox(StateBase):
         subject: str = "",
     ) -> bool:
         """Store one delivery durably; False when this delivery id is already stored."""
-        with self._lock:
-            try:
-                with self.db.atomic():
-                    self.db.execute(
-                        "INSERT INTO inbox (system, delivery, event, subject, body, received_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        [system, delivery, event, subject, body, iso(now)],
-                    )
-            except sqlite3.IntegrityError:
-                return False
-        return True
+        with self._lock, self.db.atomic():
+            row = self.db.execute(
+                "INSERT INTO inbox (system, delivery, event, subject, body, received_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (system, delivery) DO NOTHING"
+                " RETURNING n",
+                [system, delivery, event, subject, body, iso(now)],
+            ).fetchone()
+        return row is not None
 
     def inbox_pending(self, limit: int = 10_000) -> list[InboxRow]:
         """Deliveries not yet synced, oldest first."""
@@ -69,7 +65,7 @@ class Inbox(StateBase):
     def inbox_done(self, ns: Collection[int], now: datetime, *, run_id: int | None) -> None:
         """These deliveries were taken care of by the sync `run_id` that ended `now`."""
         with self._lock, self.db.atomic():
-            self.db.conn.executemany(
+            self.db.executemany(
                 "UPDATE inbox SET done_at = ?, run_id = ? WHERE n = ? AND done_at IS NULL",
                 [(iso(now), run_id, n) for n in ns],
             )

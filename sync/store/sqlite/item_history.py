@@ -41,7 +41,7 @@ class ItemHistory(StateBase):
             if (r[0], r[2]) in changed
         ]
         if kept:
-            self.db.conn.executemany(
+            self.db.executemany(
                 "INSERT INTO item_history (system, item_id, at, run_id, digest, state, title, "
                 "fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 kept,

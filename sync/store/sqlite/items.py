@@ -59,7 +59,7 @@ class ItemRows(ItemHistory):
         with self._lock, self.db.atomic():
             before = self._stored_versions({(i.system, i.id) for i in items})
             # Plain SQL rather than upsert_all: the update must leave first_seen alone.
-            self.db.conn.executemany(_UPSERT_ITEM, rows)
+            self.db.executemany(_UPSERT_ITEM, rows)
             fresh = {(r[0], r[2]) for r in rows if _new_content(before.get((r[0], r[2])), r)}
             self._note_history(rows, fresh)  # what `handoff show` lists as changes
         return {(i.system, i.id) for i, row in zip(items, rows, strict=True)

@@ -46,7 +46,7 @@ _STAMP = (
 _SEEN = (
     "COALESCE(i.digest, 'read:' || COALESCE(i.last_seen, '')) || '|' || i.scope || '|' || "
     "COALESCE(i.updated, '') || '|' || "
-    "COALESCE(i.comment_id, '') || ':' || COALESCE(length(i.comment_text), '')"
+    "COALESCE(i.comment_id, '') || ':' || COALESCE(CAST(length(i.comment_text) AS TEXT), '')"
 )
 _CHUNK = 400  # host parameters per statement stay far below SQLite's limit
 _STREAM = 5000  # rows per read when streaming links
@@ -141,11 +141,11 @@ class Links(StateBase):
                     changed.add((system, item_id))
                 n = self._n(system, item_id)
                 self.db.execute("DELETE FROM item_links WHERE n = ?", [n])
-                self.db.conn.executemany(
+                self.db.executemany(
                     "INSERT INTO item_links (n, node) VALUES (?, ?)",
                     [(n, node) for node in sorted(new or ())],
                 )
-            self.db.conn.executemany(
+            self.db.executemany(
                 "INSERT OR IGNORE INTO dirty_items (system, item_id) VALUES (?, ?)", changed
             )
         return changed
@@ -283,11 +283,11 @@ class Links(StateBase):
     ) -> None:
         """Each item's record now (None: in none), and when each record is next due."""
         with self._lock, self.db.atomic():
-            self.db.conn.executemany(
+            self.db.executemany(
                 "UPDATE item_nodes SET record_key = ? WHERE system = ? AND item_id = ?",
                 [(key, s, i) for (s, i), key in keys.items()],
             )
-            self.db.conn.executemany(
+            self.db.executemany(
                 "UPDATE records SET next_due = ? WHERE key = ?",
                 [(iso(at) if at else None, key) for key, at in dues.items()],
             )
@@ -331,7 +331,7 @@ class Links(StateBase):
     def mark_dirty(self, pairs: Iterable[Pair]) -> None:
         """Items taken up by a run: they stay to be planned until `clear_dirty`."""
         with self._lock, self.db.atomic():
-            self.db.conn.executemany(
+            self.db.executemany(
                 "INSERT OR IGNORE INTO dirty_items (system, item_id) VALUES (?, ?)", list(pairs)
             )
 

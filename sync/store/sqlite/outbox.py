@@ -125,7 +125,7 @@ class OutboxLedger(ItemRows):
         return _outbox_from_row(row) if row else None
 
     def outbox(self, *, status: str | None = None, system: str | None = None) -> list[OutboxRow]:
-        sql = "SELECT op, run_id, status, attempts, error, target FROM outbox WHERE 1"
+        sql = "SELECT op, run_id, status, attempts, error, target FROM outbox WHERE 1 = 1"
         params: list[Any] = []
         if status:
             sql += " AND status = ?"
@@ -261,7 +261,7 @@ class OutboxLedger(ItemRows):
     def audit(self, *, op_key: str | None = None, run_id: int | None = None) -> list[AuditRow]:
         sql = (
             "SELECT at, run_id, op_key, system, item_id, item_key, action, result, target, "
-            "detail FROM audit WHERE 1"
+            "detail FROM audit WHERE 1 = 1"
         )
         params: list[Any] = []
         if op_key:

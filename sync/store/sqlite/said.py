@@ -39,8 +39,11 @@ class SaidRows(StateBase):
                     continue
                 fresh.add((system, item_id))
                 self.db.execute(
-                    "INSERT OR REPLACE INTO said (system, comment_id, item_id, author, text, at,"
-                    " seen_at, answer) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                    "INSERT INTO said (system, comment_id, item_id, author, text, at,"
+                    " seen_at, answer) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
+                    " ON CONFLICT (system, comment_id) DO UPDATE SET item_id = excluded.item_id,"
+                    " author = excluded.author, text = excluded.text, at = excluded.at,"
+                    " seen_at = excluded.seen_at, answer = NULL",
                     [system, said.id, item_id, said.author, said.text, iso(said.at), iso(now)],
                 )
         return fresh

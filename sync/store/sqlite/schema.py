@@ -7,6 +7,8 @@ import threading
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from sync.store.sql import Sql
+
 __all__ = ["FIX_HINT", "StateBase", "migrations"]
 
 FIX_HINT = (
@@ -182,6 +184,6 @@ _SCHEMA_1 = (
 class StateBase:
     """What the state mixins share: one connection and the lock that serialises it."""
 
-    db: Database
+    db: Sql
     path: str
     _lock: threading.RLock
