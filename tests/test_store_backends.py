@@ -78,6 +78,11 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     say("kept_ns", len(s.kept_ns()))
     say("items_by_n", [i.id for i in s.items_by_n(s.kept_ns())])
     say("link_projects", s.link_projects())
+    say("key_scopes", s.key_scopes())
+    say("item_history", [(c.system, c.item_id, c.state) for c in s.item_history(pairs)])
+    s.note_published("notion", "page", "p1", "weekly", result="created", target="notion:p1",
+                     detail="weekly review", now=T0)  # fmt: skip
+    say("audit_of", [(a.action, a.item_id) for a in s.audit_of([("notion", "p1")])])
     say("extracts_of", s.extracts_of(pairs))
     say("present_in", s.present_in("jira:EXP"))
     say("present_keys", s.present_keys("jira"))
