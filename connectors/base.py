@@ -142,6 +142,8 @@ WriteAction = Literal[
     "comment.create",
     "comment.update",
     "comment.delete",
+    "reply.create",  # a new comment per escalation step (sync.writeback.steps)
+    "reply.done",  # that comment, edited to say its finding closed (`target`)
     "label.add",
     "label.remove",
     "property.set",

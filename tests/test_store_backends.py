@@ -144,6 +144,16 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     say("outbox_row", s.outbox_row(create.key))
     say("comment_for", s.comment_for("10001", system="jira"))
     say("comments_of", s.comments_of([("jira", "10001"), ("jira", "10002")]))
+    # a reply per escalation step: recorded with its outbox row, then marked done
+    facts = '{"finding": "EXP-1:stale:x", "people": ["ana"], "step": 1}'
+    reply = replace(op(1, "reply.create"), marker="handoff-step:0123456789ab/s1", value=facts)
+    s.outbox_plan(reply, run, T0)
+    s.outbox_done(reply, run, T0, target="c-9")
+    say("step_replies_of", s.step_replies_of([("jira", "10001"), ("jira", "10002")]))
+    closed = replace(reply, action="reply.done", target="c-9", body="done")
+    s.outbox_plan(closed, run, T0)
+    s.outbox_done(closed, run, T0, target="c-9")
+    say("step_replies_of done", s.step_replies_of([("jira", "10001")]))
     s.note_rendered({("jira", "10001"): ("hello", "rk")})
     say("rendered_of", s.rendered_of([("jira", "10001")]))
     s.note_shown([("jira", "10001", "hello", "shown-digest")])

@@ -47,15 +47,11 @@ from connectors.errors import (
     scrub,
 )
 from sync.engine.pacing import Pacer, Stop
+from sync.engine.replies import REPLY_ACTIONS, REPLY_WHAT, send_reply
 from sync.store import Store
 from sync.writeback.render import MARKER_PREFIX, is_current, marker_for
 
-__all__ = [
-    "GIVE_UP_AFTER",
-    "ApplyReport",
-    "Failure",
-    "apply",
-]
+__all__ = ["GIVE_UP_AFTER", "ApplyReport", "Failure", "apply"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -109,6 +105,7 @@ _WHAT = {
     "label.remove": "remove the label {name}",
     "property.set": "set the property {name}",
     "entity_property.set": "set the entity property {name}",
+    **REPLY_WHAT,
 }
 
 Progress = Callable[[WriteOp, str], None]
@@ -254,6 +251,8 @@ class _SystemRun:
         """Steps 1-5 for one op; returns the report field it counts under."""
         if op.key in self.finished:
             return "skipped"
+        if op.action in REPLY_ACTIONS:  # a step's own reply (issue 17)
+            return send_reply(op, self._find, self._send, self.state, self.run_id, self.now)
         self.state.outbox_sending(op, self.run_id, self.now())
         if op.action in ("comment.create", "comment.update"):
             sent, known = self._resolve_comment(op)
@@ -361,9 +360,7 @@ class _SystemRun:
 
     def _fail(self, op: WriteOp, message: str, *, attempted: bool = True) -> None:
         text = self._report_failure(op, message, attempted=attempted)
-        self.state.outbox_failed(
-            op, self.run_id, self.now(), text, attempted=attempted, later=True
-        )
+        self.state.outbox_failed(op, self.run_id, self.now(), text, attempted=attempted, later=True)
 
     def _report_failure(self, op: WriteOp, message: str, *, attempted: bool) -> str:
         what = _WHAT.get(op.action, op.action).format(name=op.name)

@@ -24,6 +24,7 @@ from sync.engine.incremental import BASIS, basis, groups, refresh_links, select
 from sync.engine.knowledge import ScopeOutcome, jira_keys
 from sync.engine.pacing import Pacer
 from sync.engine.reconcile import Reconciled, reconcile
+from sync.engine.replies import plan_replies
 from sync.engine.said import commands_of, record_answers
 from sync.store import Store
 from sync.systems.runtime import Runtime
@@ -174,6 +175,8 @@ def _batch(
     # A reaction answers a command where the scope's rollout mode allows comments only.
     answers = record_answers(state, done.outcomes, items, inputs.now)
     reactions = allowed(answers, runtime.plan.rollout)
+    # A new reply per escalation step that reached someone (issue 17), after the item's writes.
+    reactions += plan_replies(state, done.targets, done.records, runtime, inputs.directory)
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}

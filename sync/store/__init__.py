@@ -42,6 +42,7 @@ from sync.store.rows import (
     Run,
     Status,
     StoredComment,
+    StoredReply,
 )
 from sync.store.sqlite import SqliteStore, lock_path, migrations
 from sync.store.sqlite import run_lock as _file_lock
@@ -69,6 +70,7 @@ __all__ = [
     "Status",
     "Store",
     "StoredComment",
+    "StoredReply",
     "copy_of",
     "discard",
     "exists",

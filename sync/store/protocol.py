@@ -27,6 +27,7 @@ from sync.store.rows import (
     Run,
     Status,
     StoredComment,
+    StoredReply,
 )
 
 __all__ = ["Store"]
@@ -209,6 +210,9 @@ class Store(Protocol):
         self, pairs: Collection[tuple[str, str]]
     ) -> dict[tuple[str, str], StoredComment]: ...
     def unconfirmed_creates(self) -> set[tuple[str, str]]: ...
+    def step_replies_of(
+        self, pairs: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[StoredReply]]: ...
     def audit(self, *, op_key: str | None = None, run_id: int | None = None) -> list[AuditRow]: ...
 
     # --- constant answers kept between runs (JSON text, when asked) ------------------------

@@ -27,6 +27,7 @@ __all__ = [
     "Run",
     "Status",
     "StoredComment",
+    "StoredReply",
     "iso",
     "op_from_json",
     "parse_dt",
@@ -85,6 +86,18 @@ class StoredComment:
     body: str
     written_at: datetime | None = None
     shown: str = ""  # digest of the text a service showed for `body`, found current then
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """A reply we left on an item for one finding at one escalation step (sync.writeback.steps)."""
+
+    marker: str
+    finding_id: str
+    step: int
+    people: tuple[str, ...]
+    comment_id: str
+    done: bool = False
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,12 @@ def describe(
     return "\n\n".join([head, *blocks])
 
 
+def _told(op: WriteOp) -> str:
+    facts = loads(op.value) or {}
+    who = ", ".join(str(p) for p in facts.get("people", ())) or "nobody"
+    return f"{who} (escalation step {int(facts.get('step', 0)) + 1})"
+
+
 def _indent(text: str, prefix: str = "    ") -> list[str]:
     return [(prefix + line).rstrip() for line in text.splitlines()] or [prefix.rstrip()]
 
@@ -94,6 +100,11 @@ def _describe_item(ops: list[WriteOp], view: ItemView | None, people: Names | No
             lines += _indent("\n".join(diff))
         elif op.action == "comment.delete":
             lines.append(f"  comment: delete {op.target} (a duplicate of ours)")
+        elif op.action == "reply.create":  # a step that notifies (sync.writeback.steps)
+            lines.append("  reply: new comment, telling " + _told(op))
+            lines += _indent(_named(to_text(op.body), first.system, people))
+        elif op.action == "reply.done":
+            lines.append(f"  reply: mark {op.target} done (its finding closed)")
         elif op.action == "property.set":
             ptype = value_type(op.value)
             before = property_key(view.property_value, ptype) if view is not None else ""

@@ -96,6 +96,7 @@ class Doc:
     bullets: tuple[Line, ...]
     notes: tuple[Line, ...]
     token: str  # marker plus revision; the last thing in every format
+    footer: str = FOOTER  # a step reply is not kept up to date and says so (sync.writeback.steps)
 
 
 def clean(text: str, limit: int) -> str:
@@ -149,7 +150,7 @@ def _render_md(doc: Doc) -> str:
         lines.append("")
     for note in doc.notes:
         lines += ["".join(map(_md_span, note)), ""]
-    lines.append(_md_span(Text(FOOTER, quiet=True, trusted=True)))
+    lines.append(_md_span(Text(doc.footer, quiet=True, trusted=True)))
     lines.append(f"<!-- {doc.token} -->")
     return "\n".join(lines)
 
@@ -191,7 +192,7 @@ def _render_wiki(doc: Doc) -> str:
         lines.append("")
     for note in doc.notes:
         lines += ["".join(map(_wiki_span, note)), ""]
-    lines.append(_wiki_span(Text(f"{FOOTER} {doc.token}", quiet=True, trusted=True)))
+    lines.append(_wiki_span(Text(f"{doc.footer} {doc.token}", quiet=True, trusted=True)))
     return "\n".join(lines)
 
 
@@ -226,7 +227,7 @@ def _render_adf(doc: Doc) -> str:
         items = [{"type": "listItem", "content": [para(b)]} for b in doc.bullets]
         content.append({"type": "bulletList", "content": items})
     content += [para(n) for n in doc.notes]
-    content.append(para((Text(f"{FOOTER} {doc.token}", quiet=True, trusted=True),)))
+    content.append(para((Text(f"{doc.footer} {doc.token}", quiet=True, trusted=True),)))
     return dumps({"version": 1, "type": "doc", "content": content})
 
 
@@ -297,7 +298,7 @@ def _render_notion(doc: Doc) -> str:
         objects += _notion_objects((Text("• ", trusted=True), *bullet))
     for note in doc.notes:
         objects += _notion_objects(note)
-    objects += _notion_objects((Text(f"{FOOTER} {doc.token}", quiet=True, trusted=True),), "")
+    objects += _notion_objects((Text(f"{doc.footer} {doc.token}", quiet=True, trusted=True),), "")
     return dumps(objects)
 
 

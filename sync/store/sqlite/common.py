@@ -52,6 +52,7 @@ from sync.store.sqlite.inbox import Inbox
 from sync.store.sqlite.links import Links
 from sync.store.sqlite.open_findings import OpenFindings
 from sync.store.sqlite.reads import Reads
+from sync.store.sqlite.replies import StepReplies
 from sync.store.sqlite.said import SaidRows
 from sync.store.sqlite.schema import migrations
 from sync.store.sqlite.unconfirmed import Unconfirmed
@@ -71,6 +72,7 @@ class SqlStore(
     Inbox,
     SaidRows,
     Conventions,
+    StepReplies,
     Dump,
 ):
     """Every verb of `sync.store.Store` on one open `Sql` connection."""

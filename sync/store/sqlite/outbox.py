@@ -12,6 +12,7 @@ from connectors.base import WriteOp, WriteResult
 from connectors.errors import scrub
 from sync.store.rows import AuditRow, OutboxRow, StoredComment, iso, op_from_json, parse_dt
 from sync.store.sqlite.items import ItemRows
+from sync.store.sqlite.replies import record_reply
 
 __all__ = ["ECHO_GRACE", "OutboxLedger"]
 
@@ -180,6 +181,8 @@ class OutboxLedger(ItemRows):
             self._quiet(op, now)
             if op.action in ("comment.create", "comment.update") and target:
                 self.record_comment(op.system, op.item_id, target, op.body, now, op_key=op.key)
+            if op.action in ("reply.create", "reply.done"):
+                record_reply(self.db, op, target, at)
             if answer is not None or op.action in ("label.add", "label.remove"):
                 self._echo(op, answer)
 

@@ -127,6 +127,18 @@ def _item_history(db: Database) -> None:
     db.execute("CREATE INDEX item_history_item ON item_history (system, item_id, n)")
 
 
+@migrations(name="0052_step_replies")
+def _step_replies(db: Database) -> None:
+    # Issue 17 (sync.store.sqlite.replies): the reply we left on an item for one finding at one
+    # escalation step (found by `marker`), whom it told, and whether it now says done.
+    db.execute(
+        """CREATE TABLE step_replies (system TEXT NOT NULL, item_id TEXT NOT NULL,
+        marker TEXT NOT NULL, finding_id TEXT NOT NULL, step INTEGER NOT NULL,
+        people TEXT NOT NULL, comment_id TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+        at TEXT NOT NULL, PRIMARY KEY (system, item_id, marker))"""
+    )
+
+
 _SCHEMA_7 = (
     """CREATE TABLE item_nodes (n INTEGER PRIMARY KEY, system TEXT NOT NULL,
         item_id TEXT NOT NULL, seen TEXT, stamp TEXT, content TEXT,

@@ -1,0 +1,114 @@
+"""A reply per escalation step, between the store, the pure planner and the outbox.
+
+`plan_replies` asks `sync.writeback.steps` for the replies a batch's items need, from the
+replies the state knows were sent; `send_reply` carries one out for `sync.engine.apply`:
+
+    reply.create: look for its marker on the item first (a crash after the request and
+                  before the outbox row said done leaves it there): found, it is done and not
+                  sent again; else the new comment is posted.
+    reply.done:   the reply is edited to say done; one someone deleted is done too.
+
+Either way the outbox row and the state's reply row are written in one transaction
+(`Store.outbox_done`), so a reply is planned again only if it was never confirmed, and then
+its marker settles it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from connectors.base import CommentRef, WriteOp, WriteResult
+from connectors.errors import NotFound
+from mapping.people import Directory
+from mapping.record import HandoffRecord
+from sync.store import Store
+from sync.systems.runtime import Runtime
+from sync.writeback.plan import Target
+from sync.writeback.rollout import allowed
+from sync.writeback.steps import ReplyPlace, SeenReply, first_step, plan_step_replies
+
+__all__ = ["REPLY_ACTIONS", "REPLY_WHAT", "plan_replies", "replies_on", "send_reply"]
+
+REPLY_ACTIONS = frozenset({"reply.create", "reply.done"})
+REPLY_WHAT = {  # for a failure's message (sync.engine.apply)
+    "reply.create": "post the escalation step's reply",
+    "reply.done": "mark the escalation step's reply done",
+}
+
+
+def replies_on(runtime: Runtime) -> bool:
+    """`[notify] reply` (default on): whether a step is told by a reply on the item."""
+    notify = getattr(runtime.settings, "notify", None)
+    return bool(getattr(notify, "reply", True))
+
+
+def plan_replies(
+    state: Store,
+    targets: Sequence[Target],
+    records: Sequence[HandoffRecord],
+    runtime: Runtime,
+    directory: Directory,
+) -> list[WriteOp]:
+    """The reply writes for these targets (their findings as reconcile left them)."""
+    if not replies_on(runtime):
+        return []
+    esc = runtime.rules.escalation
+    first = {r.key: first_step(r, esc) for r in records}
+    stored = state.step_replies_of([(t.item.system, t.item.item_id) for t in targets])
+    ops: list[WriteOp] = []
+    for t in targets:
+        view = t.item
+        rows = stored.get((view.system, view.item_id), [])
+        if not t.findings and not rows:
+            continue
+        seen = {r.marker: SeenReply(r.marker, r.comment_id, r.done) for r in rows}
+        told = {f.id: first.get(f.record_key, frozenset()) for f in t.findings}
+        for r in rows:
+            told[r.finding_id] = told.get(r.finding_id, frozenset()) | set(r.people)
+        place = ReplyPlace(
+            view.system, view.scope, view.item_id, view.item_key, view.uid,
+            runtime.plan.fmt(view.system),
+        )  # fmt: skip
+        replies = plan_step_replies(place, t.findings, seen, told, directory)
+        ops += [r.to_op() for r in replies]
+    return allowed(ops, runtime.plan.rollout)
+
+
+def send_reply(
+    op: WriteOp,
+    find: Callable[[WriteOp], CommentRef | None],
+    send: Callable[[WriteOp], WriteResult],
+    state: Store,
+    run_id: int,
+    now: Callable[[], datetime],
+) -> str:
+    """One reply op through the outbox; returns the report field it counts under."""
+    state.outbox_sending(op, run_id, now())
+    if op.action == "reply.create":
+        ref = find(op)
+        if ref is not None:  # sent before a crash: never twice
+            state.outbox_done(
+                op, run_id, now(), target=ref.id, result="unchanged",
+                detail="our reply is already there", later=True,
+            )  # fmt: skip
+            return "unchanged"
+        sent = replace(op, action="comment.create", target="")
+    else:
+        sent = replace(op, action="comment.update")
+    try:
+        result = send(sent)
+    except NotFound:
+        if op.action == "reply.create":
+            raise
+        state.outbox_done(
+            op, run_id, now(), target=op.target, result="unchanged",
+            detail="the reply was deleted", later=True,
+        )  # fmt: skip
+        return "unchanged"
+    state.outbox_done(
+        op, run_id, now(), target=result.target or sent.target,
+        detail=f"sent as {sent.action}", answer=result, later=True,
+    )  # fmt: skip
+    return "done"
