@@ -149,6 +149,7 @@ WriteAction = Literal[
     "property.set",
     "entity_property.set",
     "reaction.create",  # on a person's comment (`target`): `value` is the reaction's content
+    "notify.send",  # a digest to a person (sync.engine.notify): `name` is the channel
 ]
 
 

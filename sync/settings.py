@@ -141,6 +141,53 @@ class ServeSettings(_Section):
         return value.rstrip("/")
 
 
+class NotifySettings(_Section):
+    """`[notify]`: where escalation steps are delivered besides the item (issue 17). Secrets
+    come from the environment: HANDOFF_NOTIFY__SECRET, HANDOFF_NOTIFY__SMTP_PASSWORD."""
+
+    reply: bool = True  # a new comment on the item per later ladder step (sync.engine.replies)
+    slack_webhook: SecretStr | None = None  # a Slack incoming webhook URL (itself a secret)
+    webhook_url: str = ""  # any URL taking a JSON POST, signed with `secret` (HMAC-SHA256)
+    secret: SecretStr | None = None
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = ""
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    smtp_password: SecretStr | None = None
+    pace_seconds: float = Field(default=1.0, ge=0)  # between two deliveries
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError(f"expected an http(s):// address, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotifySettings:
+        slack = self.slack_webhook.get_secret_value() if self.slack_webhook else ""
+        if slack and not slack.lower().startswith(("https://", "http://")):
+            raise ValueError("slack_webhook: expected the incoming webhook's https:// address")
+        if self.webhook_url and not self.secret:
+            raise ValueError(
+                "webhook_url is set but no secret to sign with: set HANDOFF_NOTIFY__SECRET"
+            )
+        if self.smtp_host and "@" not in self.smtp_from:
+            raise ValueError("smtp_host is set: smtp_from must be the sender's email address")
+        if self.smtp_user and not self.smtp_password:
+            raise ValueError("smtp_user is set but no password: set HANDOFF_NOTIFY__SMTP_PASSWORD")
+        return self
+
+    def channels(self) -> list[str]:
+        """The configured channels, in the order a digest is delivered."""
+        on = {"slack": bool(self.slack_webhook), "webhook": bool(self.webhook_url)}
+        on["email"] = bool(self.smtp_host)
+        return [c for c, yes in on.items() if yes]
+
+
 def _codes(value: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(value) - set(CODES))
     if unknown:
@@ -195,6 +242,7 @@ class Settings(BaseSettings):
     pacing: dict[str, PacingSettings] = Field(default_factory=dict)
     cache: CacheSettings = Field(default_factory=lambda: CacheSettings())
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
+    notify: NotifySettings = Field(default_factory=lambda: NotifySettings())
     fields: FieldMaps = Field(default_factory=lambda: FieldMaps())
     link: LinkConfig = Field(default_factory=lambda: LinkConfig())
     rules: RulesConfig = Field(default_factory=lambda: RulesConfig())
@@ -250,7 +298,9 @@ class Settings(BaseSettings):
     def tokens(self) -> list[SecretStr]:
         """Every configured token and webhook secret (none may ever be shown)."""
         sections = (self.jira, self.github, self.notion)
-        return [t for s in sections for t in (s.token, s.webhook_secret) if t]
+        found = [t for s in sections for t in (s.token, s.webhook_secret) if t]
+        n = self.notify
+        return found + [t for t in (n.slack_webhook, n.secret, n.smtp_password) if t]
 
 
 def _problem(error: Any) -> str:
@@ -262,7 +312,7 @@ def _problem(error: Any) -> str:
         return "required key is missing"
     message = str(error.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ").replace("Input should be", "expected")
-    if loc and loc[-1] == "token":
+    if loc and loc[-1] in ("token", "secret", "smtp_password", "slack_webhook"):
         return message  # never echo what was given for a token
     given = error.get("input")
     if isinstance(given, str | int | float | bool) and "got" not in message:

@@ -21,8 +21,9 @@ import pytest
 from stand_ins import Rec, Src, finding
 from test_state import item, op
 
-from connectors.base import Cursor, Said, SourceItem, WriteResult
+from connectors.base import Cursor, Said, SourceItem, WriteOp, WriteResult
 from connectors.errors import LockHeld, StateError
+from mapping.notify import Notice
 from sync.store import Store, copy_of, discard, exists, open_store, read_constants, run_lock
 from sync.store.protocol import Store as StoreProtocol
 
@@ -202,6 +203,21 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     say("said_for", s.said_for([("jira", "10001")]))
     say("said_answered", s.said_answered({("jira", "sc-1"): ["snoozed"]}, run, T0))
     say("said_answered same", s.said_answered({("jira", "sc-1"): ["snoozed"]}, run, T0))
+    # ladder steps owed to people (issue 17)
+    owed = [
+        Notice("ana", "EXP-1:no_owner:x", 0, "owner", T0, T0, "[error] EXP-1: no owner"),
+        Notice("kai", "EXP-1:no_owner:x", 1, "approver", T0, T0 + timedelta(hours=3), "l2"),
+    ]
+    say("notices_owe", s.notices_owe(owed))
+    say("notices_owe again", s.notices_owe(owed))
+    say("notices_owed", s.notices_owed())
+    nop = WriteOp("notify", "webhook", "ana", "Ana", "notify.send", body="hi", name="webhook")
+    s.outbox_plan(nop, run, T0)
+    s.notify_sending(nop, [owed[0].key], run, T0)
+    say("notices_told", s.notices_told())
+    say("notices_untell", s.notices_untell(nop.key))
+    say("notices_forget", s.notices_forget([owed[1].key]))
+    say("notices_owed after", [n.key for n in s.notices_owed()])
     # runs and status at the end
     s.finish_run(run, T0 + timedelta(minutes=9), outcome="ok", counts={"ops": 2})
     s.start_run(T0 + timedelta(hours=2), dry_run=True)
@@ -211,6 +227,10 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     s.forget_reconciled()
     say("record_count after forget", s.record_count())
     return out
+
+
+def nop_key() -> str:
+    return WriteOp("notify", "webhook", "ana", "Ana", "notify.send", body="hi", name="webhook").key
 
 
 # Verbs that promise no order: their rows are compared as sets.
@@ -237,6 +257,10 @@ def test_every_verb_answers_the_same_on_sqlite_and_postgres(tmp_path: Path, pg_u
     assert said["due_records after"] == ["EXP-1"] and said["due_records before"] == []
     assert said["said_put edited"] == [["jira", "10001"]] and said["said_put same"] == []
     assert said["outbox_supersede"] >= 1
+    assert said["notices_owe"] == 2 and said["notices_owe again"] == 0
+    assert said["notices_told"] == {repr("ana|EXP-1:no_owner:x|0"): nop_key()}
+    assert said["notices_untell"] == 1 and said["notices_forget"] == 1
+    assert said["notices_owed after"] == ["ana|EXP-1:no_owner:x|0"]
 
 
 def test_this_module_calls_every_verb_of_the_protocol() -> None:

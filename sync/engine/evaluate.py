@@ -22,6 +22,7 @@ from mapping.rules import SEVERITIES, Finding, severity_rank
 from sync.engine.comments import Comments, Discovery, read_comments
 from sync.engine.incremental import BASIS, basis, groups, refresh_links, select
 from sync.engine.knowledge import ScopeOutcome, jira_keys
+from sync.engine.notify import owe
 from sync.engine.pacing import Pacer
 from sync.engine.reconcile import Reconciled, reconcile
 from sync.engine.replies import plan_replies
@@ -187,6 +188,9 @@ def _batch(
             record, found, runtime.rules, inputs.directory, inputs.now, inputs.opened
         )
     state.set_record_keys(members, dues)
+    # The record is at hand only here: keep what each reached ladder step owes to whom.
+    pairs = [(r, done.findings.get(r.key, [])) for r in done.records]
+    owe(state, runtime.settings, inputs.directory, pairs, inputs.opened, inputs.now)
     out.records += len(done.records)
     out.evaluated |= set(dues)
     out.findings += [f for fs in done.findings.values() for f in fs]

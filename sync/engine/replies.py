@@ -40,8 +40,7 @@ REPLY_WHAT = {  # for a failure's message (sync.engine.apply)
 
 def replies_on(runtime: Runtime) -> bool:
     """`[notify] reply` (default on): whether a step is told by a reply on the item."""
-    notify = getattr(runtime.settings, "notify", None)
-    return bool(getattr(notify, "reply", True))
+    return runtime.settings.notify.reply
 
 
 def plan_replies(

@@ -38,6 +38,7 @@ from sync.engine.knowledge import (
     stale_note,
     stale_scopes,
 )
+from sync.engine.notify import deliver
 from sync.engine.pacing import Budget, Pacer, Stop, default_budgets, drain_seconds
 from sync.engine.pull import Progress, pull
 from sync.engine.result import SyncResult, run_outcome, stored_findings
@@ -181,6 +182,7 @@ class Engine:
                 self._write(run, result, found)
                 if not result.blind and not opts.only and not result.interrupted:
                     settle(state, done, self.settings.link)
+            self._notify(run, result, directory)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
@@ -315,6 +317,25 @@ class Engine:
                 run.state.advance_cursor(
                     outcome.scope, Cursor(upto), now=run.now, run_id=run.run_id
                 )
+
+    def _notify(self, run: _Run, result: SyncResult, directory: Directory) -> None:
+        """Escalation steps due now, to the people at them (sync.engine.notify): listed by a
+        dry run, sent by a run that read everything it needed and was not interrupted."""
+        if run.opts.dry_run:
+            told = deliver(
+                run.state, self.settings, directory, run_id=run.run_id, now=run.now, dry_run=True
+            )
+            result.plan_text = "\n".join([result.plan_text, *told.lines]).strip()
+        elif not result.blind and not result.interrupted:
+            told = deliver(
+                run.state,
+                self.settings,
+                directory,
+                run_id=run.run_id,
+                now=run.now,
+                clock=self.clock,
+            )
+            result.errors += told.failed
 
     def _finish(self, state: Store, run_id: int, result: SyncResult) -> None:
         """Record how the run ended; a state file that cannot take even that is logged."""

@@ -50,6 +50,7 @@ from sync.store.sqlite.extracts import Extracts
 from sync.store.sqlite.history import FindingsHistory
 from sync.store.sqlite.inbox import Inbox
 from sync.store.sqlite.links import Links
+from sync.store.sqlite.notices import Notices
 from sync.store.sqlite.open_findings import OpenFindings
 from sync.store.sqlite.reads import Reads
 from sync.store.sqlite.replies import StepReplies
@@ -74,6 +75,7 @@ class SqlStore(
     Conventions,
     StepReplies,
     Dump,
+    Notices,
 ):
     """Every verb of `sync.store.Store` on one open `Sql` connection."""
 

@@ -127,6 +127,19 @@ def _item_history(db: Database) -> None:
     db.execute("CREATE INDEX item_history_item ON item_history (system, item_id, n)")
 
 
+@migrations(name="0050_notices")
+def _notices(db: Database) -> None:
+    # Issue 17 (sync.store.sqlite.notices): each ladder step owed to a person, kept until it
+    # is delivered; `told_at` is set in the transaction that marks its delivery as sending, so
+    # a crash mid-delivery never sends it twice (at most once; the receiver has its id).
+    db.execute(
+        """CREATE TABLE notices (key TEXT PRIMARY KEY, person TEXT NOT NULL,
+        finding_id TEXT NOT NULL, step INTEGER NOT NULL, role TEXT, reached_at TEXT NOT NULL,
+        deliver_at TEXT NOT NULL, line TEXT, told_at TEXT, op_key TEXT)"""
+    )
+    db.execute("CREATE INDEX notices_owed ON notices (told_at, deliver_at)")
+
+
 @migrations(name="0052_step_replies")
 def _step_replies(db: Database) -> None:
     # Issue 17 (sync.store.sqlite.replies): the reply we left on an item for one finding at one
