@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import measure as m  # noqa: E402
-from bench.serve_people import PERSON_AGENT, Edit, comments_of, plan_edits  # noqa: E402
+from bench.serve_people import PERSON_AGENT, Edit, add_person, comments_of, plan_edits  # noqa: E402
 from bench.serve_report import TITLE, render, replace_section  # noqa: E402
 from connectors.sandbox import Sandbox  # noqa: E402
 from connectors.sandbox.demo import sandbox_config  # noqa: E402
@@ -211,6 +211,7 @@ def phase(sb: Sandbox, served: Served, edits: list[Edit], args: argparse.Namespa
 
 def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     ws = generate_workspace(args.items, seed=args.seed, now=datetime.now(UTC))
+    add_person(ws)
     out: dict[str, Any] = {"items": args.items, "changes": args.changes, "gap": args.gap}
     with Sandbox(ws) as sb:
         config = work / "handoff.toml"

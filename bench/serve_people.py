@@ -20,9 +20,13 @@ import requests
 
 from connectors.sandbox import JIRA_EMAIL, Sandbox
 
-__all__ = ["PERSON_AGENT", "Edit", "comments_of", "plan_edits"]
+__all__ = ["PERSON_AGENT", "Edit", "add_person", "comments_of", "plan_edits"]
 
 PERSON_AGENT = "handoff-bench-person/1"  # the sandbox's log keeps it: how counts skip us
+# The person's own credentials: their edits spend their own rate limits, not the service's
+# (with the bot's token, a burst of edits met GitHub's secondary limit meant for the service).
+PERSON = {"jira": "bench-person-jira", "github": "bench-person-github",
+          "notion": "bench-person-notion"}  # fmt: skip
 _JIRA_OWNER = "customfield_10052"  # "Outcome owner" in the generated workspace
 _TIMEOUT = 30
 
@@ -53,6 +57,15 @@ def comments_of(sb: Sandbox, system: str, item: str) -> str:
         return repr(sb.notion.pages[item].comments)
 
 
+def add_person(ws: dict[str, Any]) -> None:
+    """Give the workspace the person's own tokens (GitHub: a person's login, not the bot's)."""
+    ws["tokens"] = {system: {**tokens, **({PERSON[system]: "write"} if system in PERSON else {})}
+                    for system, tokens in ws["tokens"].items()}  # fmt: skip
+    human = ws["people"][0]["github_login"]
+    logins = dict(ws["github"].get("token_logins") or {"sandbox-github-write": "handoff-bot"})
+    ws["github"]["token_logins"] = {**logins, PERSON["github"]: human}
+
+
 def _send(method: str, url: str, **kw: Any) -> None:
     headers = {"User-Agent": PERSON_AGENT, **kw.pop("headers", {})}
     resp = requests.request(method, url, headers=headers, timeout=_TIMEOUT, **kw)
@@ -63,19 +76,19 @@ def _send(method: str, url: str, **kw: Any) -> None:
 
 def _jira(sb: Sandbox, key: str, account: str) -> Callable[[], None]:
     return lambda: _send("PUT", f"{sb.url}/rest/api/2/issue/{key}",
-                         auth=(JIRA_EMAIL, "sandbox-jira-write"),
+                         auth=(JIRA_EMAIL, PERSON["jira"]),
                          json={"fields": {_JIRA_OWNER: {"accountId": account}}})
 
 
 def _github(sb: Sandbox, repo: str, number: int, body: str) -> Callable[[], None]:
     return lambda: _send("PATCH", f"{sb.url}/api/v3/repos/{repo}/issues/{number}",
-                         headers={"Authorization": "token sandbox-github-write"},
+                         headers={"Authorization": f"token {PERSON['github']}"},
                          json={"body": body})
 
 
 def _notion(sb: Sandbox, page: str, user: str) -> Callable[[], None]:
     return lambda: _send("PATCH", f"{sb.url}/v1/pages/{page}",
-                         headers={"Authorization": "Bearer sandbox-notion-write",
+                         headers={"Authorization": f"Bearer {PERSON['notion']}",
                                   "Notion-Version": "2025-09-03"},
                          json={"properties": {"Outcome owner": {"people": [{"id": user}]}}})
 

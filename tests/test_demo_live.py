@@ -38,7 +38,7 @@ def test_live_demo_changes_the_comment_through_a_signed_webhook(
 
     result = run_demo(tmp_path / "demo", live=True, inspect=inspect)
     live = result.live
-    assert "Primary metric is missing" in live.before
+    assert "Primary metric" in live.before and "missing" in live.before
     assert "Primary metric" not in live.after and "handoff-sync:" in live.after
     assert live.seconds > 0
     # The change came as Jira's signed webhook, and the service took it (2xx).

@@ -74,7 +74,9 @@ def test_sync_twice_dry_run_status_and_report_on_postgres(tmp_path: Path, pg_url
         doc = json.loads(status.output)
         assert doc["items"] == {"github": 2, "jira": 3, "notion": 1}
         assert [r["dry_run"] for r in doc["runs"]][-2:] == [False, False]  # the two syncs
-        report = CliRunner().invoke(main, ["report", "--config", str(config), "--format", "md"])
+        report = CliRunner().invoke(  # --dry-run: a report otherwise keeps its time
+            main, ["report", "--config", str(config), "--format", "md", "--dry-run"]
+        )
         assert report.exit_code == 0, report.output
         assert "EXP-3" in report.output
         assert dump(pg_url) == before

@@ -17,7 +17,7 @@ from stand_ins import finding
 from connectors.base import CommentRef, Cursor, SourceItem, WriteOp, WriteResult
 from connectors.errors import StateError
 from mapping.rules import Finding
-from sync.store import STORE_ERRORS
+from sync.store import store_errors
 from sync.store.sqlite import SqliteStore, migrations
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -401,9 +401,9 @@ def test_audit_is_append_only(state: SqliteStore) -> None:
     run = state.start_run(T0)
     state.outbox_plan(op(), run, T0)
     state.outbox_done(op(), run, T0, target="1")
-    with pytest.raises(STORE_ERRORS, match="append-only"):
+    with pytest.raises(store_errors(), match="append-only"):
         state.db.execute("UPDATE audit SET result = 'done'")
-    with pytest.raises(STORE_ERRORS, match="append-only"):
+    with pytest.raises(store_errors(), match="append-only"):
         state.db.execute("DELETE FROM audit")
 
 

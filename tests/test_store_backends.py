@@ -173,6 +173,16 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     say("outbox_supersede none", s.outbox_supersede([], run2, T0))  # an empty IN list
     say("outbox_supersede", s.outbox_supersede(["jira"], run2, T0))
     say("outbox", s.outbox(system="jira"))
+    # several workers: scope leases and outbox claims (tests/test_claims.py says more)
+    ttl = timedelta(minutes=1)
+    say("lease_scopes", s.lease_scopes(["jira:EXP", "github:acme/web"], "w1", T0, ttl))
+    say("lease_scopes held", s.lease_scopes(["jira:EXP"], "w2", T0, ttl))
+    say("leases", s.leases("w1"))
+    say("release_scopes", s.release_scopes("w1"))
+    keys = [create.key, label.key, op(3).key]
+    say("outbox_claim", s.outbox_claim(keys, "w1", T0, ttl))
+    say("outbox_claim held", s.outbox_claim(keys, "w2", T0, ttl))
+    say("outbox_unclaim", s.outbox_unclaim("w1"))
     say("audit", s.audit(run_id=run))
     say("audit op", s.audit(op_key=create.key))
     # constants, facts, served config
@@ -261,6 +271,11 @@ def test_every_verb_answers_the_same_on_sqlite_and_postgres(tmp_path: Path, pg_u
     assert said["notices_told"] == {repr("ana|EXP-1:no_owner:x|0"): nop_key()}
     assert said["notices_untell"] == 1 and said["notices_forget"] == 1
     assert said["notices_owed after"] == ["ana|EXP-1:no_owner:x|0"]
+    assert said["lease_scopes"] == ["jira:EXP", "github:acme/web"]
+    assert said["lease_scopes held"] == [] and said["release_scopes"] == 2
+    # The done create is no one's to send; what w1 claims, w2 cannot have.
+    assert set(said["outbox_claim"]) == {op(2, "label.add", name="x").key, op(3).key}
+    assert said["outbox_claim held"] == [] and said["outbox_unclaim"] == 2
 
 
 def test_this_module_calls_every_verb_of_the_protocol() -> None:

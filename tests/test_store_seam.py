@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sync.store import Store
-from sync.store.postgres import PostgresStore
+from sync.store.postgres.store import PostgresStore
 from sync.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent

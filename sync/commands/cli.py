@@ -83,9 +83,9 @@ def fail(exc: HandoffSyncError) -> None:
 
 def unexpected(exc: BaseException) -> HandoffSyncError:
     """Any other exception as one line; the traceback goes to the debug log only."""
-    from sync.store import STORE_ERRORS, store_error
+    from sync.store import store_error, store_errors
 
-    if isinstance(exc, STORE_ERRORS):
+    if isinstance(exc, store_errors()):
         return store_error(exc, None)
     log.debug("unexpected error", exc_info=exc)
     return HandoffSyncError(

@@ -155,11 +155,11 @@ def _remember(source: Path, data: ReportData, *, from_state: bool) -> None:
     """The report is out; if its time cannot be kept, say so and let the report stand."""
     from connectors.errors import HandoffSyncError
     from sync.report.render import remember_report
-    from sync.store import STORE_ERRORS, store_error
+    from sync.store import store_error, store_errors
 
     try:
         remember_report(source, data, from_state=from_state)
-    except STORE_ERRORS as exc:
+    except store_errors() as exc:
         why = store_error(exc, source if from_state else None)
         click.echo(f"warning: this report was not remembered as the last one: {why}", err=True)
     except HandoffSyncError as exc:

@@ -23,7 +23,7 @@ def status_command(config: str | None, as_json: bool) -> None:
     """Show the last runs and how each ended, open findings by kind, scopes that lost
     access, cursors and queued writes."""
     from sync.engine.access import stored_lost_access
-    from sync.store import STORE_ERRORS, exists, reader, store_error, where_is
+    from sync.store import exists, reader, store_error, store_errors, where_is
 
     settings = load(config)
     path = where_is(settings)
@@ -38,7 +38,7 @@ def status_command(config: str | None, as_json: bool) -> None:
             st = state.status()
             lost = stored_lost_access(state)
             hooks = _webhooks(state)
-    except STORE_ERRORS as exc:
+    except store_errors() as exc:
         raise store_error(exc, settings) from exc
     if as_json:
         click.echo(json.dumps({**_as_json(st, lost), "webhooks": hooks}))

@@ -43,7 +43,7 @@ from sync.engine.pacing import Budget, Pacer, Stop, default_budgets, drain_secon
 from sync.engine.pull import Progress, pull
 from sync.engine.result import SyncResult, run_outcome, stored_findings
 from sync.settings import Settings
-from sync.store import STORE_ERRORS, Store, copy_of, open_store, run_lock, store_error
+from sync.store import Store, copy_of, open_store, run_lock, store_error, store_errors
 from sync.store.identity import check_served, served_by
 from sync.systems import runtime
 from sync.writeback.plan import PlanConfig, describe
@@ -186,7 +186,7 @@ class Engine:
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             error = store_error(exc, self.settings)
             result.errors.append(error.message)
             raise error from exc
@@ -343,7 +343,7 @@ class Engine:
             state.finish_run(
                 run_id, self.clock(), outcome=run_outcome(result), counts=result.counts()
             )
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             log.warning("could not record how run %d ended: %s", run_id, exc)
 
     # -- steps -----------------------------------------------------------------------------

@@ -9,11 +9,13 @@ system) is read whole each time, and a poll reads everything.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from connectors.base import Scope
 from sync.store import InboxRow
 from sync.systems import SYSTEMS
+from sync.systems.spec import WebhookSpec
 
 __all__ = ["comment_reads", "echo_only", "targets"]
 
@@ -27,6 +29,21 @@ def _always(system: str) -> bool:
     return spec is None or spec.webhook is None or spec.webhook.every_scope
 
 
+def _deliveries(
+    rows: Sequence[InboxRow], body: Callable[[int], bytes | None]
+) -> Iterator[tuple[InboxRow, WebhookSpec | None, dict[str, Any] | None]]:
+    """Each delivery with its system's webhook spec (None: a system without one) and its
+    parsed body (None: not a JSON object)."""
+    for row in rows:
+        spec = SYSTEMS.get(row.system)
+        hook = spec.webhook if spec is not None else None
+        try:
+            parsed = json.loads(body(row.n) or b"null")
+        except ValueError:
+            parsed = None
+        yield row, hook, parsed if isinstance(parsed, dict) else None
+
+
 def targets(
     rows: Sequence[InboxRow], body: Callable[[int], bytes | None], scopes: Sequence[Scope]
 ) -> list[Scope]:
@@ -35,15 +52,10 @@ def targets(
         return list(scopes)
     whole: set[str] = set()
     named: set[tuple[str, str]] = set()
-    for row in rows:
-        spec = SYSTEMS.get(row.system)
-        if spec is None or spec.webhook is None:
+    for row, hook, parsed in _deliveries(rows, body):
+        if hook is None:
             continue
-        try:
-            parsed = json.loads(body(row.n) or b"null")
-        except ValueError:
-            parsed = None
-        name = spec.webhook.scope(parsed) if isinstance(parsed, dict) else ""
+        name = hook.scope(parsed) if parsed is not None else ""
         if name:
             named.add((row.system, _norm(name)))
         else:
@@ -61,15 +73,8 @@ def comment_reads(
     """System -> the items whose comments these deliveries say a person changed, where the
     scope's read would not show it (`WebhookSpec.comments`: Notion's `comment.created`)."""
     out: dict[str, set[str]] = {}
-    for row in rows:
-        spec = SYSTEMS.get(row.system)
-        if spec is None or spec.webhook is None:
-            continue
-        try:
-            parsed = json.loads(body(row.n) or b"null")
-        except ValueError:
-            continue
-        item = spec.webhook.comments(parsed) if isinstance(parsed, dict) else ""
+    for row, hook, parsed in _deliveries(rows, body):
+        item = hook.comments(parsed) if hook is not None and parsed is not None else ""
         if item:
             out.setdefault(row.system, set()).add(item)
     return out
@@ -86,15 +91,8 @@ def echo_only(
     burst needs no sync. One delivery of anything else, or one not understood, needs one."""
     if not rows:
         return False
-    for row in rows:
-        spec = SYSTEMS.get(row.system)
+    for row, hook, parsed in _deliveries(rows, body):
         me = us.get(row.system, "")
-        if spec is None or spec.webhook is None or not me:
-            return False
-        try:
-            parsed = json.loads(body(row.n) or b"null")
-        except ValueError:
-            return False
-        if not isinstance(parsed, dict) or not spec.webhook.echo(parsed, me, labels):
+        if hook is None or not me or parsed is None or not hook.echo(parsed, me, labels):
             return False
     return True

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-import psycopg
-
 from connectors.errors import StateError
 from sync.store.inspect import StateInfo, inspect_postgres, inspect_sqlite
-from sync.store.postgres import PostgresStore, is_postgres, pg_error, redact
-from sync.store.postgres import run_lock as _pg_lock
+from sync.store.postgres.errors import is_postgres, pg_error, redact
 from sync.store.protocol import Store
 from sync.store.rows import (
     AuditRow,
@@ -52,9 +50,9 @@ from sync.store.sqlite.constants import peek_constants
 
 if TYPE_CHECKING:
     from sync.settings import Settings
+    from sync.store.postgres.store import PostgresStore
 
 __all__ = [
-    "STORE_ERRORS",
     "AuditRow",
     "FindingLike",
     "FindingRow",
@@ -83,12 +81,25 @@ __all__ = [
     "schema_steps",
     "shared",
     "store_error",
+    "store_errors",
     "where_is",
 ]
 
-# What a backend raises when its storage fails underneath a verb; `store_error` turns one
-# into the StateError a person reads.
-STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+
+def store_errors() -> tuple[type[Exception], ...]:
+    """What a backend raises when its storage fails underneath a verb (`except store_errors()`);
+    `store_error` turns one into the StateError a person reads. psycopg is imported only by the
+    PostgreSQL backend, when a state there is opened (a SQLite user never loads it): until
+    then no psycopg error can be raised, so its class is named only once it is loaded."""
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error, psycopg.Error) if psycopg else (sqlite3.Error,)
+
+
+def _pg_store() -> type[PostgresStore]:
+    """The PostgreSQL backend, imported (with psycopg) on first use."""
+    from sync.store.postgres.store import PostgresStore
+
+    return PostgresStore
 
 Where = Union["Settings", str, Path]
 
@@ -121,7 +132,7 @@ def _key(where: Where) -> str:
 
 def _open(where: Where) -> SqlStore:
     url = _pg(where)
-    return PostgresStore.open(url) if url else SqliteStore.open(_path(where))
+    return _pg_store().open(url) if url else SqliteStore.open(_path(where))
 
 
 def open_store(where: Where) -> Store:
@@ -152,7 +163,7 @@ def copy_of(where: Where) -> Store:
     """A private copy of the state: plan or read with the real history while the state
     itself stays unchanged (SQLite: byte for byte). A missing state gives an empty one."""
     url = _pg(where)
-    return PostgresStore.copy_of(url) if url else SqliteStore.copy_of(_path(where))
+    return _pg_store().copy_of(url) if url else SqliteStore.copy_of(_path(where))
 
 
 def reader(where: Where) -> Store:
@@ -160,7 +171,7 @@ def reader(where: Where) -> Store:
     on PostgreSQL the state itself in a read-only session (copying a shared database to read
     it would cost as much as the state is large)."""
     url = _pg(where)
-    return PostgresStore.reader(url) if url else SqliteStore.copy_of(_path(where))
+    return _pg_store().reader(url) if url else SqliteStore.copy_of(_path(where))
 
 
 def exists(where: Where) -> bool:
@@ -168,7 +179,7 @@ def exists(where: Where) -> bool:
     url = _pg(where)
     if url is None:
         return Path(_path(where)).exists()
-    return PostgresStore.exists(url)
+    return _pg_store().exists(url)
 
 
 def inspect_state(where: Where) -> StateInfo:
@@ -182,7 +193,7 @@ def discard(where: Where) -> None:
     """Delete a state and whatever the backend keeps beside it: the next open starts empty."""
     url = _pg(where)
     if url:
-        PostgresStore.discard(url)
+        _pg_store().discard(url)
     else:
         SqliteStore.discard(_path(where))
 
@@ -203,7 +214,7 @@ def read_constants(where: Where) -> dict[str, tuple[str, datetime]]:
     url = _pg(where)
     if url is None:
         return peek_constants(_path(where))
-    return PostgresStore.peek_constants(url)
+    return _pg_store().peek_constants(url)
 
 
 def run_lock(where: Where) -> AbstractContextManager[object]:
@@ -211,12 +222,17 @@ def run_lock(where: Where) -> AbstractContextManager[object]:
     Take it before `open_store`: opening migrates. SQLite: a file lock beside the file;
     PostgreSQL: an advisory lock of the database's schema."""
     url = _pg(where)
-    return _pg_lock(url) if url else _file_lock(lock_path(_path(where)))
+    if url is None:
+        return _file_lock(lock_path(_path(where)))
+    from sync.store.postgres.lock import run_lock as pg_lock
+
+    return pg_lock(url)
 
 
 def store_error(exc: Exception, where: Where | None) -> StateError:
-    """One line for a person about a storage failure (one of STORE_ERRORS)."""
-    if isinstance(exc, psycopg.Error):
+    """One line for a person about a storage failure (one of `store_errors()`)."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg and isinstance(exc, psycopg.Error):
         return pg_error(exc, _path(where) if where is not None else "(the [state] url)")
     if isinstance(exc, sqlite3.Error):
         return _sqlite_error(exc, None if where is None else _path(where))

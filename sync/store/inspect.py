@@ -8,10 +8,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-
 from sync.store.migrate import applied, pending
-from sync.store.postgres.db import PgDb, connect
 from sync.store.postgres.errors import pg_error, redact
 from sync.store.sql import Sql
 from sync.store.sqlite.db import SqliteDb
@@ -47,6 +44,10 @@ def _read(db: Sql, kind: str, where: str) -> StateInfo:
 
 
 def inspect_postgres(url: str) -> StateInfo:
+    import psycopg  # only for a state in PostgreSQL (a SQLite user never loads the driver)
+
+    from sync.store.postgres.db import PgDb, connect
+
     where = redact(url)
     try:
         with connect(url) as conn:

@@ -60,6 +60,8 @@ _REWRITES = (
     (re.compile(r"\bIS NOT (?!NULL\b)"), "IS DISTINCT FROM "),
     (re.compile(r"\bjson_each\(([\w.]+)\) (\w+)"),
      r"jsonb_array_elements_text(\1::jsonb) AS \2(value)"),
+    # A row lock that skips rows another transaction holds; SQLite (one writer) reads a comment.
+    (re.compile(r"/\* FOR UPDATE SKIP LOCKED \*/"), "FOR UPDATE SKIP LOCKED"),
     # FROM (VALUES ...) needs a name before PostgreSQL 16.
     (re.compile(r"FROM \(VALUES ((?:\([^()]*\),?\s*)+)\)"), r"FROM (VALUES \1) AS v"),
 )  # fmt: skip

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
 from connectors.errors import StateError
 
 __all__ = ["is_postgres", "pg_error", "redact"]
@@ -30,6 +28,8 @@ def redact(url: str) -> str:
 
 def pg_error(exc: Exception, url: str) -> StateError:
     """One line for a person about a failure of the PostgreSQL state at `url`."""
+    import psycopg  # loaded already: `exc` came from it (this module must not load it)
+
     where = redact(url)
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     if isinstance(exc, psycopg.OperationalError) and not isinstance(

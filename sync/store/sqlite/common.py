@@ -43,6 +43,7 @@ from sync.store.migrate import migrate
 from sync.store.rows import RecordLike, iso
 from sync.store.sql import Sql
 from sync.store.sqlite.batches import OutboxBatches
+from sync.store.sqlite.claims import Claims
 from sync.store.sqlite.constants import ConstantFacts
 from sync.store.sqlite.conventions import Conventions
 from sync.store.sqlite.dump import Dump
@@ -76,6 +77,7 @@ class SqlStore(
     StepReplies,
     Dump,
     Notices,
+    Claims,
 ):
     """Every verb of `sync.store.Store` on one open `Sql` connection."""
 

@@ -167,6 +167,24 @@ _SCHEMA_7 = (
         PRIMARY KEY (system, item_id)) WITHOUT ROWID""",
 )
 
+
+@migrations(name="0040_outbox_claims")
+def _outbox_claims(db: Database) -> None:
+    # Which worker sends a planned write, until when (sync.store.sqlite.claims): several
+    # workers on one PostgreSQL state send each write once; a dead worker's claim expires.
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN claim_until TEXT")
+
+
+@migrations(name="0041_scope_leases")
+def _scope_leases(db: Database) -> None:
+    # Which worker pulls a scope, until when (sync.store.sqlite.claims).
+    db.execute(
+        "CREATE TABLE scope_leases (scope TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+        "expires TEXT NOT NULL)"
+    )
+
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,
