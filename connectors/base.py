@@ -15,6 +15,8 @@ from typing import Any, Literal, Protocol
 __all__ = [
     "COMMAND_WORD",
     "MARKER_PREFIX",
+    "OUR_PREFIXES",
+    "STEP_PREFIX",
     "SYSTEMS",
     "Account",
     "CommentRef",
@@ -34,6 +36,10 @@ SYSTEMS = ("jira", "github", "notion")
 # Every marker of ours starts with this (sync.writeback.render makes the rest): what a pull
 # looks for when it finds our comments in batches.
 MARKER_PREFIX = "handoff-sync:"
+# The marker of a reply per escalation step (issue 17, sync.writeback.steps): a distinct kind,
+# so a pull looking for our sticky comment never takes a reply for it; both are ours.
+STEP_PREFIX = "handoff-step:"
+OUR_PREFIXES = (MARKER_PREFIX, STEP_PREFIX)
 System = Literal["jira", "github", "notion"]
 # What a person's comment holds when it may carry a command for us (mapping.commands reads it).
 COMMAND_WORD = "/handoff"
@@ -41,7 +47,7 @@ COMMAND_WORD = "/handoff"
 
 def may_command(text: str) -> bool:
     """Whether a comment's text may hold a command: a person's, never one with our marker."""
-    return COMMAND_WORD in text.lower() and MARKER_PREFIX not in text
+    return COMMAND_WORD in text.lower() and not any(p in text for p in OUR_PREFIXES)
 
 
 @dataclass(frozen=True)

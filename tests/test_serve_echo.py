@@ -86,3 +86,24 @@ def test_a_person_s_notion_comment_names_its_page_for_a_comment_read() -> None:
     rows, body = _rows(*OURS, ("notion", _notion("comment.created", ("u-ben", "person"))),
                        ("notion", _notion("comment.deleted", ("u-ben", "person"))))
     assert comment_reads(rows, body) == {"notion": {PAGE}}
+
+
+def test_our_step_reply_is_our_own_write_too() -> None:
+    """Issue 17: a reply per escalation step is a new comment of ours with its own marker
+    (sync.writeback.steps); its creation and its "done" edit come back as deliveries that need
+    no sync, like our sticky comment's."""
+    from sync.writeback.steps import step_marker
+
+    marker = step_marker("github", "acme/web#2", "f", 1)
+    reply = f"@ana: this needs you now (escalation step 2, approver). {marker}"
+    ours = [
+        ("github", _github("handoff-bot", action="created", comment={"id": 9, "body": reply})),
+        ("jira", {**_jira("acc-bot", "acc-bot", reply), "webhookEvent": "comment_created"}),
+        ("jira", _jira("acc-bot", "acc-bot", reply)),  # edited to say done
+    ]
+    rows, body = _rows(*OURS, *ours)
+    assert echo_only(rows, body, US, LABELS)
+    # The same words with another account's login are a person's: a sync.
+    rows, body = _rows(("github", _github("ben-gh", action="created",
+                                          comment={"id": 9, "body": reply})))
+    assert not echo_only(rows, body, US, LABELS)

@@ -73,13 +73,14 @@ def _gh_subject(body: Any) -> str:
 
 
 def _gh_echo(body: Any, me: str, labels: frozenset[str]) -> bool:
-    """Our marker comment, or one of our labels, changed by our own login."""
-    from connectors.base import MARKER_PREFIX
+    """Our marker comment or step reply, or one of our labels, changed by our own login."""
+    from connectors.base import OUR_PREFIXES
 
     if not me or (body.get("sender") or {}).get("login") != me:
         return False
     if "comment" in body:
-        return MARKER_PREFIX in str((body.get("comment") or {}).get("body") or "")
+        text = str((body.get("comment") or {}).get("body") or "")
+        return any(p in text for p in OUR_PREFIXES)
     label = str((body.get("label") or {}).get("name") or "")
     return body.get("action") in ("labeled", "unlabeled") and label in labels
 

@@ -125,8 +125,8 @@ def _hooks(settings: Settings, policy: RetryPolicy, public_url: str, mode: Any) 
     return list(jira_hooks(settings, policy, public_url, mode))
 
 def _jira_echo(body: Any, me: str, labels: frozenset[str]) -> bool:
-    """Our marker comment, written or edited by our own account."""
-    from connectors.base import MARKER_PREFIX
+    """Our marker comment or step reply, written or edited by our own account."""
+    from connectors.base import OUR_PREFIXES
 
     comment = body.get("comment") or {}
     by = comment.get("updateAuthor") or comment.get("author") or {}
@@ -135,7 +135,7 @@ def _jira_echo(body: Any, me: str, labels: frozenset[str]) -> bool:
         and str(body.get("webhookEvent", "")).startswith("comment_")
         and (body.get("user") or {}).get("accountId") == me
         and by.get("accountId") == me
-        and MARKER_PREFIX in json.dumps(comment.get("body"))
+        and any(p in json.dumps(comment.get("body")) for p in OUR_PREFIXES)
     )
 
 

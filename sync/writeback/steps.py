@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from connectors.base import WriteOp
+from connectors.base import STEP_PREFIX, WriteOp
 from mapping.escalation import EscalationConfig
 from mapping.record import HandoffRecord, PersonRef
 from mapping.rules import Finding
@@ -44,8 +44,6 @@ __all__ = [
     "step_marker",
 ]
 
-# Not our sticky comment's prefix: connectors find that one by `handoff-sync:`.
-STEP_PREFIX = "handoff-step:"
 STEP_FOOTER = "Sent once for this escalation step; it is not updated."
 DONE = "Done: this has been resolved; nothing is due any more."
 ROLE = ("owner", "approver", "lead")
