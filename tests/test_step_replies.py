@@ -4,6 +4,8 @@ marker, and marked done when its finding closes."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -36,16 +38,23 @@ PEOPLE = Directory.from_config(
 GH = ReplyPlace("github", "github:acme/web", "101", "acme/web#7", uid="u-101", fmt="github-md")
 
 
-def finding(step: int, notify: tuple[str, ...], code: str = "stale") -> Finding:
+def finding(
+    step: int, notify: tuple[str, ...], code: str = "stale", record: str = "R-1"
+) -> Finding:
     return Finding(
-        code, "warning", "handoff", "Nobody has touched this handoff in 3 days.", "R-1",
+        code, "warning", "handoff", "Nobody has touched this handoff in 3 days.", record,
         "github", "101", "acme/web#7", "https://github.com/acme/web/issues/7",
         notify=notify, escalation=step,
     )  # fmt: skip
 
 
 def _seen(replies: list[StepReply], done: bool = False) -> dict[str, SeenReply]:
-    return {r.marker: SeenReply(r.marker, f"c{i}", done) for i, r in enumerate(replies)}
+    """The notices these replies gave, as the state keeps them (a row per notice)."""
+    return {
+        n.marker: SeenReply(n.marker, f"c{i}", done, n.finding_id, n.step)
+        for i, r in enumerate(replies)
+        for n in r.notices
+    }
 
 
 def test_a_new_step_gets_one_new_reply_mentioning_only_who_it_adds() -> None:
@@ -55,7 +64,7 @@ def test_a_new_step_gets_one_new_reply_mentioning_only_who_it_adds() -> None:
     body = out[0].body
     assert body.startswith("@bo-lind: this needs you now (escalation step 2, approver).")
     assert "@ana" not in body  # told at step 1 already
-    assert out[0].marker == step_marker("github", "u-101", f.id, 1) and out[0].marker in body
+    assert out[0].marker == step_marker("github", "u-101", f.id, 1, "bo") and out[0].marker in body
 
 
 def test_the_reply_is_never_repeated_once_seen() -> None:
@@ -78,7 +87,7 @@ def test_each_step_has_its_own_marker_and_reply() -> None:
         f = finding(step, notify)
         out = plan_step_replies(GH, [f], seen, told, PEOPLE)
         for r in out:
-            seen[r.marker] = SeenReply(r.marker, f"c{len(seen)}")
+            seen |= {k: replace(v, comment_id=f"c{len(seen)}") for k, v in _seen([r]).items()}
             told[f.id] = told.get(f.id, frozenset()) | set(r.people)
         sent += out
     assert [(r.people, r.step) for r in sent] == [(("bo",), 1), (("lee",), 2)]
@@ -166,3 +175,46 @@ def test_dry_run_lines_name_who_is_told() -> None:
     out = plan_step_replies(GH, [finding(1, ("ana",))], {}, {}, PEOPLE)
     (line,) = describe_replies(out)
     assert line.startswith("acme/web#7: new reply telling ana (step 2)")
+
+
+MONDAY_9 = datetime(2026, 12, 7, 9, tzinfo=UTC)
+
+
+def test_a_person_outside_working_hours_is_named_at_their_next_working_start() -> None:
+    """Quiet hours (issue 17) for replies too: whoever is asleep is left out of the reply and
+    the record is due again when they start work; they get a reply of their own then."""
+    f = finding(2, ("ana", "bo", "lee"))
+    asleep = {"bo": MONDAY_9}
+    later: list[tuple[str, datetime]] = []
+    told = {f.id: frozenset({"ana"})}
+    (now,) = plan_step_replies(GH, [f], {}, told, PEOPLE, wake=asleep.get, later=later)
+    assert now.people == ("lee",) and "@bo-lind" not in now.body
+    assert later == [("R-1", MONDAY_9)]
+    # Monday 9:00: Bo is awake; Lee was told by the first reply and is not named again.
+    told = {f.id: frozenset({"ana", "lee"})}
+    (then,) = plan_step_replies(GH, [f], _seen([now]), told, PEOPLE, wake=lambda p: None)
+    assert then.people == ("bo",) and "@leepark" not in then.body
+    assert then.marker != now.marker
+    # Nobody awake: no reply at all, and the record waits for the first to start.
+    later.clear()
+    gone = plan_step_replies(GH, [f], {}, told, PEOPLE, wake=lambda p: MONDAY_9, later=later)
+    assert gone == [] and later == [("R-1", MONDAY_9)]
+
+
+def test_several_steps_for_one_person_on_one_item_in_one_run_are_one_reply() -> None:
+    """Digest: two findings of one item climbing in one run make one reply, naming Bo once,
+    with a line and a marker for each; it says done only once both have closed."""
+    f1, f2 = finding(1, ("ana", "bo")), finding(1, ("ana", "bo"), code="no_owner")
+    told = {f1.id: frozenset({"ana"}), f2.id: frozenset({"ana"})}
+    (r,) = plan_step_replies(GH, [f1, f2], {}, told, PEOPLE)
+    assert r.people == ("bo",) and r.body.count("@bo-lind") == 1
+    assert r.body.startswith("@bo-lind: these need you now.")
+    markers = {step_marker("github", "u-101", f.id, 1, "bo") for f in (f1, f2)}
+    assert {n.marker for n in r.notices} == markers and all(m in r.body for m in markers)
+    facts = json.loads(r.to_op().value)
+    assert sorted(n[1] for n in facts["notices"]) == sorted([f1.id, f2.id])
+    seen = _seen([r])
+    assert plan_step_replies(GH, [f1, f2], seen, told, PEOPLE) == []
+    assert plan_step_replies(GH, [f2], seen, told, PEOPLE) == []  # f2 still open: not done
+    (done,) = plan_step_replies(GH, [], seen, {}, PEOPLE)
+    assert done.action == "reply.done" and all(m in done.body for m in markers)

@@ -143,6 +143,10 @@ def test_the_reply_says_done_when_its_finding_closes(tmp_path: Path) -> None:
 
 # A ladder whose second step is reached at once: a real `handoff sync` posts replies on its first
 # run, so it can be killed while one is in flight.
+ALL_DAY = """start_hour = 0
+end_hour = 24
+work_days = [0, 1, 2, 3, 4, 5, 6]
+"""
 AT_ONCE = """
 [[escalation.ladder]]
 after_hours = 0
@@ -177,7 +181,9 @@ def test_sigkill_while_a_reply_is_sent_then_rerun_leaves_one_reply(
 ) -> None:
     with Sandbox(workspace()) as sb:
         config = tmp_path / "c.toml"
-        _settings(tmp_path, sb)  # first the default ladder: our comments, no replies
+        # A real `handoff sync` runs on the wall clock: everyone works all day, every day, so
+        # quiet hours never hold the lead's reply back.
+        _settings(tmp_path, sb, ALL_DAY)  # first the default ladder: our comments, no replies
         first = handoff(config)
         out, err = first.communicate(timeout=120)
         assert first.returncode == 0, err.decode()

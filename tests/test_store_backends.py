@@ -146,7 +146,12 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     say("comment_for", s.comment_for("10001", system="jira"))
     say("comments_of", s.comments_of([("jira", "10001"), ("jira", "10002")]))
     # a reply per escalation step: recorded with its outbox row, then marked done
-    facts = '{"finding": "EXP-1:stale:x", "people": ["ana"], "step": 1}'
+    # one reply giving two notices (a digest, sync.writeback.steps): a row for each
+    facts = (
+        '{"finding": "EXP-1:stale:x", "people": ["ana", "bo"], "step": 1, "notices": '
+        '[["handoff-step:0123456789ab/s1", "EXP-1:stale:x", 1, "ana"], '
+        '["handoff-step:ba9876543210/s1", "EXP-1:stale:x", 1, "bo"]]}'
+    )
     reply = replace(op(1, "reply.create"), marker="handoff-step:0123456789ab/s1", value=facts)
     s.outbox_plan(reply, run, T0)
     s.outbox_done(reply, run, T0, target="c-9")
@@ -267,6 +272,10 @@ def test_every_verb_answers_the_same_on_sqlite_and_postgres(tmp_path: Path, pg_u
     assert said["due_records after"] == ["EXP-1"] and said["due_records before"] == []
     assert said["said_put edited"] == [["jira", "10001"]] and said["said_put same"] == []
     assert said["outbox_supersede"] >= 1
+    replied = said["step_replies_of"]["('jira', '10001')"]
+    assert [(r.people, r.comment_id, r.done) for r in replied] == [(("ana",), "c-9", False),
+                                                                   (("bo",), "c-9", False)]
+    assert all(r.done for r in said["step_replies_of done"]["('jira', '10001')"])
     assert said["notices_owe"] == 2 and said["notices_owe again"] == 0
     assert said["notices_told"] == {repr("ana|EXP-1:no_owner:x|0"): nop_key()}
     assert said["notices_untell"] == 1 and said["notices_forget"] == 1

@@ -177,16 +177,19 @@ def _batch(
     answers = record_answers(state, done.outcomes, items, inputs.now)
     reactions = allowed(answers, runtime.plan.rollout)
     # A new reply per escalation step that reached someone (issue 17), after the item's writes.
-    reactions += plan_replies(state, done.targets, done.records, runtime, inputs.directory)
+    replies, waits = plan_replies(
+        state, done.targets, done.records, runtime, inputs.directory, inputs.now
+    )
+    reactions += replies
     state.upsert_records(done.records, inputs.now)
     members: dict[tuple[str, str], str | None] = dict.fromkeys(taken)
     dues: dict[str, datetime | None] = {}
     for record in done.records:
         members.update({(s.system, s.item_id): record.key for s in record.sources})
         found = done.findings.get(record.key, [])
-        dues[record.key] = next_due(
-            record, found, runtime.rules, inputs.directory, inputs.now, inputs.opened
-        )
+        due = next_due(record, found, runtime.rules, inputs.directory, inputs.now, inputs.opened)
+        wait = waits.get(record.key)  # a step reply waits for its person's working hours
+        dues[record.key] = min(due, wait) if due and wait else due or wait
     state.set_record_keys(members, dues)
     # The record is at hand only here: keep what each reached ladder step owes to whom.
     pairs = [(r, done.findings.get(r.key, [])) for r in done.records]

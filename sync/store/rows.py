@@ -31,6 +31,7 @@ __all__ = [
     "iso",
     "op_from_json",
     "parse_dt",
+    "reply_facts",
 ]
 
 
@@ -98,6 +99,31 @@ class StoredReply:
     people: tuple[str, ...]
     comment_id: str
     done: bool = False
+
+
+ReplyNotices = list[tuple[str, str, int, str]]  # (marker, finding id, step, person)
+
+
+def reply_facts(op: WriteOp) -> tuple[str, int, list[str], ReplyNotices]:
+    """(finding id, step, people, notices) a step reply op carries in its `value`
+    (sync.writeback.steps.StepReply.to_op)."""
+    try:
+        facts = json.loads(op.value or "{}")
+    except ValueError:
+        facts = {}
+    if not isinstance(facts, dict):
+        facts = {}
+    people = facts.get("people")
+    notices: ReplyNotices = []
+    for n in facts.get("notices") or []:
+        if isinstance(n, list) and len(n) == 4:
+            notices.append((str(n[0]), str(n[1]), int(n[2]), str(n[3])))
+    return (
+        str(facts.get("finding", "")),
+        int(facts.get("step", 0)),
+        [str(p) for p in people] if isinstance(people, list) else [],
+        notices,
+    )
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from connectors.base import STEP_PREFIX, WriteOp
@@ -35,9 +36,11 @@ __all__ = [
     "DONE",
     "STEP_FOOTER",
     "STEP_PREFIX",
+    "ReplyNotice",
     "ReplyPlace",
     "SeenReply",
     "StepReply",
+    "Wake",
     "describe_replies",
     "first_step",
     "plan_step_replies",
@@ -49,9 +52,11 @@ DONE = "Done: this has been resolved; nothing is due any more."
 ROLE = ("owner", "approver", "lead")
 
 
-def step_marker(system: str, item: str, finding_id: str, step: int) -> str:
-    """The marker of the reply for one finding at one step (`item`: the uid, else the id)."""
-    digest = hashlib.sha256(json.dumps([system, item, finding_id, step]).encode()).hexdigest()
+def step_marker(system: str, item: str, finding_id: str, step: int, person: str = "") -> str:
+    """The marker of one person told of one finding at one step (`item`: the uid, else the
+    id). One reply carries the markers of every notice it gives (see `plan_step_replies`)."""
+    parts: list[object] = [system, item, finding_id, step] + ([person] if person else [])
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
     return f"{STEP_PREFIX}{digest[:12]}/s{step}"
 
 
@@ -69,36 +74,58 @@ class ReplyPlace:
 
 @dataclass(frozen=True)
 class SeenReply:
-    """A step reply found on the item (by its marker), and whether it already says done."""
+    """A notice a reply on the item gave (by its marker): which finding, at which step, in
+    which comment, and whether that comment already says done."""
 
     marker: str
     comment_id: str
     done: bool = False
+    finding_id: str = ""
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class ReplyNotice:
+    """One person told of one finding at one step, by the reply that carries `marker`."""
+
+    marker: str
+    finding_id: str
+    step: int
+    person: str
 
 
 @dataclass(frozen=True)
 class StepReply:
-    """One planned reply write; `people` are the directory keys it mentions."""
+    """One planned reply write; `people` are the directory keys it mentions, `notices` what
+    it tells each of them (a reply.create), `step` the highest step it tells of."""
 
     action: Literal["reply.create", "reply.done"]
     system: str
     scope: str
     item_id: str
     item_key: str
-    marker: str
+    marker: str  # the first of the reply's markers: the one its outbox row is found by
     body: str
     step: int
     finding_id: str
     people: tuple[str, ...] = ()
     target: str = ""  # the comment to mark done
+    notices: tuple[ReplyNotice, ...] = ()
 
     def to_op(self) -> WriteOp:
         """The write, for the outbox: the facts the store keeps about it go in `value`."""
-        facts = {"finding": self.finding_id, "step": self.step, "people": list(self.people)}
+        facts = {
+            "finding": self.finding_id, "step": self.step, "people": list(self.people),
+            "notices": [[n.marker, n.finding_id, n.step, n.person] for n in self.notices],
+        }  # fmt: skip
         return WriteOp(
             self.system, self.scope, self.item_id, self.item_key, self.action, body=self.body,
             value=json.dumps(facts, sort_keys=True), target=self.target, marker=self.marker,
         )  # fmt: skip
+
+
+# A person -> None inside their working hours, else the start of their next working period.
+Wake = Callable[[str], datetime | None]
 
 
 def plan_step_replies(
@@ -107,38 +134,67 @@ def plan_step_replies(
     seen: Mapping[str, SeenReply],
     told: Mapping[str, frozenset[str]],
     people: People | None,
+    *,
+    wake: Wake | None = None,
+    later: list[tuple[str, datetime]] | None = None,
 ) -> list[StepReply]:
     """The replies this item needs now.
 
-    `seen`: step replies on the item by marker; `told`: per finding id, the people already
-    told (the first step's, see `first_step`, and those earlier replies named): a step names
-    only the people it adds, so nobody hears twice. A finding that jumps two steps in one run
-    gets one reply, for the step it reached, naming everyone both steps add.
+    `seen`: the notices replies on the item gave, by marker; `told`: per finding id, the
+    people already told (the first step's, see `first_step`, and those earlier replies named):
+    a step names only the people it adds, so nobody hears twice. A finding that jumps two
+    steps in one run is told once, for the step it reached.
+
+    Quiet hours: `wake(person)` is None while the person is inside their working hours, else
+    the start of their next working period; a person outside them is not named now, and
+    (record key, that time) goes to `later` so the record is looked at again then.
+    Digest: everything due in one run on one item is ONE reply, naming each person once and
+    carrying the marker of each notice it gives (found again by any of them after a crash).
     """
     ours = [f for f in findings if (f.system, f.item_id) == (place.system, place.item_id)]
     item = place.uid or place.item_id
-    open_markers: set[str] = set()
-    out: list[StepReply] = []
+    due: list[tuple[Finding, ReplyNotice]] = []
     for f in sorted(ours, key=lambda f: f.id):
-        open_markers |= {step_marker(place.system, item, f.id, k) for k in range(f.escalation + 1)}
-        marker = step_marker(place.system, item, f.id, f.escalation)
-        newcomers = tuple(p for p in dict.fromkeys(f.notify) if p not in told.get(f.id, ()))
         # The first step is told by our comment itself, which mentions them when it is made.
-        if f.escalation < 1 or marker in seen or not newcomers:
+        if f.escalation < 1:
             continue
-        body = write(_ask(place.system, f, newcomers, people, marker), place.fmt)
-        out.append(_reply(place, "reply.create", marker, body, f, newcomers))
-    for marker, reply in sorted(seen.items()):
-        if marker not in open_markers and not reply.done:
-            doc = Doc((Text(DONE, trusted=True),), (), (), marker, STEP_FOOTER)
-            body = write(doc, place.fmt)
-            step = int(marker.rpartition("/s")[2] or 0)
-            out.append(
-                StepReply(
-                    "reply.done", place.system, place.scope, place.item_id, place.item_key,
-                    marker, body, step, "", target=reply.comment_id,
-                )
-            )  # fmt: skip
+        for person in dict.fromkeys(f.notify):
+            marker = step_marker(place.system, item, f.id, f.escalation, person)
+            if person in told.get(f.id, ()) or marker in seen:
+                continue
+            at = wake(person) if wake is not None else None
+            if at is not None:
+                if later is not None:
+                    later.append((f.record_key, at))
+                continue
+            due.append((f, ReplyNotice(marker, f.id, f.escalation, person)))
+    out = [_create(place, due, people)] if due else []
+    return out + _dones(place, ours, seen)
+
+
+def _dones(
+    place: ReplyPlace, ours: Sequence[Finding], seen: Mapping[str, SeenReply]
+) -> list[StepReply]:
+    """A reply whose every notice's finding closed (or fell below its step) says done."""
+    level = {f.id: f.escalation for f in ours}
+    by_comment: dict[str, list[SeenReply]] = {}
+    for reply in seen.values():
+        by_comment.setdefault(reply.comment_id, []).append(reply)
+    out = []
+    for comment, parts in sorted(by_comment.items()):
+        if all(p.done for p in parts):
+            continue
+        if any(p.finding_id in level and p.step <= level[p.finding_id] for p in parts):
+            continue
+        markers = sorted(p.marker for p in parts)
+        doc = Doc((Text(DONE, trusted=True),), (), (), " ".join(markers), STEP_FOOTER)
+        step = max(p.step for p in parts)
+        out.append(
+            StepReply(
+                "reply.done", place.system, place.scope, place.item_id, place.item_key,
+                markers[0], write(doc, place.fmt), step, "", target=comment,
+            )
+        )  # fmt: skip
     return out
 
 
@@ -158,31 +214,63 @@ def first_step(record: HandoffRecord, cfg: EscalationConfig) -> frozenset[str]:
     return frozenset()
 
 
-def _reply(
-    place: ReplyPlace, action: Literal["reply.create"], marker: str, body: str, f: Finding,
-    newcomers: tuple[str, ...],
-) -> StepReply:  # fmt: skip
+def _create(
+    place: ReplyPlace, due: Sequence[tuple[Finding, ReplyNotice]], people: People | None
+) -> StepReply:
+    """One reply giving every notice due on the item now."""
+    notices = tuple(n for _, n in due)
+    markers = sorted(n.marker for n in notices)
+    who = tuple(dict.fromkeys(n.person for n in notices))
+    body = write(_ask(place.system, due, who, people, " ".join(markers)), place.fmt)
+    first = min(notices, key=lambda n: n.marker)
     return StepReply(
-        action, place.system, place.scope, place.item_id, place.item_key, marker, body,
-        f.escalation, f.id, newcomers,
+        "reply.create", place.system, place.scope, place.item_id, place.item_key, markers[0],
+        body, max(n.step for n in notices), first.finding_id, who, notices=notices,
     )  # fmt: skip
 
 
 def _ask(
-    system: str, f: Finding, newcomers: Sequence[str], people: People | None, marker: str
+    system: str,
+    due: Sequence[tuple[Finding, ReplyNotice]],
+    who: Sequence[str],
+    people: People | None,
+    token: str,
 ) -> Doc:
-    """The ask: "@Ana @Bo: this needs you now (escalation step 2, approver)." and what."""
+    """The ask: "@Ana @Bo: this needs you now (escalation step 2, approver)." and what; with
+    several findings, one line each (and whom it is for, when not everyone named)."""
     spans: list[Span] = []
-    for i, key in enumerate(newcomers):
+    for i, key in enumerate(who):
         if i:
             spans.append(Text(" ", trusted=True))
         spans.append(_person(system, key, people))
+    findings = list({f.id: f for f, _ in due}.values())
+    if len(findings) == 1:
+        f = findings[0]
+        spans.append(Text(f": this needs you now ({_step(f)}).", trusted=True))
+        what: Line = (Text(clean(f.message, MAX_MESSAGE) or f.code),)
+        return Doc(tuple(spans), (what,), (), token, STEP_FOOTER)
+    spans.append(Text(": these need you now.", trusted=True))
+    lines: list[Line] = []
+    for f in findings:
+        told = [n.person for g, n in due if g.id == f.id]
+        line: list[Span] = [Text(clean(f.message, MAX_MESSAGE) or f.code)]
+        line.append(Text(f" ({_step(f)}", trusted=True))
+        if set(told) != set(who):
+            names = ", ".join(_name(k, people) for k in told)
+            line.append(Text(f", for {names}"))
+        line.append(Text(")", trusted=True))
+        lines.append(tuple(line))
+    return Doc(tuple(spans), tuple(lines), (), token, STEP_FOOTER)
+
+
+def _step(f: Finding) -> str:
     role = ROLE[f.escalation] if f.escalation < len(ROLE) else "next"
-    spans.append(
-        Text(f": this needs you now (escalation step {f.escalation + 1}, {role}).", trusted=True)
-    )
-    what: Line = (Text(clean(f.message, MAX_MESSAGE) or f.code),)
-    return Doc(tuple(spans), (what,), (), marker, STEP_FOOTER)
+    return f"escalation step {f.escalation + 1}, {role}"
+
+
+def _name(key: str, people: People | None) -> str:
+    person = people.get(key) if people is not None else None
+    return clean((person.name or person.key) if person else key, MAX_NAME) or "someone"
 
 
 def _person(system: str, key: str, people: People | None) -> Span:

@@ -9,25 +9,11 @@ from collections.abc import Collection
 from typing import Any
 
 from connectors.base import WriteOp
-from sync.store.rows import StoredReply
+from sync.store.rows import StoredReply, reply_facts
 from sync.store.sqlite.links import rows_by_pairs
 from sync.store.sqlite.schema import StateBase
 
-__all__ = ["StepReplies", "record_reply", "reply_facts"]
-
-
-def reply_facts(op: WriteOp) -> tuple[str, int, list[str]]:
-    """(finding id, step, people) a reply op carries in its `value` (sync.engine.replies)."""
-    try:
-        facts = json.loads(op.value or "{}")
-    except ValueError:
-        facts = {}
-    people = facts.get("people") if isinstance(facts, dict) else None
-    return (
-        str(facts.get("finding", "")) if isinstance(facts, dict) else "",
-        int(facts.get("step", 0)) if isinstance(facts, dict) else 0,
-        [str(p) for p in people] if isinstance(people, list) else [],
-    )
+__all__ = ["StepReplies", "record_reply"]
 
 
 class StepReplies(StateBase):
@@ -52,19 +38,21 @@ class StepReplies(StateBase):
 
 
 def record_reply(db: Any, op: WriteOp, target: str, at: str) -> None:
-    """Inside `outbox_done`'s transaction: a reply created (or found by its marker), or
-    marked done."""
+    """Inside `outbox_done`'s transaction: a reply created (or found by its marker) gives a
+    row per notice it carries, all on its comment; a reply marked done marks them all."""
     if op.action == "reply.done":
         db.execute(
             "UPDATE step_replies SET done = 1, at = ? "
-            "WHERE system = ? AND item_id = ? AND marker = ?",
-            [at, op.system, op.item_id, op.marker],
+            "WHERE system = ? AND item_id = ? AND (marker = ? OR comment_id = ?)",
+            [at, op.system, op.item_id, op.marker, op.target],
         )
         return
-    finding, step, people = reply_facts(op)
-    db.execute(
-        "INSERT INTO step_replies (system, item_id, marker, finding_id, step, people, "
-        "comment_id, done, at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) "
-        "ON CONFLICT (system, item_id, marker) DO UPDATE SET comment_id = excluded.comment_id",
-        [op.system, op.item_id, op.marker, finding, step, json.dumps(people), target, at],
-    )
+    finding, step, people, notices = reply_facts(op)
+    rows = [(m, f, s, [p]) for m, f, s, p in notices] or [(op.marker, finding, step, people)]
+    for marker, finding_id, at_step, told in rows:
+        db.execute(
+            "INSERT INTO step_replies (system, item_id, marker, finding_id, step, people, "
+            "comment_id, done, at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) "
+            "ON CONFLICT (system, item_id, marker) DO UPDATE SET comment_id = excluded.comment_id",
+            [op.system, op.item_id, marker, finding_id, at_step, json.dumps(told), target, at],
+        )
