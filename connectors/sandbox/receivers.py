@@ -8,6 +8,7 @@ demo` can show who was told what, when, and through which channel.
         hook.received()     # [Received(path, headers, body, json, verified, at)]
         smtp.port           # plain SMTP, no TLS/AUTH, like a local relay
         smtp.messages()     # [email.message.EmailMessage]
+        hook.hold(1)        # the 2nd POST is kept, then left unanswered (a sender killed then)
 
 The receiver answers like a Slack incoming webhook (200 with the text "ok", 400
 "invalid_payload" for a body that is not a JSON object) and, when it has a secret, checks the
@@ -23,6 +24,7 @@ import hmac
 import json
 import socketserver
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -87,6 +89,8 @@ class WebhookReceiver(_Server):
         self.secret = secret
         self._lock = threading.Lock()
         self._received: list[Received] = []
+        self._arrived = 0
+        self._hold: tuple[int, bool, float] | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _hook_handler(self))
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
@@ -95,7 +99,28 @@ class WebhookReceiver(_Server):
         with self._lock:
             return list(self._received)
 
-    def _record(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:
+    def arrived(self) -> int:
+        """POSTs that reached the receiver, kept or not."""
+        with self._lock:
+            return self._arrived
+
+    def hold(self, at: int, *, keep: bool = True, seconds: float = 30.0) -> None:
+        """Leave the `at`-th POST (0-based) unanswered for `seconds`, having kept it (it
+        landed) or not (it was lost in flight): what a sender killed meanwhile left behind."""
+        with self._lock:
+            self._hold = (at, keep, seconds)
+
+    def _held(self) -> tuple[bool, float]:
+        """(keep it, seconds to wait before answering) for the POST arriving now."""
+        with self._lock:
+            n, self._arrived = self._arrived, self._arrived + 1
+            if self._hold is None or self._hold[0] != n:
+                return True, 0.0
+            return self._hold[1], self._hold[2]
+
+    def _record(
+        self, path: str, headers: dict[str, str], body: bytes, keep: bool = True
+    ) -> tuple[int, str]:
         got = headers.get(SIGNATURE_HEADER.lower(), "")
         verified = bool(self.secret) and hmac.compare_digest(got, sign(self.secret, body))
         try:
@@ -103,8 +128,9 @@ class WebhookReceiver(_Server):
         except (UnicodeDecodeError, ValueError):
             parsed = None
         entry = Received(path, headers, body, parsed, verified, datetime.now(UTC))
-        with self._lock:
-            self._received.append(entry)
+        if keep:
+            with self._lock:
+                self._received.append(entry)
         if self.secret and not verified:
             return 401, "invalid_signature"
         if not isinstance(parsed, dict):
@@ -121,7 +147,11 @@ def _hook_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, text = receiver._record(self.path, headers, body)
+            keep, wait = receiver._held()
+            status, text = receiver._record(self.path, headers, body, keep)
+            if wait:
+                time.sleep(wait)  # bounded: the sender is killed meanwhile
+                return
             self._answer(status, text)
 
         def _answer(self, status: int, text: str) -> None:
