@@ -73,6 +73,10 @@ def test_handoff_demo_from_the_command_line_in_a_fresh_folder(tmp_path: Path) ->
     assert (tmp_path / "d" / "handoff.toml").exists() and (tmp_path / "d" / "state.db").exists()
     codes = {code for _, code in payload["findings"]}
     assert codes == set(DEMO_EXPECTED)
+    # Issue 17: the owners' first step is told now (signed webhook and email alike: every demo
+    # person has an address) or waits for their working hours; either way it is counted.
+    told = payload["notified"]
+    assert told["webhook"] == told["email"] and told["webhook"] + told["waiting"] > 0, told
     # Running it again starts from a fresh team: the same problems, the same writes.
     again = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "d"), "--json"])
     assert again.exit_code == 0, again.output

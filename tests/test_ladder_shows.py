@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from test_crash import handoff
 
 from connectors._retry import FAST_POLICY
@@ -26,6 +27,7 @@ from connectors.sandbox.receivers import Received, SmtpSink, WebhookReceiver
 from mapping.escalation import EscalationConfig
 from mapping.notify import in_working_hours
 from mapping.people import Directory
+from sync.commands.cli import main
 from sync.engine.connect import connect
 from sync.engine.run import Engine, SyncOptions, SyncResult
 from sync.settings import Settings, load_settings
@@ -171,6 +173,13 @@ def test_a_sigkill_during_delivery_on_the_demo_sends_nothing_twice(
         config = _config(tmp_path, sb, hook, smtp, AT_ONCE)
         text = config.read_text(encoding="utf-8")
         config.write_text(text.replace("[escalation]\n", "[escalation]\n" + ALL_DAY, 1))
+        if lands:  # `handoff sync --dry-run` lists whom it would tell, and tells nobody
+            shown = CliRunner().invoke(main, ["sync", "--config", str(config), "--dry-run"])
+            assert shown.exit_code == 0, shown.output
+            would = [ln for ln in shown.output.splitlines() if ln.startswith("would notify ")]
+            assert would and any(" by webhook: " in ln for ln in would), shown.output[-2000:]
+            assert any(" by email: " in ln for ln in would)
+            assert hook.arrived() == 0 and smtp.messages() == [] and sb.log(write=True) == []
         hook.hold(1, keep=lands)  # the second digest hangs; the sync is killed meanwhile
         proc = handoff(config)
         for _ in range(12_000):  # up to 120 s for the sync to reach its deliveries

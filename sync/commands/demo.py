@@ -45,6 +45,37 @@ class DemoResult:
         self.reports: list[Path] = []
         self.samples: list[tuple[str, str, str]] = []  # (system, item, comment text)
         self.live: Any = None  # a `demo_live.LiveResult` with --live
+        # Escalation steps told (issue 17), as the sandbox's receivers got them.
+        self.notified: dict[str, int] = {}
+
+
+# The sandbox's receivers' signing secret: like its tokens, good on this loopback only.
+NOTIFY_SECRET = "demo-notify-secret"
+
+
+def _notify_toml(hook: Any, smtp: Any) -> str:
+    """`[notify]` for the demo: a signed JSON POST and email, to the sandbox's receivers."""
+    return (
+        f'\n[notify]\nwebhook_url = "{hook.url}"\nsecret = "{NOTIFY_SECRET}"\n'
+        f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp.port}\n'
+        'smtp_from = "handoff@demo.example"\nsmtp_starttls = false\npace_seconds = 0\n'
+    )
+
+
+def _notified(hook: Any, smtp: Any, state: Path) -> dict[str, int]:
+    """What reached the receivers (counted there, not by us), and what waits in the state
+    for its person's working hours."""
+    from sync.store import open_store
+
+    with open_store(str(state)) as store:
+        waiting = len(store.notices_owed())
+    got = hook.received()
+    return {
+        "webhook": len(got),
+        "email": len(smtp.messages()),
+        "people": len({(g.json or {}).get("person") for g in got}),
+        "waiting": waiting,
+    }
 
 
 def run_demo(
@@ -61,6 +92,7 @@ def run_demo(
     `inspect(sandbox)` is called before the sandbox stops (tests read what it holds)."""
     from connectors.sandbox import Sandbox
     from connectors.sandbox.demo import demo_workspace, sandbox_config
+    from connectors.sandbox.receivers import SmtpSink, WebhookReceiver
     from sync.engine.connect import connect
     from sync.engine.pacing import Pacer, budgets_for
     from sync.engine.run import Engine, SyncOptions
@@ -74,11 +106,12 @@ def run_demo(
     show.step("Starting the sandbox")
     sb = Sandbox(demo_workspace())
     sb.start()
+    # Where escalation steps are told besides the items: both on 127.0.0.1, both recording.
+    hook, smtp = WebhookReceiver(NOTIFY_SECRET).start(), SmtpSink().start()
     try:
         config = folder / "handoff.toml"
-        config.write_text(
-            sandbox_config(sb, state_path=str(state), api_version=api_version), encoding="utf-8"
-        )
+        text = sandbox_config(sb, state_path=str(state), api_version=api_version)
+        config.write_text(text + _notify_toml(hook, smtp), encoding="utf-8")
         result = DemoResult(folder, config, sb.url)
         settings = load_settings(config)
         # The same pacing a real sync uses, so the demo is one.
@@ -88,6 +121,7 @@ def run_demo(
             raise HandoffSyncError("the demo sandbox could not be reached: " + conns.errors[0])
         engine = Engine(settings, conns.connectors, conns.scopes, pacer=pacer, progress=show)
         result.sync = engine.run(SyncOptions())
+        result.notified = _notified(hook, smtp, state)
         show.step("Writing the report")
         result.reports = _write_reports(config, folder)
         show.end()
@@ -106,6 +140,8 @@ def run_demo(
                 threading.Event().wait()
         return result
     finally:
+        hook.stop()
+        smtp.stop()
         sb.stop()
 
 
@@ -191,6 +227,7 @@ def demo_command(
             "reports": [str(p) for p in result.reports],
             "counts": counts,
             "findings": sorted({(f.record_key, f.code) for f in sync.findings}),
+            "notified": result.notified,
             "ok": not sync.failed,
         }
         if result.live is not None:
@@ -209,6 +246,12 @@ def demo_command(
     for f in sync.findings:
         by_code[f.code] = by_code.get(f.code, 0) + 1
     click.echo("Problems by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(by_code.items())))
+    n = result.notified
+    click.echo(
+        f"Escalations told: {n['webhook']} signed webhook posts and {n['email']} emails to "
+        f"{n['people']} people now at work; {n['waiting']} steps wait for their person's "
+        "working hours (in their time zone)."
+    )
     for path in result.reports:
         click.echo(f"Report for leads: {path}")
     for system, item, body in result.samples:
