@@ -93,10 +93,6 @@ def run_demo(
     from connectors.sandbox import Sandbox
     from connectors.sandbox.demo import demo_workspace, sandbox_config
     from connectors.sandbox.receivers import SmtpSink, WebhookReceiver
-    from sync.engine.connect import connect
-    from sync.engine.pacing import Pacer, budgets_for
-    from sync.engine.run import Engine, SyncOptions
-    from sync.settings import load_settings
     from sync.store import discard
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -113,14 +109,7 @@ def run_demo(
         text = sandbox_config(sb, state_path=str(state), api_version=api_version)
         config.write_text(text + _notify_toml(hook, smtp), encoding="utf-8")
         result = DemoResult(folder, config, sb.url)
-        settings = load_settings(config)
-        # The same pacing a real sync uses, so the demo is one.
-        pacer = Pacer(budgets_for(settings))
-        conns = connect(settings, pacer=pacer)
-        if conns.errors:
-            raise HandoffSyncError("the demo sandbox could not be reached: " + conns.errors[0])
-        engine = Engine(settings, conns.connectors, conns.scopes, pacer=pacer, progress=show)
-        result.sync = engine.run(SyncOptions())
+        result.sync = _sync(config, show)
         result.notified = _notified(hook, smtp, state)
         show.step("Writing the report")
         result.reports = _write_reports(config, folder)
@@ -143,6 +132,22 @@ def run_demo(
         hook.stop()
         smtp.stop()
         sb.stop()
+
+
+def _sync(config: Path, show: Progress) -> Any:
+    """One real sync of the demo's config, paced as a real sync is, so the demo is one."""
+    from sync.engine.connect import connect
+    from sync.engine.pacing import Pacer, budgets_for
+    from sync.engine.run import Engine, SyncOptions
+    from sync.settings import load_settings
+
+    settings = load_settings(config)
+    pacer = Pacer(budgets_for(settings))
+    conns = connect(settings, pacer=pacer)
+    if conns.errors:
+        raise HandoffSyncError("the demo sandbox could not be reached: " + conns.errors[0])
+    engine = Engine(settings, conns.connectors, conns.scopes, pacer=pacer, progress=show)
+    return engine.run(SyncOptions())
 
 
 def _write_reports(config: Path, folder: Path) -> list[Path]:
