@@ -154,7 +154,10 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     )
     reply = replace(op(1, "reply.create"), marker="handoff-step:0123456789ab/s1", value=facts)
     s.outbox_plan(reply, run, T0)
+    s.outbox_sending(reply, run, T0)
+    say("replies_unsure sending", sorted(s.replies_unsure("jira", "10001")))
     s.outbox_done(reply, run, T0, target="c-9")
+    say("replies_unsure done", sorted(s.replies_unsure("jira", "10001")))
     say("step_replies_of", s.step_replies_of([("jira", "10001"), ("jira", "10002")]))
     closed = replace(reply, action="reply.done", target="c-9", body="done")
     s.outbox_plan(closed, run, T0)
@@ -272,6 +275,9 @@ def test_every_verb_answers_the_same_on_sqlite_and_postgres(tmp_path: Path, pg_u
     assert said["due_records after"] == ["EXP-1"] and said["due_records before"] == []
     assert said["said_put edited"] == [["jira", "10001"]] and said["said_put same"] == []
     assert said["outbox_supersede"] >= 1
+    assert said["replies_unsure sending"] == [
+        "handoff-step:0123456789ab/s1", "handoff-step:ba9876543210/s1"
+    ] and said["replies_unsure done"] == []
     replied = said["step_replies_of"]["('jira', '10001')"]
     assert [(r.people, r.comment_id, r.done) for r in replied] == [(("ana",), "c-9", False),
                                                                    (("bo",), "c-9", False)]

@@ -3,9 +3,11 @@
 `plan_replies` asks `sync.writeback.steps` for the replies a batch's items need, from the
 replies the state knows were sent; `send_reply` carries one out for `sync.engine.apply`:
 
-    reply.create: look for its marker on the item first (a crash after the request and
-                  before the outbox row said done leaves it there): found, it is done and not
-                  sent again; else the new comment is posted.
+    reply.create: where an earlier attempt carried one of its notices and no reply is
+                  recorded for it since (a crash after the request and before the outbox row
+                  said done), look for that marker on the item first: found, it is done and
+                  not sent again; else (or with no such attempt: no read at all) the new
+                  comment is posted.
     reply.done:   the reply is edited to say done; one someone deleted is done too.
 
 Either way the outbox row and the state's reply row are written in one transaction
@@ -104,13 +106,16 @@ def plan_replies(
     return allowed(ops, runtime.plan.rollout), waits
 
 
-def _found(op: WriteOp, find: Callable[[WriteOp], CommentRef | None]) -> tuple[WriteOp, str]:
-    """A reply create sent before a crash, looked up by each of its markers (a later plan
-    may carry more notices than the one that was sent): the op as far as the reply found
-    tells it (its notices whose marker that reply holds; all, when its text is not known)
-    and the reply's id; or (op, "") when none is there."""
+def _found(
+    op: WriteOp, find: Callable[[WriteOp], CommentRef | None], unsure: set[str]
+) -> tuple[WriteOp, str]:
+    """A reply create sent before (a crash, a timeout), looked up by each of its markers an
+    earlier attempt carried (a later plan may carry other notices than the one sent): the op
+    as far as the reply found tells it (its notices whose marker that reply holds; all, when
+    its text is not known) and the reply's id; or (op, "") when none is there. A reply no
+    earlier attempt carried is not looked for: nothing of it can be on the item."""
     _, _, _, notices = reply_facts(op)
-    for marker in sorted({n[0] for n in notices} | {op.marker}):
+    for marker in sorted(({n[0] for n in notices} | {op.marker}) & unsure):
         ref = find(replace(op, marker=marker))
         if ref is None:
             continue
@@ -130,9 +135,10 @@ def send_reply(
     now: Callable[[], datetime],
 ) -> str:
     """One reply op through the outbox; returns the report field it counts under."""
+    unsure = state.replies_unsure(op.system, op.item_id) if op.action == "reply.create" else set()
     state.outbox_sending(op, run_id, now())
     if op.action == "reply.create":
-        held, ref_id = _found(op, find)
+        held, ref_id = _found(op, find, unsure)
         if ref_id:  # sent before a crash: never twice (what it did not tell waits a run)
             state.outbox_done(
                 op, run_id, now(), target=ref_id, result="unchanged",

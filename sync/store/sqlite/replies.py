@@ -9,7 +9,7 @@ from collections.abc import Collection
 from typing import Any
 
 from connectors.base import WriteOp
-from sync.store.rows import StoredReply, reply_facts
+from sync.store.rows import StoredReply, op_from_json, reply_facts
 from sync.store.sqlite.links import rows_by_pairs
 from sync.store.sqlite.schema import StateBase
 
@@ -17,7 +17,7 @@ __all__ = ["StepReplies", "record_reply"]
 
 
 class StepReplies(StateBase):
-    """The `step_replies_of` verb of `Store`."""
+    """The `step_replies_of` and `replies_unsure` verbs of `Store`."""
 
     def step_replies_of(
         self, pairs: Collection[tuple[str, str]]
@@ -35,6 +35,29 @@ class StepReplies(StateBase):
             reply = StoredReply(str(r[2]), str(r[3]), int(r[4]), people, str(r[6]), bool(r[7]))
             out.setdefault((str(r[0]), str(r[1])), []).append(reply)
         return out
+
+
+    def replies_unsure(self, system: str, item_id: str) -> set[str]:
+        """Markers of notices a reply on this item was sent with (it may have landed: a
+        timeout, a crash) and that no reply is recorded as telling since: only a reply
+        carrying one of these needs looking for before it is posted (sync.engine.replies)."""
+        with self._lock:
+            sent = self.db.execute(
+                "SELECT op FROM outbox WHERE system = ? AND item_id = ? "
+                "AND action = 'reply.create' AND attempts > 0 AND status != 'done'",
+                [system, item_id],
+            ).fetchall()
+            if not sent:
+                return set()
+            told = self.db.execute(
+                "SELECT marker FROM step_replies WHERE system = ? AND item_id = ?",
+                [system, item_id],
+            ).fetchall()
+        unsure: set[str] = set()
+        for (text,) in sent:
+            op = op_from_json(str(text))
+            unsure |= {n[0] for n in reply_facts(op)[3]} | {op.marker}
+        return unsure - {str(r[0]) for r in told}
 
 
 def record_reply(db: Any, op: WriteOp, target: str, at: str) -> None:
