@@ -33,10 +33,12 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "handoff-sync:"
 
-# FAST_POLICY with a short client timeout, so a hung request costs a quarter second (PyGithub
-# rounds its timeout up to whole seconds), and a deadline that stops a run of timeouts early.
+# FAST_POLICY with a short client timeout, so a hung request costs 0.6 s (PyGithub rounds its
+# timeout up to whole seconds), and a deadline that stops a run of timeouts early. At 0.25 s an
+# answer that was merely slow on a busy 2-core machine counted as a hang (suites under load
+# failed a cell or two this way, each passing alone).
 FAULT_POLICY = RetryPolicy(
-    attempts=3, base=0.01, cap=0.02, deadline=1.5, max_retry_after=2.0, timeout=0.25
+    attempts=3, base=0.01, cap=0.02, deadline=2.0, max_retry_after=2.0, timeout=0.6
 )
 
 
