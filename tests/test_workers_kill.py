@@ -284,7 +284,10 @@ def test_two_sync_workers_and_two_replicas_one_killed_leave_one_comment_per_item
         assert set(created) == expected, (where, len(created), len(expected))
         held = markers_on_the_sandbox(sb)
         assert held == Counter(dict.fromkeys(expected, 1)), (
-            where, {m: n for m, n in held.items() if n != 1}, len(expected - set(held)))
+            where,
+            {m: n for m, n in held.items() if n != 1},
+            len(expected - set(held)),
+        )
         assert open_findings(pg_url) == findings_alone, where
 
         check = run_sync(load_settings(config), dry_run=True)  # nothing left to write
@@ -296,9 +299,9 @@ def test_two_sync_workers_and_two_replicas_one_killed_leave_one_comment_per_item
         exits = [rc for w in [*workers, final] for rc, _ in w.exits]
         assert EXIT_LOCKED not in exits, (where, exits)
         with copy_of(pg_url) as state:
-            runs = [r for r in state.runs(500, dry_runs=False) if r.ended is not None]
-        assert any(a.started < b.started < a.ended for a in runs for b in runs if a is not b), (
-            [(r.started, r.ended) for r in runs])
+            spans = [(r.started, r.ended) for r in state.runs(500, dry_runs=False) if r.ended]
+        overlap = [(a, b) for a in spans for b in spans if a[0] < b[0] < a[1]]
+        assert overlap, spans
     print(f"{where}; {len(expected)} comments; {time.monotonic() - began:.1f} s in all")
 
 
