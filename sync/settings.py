@@ -49,6 +49,13 @@ class StateSettings(_Section):
     # A PostgreSQL database instead of the file (sync.store.postgres): several processes
     # share it. Its password is registered as a secret as soon as it is loaded.
     url: str = ""
+    # Several workers on one PostgreSQL state (sync.engine.shared): how long a worker's scope
+    # leases and outbox claims last unless its heartbeat renews them (every third of it), so a
+    # killed worker's share is taken over this long after it died.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    # How long a worker waits for another's plan (reconcile -> findings -> outbox) to finish
+    # before it gives up with an error naming the holder.
+    plan_wait_seconds: float = Field(default=600.0, gt=0)
 
     @field_validator("url")
     @classmethod

@@ -169,8 +169,17 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     say("leases", s.leases("w1"))
     say("release_scopes", s.release_scopes("w1"))
     keys = [create.key, label.key, op(3).key]
+    say("outbox_claim superseded", s.outbox_claim(keys, "w1", T0, ttl))  # no one's to send
+    s.outbox_plan_many([label, op(3)], run2, T0)  # planned again: to send again
     say("outbox_claim", s.outbox_claim(keys, "w1", T0, ttl))
     say("outbox_claim held", s.outbox_claim(keys, "w2", T0, ttl))
+    say("renew_claims", s.renew_claims("w1", T0 + ttl / 2, ttl))
+    s.lease_scopes(["notion:db"], "w2", T0, ttl)
+    say("live_leases", s.live_leases(T0))
+    # w1's live claims spare its ops; the others of the item leave the queue.
+    say("outbox_supersede_items", s.outbox_supersede_items([("jira", "10002")], run, T0, "w2"))
+    say("outbox_supersede_items mine", s.outbox_supersede_items([("jira", "10002")], run, T0,
+                                                                "w1"))
     say("outbox_unclaim", s.outbox_unclaim("w1"))
     say("audit", s.audit(run_id=run))
     say("audit op", s.audit(op_key=create.key))
@@ -242,6 +251,9 @@ def test_every_verb_answers_the_same_on_sqlite_and_postgres(tmp_path: Path, pg_u
     # The done create is no one's to send; what w1 claims, w2 cannot have.
     assert set(said["outbox_claim"]) == {op(2, "label.add", name="x").key, op(3).key}
     assert said["outbox_claim held"] == [] and said["outbox_unclaim"] == 2
+    assert said["outbox_claim superseded"] == [] and said["renew_claims"] == 2
+    assert said["live_leases"] == {"'notion:db'": "w2"}  # keys as said() keeps them
+    assert said["outbox_supersede_items"] == 0 and said["outbox_supersede_items mine"] == 1
 
 
 def test_this_module_calls_every_verb_of_the_protocol() -> None:

@@ -56,6 +56,7 @@ from sync.store.sqlite.reads import Reads
 from sync.store.sqlite.said import SaidRows
 from sync.store.sqlite.schema import migrations
 from sync.store.sqlite.unconfirmed import Unconfirmed
+from sync.store.sqlite.workers import Workers
 
 __all__ = ["SqlStore"]
 
@@ -74,6 +75,7 @@ class SqlStore(
     Conventions,
     Dump,
     Claims,
+    Workers,
 ):
     """Every verb of `sync.store.Store` on one open `Sql` connection."""
 
