@@ -135,6 +135,9 @@ class ServeSettings(_Section):
     debounce_seconds: float = Field(default=0.5, ge=0)  # quiet time that ends a burst
     max_wait_seconds: float = Field(default=20.0, ge=0)  # a burst never delays a sync longer
     max_body_bytes: int = Field(default=5_000_000, ge=1024)  # larger deliveries get 413
+    # How long a replica's claim on the deliveries it syncs runs unrenewed (renewed every
+    # third of it while the sync runs): after it, a dead replica's deliveries go to another.
+    claim_seconds: float = Field(default=300.0, ge=1)
     # Where the services reach `handoff serve` from outside (`handoff webhooks register`,
     # doctor): each system's hook sends to <public_url>/webhooks/<system>. "": not set.
     public_url: str = ""

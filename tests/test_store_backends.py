@@ -198,6 +198,11 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     # n orders deliveries; PostgreSQL's numbering may skip (a refused duplicate takes one).
     say("inbox_pending", [replace(r, n=0) for r in pending])
     say("inbox_body", s.inbox_body(pending[0].n))
+    # serve replicas: what r1 claims, r2 neither gets nor sees pending until it is given back
+    say("inbox_claim", [r.delivery for r in s.inbox_claim("r1", T0, ttl)])
+    say("inbox_claim held", s.inbox_claim("r2", T0, ttl, only=[pending[1].n]))
+    say("inbox_pending r2", s.inbox_pending(holder="r2", now=T0))
+    say("inbox_unclaim", s.inbox_unclaim("r1"))
     s.inbox_done([pending[0].n], T0 + timedelta(seconds=5), run_id=run)
     say("inbox_since", [replace(r, n=0) for r in s.inbox_since(pending[0].n)])
     say("inbox_state", s.inbox_state())
@@ -254,6 +259,8 @@ def test_every_verb_answers_the_same_on_sqlite_and_postgres(tmp_path: Path, pg_u
     assert said["outbox_claim superseded"] == [] and said["renew_claims"] == 2
     assert said["live_leases"] == {"'notion:db'": "w2"}  # keys as said() keeps them
     assert said["outbox_supersede_items"] == 0 and said["outbox_supersede_items mine"] == 1
+    assert said["inbox_claim"] == ["d-1", "d-2"] and said["inbox_claim held"] == []
+    assert said["inbox_pending r2"] == [] and said["inbox_unclaim"] == 2
 
 
 def test_this_module_calls_every_verb_of_the_protocol() -> None:

@@ -49,7 +49,7 @@ from sync.store.sqlite.conventions import Conventions
 from sync.store.sqlite.dump import Dump
 from sync.store.sqlite.extracts import Extracts
 from sync.store.sqlite.history import FindingsHistory
-from sync.store.sqlite.inbox import Inbox
+from sync.store.sqlite.inbox_claims import InboxClaims
 from sync.store.sqlite.links import Links
 from sync.store.sqlite.open_findings import OpenFindings
 from sync.store.sqlite.reads import Reads
@@ -70,7 +70,7 @@ class SqlStore(
     Extracts,
     Unconfirmed,
     OpenFindings,
-    Inbox,
+    InboxClaims,
     SaidRows,
     Conventions,
     Dump,

@@ -167,6 +167,13 @@ def _outbox_item(db: Database) -> None:
     db.execute("CREATE INDEX outbox_item ON outbox (system, item_id)")
 
 
+@migrations(name="0045_inbox_claims")
+def _inbox_claims(db: Database) -> None:
+    # Which `serve` replica syncs a delivery, until when (sync.store.sqlite.inbox_claims).
+    db.execute("ALTER TABLE inbox ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE inbox ADD COLUMN claim_until TEXT")
+
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,
