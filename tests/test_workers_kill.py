@@ -35,6 +35,7 @@ import pytest
 from conftest import ROOT
 from fault_helpers import run_sync
 
+from connectors._retry import FAST_POLICY
 from connectors.sandbox import Fault, Sandbox
 from connectors.sandbox.demo import sandbox_config
 from connectors.sandbox.generate import generate_workspace
@@ -240,7 +241,7 @@ def reference(tmp: Path, now: datetime) -> tuple[set[str], set[tuple[str, ...]]]
     with Sandbox(generate_workspace(ITEMS, seed=0, now=now)) as sb:
         config = tmp / "alone.toml"
         config.write_text(config_text(sb, path=str(tmp / "alone.db")), encoding="utf-8")
-        result = run_sync(load_settings(config))
+        result = run_sync(load_settings(config), FAST_POLICY)  # 30 s timeouts: a busy machine
         assert result.exit_code == 0, result.errors
         created = comments_created(sb)
         assert created and max(created.values()) == 1
@@ -290,19 +291,28 @@ def test_two_sync_workers_and_two_replicas_one_killed_leave_one_comment_per_item
         )
         assert open_findings(pg_url) == findings_alone, where
 
-        check = run_sync(load_settings(config), dry_run=True)  # nothing left to write
+        check = run_sync(load_settings(config), FAST_POLICY, dry_run=True)  # nothing left to write
         assert check.ops == [] and not check.failed, (where, check.plan_text[:2000])
 
         # The work was shared: none found the state locked, and runs overlapped in time.
         if "lease_seconds" not in StateSettings.model_fields:
             pytest.xfail("one run lock per state: the workers take turns (issue 15's engine)")
-        exits = [rc for w in [*workers, final] for rc, _ in w.exits]
-        assert EXIT_LOCKED not in exits, (where, exits)
+        exits = {w.name: [rc for rc, _ in w.exits] for w in [*workers, final]}
+        # A sync never finds the state locked now. (A replica still takes the run lock while
+        # it opens the state at its start, so two starting together may see one exit 3 and
+        # be started again, as systemd or compose do: supervised above, not asserted here.)
+        assert EXIT_LOCKED not in [rc for w in (*workers[:2], final) for rc, _ in w.exits], (
+            where,
+            exits,
+        )
         with copy_of(pg_url) as state:
             spans = [(r.started, r.ended) for r in state.runs(500, dry_runs=False) if r.ended]
         overlap = [(a, b) for a in spans for b in spans if a[0] < b[0] < a[1]]
         assert overlap, spans
-    print(f"{where}; {len(expected)} comments; {time.monotonic() - began:.1f} s in all")
+    print(
+        f"{where}; exits {exits}; {len(expected)} comments, {len(overlap)} overlapping runs;"
+        f" {time.monotonic() - began:.1f} s in all"
+    )
 
 
 def run_and_kill(sb: Sandbox, workers: list[Worker]) -> Worker:
