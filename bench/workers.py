@@ -359,7 +359,7 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _args(argv)
-    before = uptime()
+    before, mc = uptime(), machine()  # the commit as the run starts, not as it ends
     server, why = start_server()
     if server is None:
         raise SystemExit(f"bench/workers.py needs PostgreSQL: {why}")
@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         sampler.stop()
         server.stop()
-    res["machine"] = machine()
+    res["machine"] = mc
     res["load_before"], res["load_during"] = before, _spread(loads)
     res["command"] = "python3 bench/workers.py " + " ".join(argv or sys.argv[1:])
     res["code_note"] = args.code_note or f"the tree at {res['machine']['commit']}"
