@@ -39,13 +39,13 @@ from connectors._retry import FAST_POLICY
 from connectors.sandbox import Fault, Sandbox
 from connectors.sandbox.demo import sandbox_config
 from connectors.sandbox.generate import generate_workspace
-from sync.settings import StateSettings, load_settings
+from sync.settings import load_settings
 from sync.store import copy_of
 
 pytestmark = pytest.mark.slow
 
 ITEMS = 1000
-LEASE_SECONDS = 3  # a killed worker's leases and claims expire this soon (when the engine has them)
+LEASE_SECONDS = 3  # seconds: a killed worker's leases and claims expire this soon
 KILL_AFTER = 120  # comment POSTs logged before the kill: mid-run, with most still to post
 MAX_SYNC_RUNS = 8  # per sync worker; each run again until one has nothing to write
 PHASE_SECONDS = 150  # the whole multi-worker phase, a bound, not a wait
@@ -61,11 +61,9 @@ UNPACED = "".join(
 
 def config_text(sb: Sandbox, *, url: str = "", path: str = "") -> str:
     text = sandbox_config(sb, state_path=path or "unused.db") + UNPACED
-    text += "\n[serve]\npoll_minutes = 0.05\ndebounce_seconds = 0.2\n"  # a poll every 3 s
-    state = "[state]\n"
-    if "lease_seconds" in StateSettings.model_fields:  # issue 15's engine: short leases here
-        state += f"lease_seconds = {LEASE_SECONDS}\n"
-    text = text.replace("[state]\n", state, 1)
+    text += "\n[serve]\npoll_minutes = 0.05\ndebounce_seconds = 0.2\nclaim_seconds = 3\n"
+    # A killed worker's leases and claims run out this soon (a poll every 3 s, above).
+    text = text.replace("[state]\n", f"[state]\nlease_seconds = {LEASE_SECONDS}\n", 1)
     if url:
         assert '\npath = "unused.db"\n' in text
         text = text.replace('\npath = "unused.db"\n', f"\nurl = {json.dumps(url)}\n", 1)
@@ -295,8 +293,6 @@ def test_two_sync_workers_and_two_replicas_one_killed_leave_one_comment_per_item
         assert check.ops == [] and not check.failed, (where, check.plan_text[:2000])
 
         # The work was shared: none found the state locked, and runs overlapped in time.
-        if "lease_seconds" not in StateSettings.model_fields:
-            pytest.xfail("one run lock per state: the workers take turns (issue 15's engine)")
         exits = {w.name: [rc for rc, _ in w.exits] for w in [*workers, final]}
         # A sync never finds the state locked now. (A replica still takes the run lock while
         # it opens the state at its start, so two starting together may see one exit 3 and
