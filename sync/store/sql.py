@@ -62,6 +62,8 @@ _REWRITES = (
      r"jsonb_array_elements_text(\1::jsonb) AS \2(value)"),
     # A row lock that skips rows another transaction holds; SQLite (one writer) reads a comment.
     (re.compile(r"/\* FOR UPDATE SKIP LOCKED \*/"), "FOR UPDATE SKIP LOCKED"),
+    # Text ordered byte by byte, as SQLite orders it, whatever the database's locale.
+    (re.compile(r"\bCOLLATE BINARY\b"), 'COLLATE "C"'),
     # FROM (VALUES ...) needs a name before PostgreSQL 16.
     (re.compile(r"FROM \(VALUES ((?:\([^()]*\),?\s*)+)\)"), r"FROM (VALUES \1) AS v"),
 )  # fmt: skip
