@@ -432,3 +432,47 @@ def test_a_reader_of_a_postgres_state_reads_it_and_cannot_write(pg_url: str) -> 
         assert len(r.runs()) == 1
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             r.start_run(T0)
+
+
+def _churn(s: Store) -> list[tuple[str, Any]]:
+    """Records and findings stored over several runs, some changed later (PostgreSQL moves a
+    changed row to the end of its table; SQLite keeps it in place)."""
+    keys = [f"EXP-{k}" for k in (7, 3, 11, 1, 9, 5, 12, 2)]
+    out: list[tuple[str, Any]] = []
+    for step in range(3):
+        at = T0 + timedelta(hours=step)
+        run = s.start_run(at)
+        # each run stores the records in another order and changes some of them
+        order = keys[step:] + keys[:step]
+        recs = [Rec(k, f"{k} v{step}", "design", (Src("jira", k),)) for k in order[: 6 + step]]
+        s.upsert_records(recs, at)
+        found = [
+            finding(k, code, f"{k} {code} {step}", item_id=k, item_key=k)
+            for k in reversed(order[: 4 + step])
+            for code in ("ownerless", "missing-field")
+        ]
+        s.record_findings(run, found, at)
+        s.upsert_items([item(i, title=f"v{step}") for i in (5, 12, 2, 9, 1)[step:]], run, at)
+        s.finish_run(run, at, outcome="ok", counts={})
+    out.append(("records", _plain(s.records())))
+    out.append(("present_in", s.present_in("jira:EXP")))
+    pairs = [("jira", str(10000 + i)) for i in (9, 1, 12, 5, 2)]
+    out.append(("items_of", [i.id for i in s.items_of(pairs)]))
+    for name, rows in (
+        ("findings", s.findings()),
+        ("findings open", s.findings(open_only=True)),
+        ("findings resolved", s.findings(resolved_since=T0)),
+        ("open_findings", s.open_findings()),
+        ("iter_open_findings", list(s.iter_open_findings())),
+    ):
+        out.append((name, _plain(rows)))
+    return out
+
+
+def test_listings_come_in_the_same_order_on_both_backends(tmp_path: Path, pg_url: str) -> None:
+    with open_store(str(tmp_path / "s.db")) as lite, open_store(pg_url) as pg:
+        on_sqlite, on_postgres = _churn(lite), _churn(pg)
+    assert len(dict(on_sqlite)["records"]) == 8 and dict(on_sqlite)["findings"]
+    assert [
+        (name, a, b) for (name, a), (_, b) in zip(on_sqlite, on_postgres, strict=True) if a != b
+    ] == []
