@@ -235,13 +235,14 @@ class Engine:
         what a run learns before planning."""
         state, now = run.state, run.now
         directory, people_failed = self._directory(run.systems, result)
-        mine = [s.key for s in self.scopes if s.system in run.systems]
-        if run.worker is not None:
-            mine = run.worker.lease(mine)  # a scope another worker holds, that one reads
-        cursors = {key: None if run.opts.full else state.cursor(key) for key in mine}
+        cursors = {
+            s.key: None if run.opts.full else state.cursor(s.key)
+            for s in self.scopes
+            if s.system in run.systems
+        }
         tell_known(state, {s: self.connectors[s] for s in run.systems}, cursors)
         tell_wanted(state, {s: self.connectors[s] for s in run.systems}, self.comments_of)
-        pulled = pull(
+        result.scopes = pull(
             self.connectors,
             self.scopes,
             cursors,
@@ -250,14 +251,15 @@ class Engine:
             now=now,
             progress=self.progress,
             widths=self._widths(),
+            take=None if run.worker is None else run.worker.take,  # leased scope by scope
         )
-        if run.worker is not None:  # the scopes another worker read, waited for if unread
-            pulled = run.worker.outcomes([s.key for s in self.scopes], pulled)
-        result.scopes = pulled
         mark_gone(state, result.scopes)
         found = discover(state, result.scopes, now)
         if not run.opts.dry_run:
             record_reads(state, result.scopes, now)
+        if run.worker is not None:  # scopes another worker reads: waited for if never read
+            # (after recording ours: two workers starting together wait for each other's)
+            run.worker.await_skipped([o for o in result.scopes if o.skipped])
         for o in result.scopes:
             o.unreached = self._unreached(o.scope)  # `connect` has reported those
         result.errors += [
