@@ -176,7 +176,9 @@ class Engine:
             else:
                 self._write(run, result, found, planned)
                 if not result.blind and not opts.only and not result.interrupted:
-                    settle(state, done, self.settings.link)
+                    # Under the plan lock too: another worker's plan marks and links items.
+                    with nullcontext() if worker is None else worker.planning():
+                        settle(state, done, self.settings.link)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
