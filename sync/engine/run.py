@@ -230,7 +230,8 @@ class Engine:
         self._record(run, result, done)
         if run.worker is None or run.opts.dry_run:
             return done, None
-        return done, enqueue(result.ops, state, run.run_id, self.clock(), run.worker.holder)
+        holder = run.worker.holder
+        return done, enqueue(result.ops, state, run.run_id, self.clock(), holder, run.now)
 
     def _read(self, run: _Run, result: SyncResult) -> tuple[Directory, dict[str, bool], Discovery]:
         """People, then every scope pulled into the store with our comments on its items;
