@@ -280,3 +280,33 @@ def test_a_killed_workers_claims_run_out_and_its_comment_is_not_posted_twice(
         with open_store(pg_url) as s:
             assert ("jira", item) not in s.unconfirmed_creates()  # settled
             assert s.comment_for(item, system="jira") is not None
+
+
+def test_the_plan_lock_waits_for_another_plan_then_says_who_held_it(pg_url: str) -> None:
+    import time
+
+    from connectors.errors import StateError
+    from sync.store import plan_lock
+
+    open_store(pg_url).close()  # migrated
+    with plan_lock(pg_url, 5):
+        # A second worker waits (bounded) and then names the holder.
+        started = time.monotonic()
+        waiting = plan_lock(pg_url, 0.5)
+        with pytest.raises(StateError, match=r"kept planning.*server pid \d+.*0\.5 s"):
+            waiting.__enter__()
+        assert time.monotonic() - started >= 0.5
+    released: list[float] = []
+
+    def second() -> None:
+        with plan_lock(pg_url, 10):
+            released.append(time.monotonic())
+
+    with plan_lock(pg_url, 5):
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.6)
+        assert released == []  # still waiting while the first plans
+        let_go = time.monotonic()
+    t.join(timeout=10)
+    assert released and released[0] >= let_go  # it got the lock once the first let go
