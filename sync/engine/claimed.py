@@ -25,17 +25,23 @@ BATCH = 50  # writes claimed at a time, just before they are sent
 
 
 def enqueue(
-    ops: Sequence[WriteOp], state: Store, run_id: int, now: datetime, holder: str = ""
+    ops: Sequence[WriteOp],
+    state: Store,
+    run_id: int,
+    now: datetime,
+    holder: str = "",
+    began: datetime | None = None,
 ) -> set[str]:
     """Put the plan in the outbox (step 1 of apply for every op), replacing what it makes
-    stale; returns the keys of the ops this run has already finished. `holder`: this
-    worker's id on a shared state ("" for one worker alone)."""
-    if holder:
-        items = {(op.system, op.item_id) for op in ops}
-        state.outbox_supersede_items(items, run_id, now, holder)
-    else:
+    stale; returns the keys of the ops not to send: this run finished them, or (shared)
+    another worker did since this run `began` reading. `holder`: this worker's id on a
+    shared state ("" for one worker alone)."""
+    if not holder:
         state.outbox_supersede(sorted({op.system for op in ops}), run_id, now)
-    return state.outbox_plan_many(ops, run_id, now)
+        return state.outbox_plan_many(ops, run_id, now)
+    items = {(op.system, op.item_id) for op in ops}
+    state.outbox_supersede_items(items, run_id, now, holder)
+    return state.outbox_plan_many(ops, run_id, now, since=began)
 
 
 class Claims:

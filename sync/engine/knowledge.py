@@ -123,7 +123,7 @@ def mark_gone(state: Store, outcomes: Sequence[ScopeOutcome]) -> None:
     """A full pull that came back whole and no longer returns a stored item: the item was
     deleted (or left the scope), so its findings close. A failed pull proves nothing."""
     for out in outcomes:
-        if not out.full or out.error:
+        if not out.full or out.error or out.skipped:
             continue
         # Ids and keys only: decoding every stored item here cost a --full run as much as
         # folding its records.

@@ -176,7 +176,9 @@ class Engine:
             else:
                 self._write(run, result, found, planned)
                 if not result.blind and not opts.only and not result.interrupted:
-                    settle(state, done, self.settings.link)
+                    # Under the plan lock too: another worker's plan marks and links items.
+                    with nullcontext() if worker is None else worker.planning():
+                        settle(state, done, self.settings.link)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
@@ -228,20 +230,22 @@ class Engine:
         self._record(run, result, done)
         if run.worker is None or run.opts.dry_run:
             return done, None
-        return done, enqueue(result.ops, state, run.run_id, self.clock(), run.worker.holder)
+        holder = run.worker.holder
+        return done, enqueue(result.ops, state, run.run_id, self.clock(), holder, run.now)
 
     def _read(self, run: _Run, result: SyncResult) -> tuple[Directory, dict[str, bool], Discovery]:
         """People, then every scope pulled into the store with our comments on its items;
         what a run learns before planning."""
         state, now = run.state, run.now
         directory, people_failed = self._directory(run.systems, result)
-        mine = [s.key for s in self.scopes if s.system in run.systems]
-        if run.worker is not None:
-            mine = run.worker.lease(mine)  # a scope another worker holds, that one reads
-        cursors = {key: None if run.opts.full else state.cursor(key) for key in mine}
+        cursors = {
+            s.key: None if run.opts.full else state.cursor(s.key)
+            for s in self.scopes
+            if s.system in run.systems
+        }
         tell_known(state, {s: self.connectors[s] for s in run.systems}, cursors)
         tell_wanted(state, {s: self.connectors[s] for s in run.systems}, self.comments_of)
-        pulled = pull(
+        result.scopes = pull(
             self.connectors,
             self.scopes,
             cursors,
@@ -250,14 +254,15 @@ class Engine:
             now=now,
             progress=self.progress,
             widths=self._widths(),
+            take=None if run.worker is None else run.worker.take,  # leased scope by scope
         )
-        if run.worker is not None:  # the scopes another worker read, waited for if unread
-            pulled = run.worker.outcomes([s.key for s in self.scopes], pulled)
-        result.scopes = pulled
         mark_gone(state, result.scopes)
         found = discover(state, result.scopes, now)
         if not run.opts.dry_run:
             record_reads(state, result.scopes, now)
+        if run.worker is not None:  # scopes another worker reads: waited for if never read
+            # (after recording ours: two workers starting together wait for each other's)
+            run.worker.await_skipped([o for o in result.scopes if o.skipped])
         for o in result.scopes:
             o.unreached = self._unreached(o.scope)  # `connect` has reported those
         result.errors += [

@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 
 POLL = 0.5  # seconds between looks at a skipped scope another worker is reading
 SKIPPED_BLIND = (
-    "{scope}: read by another worker ({holder}) that had not read it in full within {wait:g} s; "
-    "it has never been read in full, so this run writes nothing that depends on it. The next "
-    "run reads it (or raise [state] lease_seconds)."
+    "{scope}: another worker ({holder}) held it and did not read it in full (it failed, "
+    "stopped, or took over {wait:g} s); it has never been read in full, so this run wrote "
+    "nothing. The next run reads it."
 )
 
 
@@ -56,7 +56,6 @@ class Worker:
         self.clock = clock
         self.holder = new_holder()
         self.held: list[str] = []  # the scopes it leased (and pulls)
-        self.asked: list[str] = []  # the scopes it asked for (the others are skipped)
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
@@ -81,8 +80,9 @@ class Worker:
         while not self._stop.wait(every):
             try:
                 now = self.clock()
-                if self.held:
-                    self.state.lease_scopes(self.held, self.holder, now, self.ttl)
+                held = list(self.held)  # the pulls add to it meanwhile
+                if held:
+                    self.state.lease_scopes(held, self.holder, now, self.ttl)
                 self.state.renew_claims(self.holder, now, self.ttl)
             except Exception as exc:  # a blip: the next beat tries again before expiry
                 log.warning("heartbeat of %s failed: %s", self.holder, exc)
@@ -92,48 +92,39 @@ class Worker:
         return plan_lock(self.settings, self.settings.state.plan_wait_seconds)
 
     # -- scopes --------------------------------------------------------------------------
-    def lease(self, scopes: Sequence[str]) -> list[str]:
-        """The scopes this worker pulls: those it could lease (the others are skipped)."""
-        self.asked = list(scopes)
-        self.held = self.state.lease_scopes(self.asked, self.holder, self.clock(), self.ttl)
-        return self.held
+    def take(self, scope: str) -> bool:
+        """Lease `scope` just before pulling it; False: another worker holds it (skipped)."""
+        got = self.state.lease_scopes([scope], self.holder, self.clock(), self.ttl)
+        if got:
+            self.held.append(scope)
+        return bool(got)
 
     def await_skipped(self, skipped: Sequence[ScopeOutcome]) -> None:
-        """Skipped scopes never read in full: wait, up to the lease's length, until their
-        holder has read them whole; the ones it has not (it failed, or is slow) get an
-        error, which makes them blind (sync.engine.knowledge.blind_scopes)."""
-        wait = self.ttl.total_seconds()
+        """Skipped scopes never read in full: wait while another worker's lease on one lives
+        (its heartbeat renews it; a killed worker's runs out within `lease_seconds`) until
+        that worker has read it whole, at most `plan_wait_seconds`. One still unread (its
+        holder failed, died or is too slow) gets an error, which makes it blind
+        (sync.engine.knowledge.blind_scopes)."""
+        wait = self.settings.state.plan_wait_seconds
         deadline = time.monotonic() + wait
         pending = [o for o in skipped if not self._read(o.scope)]
         holders: dict[str, str] = {}
-        while pending:
+        while pending and time.monotonic() < deadline:
             live = self.state.live_leases(self.clock())
             holders.update({o.scope: live[o.scope] for o in pending if o.scope in live})
-            # A lease given back without a read: its holder's pull failed; stop waiting.
+            # A lease given back or run out without a read: no one is reading it now.
             pending = [
                 o
                 for o in pending
                 if not self._read(o.scope) and live.get(o.scope, self.holder) != self.holder
             ]
-            if not pending or time.monotonic() >= deadline:
-                break
-            time.sleep(POLL)
+            if pending:
+                time.sleep(POLL)
         for o in skipped:
             if not self._read(o.scope):
                 o.error = SKIPPED_BLIND.format(
                     scope=o.scope, holder=holders.get(o.scope, "gone"), wait=wait
                 )
-
-    def outcomes(
-        self, order: Sequence[str], pulled: Sequence[ScopeOutcome]
-    ) -> list[ScopeOutcome]:
-        """Every leased or skipped scope's outcome, in the configured `order`: the ones this
-        worker did not pull are `skipped` (and waited for while never read in full)."""
-        by_key = {o.scope: o for o in pulled}
-        skipped = [ScopeOutcome(k, skipped=True) for k in self.asked if k not in by_key]
-        self.await_skipped(skipped)
-        by_key.update({o.scope: o for o in skipped})
-        return [by_key[k] for k in order if k in by_key]
 
     def claims(self, clock: Callable[[], datetime]) -> ClaimsFor:
         """How apply claims one system's writes for this worker."""
