@@ -49,7 +49,7 @@ from connectors.sandbox.demo import sandbox_config  # noqa: E402
 from connectors.sandbox.generate import generate_workspace  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
-TITLE = "## Issue 15: workers — several `handoff sync` workers on one PostgreSQL (bench/workers.py)"
+TITLE = "## Issue 15: workers — several sync workers on one PostgreSQL (bench/workers.py)"
 _OLD_TITLE = "## Issue 15: several sync workers on one PostgreSQL (bench/workers.py)"
 SYSTEMS = ("jira", "github", "notion")
 ROWS = ("first", "full", "incremental")
