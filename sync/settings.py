@@ -49,6 +49,13 @@ class StateSettings(_Section):
     # A PostgreSQL database instead of the file (sync.store.postgres): several processes
     # share it. Its password is registered as a secret as soon as it is loaded.
     url: str = ""
+    # Several workers on one PostgreSQL state (sync.engine.shared): how long a worker's scope
+    # leases and outbox claims last unless its heartbeat renews them (every third of it), so a
+    # killed worker's share is taken over this long after it died.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    # How long a worker waits for another's plan (reconcile -> findings -> outbox) to finish
+    # before it gives up with an error naming the holder.
+    plan_wait_seconds: float = Field(default=600.0, gt=0)
 
     @field_validator("url")
     @classmethod
@@ -128,6 +135,9 @@ class ServeSettings(_Section):
     debounce_seconds: float = Field(default=0.5, ge=0)  # quiet time that ends a burst
     max_wait_seconds: float = Field(default=20.0, ge=0)  # a burst never delays a sync longer
     max_body_bytes: int = Field(default=5_000_000, ge=1024)  # larger deliveries get 413
+    # How long a replica's claim on the deliveries it syncs runs unrenewed (renewed every
+    # third of it while the sync runs): after it, a dead replica's deliveries go to another.
+    claim_seconds: float = Field(default=300.0, ge=1)
     # Where the services reach `handoff serve` from outside (`handoff webhooks register`,
     # doctor): each system's hook sends to <public_url>/webhooks/<system>. "": not set.
     public_url: str = ""

@@ -8,6 +8,11 @@ run as root, so as root the cluster belongs to the `postgres` user the package c
 
 Each test gets a database of its own, made from an empty template (CREATE DATABASE ... TEMPLATE
 is a file copy: a few milliseconds).
+
+The server does not outlive the pytest that started it: a pytest killed with SIGKILL (a CI
+timeout, a kill -9) runs no teardown, so a watchdog process, in a session of its own, waits
+for the end of a pipe only that pytest holds open and then stops the server and removes its
+folder. A normal stop tells the watchdog so, and it exits without doing anything.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import contextlib
 import fcntl
 import glob
 import itertools
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +34,20 @@ INSTALL_TIMEOUT = 600  # seconds for apt-get, when the fixture has to install th
 STEP_TIMEOUT = 60  # seconds for initdb, or for the server to start or stop
 TEMPLATE = "handoff_template"
 _names = itertools.count()
+_STOPPED = "stopped"
+
+# Reads its stdin to the end: the pipe's write end, held by the pytest alone, closes when that
+# pytest exits however it exits (the kernel closes a killed process's files). Then, unless told
+# the server was stopped as usual, stop it (argv[1], JSON) and remove its folder (argv[2]).
+_WATCHDOG = f"""
+import json, shutil, subprocess, sys
+told = sys.stdin.read()
+if told.strip() != {_STOPPED!r}:
+    try:
+        subprocess.run(json.loads(sys.argv[1]), capture_output=True, timeout={STEP_TIMEOUT})
+    finally:
+        shutil.rmtree(sys.argv[2], ignore_errors=True)
+"""
 
 
 def in_ci() -> bool:
@@ -72,12 +93,25 @@ class PgServer:
         self.port = _free_port()
         self.as_root = os.geteuid() == 0
         self.log = self.root / "server.log"
+        self.watchdog: subprocess.Popen[str] | None = None
+
+    def _cmd(self, *args: str) -> list[str]:
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        return ["runuser", "-u", "postgres", "--", *cmd] if self.as_root else cmd
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [str(self.bindir / args[0]), *args[1:]]
-        if self.as_root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=STEP_TIMEOUT)
+        return subprocess.run(
+            self._cmd(*args), check=True, capture_output=True, text=True, timeout=STEP_TIMEOUT
+        )
+
+    def _watch(self) -> None:
+        """Start the watchdog that stops this server when the pytest holding it dies."""
+        stop = self._cmd("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, json.dumps(stop), str(self.root)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            text=True, start_new_session=True,  # a kill of pytest's process group spares it
+        )  # fmt: skip
 
     def start(self) -> None:
         if self.as_root:
@@ -89,6 +123,7 @@ class PgServer:
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
+        self._watch()  # before the start: a kill during it leaves no server either
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.log), "-w", "start")
         self.sql(f"CREATE DATABASE {TEMPLATE}")
 
@@ -112,6 +147,12 @@ class PgServer:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.watchdog is not None:
+            try:
+                self.watchdog.communicate(_STOPPED, timeout=STEP_TIMEOUT)
+            except (OSError, subprocess.SubprocessError):
+                self.watchdog.kill()
+                self.watchdog.wait(STEP_TIMEOUT)
 
 
 def start_server() -> tuple[PgServer | None, str]:

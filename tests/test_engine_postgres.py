@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import psycopg
@@ -23,10 +24,14 @@ from sync.settings import Settings, load_settings
 from sync.store import copy_of
 
 
-def pg_config(tmp_path: Path, sandbox_url: str, url: str, name: str = "c.toml") -> Path:
+def pg_config(
+    tmp_path: Path, sandbox_url: str, url: str, name: str = "c.toml", lease: float = 0
+) -> Path:
+    """The engine tests' config with the state at `url`; `lease`: [state] lease_seconds."""
     path = write_config(tmp_path / name, sandbox_url, tmp_path / "unused.db")
+    state = f'url = "{url}"' + (f"\nlease_seconds = {lease}" if lease else "")
     text = path.read_text(encoding="utf-8").replace(
-        f'path = "{tmp_path / "unused.db"}"', f'url = "{url}"'
+        f'path = "{tmp_path / "unused.db"}"', state
     )
     path.write_text(text, encoding="utf-8")
     return path
@@ -87,7 +92,7 @@ def test_a_sync_killed_mid_write_resumes_from_the_postgres_outbox(
     tmp_path: Path, pg_url: str
 ) -> None:
     with Sandbox(workspace()) as sb:
-        config = pg_config(tmp_path, sb.url, pg_url)
+        config = pg_config(tmp_path, sb.url, pg_url, lease=2)
         # The third write lands on the server and hangs: the process dies before it hears.
         sb.inject("WRITE", ".", Fault(commit=True, delay=30), after=2)
         proc = handoff(config)
@@ -101,7 +106,10 @@ def test_a_sync_killed_mid_write_resumes_from_the_postgres_outbox(
             # waiting for the next transaction: sync.store.sqlite.batches).
             assert sending.fetchone()[0] >= 1
 
-        rerun = handoff(config)  # the dead run's advisory lock went with its connection
+        # The dead worker's scope leases and write claims run out (lease_seconds) and the
+        # rerun takes them over; its marker lookup settles the write that was in flight.
+        time.sleep(2.5)
+        rerun = handoff(config)
         out, err = rerun.communicate(timeout=120)
         assert rerun.returncode == 0, (out.decode(), err.decode())
         counts = marker_comments(sb)

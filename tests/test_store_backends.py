@@ -188,8 +188,17 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     say("leases", s.leases("w1"))
     say("release_scopes", s.release_scopes("w1"))
     keys = [create.key, label.key, op(3).key]
+    say("outbox_claim superseded", s.outbox_claim(keys, "w1", T0, ttl))  # no one's to send
+    s.outbox_plan_many([label, op(3)], run2, T0)  # planned again: to send again
     say("outbox_claim", s.outbox_claim(keys, "w1", T0, ttl))
     say("outbox_claim held", s.outbox_claim(keys, "w2", T0, ttl))
+    say("renew_claims", s.renew_claims("w1", T0 + ttl / 2, ttl))
+    s.lease_scopes(["notion:db"], "w2", T0, ttl)
+    say("live_leases", s.live_leases(T0))
+    # w1's live claims spare its ops; the others of the item leave the queue.
+    say("outbox_supersede_items", s.outbox_supersede_items([("jira", "10002")], run, T0, "w2"))
+    say("outbox_supersede_items mine", s.outbox_supersede_items([("jira", "10002")], run, T0,
+                                                                "w1"))
     say("outbox_unclaim", s.outbox_unclaim("w1"))
     say("audit", s.audit(run_id=run))
     say("audit op", s.audit(op_key=create.key))
@@ -208,6 +217,11 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     # n orders deliveries; PostgreSQL's numbering may skip (a refused duplicate takes one).
     say("inbox_pending", [replace(r, n=0) for r in pending])
     say("inbox_body", s.inbox_body(pending[0].n))
+    # serve replicas: what r1 claims, r2 neither gets nor sees pending until it is given back
+    say("inbox_claim", [r.delivery for r in s.inbox_claim("r1", T0, ttl)])
+    say("inbox_claim held", s.inbox_claim("r2", T0, ttl, only=[pending[1].n]))
+    say("inbox_pending r2", s.inbox_pending(holder="r2", now=T0))
+    say("inbox_unclaim", s.inbox_unclaim("r1"))
     s.inbox_done([pending[0].n], T0 + timedelta(seconds=5), run_id=run)
     say("inbox_since", [replace(r, n=0) for r in s.inbox_since(pending[0].n)])
     say("inbox_state", s.inbox_state())
@@ -291,6 +305,11 @@ def test_every_verb_answers_the_same_on_sqlite_and_postgres(tmp_path: Path, pg_u
     # The done create is no one's to send; what w1 claims, w2 cannot have.
     assert set(said["outbox_claim"]) == {op(2, "label.add", name="x").key, op(3).key}
     assert said["outbox_claim held"] == [] and said["outbox_unclaim"] == 2
+    assert said["outbox_claim superseded"] == [] and said["renew_claims"] == 2
+    assert said["live_leases"] == {"'notion:db'": "w2"}  # keys as said() keeps them
+    assert said["outbox_supersede_items"] == 0 and said["outbox_supersede_items mine"] == 1
+    assert said["inbox_claim"] == ["d-1", "d-2"] and said["inbox_claim held"] == []
+    assert said["inbox_pending r2"] == [] and said["inbox_unclaim"] == 2
 
 
 def test_this_module_calls_every_verb_of_the_protocol() -> None:
@@ -462,3 +481,47 @@ def test_a_reader_of_a_postgres_state_reads_it_and_cannot_write(pg_url: str) -> 
         assert len(r.runs()) == 1
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             r.start_run(T0)
+
+
+def _churn(s: Store) -> list[tuple[str, Any]]:
+    """Records and findings stored over several runs, some changed later (PostgreSQL moves a
+    changed row to the end of its table; SQLite keeps it in place)."""
+    keys = [f"EXP-{k}" for k in (7, 3, 11, 1, 9, 5, 12, 2)]
+    out: list[tuple[str, Any]] = []
+    for step in range(3):
+        at = T0 + timedelta(hours=step)
+        run = s.start_run(at)
+        # each run stores the records in another order and changes some of them
+        order = keys[step:] + keys[:step]
+        recs = [Rec(k, f"{k} v{step}", "design", (Src("jira", k),)) for k in order[: 6 + step]]
+        s.upsert_records(recs, at)
+        found = [
+            finding(k, code, f"{k} {code} {step}", item_id=k, item_key=k)
+            for k in reversed(order[: 4 + step])
+            for code in ("ownerless", "missing-field")
+        ]
+        s.record_findings(run, found, at)
+        s.upsert_items([item(i, title=f"v{step}") for i in (5, 12, 2, 9, 1)[step:]], run, at)
+        s.finish_run(run, at, outcome="ok", counts={})
+    out.append(("records", _plain(s.records())))
+    out.append(("present_in", s.present_in("jira:EXP")))
+    pairs = [("jira", str(10000 + i)) for i in (9, 1, 12, 5, 2)]
+    out.append(("items_of", [i.id for i in s.items_of(pairs)]))
+    for name, rows in (
+        ("findings", s.findings()),
+        ("findings open", s.findings(open_only=True)),
+        ("findings resolved", s.findings(resolved_since=T0)),
+        ("open_findings", s.open_findings()),
+        ("iter_open_findings", list(s.iter_open_findings())),
+    ):
+        out.append((name, _plain(rows)))
+    return out
+
+
+def test_listings_come_in_the_same_order_on_both_backends(tmp_path: Path, pg_url: str) -> None:
+    with open_store(str(tmp_path / "s.db")) as lite, open_store(pg_url) as pg:
+        on_sqlite, on_postgres = _churn(lite), _churn(pg)
+    assert len(dict(on_sqlite)["records"]) == 8 and dict(on_sqlite)["findings"]
+    assert [
+        (name, a, b) for (name, a), (_, b) in zip(on_sqlite, on_postgres, strict=True) if a != b
+    ] == []

@@ -204,6 +204,7 @@ def _result_json(result: Any) -> dict[str, Any]:
             {
                 "scope": s.scope,
                 "pulled": s.pulled,
+                "read_by_another_worker": s.skipped,  # a shared state: its lease was held
                 "error": s.error or None,
                 "lost_access_since": _iso(result.lost.get(s.scope)),
             }
@@ -241,9 +242,12 @@ def _span(seconds: float) -> str:
 def _summary(result: Any) -> str:
     c = result.counts()
     verb = "would write" if result.dry_run else "wrote"
+    skipped = sum(1 for s in result.scopes if s.skipped)
+    others = f" ({skipped} more read by another worker)" if skipped else ""
     lines = [
-        f"{c['items']} items pulled from {len(result.scopes)} scopes; {c['records']} handoffs; "
-        f"{c['findings']} open findings; {verb} {c['writes_planned']} changes."
+        f"{c['items']} items pulled from {len(result.scopes) - skipped} scopes{others}; "
+        f"{c['records']} handoffs; {c['findings']} open findings; {verb} "
+        f"{c['writes_planned']} changes."
     ]
     drain = getattr(result, "drain_s", 0.0)
     if drain >= 60 and result.at is not None:
@@ -257,7 +261,8 @@ def _summary(result: Any) -> str:
         a = result.applied
         lines.append(
             f"Writes: {a.done} done, {a.unchanged + a.skipped} already in place, {a.failed} "
-            f"failed, {a.not_attempted} not attempted."
+            f"failed, {a.not_attempted} not attempted"
+            + (f", {a.elsewhere} claimed by another worker." if a.elsewhere else ".")
         )
         lines += [f"  failed: {f.system} {f.item_key}: {f.message}" for f in a.failures[:20]]
         lines += [f"  stopped {s}: {why}" for s, why in a.stopped.items()]

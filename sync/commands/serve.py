@@ -179,7 +179,9 @@ def _run(settings: Any, store: Any, host: str, port: int) -> None:
             register_secret(token)
     halt, metrics = Stop(), Metrics()
     cfg = settings.serve
-    timing = Timing(cfg.debounce_seconds, cfg.max_wait_seconds, cfg.poll_minutes * 60)
+    timing = Timing(
+        cfg.debounce_seconds, cfg.max_wait_seconds, cfg.poll_minutes * 60, cfg.claim_seconds
+    )
     worker = Worker(store, _Syncer(settings, store, halt), timing, metrics)
     thread = threading.Thread(target=worker.run, name="handoff-worker", daemon=True)
     hub = Hub(settings, store, metrics, worker.wake, alive=thread.is_alive)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -46,6 +46,8 @@ from connectors.errors import (
     TransientError,
     scrub,
 )
+from sync.engine.applied import ApplyReport, Failure
+from sync.engine.claimed import Claims, ClaimsFor, enqueue
 from sync.engine.pacing import Pacer, Stop
 from sync.engine.replies import REPLY_ACTIONS, REPLY_WHAT, send_reply
 from sync.store import Store
@@ -55,47 +57,6 @@ __all__ = ["GIVE_UP_AFTER", "ApplyReport", "Failure", "apply"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One write that did not happen, said for the person who reads the report."""
-
-    system: str
-    item_id: str
-    item_key: str
-    action: str
-    message: str
-    op_key: str
-    attempted: bool = True
-
-
-@dataclass
-class ApplyReport:
-    done: int = 0  # sent and recorded
-    unchanged: int = 0  # already as planned on the server (found by marker, same text)
-    skipped: int = 0  # this run had already done it
-    failed: int = 0
-    not_attempted: int = 0  # its system stopped (auth, rate limit) before reaching it
-    failures: list[Failure] = field(default_factory=list)
-    stopped: dict[str, str] = field(default_factory=dict)  # system -> why it stopped
-    refused: set[str] = field(default_factory=set)  # systems whose token may not write
-    interrupted: str = ""  # why the run stopped writing early (a signal), else ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def merge(self, other: ApplyReport) -> None:
-        self.done += other.done
-        self.unchanged += other.unchanged
-        self.skipped += other.skipped
-        self.failed += other.failed
-        self.not_attempted += other.not_attempted
-        self.failures.extend(other.failures)
-        self.stopped.update(other.stopped)
-        self.refused |= other.refused
-        self.interrupted = self.interrupted or other.interrupted
 
 
 _WHAT = {
@@ -124,16 +85,19 @@ def apply(
     on_progress: Progress | None = None,
     halt: Stop | None = None,
     settled: Settled | None = None,
+    planned: set[str] | None = None,
+    claims: ClaimsFor | None = None,
 ) -> ApplyReport:
     """Send `ops` through the outbox; one thread per system. `on_progress(op, outcome)` is
-    called from those threads with "done", "unchanged", "skipped", "failed" or
-    "not-attempted". Once `halt` is set, no further write starts."""
+    called from those threads with "done", "unchanged", "skipped", "failed", "elsewhere" or
+    "not-attempted". Once `halt` is set, no further write starts. `planned`: the plan is in
+    the outbox already (`claimed.enqueue`; these keys this run finished); `claims`: a shared
+    state's, each op is sent only once claimed (`claimed.Claims`)."""
     by_system: dict[str, list[WriteOp]] = {}
     for op in ops:
         by_system.setdefault(op.system, []).append(op)
-    state.outbox_supersede(sorted(by_system), run_id, now())
     # The whole plan in the outbox first, a chunk per transaction (step 1 for every op).
-    finished = state.outbox_plan_many(ops, run_id, now())
+    finished = enqueue(ops, state, run_id, now()) if planned is None else planned
     workers = [
         _SystemRun(system, todo, connectors.get(system), state, run_id, now, pacer, on_progress)
         for system, todo in by_system.items()
@@ -141,7 +105,8 @@ def apply(
     for w in workers:
         w.halt = halt
         w.finished = finished
-        w.settled = settled
+        w.claims = claims(w.ops) if claims is not None else None
+        w.settled = w.claims.settled(settled) if w.claims is not None else settled
     report = ApplyReport()
     if len(workers) <= 1:
         for w in workers:
@@ -181,6 +146,7 @@ class _SystemRun:
         self.halt: Stop | None = None
         self.finished: set[str] = set()  # op keys this run had already done
         self.settled: Settled | None = None
+        self.claims: Claims | None = None  # a shared state's: send only what this one holds
 
     def run(self) -> ApplyReport:
         try:
@@ -251,6 +217,8 @@ class _SystemRun:
         """Steps 1-5 for one op; returns the report field it counts under."""
         if op.key in self.finished:
             return "skipped"
+        if self.claims is not None and not self.claims.mine(op):
+            return "elsewhere"  # another worker holds it, or a write on its item
         if op.action in REPLY_ACTIONS:  # a step's own reply (issue 17)
             return send_reply(op, self._find, self._send, self.state, self.run_id, self.now)
         self.state.outbox_sending(op, self.run_id, self.now())

@@ -46,6 +46,9 @@ class ScopeOutcome:
     full: bool = False  # pulled without a cursor: every item of the scope came back
     unreached: bool = False  # its system could not even be opened (see sync.engine.connect)
     transient: bool = False  # the error was an outage (refused, 5xx, timeout): try again later
+    # Not pulled by this run: another worker on the shared state holds its lease and reads
+    # it (sync.engine.shared); its stored items stand for it.
+    skipped: bool = False
     seen: set[str] = field(default_factory=set, repr=False)  # ids of the items pulled
     # ids of the pulled items whose content or state differs from the stored row (new ones
     # included): what makes work. Overlap windows and our own writes' echo are not in it.
@@ -75,9 +78,10 @@ def blind_scopes(
 
 
 def record_reads(state: Store, outcomes: Sequence[ScopeOutcome], now: datetime) -> None:
-    """Every scope pulled without error was read whole as of `now`."""
+    """Every scope pulled without error was read whole as of `now` (by this run: a scope
+    another worker read is that worker's to record)."""
     for o in outcomes:
-        if not o.error:
+        if not o.error and not o.skipped:
             state.mark_read(o.scope, now)
 
 
@@ -119,7 +123,7 @@ def mark_gone(state: Store, outcomes: Sequence[ScopeOutcome]) -> None:
     """A full pull that came back whole and no longer returns a stored item: the item was
     deleted (or left the scope), so its findings close. A failed pull proves nothing."""
     for out in outcomes:
-        if not out.full or out.error:
+        if not out.full or out.error or out.skipped:
             continue
         # Ids and keys only: decoding every stored item here cost a --full run as much as
         # folding its records.

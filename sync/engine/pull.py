@@ -37,6 +37,10 @@ class _Done:
 
 
 
+class _Skipped:
+    """A scope another worker on the shared state holds: that one reads it."""
+
+
 class _Beside:
     """Our comments a scope's pull found beside its items (None: discovery not whole), and
     people's commands it read there (item id -> its command comments)."""
@@ -53,6 +57,7 @@ _BATCH = 500  # items stored per write
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total or 0)
 _Queue = queue.Queue[tuple[str, object]]
+Take = Callable[[str], bool]  # lease a scope before reading it (sync.engine.shared)
 
 
 def pull(
@@ -65,9 +70,12 @@ def pull(
     now: datetime,
     progress: Progress,
     widths: Mapping[str, int] | None = None,
+    take: Take | None = None,
 ) -> list[ScopeOutcome]:
     """Pull every scope named in `cursors` from where its cursor stands, storing items as
-    they come; one outcome per scope. `widths`: scopes of a system read at once (default 1)."""
+    they come; one outcome per scope. `widths`: scopes of a system read at once (default 1).
+    `take(scope key)`: on a shared state, lease the scope just before reading it; one another
+    worker holds comes back `skipped` (so workers starting together share the scopes)."""
     outcomes = {key: ScopeOutcome(key) for key in cursors}
     for key, out in outcomes.items():
         out.full = cursors[key] is None
@@ -82,6 +90,7 @@ def pull(
                 cursors,
                 q,
                 (widths or {}).get(s, 1),
+                take,
             ),
             name=f"pull-{s}",
             daemon=True,
@@ -110,21 +119,28 @@ def _worker(
     cursors: Mapping[str, Cursor | None],
     q: _Queue,
     width: int = 1,
+    take: Take | None = None,
 ) -> None:
     """One system's scopes: one after another, or `width` at a time."""
     if width <= 1 or len(scopes) <= 1:
         for scope in scopes:
-            _pull_scope(connector, scope, cursors[scope.key], q)
+            _pull_scope(connector, scope, cursors[scope.key], q, take)
         return
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="pull-scope") as pool:
         for scope in scopes:
-            pool.submit(_pull_scope, connector, scope, cursors[scope.key], q)
+            pool.submit(_pull_scope, connector, scope, cursors[scope.key], q, take)
 
 
-def _pull_scope(connector: Connector, scope: Scope, cursor: Cursor | None, q: _Queue) -> None:
-    """One scope's items onto the queue, then its end: `_Done` or the error that stopped it."""
+def _pull_scope(
+    connector: Connector, scope: Scope, cursor: Cursor | None, q: _Queue, take: Take | None
+) -> None:
+    """One scope's items onto the queue, then its end: `_Done` or the error that stopped it
+    (or `_Skipped`: another worker holds it)."""
     started = time.monotonic()
     try:
+        if take is not None and not take(scope.key):
+            q.put((scope.key, _Skipped()))
+            return
         for item in connector.pull(scope, cursor):
             q.put((scope.key, item))
         beside = getattr(connector, "comments_beside", None)  # see connectors.found
@@ -221,6 +237,8 @@ def _end(out: ScopeOutcome, payload: object) -> None:
     """A scope's end: cleanly (`_Done`), or with the error that stopped it."""
     if isinstance(payload, _Done):
         out.began = payload.began
+    elif isinstance(payload, _Skipped):
+        out.skipped, out.full = True, False  # read by another worker: nothing is known here
     elif isinstance(payload, HandoffSyncError):
         out.error = payload.message
         out.auth = isinstance(payload, AuthError)

@@ -96,6 +96,11 @@ class SyncResult:
                 writes_unchanged=self.applied.unchanged + self.applied.skipped,
                 writes_not_attempted=self.applied.not_attempted,
             )
+        # Several workers on one state (only there, so one worker's counts stay as they were).
+        if any(s.skipped for s in self.scopes):
+            out["scopes_read_by_other_workers"] = sum(1 for s in self.scopes if s.skipped)
+        if self.applied is not None and self.applied.elsewhere:
+            out["writes_claimed_by_other_workers"] = self.applied.elsewhere
         out.update({f"open_{k}": v for k, v in sorted(by_code.items())})
         return out
 

@@ -14,17 +14,19 @@ all of this against an in-memory copy of the state and stops before apply.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
 from connectors.base import Connector, Cursor, Scope, WriteOp
-from connectors.errors import AuthError, ConnectorError, HandoffSyncError
+from connectors.errors import HandoffSyncError
 from mapping.people import Directory
 from mapping.rules import SEVERITIES, Finding
 from sync.engine.access import lost_access, lost_note
 from sync.engine.apply import apply
+from sync.engine.claimed import enqueue
 from sync.engine.clock import cursor_after
 from sync.engine.comments import Discovery, discover, tell_known, tell_wanted
 from sync.engine.connect import Unreachable
@@ -40,10 +42,12 @@ from sync.engine.knowledge import (
 )
 from sync.engine.notify import deliver
 from sync.engine.pacing import Budget, Pacer, Stop, default_budgets, drain_seconds
+from sync.engine.people import people_directory
 from sync.engine.pull import Progress, pull
 from sync.engine.result import SyncResult, run_outcome, stored_findings
+from sync.engine.shared import Worker
 from sync.settings import Settings
-from sync.store import Store, copy_of, open_store, run_lock, store_error, store_errors
+from sync.store import Store, copy_of, open_store, run_lock, shared_state, store_error, store_errors
 from sync.store.identity import check_served, served_by
 from sync.systems import runtime
 from sync.writeback.plan import PlanConfig, describe
@@ -90,6 +94,7 @@ class _Run:
     run_id: int
     now: datetime
     systems: list[str]
+    worker: Worker | None = None  # on a shared state: this run's leases and claims
 
 
 def _utcnow() -> datetime:
@@ -140,48 +145,42 @@ class Engine:
             with copy_of(self.settings) as state:
                 check_served(state, served_by(self.settings), adopt=opts.adopt_config)
                 return self._run(state, opts)
+        if shared_state(self.settings):
+            # Several workers at once: no run lock; scopes leased, writes claimed, and one
+            # plan at a time under the plan lock (sync.engine.shared).
+            with open_store(self.settings) as state:
+                check_served(state, served_by(self.settings), adopt=opts.adopt_config)
+                return self._run(state, opts, Worker(state, self.settings, self.clock))
         with run_lock(self.settings), open_store(self.settings) as state:
             check_served(state, served_by(self.settings), adopt=opts.adopt_config)
             return self._run(state, opts)
 
-    def _run(self, state: Store, opts: SyncOptions) -> SyncResult:
+    def _run(self, state: Store, opts: SyncOptions, worker: Worker | None = None) -> SyncResult:
         now = self.clock()
         run_id = state.start_run(now, dry_run=opts.dry_run)
         result = SyncResult(
             run_id=run_id, dry_run=opts.dry_run, at=now, errors=list(self.known_errors)
         )
         systems = [s for s in self.connectors if not opts.only or s in opts.only]
-        run = _Run(state, opts, run_id, now, systems)
+        run = _Run(state, opts, run_id, now, systems, worker)
         try:
+            if worker is not None:
+                worker.start()
             # pull -> store -> comments -> reconcile (pure) -> apply
             directory, people_failed, found = self._read(run, result)
             if self.constants is not None:
                 self.constants.save(state)
             self.progress("reconcile", 0, 0)
-            # Known before reconcile: a rebuild records findings a batch at a time (so never
-            # holds them all), and a blind run records none.
-            result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
-            done = evaluate_run(
-                state,
-                self.runtime,
-                directory,
-                self.connectors,
-                result.scopes,
-                systems=systems,
-                now=now,
-                full=opts.full,
-                found=found,
-                pacer=self.pacer,
-                clock=self.clock,
-                record=None if result.blind else partial(self._record_findings, run),
-            )
-            self._record(run, result, done)
+            with nullcontext() if worker is None else worker.planning():
+                done, planned = self._plan(run, result, directory, people_failed, found)
             if opts.dry_run:
                 result.plan_text = describe(result.ops, done.views, directory)
             else:
-                self._write(run, result, found)
+                self._write(run, result, found, planned)
                 if not result.blind and not opts.only and not result.interrupted:
-                    settle(state, done, self.settings.link)
+                    # Under the plan lock too: another worker's plan marks and links items.
+                    with nullcontext() if worker is None else worker.planning():
+                        settle(state, done, self.settings.link)
             self._notify(run, result, directory)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
@@ -197,14 +196,52 @@ class Engine:
                 result.errors.append(f"unexpected error ({type(exc).__name__}); see the log")
             raise
         finally:
+            if worker is not None:
+                worker.end()
             self._finish(state, run_id, result)
         return result
+
+    def _plan(
+        self,
+        run: _Run,
+        result: SyncResult,
+        directory: Directory,
+        people_failed: dict[str, bool],
+        found: Discovery,
+    ) -> tuple[Evaluated, set[str] | None]:
+        """Reconcile, record the findings, and (on a shared state, still under the plan lock)
+        put the plan in the outbox; returns what was evaluated and the keys of the ops this
+        run finished already (None: apply puts the plan in itself)."""
+        state = run.state
+        # Known before reconcile: a rebuild records findings a batch at a time (so never
+        # holds them all), and a blind run records none.
+        result.blind, result.blind_by_auth = blind_scopes(state, result.scopes, people_failed)
+        done = evaluate_run(
+            state,
+            self.runtime,
+            directory,
+            self.connectors,
+            result.scopes,
+            systems=run.systems,
+            now=run.now,
+            full=run.opts.full,
+            found=found,
+            pacer=self.pacer,
+            clock=self.clock,
+            record=None if result.blind else partial(self._record_findings, run),
+        )
+        self._record(run, result, done)
+        if run.worker is None or run.opts.dry_run:
+            return done, None
+        holder = run.worker.holder
+        return done, enqueue(result.ops, state, run.run_id, self.clock(), holder, run.now)
 
     def _read(self, run: _Run, result: SyncResult) -> tuple[Directory, dict[str, bool], Discovery]:
         """People, then every scope pulled into the store with our comments on its items;
         what a run learns before planning."""
         state, now = run.state, run.now
-        directory, people_failed = self._directory(run.systems, result)
+        conns = self.connectors
+        directory, people_failed = people_directory(self.runtime, conns, run.systems, result)
         cursors = {
             s.key: None if run.opts.full else state.cursor(s.key)
             for s in self.scopes
@@ -221,11 +258,15 @@ class Engine:
             now=now,
             progress=self.progress,
             widths=self._widths(),
+            take=None if run.worker is None else run.worker.take,  # leased scope by scope
         )
         mark_gone(state, result.scopes)
         found = discover(state, result.scopes, now)
         if not run.opts.dry_run:
             record_reads(state, result.scopes, now)
+        if run.worker is not None:  # scopes another worker reads: waited for if never read
+            # (after recording ours: two workers starting together wait for each other's)
+            run.worker.await_skipped([o for o in result.scopes if o.skipped])
         for o in result.scopes:
             o.unreached = self._unreached(o.scope)  # `connect` has reported those
         result.errors += [
@@ -287,7 +328,9 @@ class Engine:
             len(result.ops),
         )
 
-    def _write(self, run: _Run, result: SyncResult, found: Discovery) -> None:
+    def _write(
+        self, run: _Run, result: SyncResult, found: Discovery, planned: set[str] | None
+    ) -> None:
         """Apply the plan, then move the cursors: every pulled item was stored and planned."""
         if self.halt is not None:
             self.halt.writing = True
@@ -308,6 +351,8 @@ class Engine:
             on_progress=on_progress,
             halt=self.halt,
             settled=found.settled,
+            planned=planned,
+            claims=None if run.worker is None else run.worker.claims(self.clock),
         )
         result.interrupted = result.applied.interrupted
         for outcome in result.scopes:
@@ -319,22 +364,17 @@ class Engine:
                 )
 
     def _notify(self, run: _Run, result: SyncResult, directory: Directory) -> None:
-        """Escalation steps due now, to the people at them (sync.engine.notify): listed by a
-        dry run, sent by a run that read everything it needed and was not interrupted."""
-        if run.opts.dry_run:
-            told = deliver(
-                run.state, self.settings, directory, run_id=run.run_id, now=run.now, dry_run=True
-            )
+        """Escalation steps due now (sync.engine.notify): listed by a dry run, else sent unless
+        the run was blind or interrupted; by one worker at a time on a shared state."""
+        dry = run.opts.dry_run
+        if not dry and (result.blind or result.interrupted):
+            return
+        with nullcontext() if run.worker is None else run.worker.planning():
+            told = deliver(run.state, self.settings, directory, run_id=run.run_id, now=run.now,
+                           dry_run=dry, clock=None if dry else self.clock)  # fmt: skip
+        if dry:
             result.plan_text = "\n".join([result.plan_text, *told.lines]).strip()
-        elif not result.blind and not result.interrupted:
-            told = deliver(
-                run.state,
-                self.settings,
-                directory,
-                run_id=run.run_id,
-                now=run.now,
-                clock=self.clock,
-            )
+        else:
             result.errors += told.failed
 
     def _finish(self, state: Store, run_id: int, result: SyncResult) -> None:
@@ -351,23 +391,6 @@ class Engine:
         """The scope's system could not be opened: `connect` has reported that already."""
         system = scope_key.partition(":")[0]
         return isinstance(self.connectors.get(system), Unreachable)
-
-    def _directory(
-        self, systems: Iterable[str], result: SyncResult
-    ) -> tuple[Directory, dict[str, bool]]:
-        """The people directory, and the systems whose people could not be read (-> whether
-        for a refused token)."""
-        directory = self.runtime.directory()
-        failed: dict[str, bool] = {}
-        for system in systems:
-            try:
-                directory.add_accounts(self.connectors[system].people())
-            except ConnectorError as exc:
-                # Without this system's people, owners there look unknown: say so, go on.
-                failed[system] = isinstance(exc, AuthError)
-                if not isinstance(self.connectors[system], Unreachable):
-                    result.errors.append(exc.message)
-        return directory, failed
 
     def _budgets(self) -> Mapping[str, Budget]:
         return self.pacer.budgets if self.pacer else default_budgets()

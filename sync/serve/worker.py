@@ -9,12 +9,22 @@ finished; a sync stopped by SIGTERM (after its write in flight) leaves them in t
 the next start. The echo of our own writes arrives as deliveries too; its sync finds no change
 and writes nothing. Every `poll_minutes` (and once at start), whatever arrives, a sync reads
 every scope: the safety net for the deliveries that never came.
+
+Replicas on one state (several `handoff serve` behind a load balancer, one PostgreSQL) share
+the inbox: a worker claims the rows of its burst before the sync (`inbox_claim`, one holder
+per worker), renews the claim every third of `[serve] claim_seconds` while the sync runs, and
+gives back what it did not mark done. A row claimed by another live replica is not this
+worker's to wait for or to sync; a replica that died stops renewing, and its rows come back
+once the claim runs out. With one replica (SQLite) no claim is ever refused.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +58,7 @@ class Timing:
     debounce: float
     max_wait: float
     poll: float
+    claim: float = 300.0  # seconds a claim on inbox rows runs unrenewed ([serve] claim_seconds)
 
 
 class Worker:
@@ -60,7 +71,10 @@ class Worker:
         timing: Timing,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        holder: str = "",
     ) -> None:
+        # Who claims inbox rows: this replica's worker, unique across machines and restarts.
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.store = store
         self.sync = sync
         self.timing = timing
@@ -99,6 +113,7 @@ class Worker:
                 self._wake.wait(min(self._backoff, 5.0))
             if self.interrupted:
                 break
+        self._give_back()
         log.info("worker stopped")
 
     def _next(self) -> tuple[list[InboxRow], bool] | None:
@@ -106,8 +121,9 @@ class Worker:
         every scope, the burst's deliveries with it); None when stopped."""
         t = self.timing
         while not self._stop.is_set():
-            pending = self.store.inbox_pending()
             now = self.clock()
+            # What another replica holds is its own to sync: it neither delays nor makes ours.
+            pending = self.store.inbox_pending(holder=self.holder, now=now)
             poll_at = self.last_poll + timedelta(seconds=t.poll)
             ready = poll_at
             if pending:
@@ -116,7 +132,12 @@ class Worker:
                 ready = min(quiet, capped, poll_at)
             ready = max(ready, self.last_sync + timedelta(seconds=self._backoff))
             if now >= ready:
-                return pending, now >= poll_at
+                poll = now >= poll_at
+                batch = self._claim(now) if pending else []
+                if batch or poll:
+                    return batch, poll
+                self._wake.wait(0.05)  # another replica claimed them first: look again
+                continue
             self._wake.wait(min(_TICK, (ready - now).total_seconds()))
             self._wake.clear()
         return None
@@ -125,6 +146,7 @@ class Worker:
         trigger = "poll" if poll or not batch else "webhook"
         if batch:
             log.info("syncing for %d deliveries (%s)", len(batch), _about(batch))
+        renewing = self._renewing([r.n for r in batch])
         try:
             out = self.sync(batch, trigger == "poll")
         except HandoffSyncError as exc:
@@ -134,6 +156,8 @@ class Worker:
             log.debug("sync failed", exc_info=exc)
             self._failed(trigger, f"unexpected error ({type(exc).__name__}: {exc})")
             return
+        finally:
+            renewing.set()
         self.last_sync = self.clock()
         self.metrics.wrote(out.writes)
         if out.echo:
@@ -142,6 +166,7 @@ class Worker:
             self.interrupted = True
             self.metrics.count("syncs", (trigger, "interrupted"))
             log.info("stopped after the write in flight; %d deliveries wait", len(batch))
+            self._give_back()  # another replica may take them now
             return
         else:
             self.metrics.count("syncs", (trigger, "ok" if out.ok else "failed"))
@@ -153,10 +178,40 @@ class Worker:
         self.store.inbox_prune(self.last_sync - KEEP)
         self._backoff = 0.0 if out.ok else self._longer()
 
+    def _claim(self, now: datetime) -> list[InboxRow]:
+        return self.store.inbox_claim(self.holder, now, timedelta(seconds=self.timing.claim))
+
+    def _renewing(self, ns: list[int]) -> threading.Event:
+        """Renew the claim on rows `ns` every third of its length until the event is set (the
+        sync ended): a sync longer than the claim keeps its rows."""
+        done = threading.Event()
+        if not ns:
+            return done
+
+        def renew() -> None:
+            while not done.wait(self.timing.claim / 3):
+                try:
+                    self.store.inbox_claim(
+                        self.holder, self.clock(), timedelta(seconds=self.timing.claim), only=ns
+                    )
+                except Exception as exc:  # the next renewal may reach the state again
+                    log.debug("inbox claim renewal failed", exc_info=exc)
+
+        threading.Thread(target=renew, name="handoff-inbox-claim", daemon=True).start()
+        return done
+
+    def _give_back(self) -> None:
+        """Free the rows this worker claimed and did not mark done, for another replica."""
+        try:
+            self.store.inbox_unclaim(self.holder)
+        except Exception as exc:  # unreachable state: the claims run out by themselves
+            log.debug("inbox unclaim failed", exc_info=exc)
+
     def _failed(self, trigger: str, message: str) -> None:
         """The sync could not run (a lock held, a state or config problem): try again later,
         waiting longer each time; the deliveries stay in the inbox."""
         self.metrics.count("syncs", (trigger, "error"))
+        self._give_back()
         self.last_sync = self.clock()
         self._backoff = self._longer()
         log.warning("sync did not run: %s; trying again in %.0f s", scrub(message), self._backoff)

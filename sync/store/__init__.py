@@ -17,7 +17,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -75,11 +75,13 @@ __all__ = [
     "inspect_state",
     "memory_store",
     "open_store",
+    "plan_lock",
     "read_constants",
     "reader",
     "run_lock",
     "schema_steps",
     "shared",
+    "shared_state",
     "store_error",
     "store_errors",
     "where_is",
@@ -227,6 +229,23 @@ def run_lock(where: Where) -> AbstractContextManager[object]:
     from sync.store.postgres.lock import run_lock as pg_lock
 
     return pg_lock(url)
+
+
+def shared_state(where: Where) -> bool:
+    """Whether several workers may share this state at once (PostgreSQL): a run then takes
+    no run lock, leases its scopes, claims its writes and plans under `plan_lock`."""
+    return _pg(where) is not None
+
+
+def plan_lock(where: Where, wait: float) -> AbstractContextManager[object]:
+    """Hold the plan lock of a shared state for the block, waiting up to `wait` seconds for
+    another worker's plan (then StateError); nothing on SQLite (its run lock is whole)."""
+    url = _pg(where)
+    if url is None:
+        return nullcontext()
+    from sync.store.postgres.lock import plan_lock as pg_plan_lock
+
+    return pg_plan_lock(url, wait)
 
 
 def store_error(exc: Exception, where: Where | None) -> StateError:

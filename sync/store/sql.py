@@ -62,6 +62,11 @@ _REWRITES = (
      r"jsonb_array_elements_text(\1::jsonb) AS \2(value)"),
     # A row lock that skips rows another transaction holds; SQLite (one writer) reads a comment.
     (re.compile(r"/\* FOR UPDATE SKIP LOCKED \*/"), "FOR UPDATE SKIP LOCKED"),
+    # One claimant at a time per schema, until its transaction ends; SQLite has one writer.
+    (re.compile(r"SELECT 1 /\* XACT LOCK (\w+) \*/"),
+     r"SELECT pg_advisory_xact_lock(hashtext('handoff-sync:\1:' || current_schema()))"),
+    # Text ordered byte by byte, as SQLite orders it, whatever the database's locale.
+    (re.compile(r"\bCOLLATE BINARY\b"), 'COLLATE "C"'),
     # FROM (VALUES ...) needs a name before PostgreSQL 16.
     (re.compile(r"FROM \(VALUES ((?:\([^()]*\),?\s*)+)\)"), r"FROM (VALUES \1) AS v"),
 )  # fmt: skip

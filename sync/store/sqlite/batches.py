@@ -43,19 +43,24 @@ class OutboxBatches(OutboxLedger):
         pending = self.__dict__.setdefault("_settle_later", [])
         return pending
 
-    def outbox_plan_many(self, ops: Sequence[WriteOp], run_id: int, now: datetime) -> set[str]:
+    def outbox_plan_many(
+        self, ops: Sequence[WriteOp], run_id: int, now: datetime, *, since: datetime | None = None
+    ) -> set[str]:
         """Put every op in the outbox as planned for this run, a chunk per transaction;
-        returns the keys this run has already finished (they are left as they are)."""
+        returns the keys this run has already finished (they are left as they are). `since`
+        (several workers): also those any run finished at or after it, this run's start: this
+        plan came from reads older than that write."""
         at = iso(now)
+        after = iso(since) if since is not None else "~"  # "~": after every ISO time
         finished: set[str] = set()
         for start in range(0, len(ops), _PLAN_CHUNK):
             chunk = ops[start : start + _PLAN_CHUNK]
             marks = ",".join("?" * len(chunk))
             with self._lock, self.db.atomic():
                 rows = self.db.execute(
-                    "SELECT op_key FROM outbox WHERE status = 'done' AND run_id = ? "
-                    f"AND op_key IN ({marks})",
-                    [run_id, *(op.key for op in chunk)],
+                    "SELECT op_key FROM outbox WHERE status = 'done' "
+                    f"AND (run_id = ? OR updated_at >= ?) AND op_key IN ({marks})",
+                    [run_id, after, *(op.key for op in chunk)],
                 ).fetchall()
                 done = {r[0] for r in rows}
                 finished |= done

@@ -18,11 +18,13 @@ from datetime import datetime, timedelta
 from sync.store.rows import iso
 from sync.store.sqlite.schema import StateBase
 
-__all__ = ["SKIP_LOCKED", "Claims"]
+__all__ = ["CLAIM_LOCK", "SKIP_LOCKED", "Claims"]
 
 # SQLite reads a comment; `sync.store.sql.to_postgres` makes it the row lock that skips rows
 # another transaction holds.
 SKIP_LOCKED = "/* FOR UPDATE SKIP LOCKED */"
+# SQLite selects 1; on PostgreSQL a transaction-scoped advisory lock (sync.store.sql).
+CLAIM_LOCK = "SELECT 1 /* XACT LOCK claims */"
 
 _CHUNK = 500
 
@@ -67,9 +69,11 @@ class Claims(StateBase):
     def outbox_claim(
         self, op_keys: Collection[str], holder: str, now: datetime, ttl: timedelta
     ) -> set[str]:
-        """Claim, until `now + ttl`, the ones of these outbox rows not done and not claimed by
-        another worker whose claim still runs; returns the keys `holder` now holds. A row
-        another transaction is claiming right now is skipped, not waited for."""
+        """Claim, until `now + ttl`, the ones of these outbox rows still to send (not done, not
+        superseded) and not claimed by another worker whose claim still runs, nor on an item
+        another worker holds a live claim on (two creates on one item at once would both miss
+        the marker and post twice); returns the keys `holder` now holds. A row another
+        transaction is claiming right now is skipped, not waited for."""
         at, until = iso(now), iso(now + ttl)
         keys = list(dict.fromkeys(op_keys))
         got: set[str] = set()
@@ -77,11 +81,17 @@ class Claims(StateBase):
             chunk = keys[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             with self._lock, self.db.atomic():
+                # Claimants one at a time (PostgreSQL: an advisory lock until this transaction
+                # ends): the item test below then reads every claim committed before.
+                self.db.execute(CLAIM_LOCK)
                 rows = self.db.execute(
-                    f"SELECT op_key FROM outbox WHERE op_key IN ({marks}) "
-                    "AND status != 'done' AND (claim_until IS NULL OR claim_until <= ? "
-                    f"OR claimed_by = ?) {SKIP_LOCKED}",
-                    [*chunk, at, holder],
+                    f"SELECT op_key FROM outbox o WHERE op_key IN ({marks}) "
+                    "AND status NOT IN ('done', 'superseded') "
+                    "AND (claim_until IS NULL OR claim_until <= ? OR claimed_by = ?) "
+                    "AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.system = o.system "
+                    "AND x.item_id = o.item_id AND x.claimed_by != ? AND x.claim_until > ?) "
+                    f"{SKIP_LOCKED}",
+                    [*chunk, at, holder, holder, at],
                 ).fetchall()
                 mine = [str(r[0]) for r in rows]
                 if mine:

@@ -49,7 +49,7 @@ from sync.store.sqlite.conventions import Conventions
 from sync.store.sqlite.dump import Dump
 from sync.store.sqlite.extracts import Extracts
 from sync.store.sqlite.history import FindingsHistory
-from sync.store.sqlite.inbox import Inbox
+from sync.store.sqlite.inbox_claims import InboxClaims
 from sync.store.sqlite.links import Links
 from sync.store.sqlite.notices import Notices
 from sync.store.sqlite.open_findings import OpenFindings
@@ -58,6 +58,7 @@ from sync.store.sqlite.replies import StepReplies
 from sync.store.sqlite.said import SaidRows
 from sync.store.sqlite.schema import migrations
 from sync.store.sqlite.unconfirmed import Unconfirmed
+from sync.store.sqlite.workers import Workers
 
 __all__ = ["SqlStore"]
 
@@ -71,13 +72,14 @@ class SqlStore(
     Extracts,
     Unconfirmed,
     OpenFindings,
-    Inbox,
+    InboxClaims,
     SaidRows,
     Conventions,
     StepReplies,
     Dump,
     Notices,
     Claims,
+    Workers,
 ):
     """Every verb of `sync.store.Store` on one open `Sql` connection."""
 

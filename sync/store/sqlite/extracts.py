@@ -64,7 +64,8 @@ class Extracts(StateBase):
         """(system, id, key) of every present item of one scope, without decoding any."""
         with self._lock:
             rows = self.db.execute(
-                "SELECT system, id, key FROM items WHERE scope = ? AND state = 'present'",
+                "SELECT system, id, key FROM items WHERE scope = ? AND state = 'present' "
+                "ORDER BY system, id COLLATE BINARY",
                 [scope],
             ).fetchall()
         return [(s, i, k or "") for s, i, k in rows]

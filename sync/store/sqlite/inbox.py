@@ -2,18 +2,22 @@
 answers, once per delivery id, and its worker marks them done after the sync they caused.
 
 Table `inbox` (migration 0010): n PK, system, delivery (UNIQUE with system), event, subject,
-body (the raw bytes, as signed), received_at, done_at (NULL: still to sync), run_id.
+body (the raw bytes, as signed), received_at, done_at (NULL: still to sync), run_id;
+claimed_by, claim_until (migration 0045: which `serve` replica syncs it, see inbox_claims).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sync.store.rows import InboxRow, InboxState, iso, parse_dt
 from sync.store.sqlite.schema import StateBase
 
-__all__ = ["Inbox"]
+__all__ = ["FREE", "Inbox"]
+
+# A row is free for `holder` when no one else holds a claim on it that still runs (0045).
+FREE = "(claim_until IS NULL OR claim_until <= ? OR claimed_by = ?)"
 
 
 class Inbox(StateBase):
@@ -39,9 +43,15 @@ class Inbox(StateBase):
             ).fetchone()
         return row is not None
 
-    def inbox_pending(self, limit: int = 10_000) -> list[InboxRow]:
-        """Deliveries not yet synced, oldest first."""
-        return self._inbox("WHERE done_at IS NULL", [limit])
+    def inbox_pending(
+        self, limit: int = 10_000, *, holder: str | None = None, now: datetime | None = None
+    ) -> list[InboxRow]:
+        """Deliveries not yet synced, oldest first; with `holder`, only those free for it at
+        `now`: not claimed by another `serve` replica whose claim still runs (inbox_claims)."""
+        if holder is None:
+            return self._inbox("WHERE done_at IS NULL", [limit])
+        at = iso(now or datetime.now(UTC))
+        return self._inbox(f"WHERE done_at IS NULL AND {FREE}", [at, holder, limit])
 
     def inbox_since(self, n: int = 0, limit: int = 10_000) -> list[InboxRow]:
         """Every delivery stored after the `n`th, synced or not, oldest first."""

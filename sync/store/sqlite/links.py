@@ -93,7 +93,8 @@ class Links(StateBase):
         sql = f"SELECT {_ITEM_COLS} FROM items WHERE (system, id) IN ({{values}})"
         with self._lock:
             rows = rows_by_pairs(self.db, sql, pairs)
-        return [_item_from_row(r) for r in rows]
+        # By (system, id), as SQLite's bytes compare: the chunks' order is no backend's own.
+        return sorted((_item_from_row(r) for r in rows), key=lambda i: (i.system, i.id))
 
     def items_by_n(self, ns: Collection[int]) -> list[SourceItem]:
         """The stored items with these link ids."""
@@ -252,7 +253,10 @@ class Links(StateBase):
     def kept_ns(self) -> list[int]:
         """The link ids of every kept item."""
         with self._lock:
-            return [r[0] for r in self.db.execute("SELECT n FROM item_nodes WHERE kept = 1")]
+            return [
+                r[0]
+                for r in self.db.execute("SELECT n FROM item_nodes WHERE kept = 1 ORDER BY n")
+            ]
 
     def records_of(self, pairs: Collection[Pair]) -> set[str]:
         """The records these items belonged to when last reconciled."""

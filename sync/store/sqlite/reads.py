@@ -71,23 +71,31 @@ class Reads(StateBase):
             return Status(self.runs(runs), open_findings, cursors, queued, items)
 
     def records(self) -> list[RecordRow]:
-        """Every stored handoff record, in the order they were first stored."""
+        """Every stored handoff record, in the order they were first seen, then by key (the
+        same on both backends: PostgreSQL moves a changed row, a table scan has no order)."""
         with self._lock:
-            rows = self.db.execute("SELECT key, title, item_ids FROM records").fetchall()
+            rows = self.db.execute(
+                "SELECT key, title, item_ids FROM records "
+                "ORDER BY first_seen, key COLLATE BINARY"
+            ).fetchall()
         return [RecordRow(k, title or "", tuple(json.loads(ids or "[]"))) for k, title, ids in rows]
 
     def findings(
         self, *, open_only: bool = False, resolved_since: datetime | None = None
     ) -> list[FindingRow]:
-        """Stored findings in the order first stored: all of them, only the open ones, or
-        only those resolved at or after `resolved_since`."""
+        """Stored findings by when their episode began, then by record, code and subject: all
+        of them, only the open ones, or only those resolved at or after `resolved_since`."""
         where, params = "", []
         if open_only:
             where = " WHERE resolved_at IS NULL"
         elif resolved_since is not None:
             where, params = " WHERE resolved_at >= ?", [iso(resolved_since)]
         with self._lock:
-            rows = self.db.execute(f"SELECT {_FINDING_COLS} FROM findings{where}", params)
+            rows = self.db.execute(
+                f"SELECT {_FINDING_COLS} FROM findings{where} ORDER BY first_seen, "
+                "record_key COLLATE BINARY, code, subject COLLATE BINARY, id",
+                params,
+            )
             return [_finding_from_row(r) for r in rows.fetchall()]
 
     def served_config(self) -> str | None:

@@ -185,6 +185,20 @@ def _scope_leases(db: Database) -> None:
     )
 
 
+@migrations(name="0042_outbox_item")
+def _outbox_item(db: Database) -> None:
+    # An outbox claim looks for another worker's live claim on the same item, and a shared
+    # plan supersedes by item (sync.store.sqlite.workers): both search the outbox by item.
+    db.execute("CREATE INDEX outbox_item ON outbox (system, item_id)")
+
+
+@migrations(name="0045_inbox_claims")
+def _inbox_claims(db: Database) -> None:
+    # Which `serve` replica syncs a delivery, until when (sync.store.sqlite.inbox_claims).
+    db.execute("ALTER TABLE inbox ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE inbox ADD COLUMN claim_until TEXT")
+
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,
