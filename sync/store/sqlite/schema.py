@@ -167,6 +167,13 @@ def _outbox_item(db: Database) -> None:
     db.execute("CREATE INDEX outbox_item ON outbox (system, item_id)")
 
 
+@migrations(name="0043_dirty_items_run")
+def _dirty_items_run(db: Database) -> None:
+    # Which run took each marked item up last (sync.store.sqlite.adopt): on a shared state a
+    # run clears only the marks it took up, and another worker's later marks survive it.
+    db.execute("ALTER TABLE dirty_items ADD COLUMN run_id INTEGER")
+
+
 _SCHEMA_1 = (
     """CREATE TABLE items (system TEXT NOT NULL, id TEXT NOT NULL, scope TEXT NOT NULL,
         key TEXT, url TEXT, kind TEXT, title TEXT, updated TEXT, fields TEXT, labels TEXT,
