@@ -178,7 +178,8 @@ class Engine:
                 if not result.blind and not opts.only and not result.interrupted:
                     # Under the plan lock too: another worker's plan marks and links items.
                     with nullcontext() if worker is None else worker.planning():
-                        settle(state, done, self.settings.link)
+                        held = result.applied.held if result.applied else set()
+                        settle(state, done, self.settings.link, run_id if worker else None, held)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
             raise
@@ -230,8 +231,8 @@ class Engine:
         self._record(run, result, done)
         if run.worker is None or run.opts.dry_run:
             return done, None
-        holder = run.worker.holder
-        return done, enqueue(result.ops, state, run.run_id, self.clock(), holder, run.now)
+        at, holder = self.clock(), run.worker.holder
+        return done, enqueue(result.ops, state, run.run_id, at, holder, run.now, done.taken)
 
     def _read(self, run: _Run, result: SyncResult) -> tuple[Directory, dict[str, bool], Discovery]:
         """People, then every scope pulled into the store with our comments on its items;

@@ -55,6 +55,7 @@ class Worker:
         self.ttl = timedelta(seconds=settings.state.lease_seconds)
         self.clock = clock
         self.holder = new_holder()
+        self.began = clock()  # the run's start: its plan covers the writes planned before
         self.held: list[str] = []  # the scopes it leased (and pulls)
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
@@ -128,7 +129,7 @@ class Worker:
 
     def claims(self, clock: Callable[[], datetime]) -> ClaimsFor:
         """How apply claims one system's writes for this worker."""
-        return lambda ops: Claims(self.state, self.holder, self.ttl, clock, ops)
+        return lambda ops: Claims(self.state, self.holder, self.ttl, clock, ops, self.began)
 
     def _read(self, scope: str) -> bool:
         """Read in full by someone: a cursor, or a whole read recorded (a worker records it
