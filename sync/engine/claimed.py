@@ -30,6 +30,7 @@ __all__ = ["BATCH", "POLL", "Claims", "ClaimsFor", "enqueue"]
 
 BATCH = 50  # writes claimed at a time, just before they are sent
 POLL = 0.2  # seconds between looks at writes another worker's claim on their item holds
+SKEW = timedelta(seconds=5)  # how far apart the workers' clocks may be
 
 
 def enqueue(
@@ -73,9 +74,10 @@ class Claims:
         self.clock = clock
         self.ops = list(ops)
         self.at = {op.key: i for i, op in enumerate(self.ops)}
-        # Writes planned before this run's plan are its plan's to replace or let be: only
-        # those planned or tried since (less a lease, for other machines' clocks) are taken.
-        self.since = (since or clock()) - ttl
+        # Writes in the outbox before this run planned were its plan's to replace or to let
+        # be (not needed any more): only those planned or tried since are taken over (less
+        # a moment for other machines' clocks).
+        self.since = (since or clock()) - SKEW
         self.asked: set[str] = set()
         self.got: set[str] = set()
         # Items where a comment create was sent and never confirmed (by any worker): a create

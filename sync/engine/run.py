@@ -349,7 +349,7 @@ class Engine:
             halt=self.halt,
             settled=found.settled,
             planned=planned,
-            claims=None if run.worker is None else run.worker.claims(self.clock),
+            claims=None if run.worker is None or result.blind else run.worker.claims(self.clock),
         )
         result.interrupted = result.applied.interrupted
         for outcome in result.scopes:
