@@ -200,6 +200,17 @@ def exercise(s: Store) -> list[tuple[str, Any]]:
     say("outbox_supersede_items mine", s.outbox_supersede_items([("jira", "10002")], run, T0,
                                                                 "w1"))
     say("outbox_unclaim", s.outbox_unclaim("w1"))
+    # what nobody holds, taken over after a worker's own writes (tests/test_workers_adopt.py)
+    say("outbox_adoptable", [o.key for o in s.outbox_adoptable("jira", "w3", T0, 10, T0 - ttl)])
+    say("outbox_adoptable since", s.outbox_adoptable("jira", "w3", T0, 10, T0 + ttl))
+    say("outbox_waiting", s.outbox_waiting(keys, "w3", T0))
+    s.mark_dirty([("jira", "10001"), ("jira", "10002")])
+    s.mark_taken([("jira", "10001"), ("jira", "10002")], run2)
+    s.mark_dirty([("jira", "10002")])  # another run's plan takes it up again meanwhile
+    s.mark_taken([("github", "acme/web#1")], run2)
+    say("clear_taken", s.clear_taken(run2, [("github", "acme/web#1")]))
+    say("dirty after clear_taken", s.dirty_items())
+    s.clear_dirty()
     say("audit", s.audit(run_id=run))
     say("audit op", s.audit(op_key=create.key))
     # constants, facts, served config
@@ -310,6 +321,10 @@ def test_every_verb_answers_the_same_on_sqlite_and_postgres(tmp_path: Path, pg_u
     assert said["outbox_supersede_items"] == 0 and said["outbox_supersede_items mine"] == 1
     assert said["inbox_claim"] == ["d-1", "d-2"] and said["inbox_claim held"] == []
     assert said["inbox_pending r2"] == [] and said["inbox_unclaim"] == 2
+    assert said["outbox_adoptable"] and said["outbox_adoptable since"] == []
+    assert set(said["outbox_adoptable"]) == set(said["outbox_waiting"])
+    assert said["clear_taken"] == 1  # 10001; 10002 is the other run's, acme/web#1 kept
+    assert len(said["dirty after clear_taken"]) == 2
 
 
 def test_this_module_calls_every_verb_of_the_protocol() -> None:

@@ -30,6 +30,9 @@ class ApplyReport:
     # Another worker on the shared state holds it (or its item): that one sends it. Not a
     # failure: the write is in hand (sync.engine.claimed).
     elsewhere: int = 0
+    # Items with a write another worker's claim kept from this one past its wait (shared):
+    # they stay taken up for the next run (sync.engine.evaluate.settle).
+    held: set[tuple[str, str]] = field(default_factory=set)
     failures: list[Failure] = field(default_factory=list)
     stopped: dict[str, str] = field(default_factory=dict)  # system -> why it stopped
     refused: set[str] = field(default_factory=set)  # systems whose token may not write
@@ -46,6 +49,7 @@ class ApplyReport:
         self.failed += other.failed
         self.not_attempted += other.not_attempted
         self.elsewhere += other.elsewhere
+        self.held |= other.held
         self.failures.extend(other.failures)
         self.stopped.update(other.stopped)
         self.refused |= other.refused

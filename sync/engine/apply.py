@@ -93,7 +93,8 @@ def apply(
     "not-attempted". Once `halt` is set, no further write starts. `planned`: the plan is in
     the outbox already (`claimed.enqueue`; these keys this run finished); `claims`: a shared
     state's, each op is sent only once claimed (`claimed.Claims`)."""
-    by_system: dict[str, list[WriteOp]] = {}
+    # Shared: every system, for each takes over what nobody holds (`Claims.more`).
+    by_system: dict[str, list[WriteOp]] = {s: [] for s in connectors} if claims else {}
     for op in ops:
         by_system.setdefault(op.system, []).append(op)
     # The whole plan in the outbox first, a chunk per transaction (step 1 for every op).
@@ -147,22 +148,38 @@ class _SystemRun:
         self.finished: set[str] = set()  # op keys this run had already done
         self.settled: Settled | None = None
         self.claims: Claims | None = None  # a shared state's: send only what this one holds
+        self.stop = "" if connector else f"no {system} connector is configured"  # why not
 
     def run(self) -> ApplyReport:
         try:
-            return self._run()
+            self._run(self.ops)
+            if self.claims is not None:
+                self._more(self.claims)
+            return self.report
         finally:
             self.state.outbox_flush()  # the settled ops kept back (see outbox_done later=)
 
-    def _run(self) -> ApplyReport:
-        stop = "" if self.connector else f"no {self.system} connector is configured"
+    def _more(self, claims: Claims) -> None:
+        """Then what nobody holds (claimed.Claims.more); what is left unsent is said."""
+        self.on_progress = None  # the plan's count is reached: these are on top of it
+        halt = self.halt
+        for batch in claims.more(
+            self.system, lambda: bool(self.stop) or bool(halt and halt.is_set())
+        ):
+            self._run(batch)
+        self.report.elsewhere -= claims.retaken
+        for op in claims.left:  # not "ok" silently; the outbox row stays the other's to touch
+            self._report_failure(op, claims.left_note(), attempted=False)
+            self.report.held.add((op.system, op.item_id))
+
+    def _run(self, ops: Sequence[WriteOp]) -> None:
         in_a_row = 0  # transient failures since the last success
-        for at, op in enumerate(self.ops):
-            if not stop and self.halt is not None and self.halt.is_set():
+        for at, op in enumerate(ops):
+            if not self.stop and self.halt is not None and self.halt.is_set():
                 self.report.interrupted = self.halt.reason
-                stop = f"Not attempted: the run was stopped ({self.halt.reason})."
-            if stop:
-                self._not_attempted(self.ops[at:], stop)
+                self.stop = f"Not attempted: the run was stopped ({self.halt.reason})."
+            if self.stop:
+                self._not_attempted(ops[at:], self.stop)
                 break
             try:
                 outcome = self._apply_one(op)
@@ -171,13 +188,13 @@ class _SystemRun:
                 # its outcome is unknown and the next run's marker lookup settles it.
                 reason = self.halt.reason if self.halt is not None else "a signal"
                 self.report.interrupted = reason
-                stop = f"Not attempted: the run was stopped ({reason})."
-                self._fail(op, stop, attempted=False)
+                self.stop = f"Not attempted: the run was stopped ({reason})."
+                self._fail(op, self.stop, attempted=False)
                 continue
             except (AuthError, RateLimited) as exc:
                 if isinstance(exc, AuthError):
                     self.report.refused.add(self.system)
-                stop = self._stop(f"{self.system} stopped: {exc}")
+                self.stop = self._stop(f"{self.system} stopped: {exc}")
                 self._fail(op, str(exc))
                 continue
             except NotFound as exc:
@@ -192,14 +209,13 @@ class _SystemRun:
                 if in_a_row >= GIVE_UP_AFTER:
                     # Each transient failure already spent the retry policy's whole deadline;
                     # the system is down, so the rest wait for the next run.
-                    stop = self._stop(
+                    self.stop = self._stop(
                         f"{self.system} stopped after {in_a_row} failed writes in a row: {exc}"
                     )
                 continue
             in_a_row = 0
             setattr(self.report, outcome, getattr(self.report, outcome) + 1)
             self._progress(op, outcome)
-        return self.report
 
     def _not_attempted(self, left: Sequence[WriteOp], why: str) -> None:
         """The ops a stopped system never reached: their outbox rows (planned, with the

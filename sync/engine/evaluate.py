@@ -34,6 +34,8 @@ from sync.writeback.rollout import allowed
 
 __all__ = ["Evaluated", "evaluate_run", "settle"]
 
+Pair = tuple[str, str]  # (system, item id)
+
 
 @dataclass
 class Evaluated:
@@ -52,6 +54,8 @@ class Evaluated:
     # How urgent each planned item is: its most severe finding's rank (0: a blocker), so a
     # first sync's backlog goes out blockers first.
     ranks: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The items this run took up (their taken-up marks as its plan read them), to settle.
+    taken: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,10 @@ def evaluate_run(
     )
     out = Evaluated(digest, full, runtime.settings.fields)
     if full:
+        out.taken = state.dirty_items()  # a rebuild plans every item: each mark is covered
         return _rebuild(inputs, out, record)
     chosen = select(state, pulled | links.changed, links.jira_keys, now)
+    out.taken = chosen.items
     # When the open findings of the records taken up were first seen; the others' findings
     # stand as stored and are neither read nor reported here (the state counts them).
     inputs = replace(inputs, opened=state.opened_at_of(chosen.records), opened_of=chosen.records)
@@ -241,11 +247,23 @@ def _reconcile(inputs: Inputs, items: list[SourceItem], comments: Comments) -> R
     return run({**inputs.opened, **more}) if more else done
 
 
-def settle(state: Store, done: Evaluated, link_cfg: LinkConfig) -> None:
+def settle(
+    state: Store,
+    done: Evaluated,
+    link_cfg: LinkConfig,
+    run_id: int | None = None,
+    held: Collection[Pair] = (),
+) -> None:
     """Everything taken up reached the outbox: nothing is left to carry over, and the
     records stored now were built on `done.basis`. Our writes since moved some stored
     rows (a comment recorded, an item found deleted): restamp them, and only an item that
-    left its group is taken up again next run."""
-    state.clear_dirty()
+    left its group is taken up again next run. `run_id` on a shared state: only the marks
+    this run took up are cleared (`claimed.enqueue` made them its own), not those of the
+    `held` items (a write still pending after its wait); another worker's marks made since
+    are that worker's to settle."""
+    if run_id is None:
+        state.clear_dirty()
+    else:
+        state.clear_taken(run_id, held)
     refresh_links(state, link_cfg, done.maps, force=False, moved_only=True)
     state.remember_fact(BASIS, done.basis)

@@ -178,9 +178,9 @@ class Engine:
             else:
                 self._write(run, result, found, planned)
                 if not result.blind and not opts.only and not result.interrupted:
-                    # Under the plan lock too: another worker's plan marks and links items.
-                    with nullcontext() if worker is None else worker.planning():
-                        settle(state, done, self.settings.link)
+                    with nullcontext() if worker is None else worker.planning():  # see _plan
+                        held = result.applied.held if result.applied else set()
+                        settle(state, done, self.settings.link, run_id if worker else None, held)
             self._notify(run, result, directory)
         except HandoffSyncError as exc:
             result.errors.append(exc.message)
@@ -233,8 +233,8 @@ class Engine:
         self._record(run, result, done)
         if run.worker is None or run.opts.dry_run:
             return done, None
-        holder = run.worker.holder
-        return done, enqueue(result.ops, state, run.run_id, self.clock(), holder, run.now)
+        at, holder = self.clock(), run.worker.holder
+        return done, enqueue(result.ops, state, run.run_id, at, holder, run.now, done.taken)
 
     def _read(self, run: _Run, result: SyncResult) -> tuple[Directory, dict[str, bool], Discovery]:
         """People, then every scope pulled into the store with our comments on its items;
@@ -352,7 +352,7 @@ class Engine:
             halt=self.halt,
             settled=found.settled,
             planned=planned,
-            claims=None if run.worker is None else run.worker.claims(self.clock),
+            claims=None if run.worker is None or result.blind else run.worker.claims(self.clock),
         )
         result.interrupted = result.applied.interrupted
         for outcome in result.scopes:

@@ -55,6 +55,7 @@ class Worker:
         self.ttl = timedelta(seconds=settings.state.lease_seconds)
         self.clock = clock
         self.holder = new_holder()
+        self.planned: datetime | None = None  # when it began planning (see `planning`)
         self.held: list[str] = []  # the scopes it leased (and pulls)
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
@@ -88,7 +89,10 @@ class Worker:
                 log.warning("heartbeat of %s failed: %s", self.holder, exc)
 
     def planning(self) -> AbstractContextManager[object]:
-        """The state's plan lock: workers plan one at a time (their pulls and sends overlap)."""
+        """The state's plan lock: workers plan one at a time (their pulls and sends overlap).
+        Its plan covers every write put in the outbox before it began: of those, it takes
+        over only the ones tried since (sync.engine.claimed `Claims.more`)."""
+        self.planned = self.planned or self.clock()
         return plan_lock(self.settings, self.settings.state.plan_wait_seconds)
 
     # -- scopes --------------------------------------------------------------------------
@@ -128,7 +132,7 @@ class Worker:
 
     def claims(self, clock: Callable[[], datetime]) -> ClaimsFor:
         """How apply claims one system's writes for this worker."""
-        return lambda ops: Claims(self.state, self.holder, self.ttl, clock, ops)
+        return lambda ops: Claims(self.state, self.holder, self.ttl, clock, ops, self.planned)
 
     def _read(self, scope: str) -> bool:
         """Read in full by someone: a cursor, or a whole read recorded (a worker records it

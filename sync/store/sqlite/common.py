@@ -42,6 +42,7 @@ from connectors.base import Cursor
 from sync.store.migrate import migrate
 from sync.store.rows import RecordLike, iso
 from sync.store.sql import Sql
+from sync.store.sqlite.adopt import Adopt
 from sync.store.sqlite.batches import OutboxBatches
 from sync.store.sqlite.claims import Claims
 from sync.store.sqlite.constants import ConstantFacts
@@ -80,6 +81,7 @@ class SqlStore(
     Notices,
     Claims,
     Workers,
+    Adopt,
 ):
     """Every verb of `sync.store.Store` on one open `Sql` connection."""
 

@@ -333,10 +333,14 @@ class Links(StateBase):
             return {(s, i) for s, i in self.db.execute("SELECT system, item_id FROM dirty_items")}
 
     def mark_dirty(self, pairs: Iterable[Pair]) -> None:
-        """Items taken up by a run: they stay to be planned until `clear_dirty`."""
+        """Items taken up by a run: they stay to be planned until `clear_dirty` (on a shared
+        state, until the run whose plan reached the outbox with them clears its own:
+        `mark_taken`, `clear_taken`; a mark made again belongs to no run till then)."""
         with self._lock, self.db.atomic():
             self.db.executemany(
-                "INSERT OR IGNORE INTO dirty_items (system, item_id) VALUES (?, ?)", list(pairs)
+                "INSERT INTO dirty_items (system, item_id) VALUES (?, ?) "
+                "ON CONFLICT (system, item_id) DO UPDATE SET run_id = NULL",
+                list(pairs),
             )
 
     def clear_dirty(self) -> None:

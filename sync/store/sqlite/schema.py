@@ -192,6 +192,13 @@ def _outbox_item(db: Database) -> None:
     db.execute("CREATE INDEX outbox_item ON outbox (system, item_id)")
 
 
+@migrations(name="0043_dirty_items_run")
+def _dirty_items_run(db: Database) -> None:
+    # Which run took each marked item up last (sync.store.sqlite.adopt): on a shared state a
+    # run clears only the marks it took up, and another worker's later marks survive it.
+    db.execute("ALTER TABLE dirty_items ADD COLUMN run_id INTEGER")
+
+
 @migrations(name="0045_inbox_claims")
 def _inbox_claims(db: Database) -> None:
     # Which `serve` replica syncs a delivery, until when (sync.store.sqlite.inbox_claims).
