@@ -139,3 +139,20 @@ def test_serve_on_postgres_keeps_deliveries_and_syncs_what_they_touch(
             inbox = state.inbox_state()
             assert inbox.received >= 1 and inbox.pending == 0
             assert sum(r.counts.get("writes_done", 0) >= 1 for r in state.runs(50)) >= 2
+
+
+@pytest.mark.slow
+def test_a_replica_starts_while_another_process_holds_the_run_lock(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Two replicas starting together: on a shared state opening it takes no run lock (its
+    migrations take their own), so a replica never exits 3 at its start."""
+    from test_serve_e2e import serving
+
+    from sync.store import run_lock
+
+    with Sandbox(workspace()) as sb:
+        config = pg_config(tmp_path, sb.url, pg_url, name="handoff.toml")
+        config.write_text(config.read_text(encoding="utf-8") + "\n[serve]\n", encoding="utf-8")
+        with run_lock(pg_url), serving(sb, tmp_path) as served:
+            assert served.proc.poll() is None, served.log.read_text()

@@ -156,11 +156,15 @@ def serve_command(config: str | None, host: str, port: int) -> None:
     `[serve] poll_minutes` (15) a sync runs anyway, for deliveries that never came.
     SIGTERM or Ctrl-C finishes the write in flight; the rest waits for the next start.
     """
-    from sync.store import open_store, run_lock, shared
+    from sync.store import open_store, run_lock, shared, shared_state
 
     settings = load(config)
-    with run_lock(settings):  # opening migrates: not while a sync runs
-        open_store(settings).close()
+    if not shared_state(settings):
+        # Opening migrates: not while a sync runs. A shared state (PostgreSQL) serialises its
+        # migrations itself, and its syncs take no run lock: a replica starting beside another
+        # must not exit on it.
+        with run_lock(settings):
+            open_store(settings).close()
     with shared(settings) as store:
         _run(settings, store, host, port)
 
