@@ -28,9 +28,8 @@ from connectors.base import STEP_PREFIX, WriteOp
 from mapping.escalation import EscalationConfig
 from mapping.record import HandoffRecord, PersonRef
 from mapping.rules import Finding
-from sync import systems
-from sync.writeback.markup import Doc, Format, Line, Mention, Span, Text, clean, write
-from sync.writeback.tasks import MAX_MESSAGE, MAX_NAME, People
+from sync.writeback.markup import Doc, Format, Line, Span, Text, clean, write
+from sync.writeback.tasks import MAX_MESSAGE, People, person_name, person_span
 
 __all__ = [
     "DONE",
@@ -242,7 +241,7 @@ def _ask(
     for i, key in enumerate(who):
         if i:
             spans.append(Text(" ", trusted=True))
-        spans.append(_person(system, key, people))
+        spans.append(person_span(system, key, people))
     findings = list({f.id: f for f, _ in due}.values())
     if len(findings) == 1:
         f = findings[0]
@@ -256,7 +255,7 @@ def _ask(
         line: list[Span] = [Text(clean(f.message, MAX_MESSAGE) or f.code)]
         line.append(Text(f" ({_step(f)}", trusted=True))
         if set(told) != set(who):
-            names = ", ".join(_name(k, people) for k in told)
+            names = ", ".join(person_name(k, people) for k in told)
             line.append(Text(f", for {names}"))
         line.append(Text(")", trusted=True))
         lines.append(tuple(line))
@@ -266,22 +265,6 @@ def _ask(
 def _step(f: Finding) -> str:
     role = ROLE[f.escalation] if f.escalation < len(ROLE) else "next"
     return f"escalation step {f.escalation + 1}, {role}"
-
-
-def _name(key: str, people: People | None) -> str:
-    person = people.get(key) if people is not None else None
-    return clean((person.name or person.key) if person else key, MAX_NAME) or "someone"
-
-
-def _person(system: str, key: str, people: People | None) -> Span:
-    """A mention that notifies where the directory knows the person's handle, else the name."""
-    person = people.get(key) if people is not None else None
-    name = clean((person.name or person.key) if person else key, MAX_NAME) or "someone"
-    handle = person.ids.get(system, "") if person else ""
-    spec = systems.get(system)
-    if handle and spec is not None and spec.mentions(handle):
-        return Mention(handle, name)
-    return Text(name)
 
 
 def describe_replies(replies: Iterable[StepReply]) -> list[str]:

@@ -21,7 +21,15 @@ from mapping.rules import Finding
 from sync import systems
 from sync.writeback.markup import Line, Link, Mention, Span, Text, clean, safe_url
 
-__all__ = ["CODE_TITLES", "MAX_MESSAGE", "MAX_NAME", "People", "task_lines"]
+__all__ = [
+    "CODE_TITLES",
+    "MAX_MESSAGE",
+    "MAX_NAME",
+    "People",
+    "person_name",
+    "person_span",
+    "task_lines",
+]
 
 CODE_TITLES = {
     "missing-field": "Missing",
@@ -50,9 +58,16 @@ class People(Protocol):
     def get(self, key: str) -> Person | None: ...
 
 
-def _person(system: str, key: str, people: People | None) -> Span:
+def person_name(key: str, people: People | None) -> str:
+    """The name a comment shows for a person key (the key when the directory lacks it)."""
     person = people.get(key) if people is not None else None
-    name = clean((person.name or person.key) if person else key, MAX_NAME) or "someone"
+    return clean((person.name or person.key) if person else key, MAX_NAME) or "someone"
+
+
+def person_span(system: str, key: str, people: People | None) -> Span:
+    """A mention that notifies where the directory knows the person's handle, else the name."""
+    person = people.get(key) if people is not None else None
+    name = person_name(key, people)
     handle = person.ids.get(system, "") if person else ""
     spec = systems.get(system)
     if handle and spec is not None and spec.mentions(handle):
@@ -140,7 +155,7 @@ def _bullet(
         for i, person in enumerate(notify):
             if i:
                 spans.append(Text(", ", trusted=True))
-            spans.append(_person(system, person, people))
+            spans.append(person_span(system, person, people))
         spans.append(Text(".", trusted=True))
     when = _when(f)
     if when:
