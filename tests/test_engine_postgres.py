@@ -84,6 +84,15 @@ def test_sync_twice_dry_run_status_and_report_on_postgres(tmp_path: Path, pg_url
         )
         assert report.exit_code == 0, report.output
         assert "EXP-3" in report.output
+        # `show` and the weekly report read the database as `status` does (they read a state
+        # file's path before, and said "No state yet" on PostgreSQL).
+        shown = CliRunner().invoke(main, ["show", "EXP-3", "--config", str(config), "--json"])
+        assert shown.exit_code == 0, shown.output
+        assert "EXP-3" in shown.output
+        weekly = CliRunner().invoke(
+            main, ["report", "--weekly", "--config", str(config), "--format", "md", "--dry-run"]
+        )
+        assert weekly.exit_code == 0, weekly.output
         assert dump(pg_url) == before
 
 

@@ -205,7 +205,7 @@ def _weekly(
     from sync.commands.cli import load, report_error
     from sync.report.publish_weekly import parse_weekly_target
     from sync.report.weekly import gather_weekly, render_weekly_md, weekly_json
-    from sync.store import copy_of
+    from sync.store import exists, reader, where_is
 
     try:
         target = parse_weekly_target(publish) if publish else None
@@ -213,10 +213,10 @@ def _weekly(
         raise click.BadParameter(str(exc), param_hint="--publish") from None
     try:
         settings = load(config)
-        path = Path(settings.state.path)
-        if not path.exists():
-            raise HandoffSyncError(f"No state yet at {path}: run `handoff sync` first.")
-        with copy_of(path) as state:
+        if not exists(settings):  # a file or a database: `status` asks the same
+            where = where_is(settings)
+            raise HandoffSyncError(f"No state yet at {where}: run `handoff sync` first.")
+        with reader(settings) as state:
             now = datetime.now(UTC)
             data = gather_weekly(state, settings, now=now, directory=settings.directory())
         if target is not None and not dry_run:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import click
 
@@ -41,14 +40,14 @@ def show_command(what: str, config: str | None, as_json: bool, max_age: int) -> 
     from sync.commands.cli import load, report_error
     from sync.report.show import gather_show
     from sync.report.show_text import render_show_json, render_show_text
-    from sync.store import copy_of
+    from sync.store import exists, reader, where_is
 
     try:
         settings = load(config)
-        path = Path(settings.state.path)
-        if not path.exists():
-            raise HandoffSyncError(f"No state yet at {path}: run `handoff sync` first.")
-        with copy_of(path) as state:
+        if not exists(settings):  # a file or a database: `status` asks the same
+            where = where_is(settings)
+            raise HandoffSyncError(f"No state yet at {where}: run `handoff sync` first.")
+        with reader(settings) as state:
             now = datetime.now(UTC)
             shown = gather_show(state, settings, what, now=now, directory=settings.directory())
     except HandoffSyncError as exc:
